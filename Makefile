@@ -1,0 +1,37 @@
+# EZShop. The two commands that matter: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTEST_ARGS ?=
+LAUNCH ?= launch/smoke.launch.xml
+LAUNCH_ARGS ?=
+
+.PHONY: help setup build test lint shell launch clean
+
+help:
+	@echo "make setup   create .venv, install pinned dependencies, colcon build (idempotent)"
+	@echo "make test    set up if needed, then run every test (ruff, unit, node, system)"
+	@echo "make shell   a shell in the built environment (venv + ROS + workspace, LOCALHOST DDS)"
+	@echo "make launch LAUNCH=launch/<file>.launch.xml LAUNCH_ARGS='name:=value ...'"
+	@echo "make clean   remove build/ install/ log/ (keeps .venv)"
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+
+test: setup
+	@scripts/run pytest $(PYTEST_ARGS)
+
+lint: setup
+	@scripts/run ruff check src tests
+
+shell: setup
+	@scripts/run
+
+# `ros2 launch` where a full ROS 2 is installed; else the project's runner for the same file.
+launch: setup
+	@scripts/launch $(LAUNCH) $(LAUNCH_ARGS)
+
+clean:
+	rm -rf build install log

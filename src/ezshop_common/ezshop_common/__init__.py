@@ -1,0 +1,1 @@
+"""EZShop shared pure-Python code (no rclpy)."""

@@ -1,0 +1,486 @@
+"""The store description: catalogue, planogram, doors and cameras, from config/store.yaml.
+
+One validating loader, used by every package. Errors name the offending key path, e.g.
+``shelves[0].lanes[2].ultrasonic.item_depth_m: must be > 0 (got -0.1)``.
+
+Ultrasonic lane geometry (all metres): the HC-SR04 sits ``sensor_offset_m`` in front of the
+lane's front edge and looks along the lane to its back wall, ``lane_length_m`` further on.
+Items are pushed to the back, so with ``n`` items the echo comes from the front face of the
+frontmost item: ``distance = sensor_offset_m + lane_length_m - n * item_depth_m``.
+Light lanes hold a single item over a light sensor: dark means present.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SENSOR_ULTRASONIC = 'ultrasonic'
+SENSOR_LIGHT = 'light'
+SENSOR_KINDS = (SENSOR_ULTRASONIC, SENSOR_LIGHT)
+
+ROLE_ENTRANCE = 'entrance'
+ROLE_EXIT = 'exit'
+ROLE_SHELF = 'shelf'
+DOOR_ROLES = (ROLE_ENTRANCE, ROLE_EXIT)
+CAMERA_ROLES = (ROLE_ENTRANCE, ROLE_EXIT, ROLE_SHELF)
+
+#: Environment variable naming the store file; else $EZSHOP_ROOT/config/store.yaml.
+STORE_FILE_ENV = 'EZSHOP_STORE_FILE'
+
+
+class StoreConfigError(ValueError):
+    """The store description is invalid; the message names the bad key."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """A catalogue item. Money is integer cents."""
+
+    item_id: str
+    name: str
+    price_cents: int
+    initial_stock: int
+    low_stock_threshold: int
+
+
+@dataclass(frozen=True)
+class UltrasonicGeometry:
+    """Geometry of an HC-SR04 lane (metres); see the module docstring."""
+
+    lane_length_m: float
+    sensor_offset_m: float
+    item_depth_m: float
+    max_range_m: float = 4.0
+    min_range_m: float = 0.02
+
+    @property
+    def empty_distance_m(self) -> float:
+        """Echo distance of an empty lane: the back wall."""
+        return self.sensor_offset_m + self.lane_length_m
+
+    def distance_for_count(self, count: int) -> float:
+        """Expected echo distance with ``count`` items in the lane."""
+        return self.empty_distance_m - count * self.item_depth_m
+
+    def count_for_distance(self, distance_m: float, capacity: int) -> float:
+        """Fractional item count for an echo distance, clamped to [0, capacity]."""
+        count = (self.empty_distance_m - distance_m) / self.item_depth_m
+        return min(max(count, 0.0), float(capacity))
+
+
+@dataclass(frozen=True)
+class LightGeometry:
+    """A single-item light lane: illuminance below ``dark_below_lux`` means the item is there."""
+
+    dark_below_lux: float
+    bright_lux: float = 400.0
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One shelf lane stocked with one item."""
+
+    shelf_id: str
+    lane_id: str
+    item_id: str
+    capacity: int
+    initial_count: int
+    sensor: str
+    frame_id: str
+    ultrasonic: UltrasonicGeometry | None = None
+    light: LightGeometry | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.shelf_id, self.lane_id)
+
+    @property
+    def range_topic(self) -> str:
+        return f'shelves/{self.shelf_id}/{self.lane_id}/range'
+
+    @property
+    def illuminance_topic(self) -> str:
+        return f'shelves/{self.shelf_id}/{self.lane_id}/illuminance'
+
+    @property
+    def reading_topic(self) -> str:
+        """The topic this lane's sensor publishes on (range or illuminance)."""
+        return self.range_topic if self.sensor == SENSOR_ULTRASONIC else self.illuminance_topic
+
+
+@dataclass(frozen=True)
+class Shelf:
+    shelf_id: str
+    lanes: tuple[Lane, ...]
+
+
+@dataclass(frozen=True)
+class ReachZone:
+    """Where a hand reaching into a lane appears in a shelf camera's image (pixels)."""
+
+    shelf_id: str
+    lane_id: str
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.width / 2.0, self.y + self.height / 2.0)
+
+
+@dataclass(frozen=True)
+class Camera:
+    camera_id: str
+    role: str
+    width: int
+    height: int
+    frame_id: str
+    fps: float
+    coverage: tuple[ReachZone, ...] = ()
+
+    @property
+    def image_topic(self) -> str:
+        return f'cameras/{self.camera_id}/image_raw'
+
+    @property
+    def faces_topic(self) -> str:
+        return f'cameras/{self.camera_id}/faces'
+
+
+@dataclass(frozen=True)
+class Door:
+    door_id: str
+    role: str
+    camera_id: str
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The whole store description."""
+
+    name: str
+    currency: str
+    items: tuple[Item, ...]
+    shelves: tuple[Shelf, ...]
+    cameras: tuple[Camera, ...]
+    doors: tuple[Door, ...]
+    source: str = ''
+    _lanes: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        for shelf in self.shelves:
+            for lane in shelf.lanes:
+                self._lanes[lane.key] = lane
+
+    @property
+    def lanes(self) -> tuple[Lane, ...]:
+        return tuple(self._lanes.values())
+
+    def lane(self, shelf_id: str, lane_id: str) -> Lane:
+        try:
+            return self._lanes[(shelf_id, lane_id)]
+        except KeyError:
+            raise KeyError(f'unknown lane {shelf_id}/{lane_id}') from None
+
+    def item(self, item_id: str) -> Item:
+        for item in self.items:
+            if item.item_id == item_id:
+                return item
+        raise KeyError(f'unknown item {item_id!r}')
+
+    def camera(self, camera_id: str) -> Camera:
+        for camera in self.cameras:
+            if camera.camera_id == camera_id:
+                return camera
+        raise KeyError(f'unknown camera {camera_id!r}')
+
+    def cameras_covering(self, shelf_id: str, lane_id: str) -> list[tuple[Camera, ReachZone]]:
+        """Every shelf camera that sees the lane, with the lane's reach zone in its image."""
+        found = []
+        for camera in self.cameras:
+            for zone in camera.coverage:
+                if (zone.shelf_id, zone.lane_id) == (shelf_id, lane_id):
+                    found.append((camera, zone))
+        return found
+
+    def door_for_camera(self, camera_id: str) -> Door | None:
+        for door in self.doors:
+            if door.camera_id == camera_id:
+                return door
+        return None
+
+
+def default_store_file() -> Path:
+    """$EZSHOP_STORE_FILE, else $EZSHOP_ROOT/config/store.yaml, else ./config/store.yaml."""
+    if os.environ.get(STORE_FILE_ENV):
+        return Path(os.environ[STORE_FILE_ENV])
+    root = os.environ.get('EZSHOP_ROOT')
+    return Path(root or '.') / 'config' / 'store.yaml'
+
+
+def load_store(path: str | os.PathLike | None = None) -> StoreConfig:
+    """Read and validate a store file; raises StoreConfigError naming the bad key."""
+    path = Path(path) if path else default_store_file()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise StoreConfigError(f'{path}: cannot read store file: {exc.strerror}') from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise StoreConfigError(f'{path}: not valid YAML: {exc}') from None
+    try:
+        return parse_store(data, source=str(path))
+    except StoreConfigError as exc:
+        raise StoreConfigError(f'{path}: {exc}') from None
+
+
+def parse_store(data: Any, source: str = '') -> StoreConfig:
+    """Validate an already-parsed store description (a dict) and build typed objects."""
+    root = _Node(data, '')
+    root.expect_mapping()
+    root.allow_keys('store', 'catalogue', 'shelves', 'cameras', 'doors')
+    store = root.child('store')
+    store.expect_mapping()
+    store.allow_keys('name', 'currency')
+    name = store.child('name').string()
+    currency = store.child('currency').string()
+    if len(currency) != 3 or not currency.isupper():
+        store.child('currency').fail(f'must be an ISO 4217 code like "EUR" (got {currency!r})')
+
+    items = tuple(_parse_item(node) for node in root.child('catalogue').sequence(min_len=1))
+    _unique(root.child('catalogue'), [i.item_id for i in items], 'item id')
+    item_ids = {i.item_id for i in items}
+
+    shelves = tuple(_parse_shelf(node, item_ids) for node in root.child('shelves').sequence())
+    _unique(root.child('shelves'), [s.shelf_id for s in shelves], 'shelf id')
+    lane_keys = {lane.key for shelf in shelves for lane in shelf.lanes}
+
+    cameras = tuple(_parse_camera(node, lane_keys) for node in root.child('cameras').sequence())
+    _unique(root.child('cameras'), [c.camera_id for c in cameras], 'camera id')
+    cameras_by_id = {c.camera_id: c for c in cameras}
+
+    doors = tuple(_parse_door(node, cameras_by_id) for node in root.child('doors').sequence())
+    _unique(root.child('doors'), [d.door_id for d in doors], 'door id')
+    for role in DOOR_ROLES:
+        if not any(d.role == role for d in doors):
+            root.child('doors').fail(f'needs at least one door with role {role!r}')
+
+    return StoreConfig(name=name, currency=currency, items=items, shelves=shelves,
+                       cameras=cameras, doors=doors, source=source)
+
+
+def _parse_item(node: _Node) -> Item:
+    node.expect_mapping()
+    node.allow_keys('id', 'name', 'price_cents', 'stock', 'low_stock_threshold')
+    return Item(
+        item_id=node.child('id').identifier(),
+        name=node.child('name').string(),
+        price_cents=node.child('price_cents').integer(minimum=0),
+        initial_stock=node.child('stock', default=0).integer(minimum=0),
+        low_stock_threshold=node.child('low_stock_threshold', default=0).integer(minimum=0),
+    )
+
+
+def _parse_shelf(node: _Node, item_ids: set[str]) -> Shelf:
+    node.expect_mapping()
+    node.allow_keys('id', 'lanes')
+    shelf_id = node.child('id').identifier()
+    lanes_node = node.child('lanes')
+    lanes = tuple(_parse_lane(n, shelf_id, item_ids) for n in lanes_node.sequence(min_len=1))
+    _unique(lanes_node, [lane.lane_id for lane in lanes], 'lane id')
+    return Shelf(shelf_id=shelf_id, lanes=lanes)
+
+
+def _parse_lane(node: _Node, shelf_id: str, item_ids: set[str]) -> Lane:
+    node.expect_mapping()
+    node.allow_keys('id', 'item', 'capacity', 'count', 'sensor', 'frame_id', 'ultrasonic',
+                    'light')
+    lane_id = node.child('id').identifier()
+    item_id = node.child('item').string()
+    if item_id not in item_ids:
+        node.child('item').fail(f'unknown item {item_id!r} (not in catalogue)')
+    sensor = node.child('sensor').choice(SENSOR_KINDS)
+    capacity = node.child('capacity').integer(minimum=1)
+    count = node.child('count', default=capacity).integer(minimum=0, maximum=capacity)
+    frame_id = node.child('frame_id', default=f'{shelf_id}_{lane_id}').string()
+    ultrasonic = light = None
+    if sensor == SENSOR_ULTRASONIC:
+        if 'light' in node.value:
+            node.child('light').fail('given for an ultrasonic lane')
+        geo = node.child('ultrasonic')
+        geo.expect_mapping()
+        geo.allow_keys('lane_length_m', 'sensor_offset_m', 'item_depth_m', 'max_range_m',
+                       'min_range_m')
+        ultrasonic = UltrasonicGeometry(
+            lane_length_m=geo.child('lane_length_m').number(exclusive_minimum=0.0),
+            sensor_offset_m=geo.child('sensor_offset_m').number(minimum=0.0),
+            item_depth_m=geo.child('item_depth_m').number(exclusive_minimum=0.0),
+            max_range_m=geo.child('max_range_m', default=4.0).number(exclusive_minimum=0.0),
+            min_range_m=geo.child('min_range_m', default=0.02).number(minimum=0.0),
+        )
+        if capacity * ultrasonic.item_depth_m > ultrasonic.lane_length_m + 1e-9:
+            node.child('capacity').fail(
+                f'{capacity} items of {ultrasonic.item_depth_m} m do not fit a lane of '
+                f'{ultrasonic.lane_length_m} m')
+        if ultrasonic.empty_distance_m > ultrasonic.max_range_m:
+            geo.child('max_range_m').fail('is shorter than the empty lane (offset + length)')
+    else:
+        if 'ultrasonic' in node.value:
+            node.child('ultrasonic').fail('given for a light lane')
+        if capacity != 1:
+            node.child('capacity').fail(f'a light lane holds exactly 1 item (got {capacity})')
+        geo = node.child('light')
+        geo.expect_mapping()
+        geo.allow_keys('dark_below_lux', 'bright_lux')
+        light = LightGeometry(
+            dark_below_lux=geo.child('dark_below_lux').number(exclusive_minimum=0.0),
+            bright_lux=geo.child('bright_lux', default=400.0).number(exclusive_minimum=0.0),
+        )
+        if light.bright_lux <= light.dark_below_lux:
+            geo.child('bright_lux').fail('must be above dark_below_lux')
+    return Lane(shelf_id=shelf_id, lane_id=lane_id, item_id=item_id, capacity=capacity,
+                initial_count=count, sensor=sensor, frame_id=frame_id,
+                ultrasonic=ultrasonic, light=light)
+
+
+def _parse_camera(node: _Node, lane_keys: set[tuple[str, str]]) -> Camera:
+    node.expect_mapping()
+    node.allow_keys('id', 'role', 'width', 'height', 'frame_id', 'fps', 'coverage')
+    camera_id = node.child('id').identifier()
+    role = node.child('role').choice(CAMERA_ROLES)
+    width = node.child('width', default=640).integer(minimum=16)
+    height = node.child('height', default=480).integer(minimum=16)
+    coverage = []
+    if role == ROLE_SHELF:
+        for zone_node in node.child('coverage').sequence(min_len=1):
+            zone_node.expect_mapping()
+            zone_node.allow_keys('shelf', 'lane', 'reach_zone')
+            key = (zone_node.child('shelf').string(), zone_node.child('lane').string())
+            if key not in lane_keys:
+                zone_node.fail(f'unknown lane {key[0]}/{key[1]}')
+            box = zone_node.child('reach_zone')
+            x, y, w, h = box.int_list(4)
+            if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
+                box.fail(f'[x, y, width, height] = {[x, y, w, h]} must lie inside the '
+                         f'{width}x{height} image')
+            coverage.append(ReachZone(key[0], key[1], x, y, w, h))
+    elif 'coverage' in node.value:
+        node.child('coverage').fail(f'only shelf cameras cover lanes (role is {role!r})')
+    return Camera(
+        camera_id=camera_id, role=role, width=width, height=height,
+        frame_id=node.child('frame_id', default=camera_id).string(),
+        fps=node.child('fps', default=15.0).number(exclusive_minimum=0.0),
+        coverage=tuple(coverage))
+
+
+def _parse_door(node: _Node, cameras: dict[str, Camera]) -> Door:
+    node.expect_mapping()
+    node.allow_keys('id', 'role', 'camera')
+    role = node.child('role').choice(DOOR_ROLES)
+    camera_id = node.child('camera').string()
+    if camera_id not in cameras:
+        node.child('camera').fail(f'unknown camera {camera_id!r}')
+    if cameras[camera_id].role != role:
+        node.child('camera').fail(
+            f'camera {camera_id!r} has role {cameras[camera_id].role!r}, door has {role!r}')
+    return Door(door_id=node.child('id').identifier(), role=role, camera_id=camera_id)
+
+
+def _unique(node: _Node, ids: list[str], what: str) -> None:
+    seen = set()
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            node.fail(f'duplicate {what} {ident!r} (entry {i})')
+        seen.add(ident)
+
+
+_MISSING = object()
+
+
+class _Node:
+    """A value in the parsed YAML with its key path, for error messages."""
+
+    def __init__(self, value: Any, path: str):
+        self.value = value
+        self.path = path
+
+    def fail(self, message: str):
+        raise StoreConfigError(f'{self.path or "<top level>"}: {message}')
+
+    def child(self, key: str, default: Any = _MISSING) -> _Node:
+        path = f'{self.path}.{key}' if self.path else key
+        if key not in self.value:
+            if default is _MISSING:
+                raise StoreConfigError(f'{path}: missing required key')
+            return _Node(default, path)
+        return _Node(self.value[key], path)
+
+    def expect_mapping(self) -> None:
+        if not isinstance(self.value, dict):
+            self.fail(f'must be a mapping (got {type(self.value).__name__})')
+
+    def allow_keys(self, *keys: str) -> None:
+        for key in self.value:
+            if key not in keys:
+                path = f'{self.path}.{key}' if self.path else str(key)
+                raise StoreConfigError(
+                    f'{path}: unknown key (expected one of: {", ".join(keys)})')
+
+    def sequence(self, min_len: int = 0) -> list[_Node]:
+        if not isinstance(self.value, list):
+            self.fail(f'must be a list (got {type(self.value).__name__})')
+        if len(self.value) < min_len:
+            self.fail(f'needs at least {min_len} entries')
+        return [_Node(v, f'{self.path}[{i}]') for i, v in enumerate(self.value)]
+
+    def string(self) -> str:
+        if not isinstance(self.value, str) or not self.value.strip():
+            self.fail(f'must be a non-empty string (got {self.value!r})')
+        return self.value
+
+    def identifier(self) -> str:
+        text = self.string()
+        if not all(c.isalnum() or c == '_' for c in text) or not text[0].isalpha():
+            self.fail(f'{text!r} must start with a letter and hold only letters, digits '
+                      'and _ (it becomes part of ROS topic names)')
+        return text
+
+    def choice(self, options: tuple[str, ...]) -> str:
+        if self.value not in options:
+            self.fail(f'must be one of {", ".join(options)} (got {self.value!r})')
+        return self.value
+
+    def integer(self, minimum: int | None = None, maximum: int | None = None) -> int:
+        if isinstance(self.value, bool) or not isinstance(self.value, int):
+            self.fail(f'must be an integer (got {self.value!r})')
+        if minimum is not None and self.value < minimum:
+            self.fail(f'must be >= {minimum} (got {self.value})')
+        if maximum is not None and self.value > maximum:
+            self.fail(f'must be <= {maximum} (got {self.value})')
+        return self.value
+
+    def number(self, minimum: float | None = None,
+               exclusive_minimum: float | None = None) -> float:
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) \
+                or not math.isfinite(self.value):
+            self.fail(f'must be a finite number (got {self.value!r})')
+        if minimum is not None and self.value < minimum:
+            self.fail(f'must be >= {minimum} (got {self.value})')
+        if exclusive_minimum is not None and self.value <= exclusive_minimum:
+            self.fail(f'must be > {exclusive_minimum} (got {self.value})')
+        return float(self.value)
+
+    def int_list(self, length: int) -> list[int]:
+        if not isinstance(self.value, list) or len(self.value) != length or any(
+                isinstance(v, bool) or not isinstance(v, int) for v in self.value):
+            self.fail(f'must be a list of {length} integers (got {self.value!r})')
+        return list(self.value)

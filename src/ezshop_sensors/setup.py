@@ -1,0 +1,26 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE_NAME = 'ezshop_sensors'
+
+setup(
+    name=PACKAGE_NAME,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE_NAME]),
+        ('share/' + PACKAGE_NAME, ['package.xml']),
+        ('share/' + PACKAGE_NAME + '/config', glob('config/*.yaml')),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='EZShop developers',
+    maintainer_email='dev@ezshop.invalid',
+    description='Shelf lane sensor drivers (gpiozero HC-SR04 and LDR) and the shelf monitor that turns readings into shelf events.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+        ],
+    },
+)

@@ -1,0 +1,1 @@
+"""Test support for EZShop: real processes and real rclpy nodes, with deadlines."""

@@ -1,0 +1,76 @@
+"""In-process rclpy helpers for tests: a private context, spinning with deadlines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+
+
+class RosHarness:
+    """A private rclpy Context with an executor; nodes made here are spun by spin_until().
+
+    Use as a context manager or call close(). Nodes under test are created with
+    ``context=harness.context`` and added with add().
+    """
+
+    def __init__(self):
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.nodes: list[Node] = []
+
+    def node(self, name: str, **kwargs) -> Node:
+        """A plain probe node in this context."""
+        return self.add(Node(name, context=self.context, **kwargs))
+
+    def add(self, node: Node) -> Node:
+        self.executor.add_node(node)
+        self.nodes.append(node)
+        return node
+
+    def remove(self, node: Node) -> None:
+        self.executor.remove_node(node)
+        self.nodes.remove(node)
+        node.destroy_node()
+
+    def spin_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Spin until predicate() is true; False if the deadline passed first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return predicate()
+
+    def call(self, client, request, timeout: float = 10.0):
+        """Wait for the service, call it, return the response (raises on timeout)."""
+        if not self.spin_until(client.service_is_ready, timeout):
+            raise TimeoutError(f'service {client.srv_name} not available within {timeout} s')
+        future = client.call_async(request)
+        if not self.spin_until(future.done, timeout):
+            raise TimeoutError(f'service {client.srv_name} did not answer within {timeout} s')
+        return future.result()
+
+    def close(self) -> None:
+        for node in list(self.nodes):
+            self.executor.remove_node(node)
+            node.destroy_node()
+        self.nodes.clear()
+        self.executor.shutdown()
+        rclpy.try_shutdown(context=self.context)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,32 @@
+"""Smoke-test fixture: prints every ezshop_msgs/Alert it hears."""
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+from ezshop_msgs.msg import Alert
+
+
+class SmokeListener(Node):
+    """Logs `heard: <message>` for every Alert on `chatter`."""
+
+    def __init__(self, **kwargs):
+        super().__init__('smoke_listener', **kwargs)
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self._sub = self.create_subscription(Alert, 'chatter', self._on_alert, qos)
+
+    def _on_alert(self, msg: Alert):
+        self.get_logger().info(f'heard: {msg.message}')
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = SmokeListener()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
