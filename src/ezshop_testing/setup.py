@@ -20,6 +20,7 @@ setup(
         'console_scripts': [
             'smoke_talker = ezshop_testing.smoke_talker:main',
             'smoke_listener = ezshop_testing.smoke_listener:main',
+            'msg_echo = ezshop_testing.msg_echo:main',
         ],
     },
 )
