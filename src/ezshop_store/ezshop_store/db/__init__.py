@@ -1,0 +1,1 @@
+"""The store database: SQLAlchemy 2 models, engine set-up and Alembic upgrades."""

@@ -1,0 +1,51 @@
+"""Engine creation (SQLite WAL by default, any SQLAlchemy URL) and Alembic upgrades."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+
+from ezshop_common.paths import ros_home
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / 'migrations'
+
+
+def default_database_url() -> str:
+    """SQLite file $ROS_HOME/ezshop/store.db (the folder is created)."""
+    folder = ros_home() / 'ezshop'
+    folder.mkdir(parents=True, exist_ok=True)
+    return f'sqlite:///{folder / "store.db"}'
+
+
+def make_engine(url: str = '', **kwargs) -> Engine:
+    """An engine for url ('' = default SQLite file); SQLite gets WAL and foreign keys."""
+    url = url or default_database_url()
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == 'sqlite':
+        @event.listens_for(engine, 'connect')
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute('PRAGMA journal_mode=WAL')
+            # NORMAL in WAL mode: durable across process crashes (kill -9), fsync at checkpoint.
+            cursor.execute('PRAGMA synchronous=NORMAL')
+            cursor.execute('PRAGMA foreign_keys=ON')
+            cursor.execute('PRAGMA busy_timeout=5000')
+            cursor.close()
+    return engine
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option('script_location', str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = 'head') -> None:
+    """Bring the schema to `revision` (Alembic, on this engine)."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes['connection'] = connection
+        command.upgrade(config, revision)

@@ -1,0 +1,266 @@
+"""Who took it: pure fusion logic (no rclpy), from face observations to cart decisions.
+
+Times are integer nanoseconds (header stamps). A shelf event is decided from the frames of the
+cameras that cover its lane within [stamp - window_before, stamp + window_after]. Every face
+track seen there is scored by how near its face was to the lane's reach zone and for how long:
+
+    proximity(frame) = exp(-d / distance_scale_px), d = pixel distance from the face centre
+                       to the reach zone rectangle (0 inside it)
+    score(track)     = sum of proximity over the camera's frames in the window
+                       / number of that camera's frames in the window        (0 .. 1)
+
+so a shopper standing at the lane for the whole window scores ~1, someone walking past for two
+frames scores little. A track counts for a customer when any of its faces in the window was
+identified; its score is the best over the covering cameras. Unknown tracks are candidates too
+(named ``unknown:<camera>:<track>``): they can make a decision ambiguous or unattributed but are
+never charged.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+UNKNOWN_PREFIX = 'unknown:'
+
+POLICY_ASSIGN_BEST = 'assign_best'
+POLICY_HOLD = 'hold'
+AMBIGUOUS_POLICIES = (POLICY_ASSIGN_BEST, POLICY_HOLD)
+
+#: Decision outcomes.
+ASSIGNED = 'assigned'
+AMBIGUOUS_ASSIGNED = 'ambiguous_assigned'
+AMBIGUOUS_HELD = 'ambiguous_held'
+UNATTRIBUTED = 'unattributed'
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned rectangle in image pixels."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.width / 2.0, self.y + self.height / 2.0)
+
+    def distance_to(self, px: float, py: float) -> float:
+        """Euclidean distance from a point to this rectangle (0 inside)."""
+        dx = max(self.x - px, 0.0, px - (self.x + self.width))
+        dy = max(self.y - py, 0.0, py - (self.y + self.height))
+        return math.hypot(dx, dy)
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in one frame."""
+
+    track_id: int
+    customer_id: str
+    box: Box
+
+
+@dataclass(frozen=True)
+class Frame:
+    """All faces one camera saw in one image (stamp = the image's stamp, ns)."""
+
+    camera_id: str
+    stamp_ns: int
+    faces: tuple[Face, ...]
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    window_before_ns: int = 1_500_000_000
+    window_after_ns: int = 500_000_000
+    distance_scale_px: float = 60.0
+    min_score: float = 0.15
+    ambiguity_margin: float = 0.15
+    ambiguous_policy: str = POLICY_ASSIGN_BEST
+
+
+@dataclass(frozen=True)
+class ShelfChange:
+    """The parts of a shelf event fusion needs."""
+
+    event_id: str
+    stamp_ns: int
+    shelf_id: str
+    lane_id: str
+    item_id: str
+    quantity_delta: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A cart action to publish: customer_id '' = unattributed (held for staff)."""
+
+    event_id: str
+    stamp_ns: int
+    customer_id: str
+    item_id: str
+    quantity: int
+    confidence: float
+    ambiguous: bool
+    outcome: str
+    candidates: tuple[tuple[str, float], ...]
+    shelf_id: str = ''
+    lane_id: str = ''
+    reason: str = ''
+
+
+class FaceBuffer:
+    """A short, stamp-ordered buffer of frames per camera."""
+
+    def __init__(self, horizon_ns: int):
+        self.horizon_ns = horizon_ns
+        self._stamps: dict[str, list[int]] = {}
+        self._frames: dict[str, list[Frame]] = {}
+
+    def add(self, frame: Frame) -> None:
+        """Insert a frame in stamp order; older than the newest minus horizon is dropped."""
+        stamps = self._stamps.setdefault(frame.camera_id, [])
+        frames = self._frames.setdefault(frame.camera_id, [])
+        index = bisect.bisect_right(stamps, frame.stamp_ns)
+        stamps.insert(index, frame.stamp_ns)
+        frames.insert(index, frame)
+        cutoff = stamps[-1] - self.horizon_ns
+        drop = bisect.bisect_left(stamps, cutoff)
+        if drop:
+            del stamps[:drop]
+            del frames[:drop]
+
+    def latest_stamp(self, camera_id: str) -> int | None:
+        stamps = self._stamps.get(camera_id)
+        return stamps[-1] if stamps else None
+
+    def window(self, camera_id: str, start_ns: int, end_ns: int) -> list[Frame]:
+        """Frames of one camera with start_ns <= stamp <= end_ns, oldest first."""
+        stamps = self._stamps.get(camera_id, [])
+        lo = bisect.bisect_left(stamps, start_ns)
+        hi = bisect.bisect_right(stamps, end_ns)
+        return self._frames.get(camera_id, [])[lo:hi]
+
+
+def ready_to_decide(event_stamp_ns: int, window_after_ns: int,
+                    latest_by_camera: Mapping[str, int | None],
+                    camera_ids: Iterable[str]) -> bool:
+    """True once every covering camera has a frame stamped at or after stamp + window_after."""
+    needed = event_stamp_ns + window_after_ns
+    for camera_id in camera_ids:
+        latest = latest_by_camera.get(camera_id)
+        if latest is None or latest < needed:
+            return False
+    return True
+
+
+def proximity(face: Box, zone: Box, distance_scale_px: float) -> float:
+    """1.0 with the face centre in the reach zone, decaying with its pixel distance."""
+    cx, cy = face.center
+    return math.exp(-zone.distance_to(cx, cy) / distance_scale_px)
+
+
+def score_tracks(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str, Box],
+                 distance_scale_px: float) -> dict[str, float]:
+    """Score every track near a lane: candidate id -> score in 0 .. 1 (see module doc)."""
+    scores: dict[str, float] = {}
+    for camera_id, frames in frames_by_camera.items():
+        zone = zones.get(camera_id)
+        if zone is None or not frames:
+            continue
+        sums: dict[int, float] = {}
+        names: dict[int, str] = {}
+        for frame in frames:
+            for face in frame.faces:
+                sums[face.track_id] = sums.get(face.track_id, 0.0) + proximity(
+                    face.box, zone, distance_scale_px)
+                if face.customer_id:
+                    names[face.track_id] = face.customer_id
+        for track_id, total in sums.items():
+            name = names.get(track_id) or f'{UNKNOWN_PREFIX}{camera_id}:{track_id}'
+            score = total / len(frames)
+            scores[name] = max(scores.get(name, 0.0), score)
+    return scores
+
+
+def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[str],
+           holdings: Mapping[str, Mapping[str, int]], params: FusionParams) -> Decision:
+    """Pick the customer a shelf change belongs to.
+
+    Takes (quantity_delta < 0) go to the best-scoring identified customer who is in the store.
+    Put-backs prefer nearby customers who hold the item. Best and second best within
+    ``ambiguity_margin``: ambiguous (assigned to the best or held, by policy). Nobody
+    identified above ``min_score``, or an unknown face scoring best: unattributed.
+    """
+    present = set(in_store)
+    quantity = -change.quantity_delta
+    ranked = sorted(((score, cid) for cid, score in scores.items()
+                     if score >= params.min_score
+                     and (cid.startswith(UNKNOWN_PREFIX) or cid in present)),
+                    key=lambda pair: (-pair[0], pair[1]))
+    if quantity < 0:
+        holders = [(s, c) for s, c in ranked
+                   if not c.startswith(UNKNOWN_PREFIX)
+                   and holdings.get(c, {}).get(change.item_id, 0) > 0]
+        if holders:
+            ranked = holders
+    candidates = tuple((cid, round(float(score), 4)) for score, cid in ranked)
+
+    def make(customer_id: str, confidence: float, ambiguous: bool, outcome: str,
+             reason: str) -> Decision:
+        return Decision(event_id=change.event_id, stamp_ns=change.stamp_ns,
+                        customer_id=customer_id, item_id=change.item_id, quantity=quantity,
+                        confidence=max(0.0, min(1.0, confidence)), ambiguous=ambiguous,
+                        outcome=outcome, candidates=candidates, shelf_id=change.shelf_id,
+                        lane_id=change.lane_id, reason=reason)
+
+    if not ranked:
+        return make('', 0.0, False, UNATTRIBUTED, 'no identified customer in the store near '
+                    f'{change.shelf_id}/{change.lane_id}')
+    best_score, best_id = ranked[0]
+    second_score = ranked[1][0] if len(ranked) > 1 else 0.0
+    confidence = min(1.0, best_score) * (1.0 - second_score / best_score)
+    if best_id.startswith(UNKNOWN_PREFIX):
+        return make('', confidence, False, UNATTRIBUTED,
+                    f'an unidentified face ({best_id}) was nearest the lane')
+    if len(ranked) > 1 and best_score - second_score < params.ambiguity_margin:
+        if params.ambiguous_policy == POLICY_HOLD:
+            return make('', confidence, True, AMBIGUOUS_HELD,
+                        f'{best_id} and {ranked[1][1]} too close to call; held for staff')
+        return make(best_id, confidence, True, AMBIGUOUS_ASSIGNED,
+                    f'{best_id} and {ranked[1][1]} too close to call; assigned to the best')
+    return make(best_id, confidence, False, ASSIGNED, '')
+
+
+@dataclass
+class Presence:
+    """Who is in the store, by stamps of ENTERED / EXITED (kept a while after exit)."""
+
+    entered: dict[str, int] = field(default_factory=dict)
+    exited: dict[str, int] = field(default_factory=dict)
+
+    def enter(self, customer_id: str, stamp_ns: int) -> None:
+        self.entered[customer_id] = stamp_ns
+        self.exited.pop(customer_id, None)
+
+    def exit(self, customer_id: str, stamp_ns: int) -> None:
+        self.exited[customer_id] = stamp_ns
+
+    def present_at(self, stamp_ns: int) -> set[str]:
+        """Customers in the store at stamp_ns (entered before it, not exited before it)."""
+        found = set()
+        for cid, entered in self.entered.items():
+            exited = self.exited.get(cid)
+            if entered <= stamp_ns and (exited is None or stamp_ns <= exited):
+                found.add(cid)
+        return found
+
+    def forget_exited_before(self, stamp_ns: int) -> None:
+        for cid in [c for c, t in self.exited.items() if t < stamp_ns]:
+            self.exited.pop(cid, None)
+            self.entered.pop(cid, None)

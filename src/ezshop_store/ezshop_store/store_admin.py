@@ -1,0 +1,98 @@
+"""Staff and enrolment operations of the store (no rclpy): customers, gallery, stock."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ezshop_store.db import models as m
+from ezshop_store.store_service import StoreService
+from ezshop_store.store_types import INFO, Effects
+
+
+@dataclass(frozen=True)
+class GalleryEntry:
+    customer_id: str
+    name: str
+    dim: int
+    model: str
+    embeddings: np.ndarray  # float32, shape (n, dim)
+
+
+class AdminError(ValueError):
+    """A request staff or enrolment made that cannot be done; the message says why."""
+
+
+def register_customer(service: StoreService, name: str, embeddings, dim: int, model: str,
+                      consent_ns: int) -> str:
+    """Enrol a customer with n embeddings of length dim (flattened); returns the new id."""
+    name = (name or '').strip()
+    values = np.asarray(embeddings, dtype=np.float32).ravel()
+    if not name:
+        raise AdminError('name must not be empty')
+    if dim <= 0:
+        raise AdminError(f'dim must be > 0 (got {dim})')
+    if values.size == 0 or values.size % dim:
+        raise AdminError(f'{values.size} embedding values are not a whole number of '
+                         f'{dim}-d embeddings')
+    if not np.all(np.isfinite(values)):
+        raise AdminError('embeddings contain NaN or infinite values')
+    customer_id = f'c_{uuid.uuid4().hex[:12]}'
+    with Session(service.engine) as s, s.begin():
+        customer = m.Customer(id=customer_id, name=name, consent_at_ns=consent_ns)
+        customer.embeddings = [
+            m.FaceEmbedding(dim=dim, model=model or '', vector=row.astype('<f4').tobytes())
+            for row in values.reshape(-1, dim)]
+        s.add(customer)
+    service.customers[customer_id] = name
+    return customer_id
+
+
+def forget_customer(service: StoreService, customer_id: str, stamp_ns: int) -> None:
+    """Delete a customer's embeddings and name; visits, carts and receipts stay, anonymised."""
+    with Session(service.engine) as s, s.begin():
+        customer = s.get(m.Customer, customer_id)
+        if customer is None or customer.forgotten_at_ns is not None:
+            raise AdminError(f'unknown customer {customer_id!r}')
+        customer.embeddings.clear()
+        customer.name = None
+        customer.forgotten_at_ns = stamp_ns
+    service.customers[customer_id] = None
+
+
+def gallery(service: StoreService) -> list[GalleryEntry]:
+    """Every customer with embeddings (not forgotten), by id."""
+    entries: dict[str, list] = {}
+    with Session(service.engine) as s:
+        rows = s.execute(select(m.Customer.id, m.Customer.name, m.FaceEmbedding.dim,
+                                m.FaceEmbedding.model, m.FaceEmbedding.vector)
+                         .join(m.FaceEmbedding)
+                         .where(m.Customer.forgotten_at_ns.is_(None))
+                         .order_by(m.Customer.id, m.FaceEmbedding.id))
+        for cid, name, dim, model, vector in rows:
+            entry = entries.setdefault(cid, [name, dim, model, []])
+            if dim == entry[1]:
+                entry[3].append(np.frombuffer(vector, dtype='<f4'))
+    return [GalleryEntry(cid, name, dim, model, np.vstack(vectors).astype(np.float32))
+            for cid, (name, dim, model, vectors) in entries.items()]
+
+
+def set_stock(service: StoreService, item_id: str, stock: int, stamp_ns: int) -> Effects:
+    """Set an item's physical stock (restocking, stock-take)."""
+    if item_id not in service.items:
+        raise AdminError(f'unknown item {item_id!r}')
+    if stock < 0 or not math.isfinite(stock):
+        raise AdminError(f'stock must be >= 0 (got {stock})')
+    with Session(service.engine) as s, s.begin():
+        s.get(m.Item, item_id).stock = stock
+    before = service.items[item_id].stock
+    service.items[item_id].stock = stock
+    effects = Effects(inventory_changed=True)
+    effects.alert(INFO, 'stock_set', f'{item_id} stock set from {before} to {stock}',
+                  [item_id], stamp_ns)
+    return effects

@@ -1,0 +1,505 @@
+"""The store's bookkeeping on SQLAlchemy (no rclpy): visits, carts, stock, receipts, alerts.
+
+The database is the truth; this class keeps a cache of what it needs on every event (items,
+customers, open visits with their carts), built from the database at start (so a restart
+brings open visits and carts back) and updated only after a commit succeeded. Events are
+applied in batches, one transaction per batch, each event exactly once by its event_id
+(unique in its table), also across restarts. A failed batch is retried event by event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ezshop_common.store_config import StoreConfig
+from ezshop_store import cart_rules as rules
+from ezshop_store.db import models as m
+from ezshop_store.store_types import (
+    ENTERED,
+    ERROR,
+    EXITED,
+    INFO,
+    UNKNOWN_PERSON,
+    WARN,
+    CartActionIn,
+    CartView,
+    CustomerEventIn,
+    Effects,
+    ReceiptView,
+    ShelfEventIn,
+)
+
+APPLIED = 'applied'
+ADJUSTMENT = 'adjustment'
+HELD = 'held'
+REFUSED = 'refused'
+CHARGED = (APPLIED, ADJUSTMENT)
+
+
+@dataclass
+class ItemState:
+    name: str
+    price_cents: int
+    stock: int
+    low_stock_threshold: int
+
+
+@dataclass
+class LiveVisit:
+    """An open or exiting visit with its cart (item -> quantity, item -> unit price)."""
+
+    visit_id: int
+    customer_id: str
+    entered_ns: int
+    exited_ns: int | None
+    state: str
+    cart: dict[str, int] = field(default_factory=dict)
+    prices: dict[str, int] = field(default_factory=dict)
+    stamp_ns: int = 0
+
+    @property
+    def span(self) -> rules.VisitSpan:
+        return rules.VisitSpan(self.visit_id, self.entered_ns, self.exited_ns, self.state)
+
+
+class StoreService:
+    """Applies customer events, cart actions and shelf events; checks visits out."""
+
+    def __init__(self, engine: Engine, store: StoreConfig):
+        self.engine = engine
+        self.store = store
+        self.currency = store.currency
+        self.items: dict[str, ItemState] = {}
+        self.customers: dict[str, str | None] = {}
+        self.visits: dict[str, LiveVisit] = {}
+        self.seed_items()
+        self.load_state()
+
+    # ---------------------------------------------------------------- start-up
+    def seed_items(self) -> None:
+        """Insert catalogue items missing from the database (with their initial stock) and
+        update names, prices and thresholds of known ones; stock in the database is kept."""
+        with Session(self.engine) as s, s.begin():
+            known = {item.id: item for item in s.scalars(select(m.Item))}
+            for item in self.store.items:
+                row = known.get(item.item_id)
+                if row is None:
+                    s.add(m.Item(id=item.item_id, name=item.name, price_cents=item.price_cents,
+                                 stock=item.initial_stock,
+                                 low_stock_threshold=item.low_stock_threshold))
+                else:
+                    row.name = item.name
+                    row.price_cents = item.price_cents
+                    row.low_stock_threshold = item.low_stock_threshold
+
+    def load_state(self) -> None:
+        """(Re)build the cache from the database: items, customers, open visits and carts."""
+        with Session(self.engine) as s:
+            self.items = {row.id: ItemState(row.name, row.price_cents, row.stock,
+                                            row.low_stock_threshold)
+                          for row in s.scalars(select(m.Item))}
+            self.customers = {cid: (None if forgotten is not None else name)
+                              for cid, name, forgotten in s.execute(select(
+                                  m.Customer.id, m.Customer.name, m.Customer.forgotten_at_ns))}
+            self.visits = {}
+            live = s.scalars(select(m.Visit).where(m.Visit.state.in_(
+                (rules.VISIT_OPEN, rules.VISIT_EXITING))).order_by(m.Visit.id))
+            by_id = {}
+            for visit in live:
+                lv = LiveVisit(visit.id, visit.customer_id, visit.entered_at_ns,
+                               visit.exited_at_ns, visit.state, stamp_ns=visit.entered_at_ns)
+                self.visits[visit.customer_id] = lv
+                by_id[visit.id] = lv
+            if by_id:
+                quantities, prices = self._cart_from_db(s, list(by_id))
+                for visit_id, lv in by_id.items():
+                    lv.cart = quantities.get(visit_id, {})
+                    lv.prices = prices.get(visit_id, {})
+
+    def exiting_visits(self) -> list[int]:
+        """Visits waiting for their checkout (e.g. after a restart)."""
+        return [v.visit_id for v in self.visits.values() if v.state == rules.VISIT_EXITING]
+
+    # ---------------------------------------------------------------- events
+    def apply_batch(self, events: Sequence) -> Effects:
+        """Apply events in order in one transaction; duplicates (by event_id) are skipped."""
+        effects = Effects()
+        if not events:
+            return effects
+        pending = _Pending()
+        try:
+            with Session(self.engine) as s, s.begin():
+                self._apply_all(s, events, effects, pending)
+        except SQLAlchemyError as exc:
+            self.load_state()
+            if len(events) == 1:
+                effects = Effects()
+                effects.counters['db_errors'] += 1
+                effects.alert(ERROR, 'store_error', f'could not record event '
+                              f'{events[0].event_id}: {exc.__class__.__name__}: {exc}',
+                              [events[0].event_id], events[0].stamp_ns)
+                return effects
+            effects = Effects()
+            effects.counters['batch_retries'] += 1
+            for event in events:
+                effects.merge(self.apply_batch([event]))
+            return effects
+        self._commit_cache(pending)
+        for customer_id, stamp in pending.changed_carts.items():
+            effects.carts[customer_id] = self.cart_view(customer_id, stamp)
+        return effects
+
+    def _apply_all(self, s: Session, events: Sequence, effects: Effects,
+                   pending: _Pending) -> None:
+        existing = self._existing_ids(s, events)
+        seen = set()
+        for event in events:
+            key = (type(event), event.event_id)
+            if event.event_id in existing.get(type(event), ()) or key in seen:
+                effects.counters['duplicates'] += 1
+                effects.logs.append((INFO, f'duplicate {type(event).__name__} '
+                                           f'{event.event_id} ignored'))
+                continue
+            seen.add(key)
+            if isinstance(event, CartActionIn):
+                self._cart_action(s, event, effects, pending)
+            elif isinstance(event, CustomerEventIn):
+                self._customer_event(s, event, effects, pending)
+            elif isinstance(event, ShelfEventIn):
+                self._shelf_event(s, event, effects, pending)
+            else:
+                raise TypeError(f'not an event: {event!r}')
+        for item_id, stock in pending.stock.items():
+            s.execute(update(m.Item).where(m.Item.id == item_id).values(stock=stock))
+        for alert in effects.alerts:
+            s.add(m.AlertRecord(stamp_ns=alert.stamp_ns, level=alert.level, kind=alert.kind,
+                                message=alert.message, refs=json.dumps(list(alert.refs))))
+
+    @staticmethod
+    def _existing_ids(s: Session, events: Sequence) -> dict[type, set[str]]:
+        tables = {CartActionIn: m.CartEvent.event_id,
+                  CustomerEventIn: m.CustomerEventRecord.event_id,
+                  ShelfEventIn: m.ShelfEventRecord.event_id}
+        found: dict[type, set[str]] = {}
+        for kind, column in tables.items():
+            ids = [e.event_id for e in events if type(e) is kind]
+            hits = set()
+            for start in range(0, len(ids), 500):
+                hits.update(s.scalars(select(column).where(column.in_(ids[start:start + 500]))))
+            found[kind] = hits
+        return found
+
+    # customer events --------------------------------------------------------
+    def _customer_event(self, s: Session, ev: CustomerEventIn, effects: Effects,
+                        pending: _Pending) -> None:
+        outcome = self._customer_outcome(s, ev, effects, pending)
+        effects.counters[f'customer_events_{outcome}'] += 1
+        s.add(m.CustomerEventRecord(event_id=ev.event_id, kind=ev.kind,
+                                    customer_id=ev.customer_id, door_id=ev.door_id,
+                                    stamp_ns=ev.stamp_ns, outcome=outcome))
+
+    def _customer_outcome(self, s, ev: CustomerEventIn, effects: Effects, pending) -> str:
+        if ev.kind == UNKNOWN_PERSON:
+            effects.alert(WARN, 'unknown_person', f'unknown person at door {ev.door_id}',
+                          [ev.event_id, ev.door_id], ev.stamp_ns)
+            return 'unknown_person'
+        if ev.kind not in (ENTERED, EXITED):
+            effects.alert(WARN, 'bad_customer_event', f'unknown customer event kind {ev.kind}',
+                          [ev.event_id], ev.stamp_ns)
+            return 'bad_kind'
+        if self.customers.get(ev.customer_id) is None:
+            effects.alert(WARN, 'unknown_customer', f'customer event for unknown or forgotten '
+                          f'customer {ev.customer_id!r}', [ev.event_id, ev.customer_id],
+                          ev.stamp_ns)
+            return 'unknown_customer'
+        visit = pending.visit(self, ev.customer_id)
+        if ev.kind == ENTERED:
+            if visit is not None and visit.state == rules.VISIT_OPEN:
+                effects.logs.append((INFO, f'ENTERED for {ev.customer_id} who is already in '
+                                           f'(visit {visit.visit_id}): ignored'))
+                return 'ignored_already_in'
+            if visit is not None:  # re-entered during the exit grace period
+                self._close_visit(s, visit, visit.exited_ns or ev.stamp_ns, effects, pending)
+            row = m.Visit(customer_id=ev.customer_id, entered_at_ns=ev.stamp_ns,
+                          exited_at_ns=None, state=rules.VISIT_OPEN)
+            s.add(row)
+            s.flush()
+            visit = LiveVisit(row.id, ev.customer_id, ev.stamp_ns, None, rules.VISIT_OPEN,
+                              stamp_ns=ev.stamp_ns)
+            pending.visits[ev.customer_id] = visit
+            pending.changed_carts[ev.customer_id] = ev.stamp_ns
+            return 'entered'
+        if visit is None or visit.state != rules.VISIT_OPEN:
+            effects.logs.append((WARN, f'EXITED for {ev.customer_id} who is not in the store: '
+                                       'ignored'))
+            return 'ignored_not_in'
+        visit.exited_ns = ev.stamp_ns
+        visit.state = rules.VISIT_EXITING
+        s.execute(update(m.Visit).where(m.Visit.id == visit.visit_id).values(
+            exited_at_ns=ev.stamp_ns, state=rules.VISIT_EXITING))
+        effects.exiting.append(visit.visit_id)
+        return 'exited'
+
+    # cart actions -----------------------------------------------------------
+    def _cart_action(self, s: Session, ev: CartActionIn, effects: Effects,
+                     pending: _Pending) -> None:
+        item = self.items.get(ev.item_id)
+        row = m.CartEvent(
+            event_id=ev.event_id, visit_id=None, customer_id=ev.customer_id,
+            item_id=ev.item_id, quantity=ev.quantity, applied_quantity=0,
+            unit_price_cents=item.price_cents if item else 0, confidence=float(ev.confidence),
+            ambiguous=bool(ev.ambiguous), candidates=json.dumps(list(ev.candidates)),
+            shelf_id=ev.shelf_id, lane_id=ev.lane_id, stamp_ns=ev.stamp_ns, status=HELD,
+            reason='')
+        s.add(row)
+        refs = [ev.event_id, ev.customer_id, ev.item_id]
+        if item is None:
+            row.reason = 'unknown_item'
+            effects.alert(WARN, 'unknown_item', f'cart action {ev.event_id} for unknown item '
+                          f'{ev.item_id!r}: held for staff', refs, ev.stamp_ns)
+        elif not ev.customer_id:
+            row.reason = 'ambiguous' if ev.ambiguous else 'unattributed'
+            names = ', '.join(c for c, _ in ev.candidates) or 'nobody'
+            effects.alert(WARN, 'held_for_staff', f'{row.reason} cart action {ev.event_id} '
+                          f'({ev.quantity:+d} {ev.item_id}, candidates: {names}): held for staff',
+                          [ev.event_id, ev.item_id, *(c for c, _ in ev.candidates)], ev.stamp_ns)
+        elif ev.quantity == 0:
+            row.status, row.reason = REFUSED, 'zero_quantity'
+            effects.logs.append((WARN, f'cart action {ev.event_id} with quantity 0 ignored'))
+        elif ev.customer_id not in self.customers:
+            row.reason = 'unknown_customer'
+            effects.alert(WARN, 'unknown_customer', f'cart action {ev.event_id} for unknown '
+                          f'customer {ev.customer_id!r}: held for staff', refs, ev.stamp_ns)
+        else:
+            self._place(s, ev, row, effects, pending)
+        effects.counters[f'cart_actions_{row.status}'] += 1
+
+    def _place(self, s: Session, ev: CartActionIn, row: m.CartEvent, effects: Effects,
+               pending: _Pending) -> None:
+        visit = pending.visit(self, ev.customer_id)
+        where, span = rules.place_cart_action(
+            ev.stamp_ns, visit.span if visit else None,
+            () if visit is not None and rules.covers(visit.span, ev.stamp_ns)
+            else self._closed_spans(s, ev.customer_id, ev.stamp_ns))
+        refs = [ev.event_id, ev.customer_id, ev.item_id]
+        if where == rules.PLACE_NOT_IN_STORE:
+            row.reason = 'not_in_store'
+            effects.alert(WARN, 'not_in_store', f'cart action {ev.event_id} ({ev.quantity:+d} '
+                          f'{ev.item_id}) for {ev.customer_id}, who was not in the store: not '
+                          'charged, held for staff', refs, ev.stamp_ns)
+            return
+        row.visit_id = span.visit_id
+        if where == rules.PLACE_CART:
+            cart = pending.cart(visit)
+            applied, refused = rules.apply_to_cart(cart.get(ev.item_id, 0), ev.quantity)
+            if applied:
+                cart[ev.item_id] = cart.get(ev.item_id, 0) + applied
+                prices = pending.prices(visit)
+                prices.setdefault(ev.item_id, row.unit_price_cents)
+                pending.changed_carts[ev.customer_id] = ev.stamp_ns
+            row.applied_quantity = applied
+            row.status = APPLIED if applied else REFUSED
+        else:
+            quantities, prices = self._cart_from_db(s, [span.visit_id])
+            cart = quantities.get(span.visit_id, {})
+            applied, refused = rules.apply_to_cart(cart.get(ev.item_id, 0), ev.quantity)
+            row.applied_quantity = applied
+            row.status = ADJUSTMENT if applied else REFUSED
+            if applied:
+                s.flush()
+                effects.alert(WARN, 'late_cart_action', f'cart action {ev.event_id} '
+                              f'({applied:+d} {ev.item_id}) arrived after the receipt of visit '
+                              f'{span.visit_id}: adjustment receipt issued', refs, ev.stamp_ns)
+                effects.receipts.append(self._issue_receipt(s, span.visit_id, ev.customer_id,
+                                                            span.entered_ns,
+                                                            span.exited_ns or ev.stamp_ns,
+                                                            span.exited_ns or ev.stamp_ns))
+        if refused:
+            row.reason = 'put_back_not_held'
+            effects.alert(WARN, 'put_back_not_held', f'{ev.customer_id} put back {-refused} '
+                          f'{ev.item_id} more than they hold (event {ev.event_id}): not '
+                          'credited', refs, ev.stamp_ns)
+
+    def _closed_spans(self, s: Session, customer_id: str, stamp_ns: int):
+        rows = s.execute(select(m.Visit.id, m.Visit.entered_at_ns, m.Visit.exited_at_ns)
+                         .where(m.Visit.customer_id == customer_id,
+                                m.Visit.state == rules.VISIT_CLOSED,
+                                m.Visit.entered_at_ns <= stamp_ns,
+                                m.Visit.exited_at_ns >= stamp_ns)
+                         .order_by(m.Visit.id.desc()).limit(1))
+        return [rules.VisitSpan(v, e, x, rules.VISIT_CLOSED) for v, e, x in rows]
+
+    @staticmethod
+    def _cart_from_db(s: Session, visit_ids: list[int]):
+        """Quantities and first unit prices per item of visits, from charged cart events."""
+        quantities: dict[int, dict[str, int]] = {}
+        prices: dict[int, dict[str, int]] = {}
+        rows = s.execute(select(m.CartEvent.visit_id, m.CartEvent.item_id,
+                                m.CartEvent.applied_quantity, m.CartEvent.unit_price_cents)
+                         .where(m.CartEvent.visit_id.in_(visit_ids),
+                                m.CartEvent.status.in_(CHARGED))
+                         .order_by(m.CartEvent.id))
+        for visit_id, item_id, qty, price in rows:
+            cart = quantities.setdefault(visit_id, {})
+            cart[item_id] = cart.get(item_id, 0) + qty
+            prices.setdefault(visit_id, {}).setdefault(item_id, price)
+        return quantities, prices
+
+    # shelf events -----------------------------------------------------------
+    def _shelf_event(self, s: Session, ev: ShelfEventIn, effects: Effects,
+                     pending: _Pending) -> None:
+        item = self.items.get(ev.item_id)
+        applied = 0
+        if item is None:
+            effects.alert(WARN, 'unknown_item', f'shelf event {ev.event_id} for unknown item '
+                          f'{ev.item_id!r}', [ev.event_id, ev.item_id], ev.stamp_ns)
+        else:
+            before = pending.stock.get(ev.item_id, item.stock)
+            after, shortfall = rules.stock_after(before, ev.quantity_delta)
+            applied = after - before
+            pending.stock[ev.item_id] = after
+            effects.inventory_changed = True
+            if shortfall:
+                effects.alert(ERROR, 'stock_negative', f'shelf event {ev.event_id} takes '
+                              f'{-ev.quantity_delta} {ev.item_id} but stock was {before}: '
+                              f'stock set to 0, {shortfall} unaccounted',
+                              [ev.event_id, ev.item_id], ev.stamp_ns)
+            if rules.crosses_low_stock(before, after, item.low_stock_threshold):
+                effects.alert(INFO, 'low_stock', f'{ev.item_id} stock is {after} (threshold '
+                              f'{item.low_stock_threshold})', [ev.item_id], ev.stamp_ns)
+        effects.counters['shelf_events'] += 1
+        s.add(m.ShelfEventRecord(event_id=ev.event_id, shelf_id=ev.shelf_id, lane_id=ev.lane_id,
+                                 item_id=ev.item_id, quantity_delta=ev.quantity_delta,
+                                 applied_delta=applied, stamp_ns=ev.stamp_ns))
+
+    # ---------------------------------------------------------------- checkout
+    def checkout(self, customer_id: str, stamp_ns: int) -> tuple[ReceiptView | None, Effects]:
+        """Close the customer's visit now and issue its receipt (exit time: EXITED's stamp, or
+        stamp_ns for a staff checkout of someone still in)."""
+        effects = Effects()
+        visit = self.visits.get(customer_id)
+        if visit is None:
+            return None, effects
+        pending = _Pending()
+        with Session(self.engine) as s, s.begin():
+            receipt = self._close_visit(s, visit, visit.exited_ns or stamp_ns, effects, pending)
+        self._commit_cache(pending)
+        return receipt, effects
+
+    def checkout_visit(self, visit_id: int, stamp_ns: int) -> tuple[ReceiptView | None, Effects]:
+        for visit in self.visits.values():
+            if visit.visit_id == visit_id:
+                return self.checkout(visit.customer_id, stamp_ns)
+        return None, Effects()
+
+    def _close_visit(self, s: Session, visit: LiveVisit, exited_ns: int, effects: Effects,
+                     pending: _Pending) -> ReceiptView:
+        s.execute(update(m.Visit).where(m.Visit.id == visit.visit_id).values(
+            exited_at_ns=exited_ns, state=rules.VISIT_CLOSED))
+        s.flush()
+        receipt = self._issue_receipt(s, visit.visit_id, visit.customer_id, visit.entered_ns,
+                                      exited_ns, exited_ns)
+        effects.receipts.append(receipt)
+        effects.counters['receipts'] += 1
+        pending.visits[visit.customer_id] = None
+        effects.carts[visit.customer_id] = CartView(visit.customer_id, visit.visit_id, False,
+                                                    (), 0, self.currency, exited_ns)
+        return receipt
+
+    def _issue_receipt(self, s: Session, visit_id: int, customer_id: str, entered_ns: int,
+                       exited_ns: int, stamp_ns: int) -> ReceiptView:
+        quantities, prices = self._cart_from_db(s, [visit_id])
+        names = {item_id: item.name for item_id, item in self.items.items()}
+        lines = rules.cart_lines(quantities.get(visit_id, {}), names, prices.get(visit_id, {}))
+        revision = (s.scalar(select(func.max(m.Receipt.revision))
+                             .where(m.Receipt.visit_id == visit_id)) or 0) + 1
+        row = m.Receipt(visit_id=visit_id, revision=revision, total_cents=rules.total_cents(lines),
+                        currency=self.currency, stamp_ns=stamp_ns,
+                        lines=[m.ReceiptLine(item_id=ln.item_id, name=ln.name,
+                                             quantity=ln.quantity,
+                                             unit_price_cents=ln.unit_price_cents,
+                                             line_total_cents=ln.total_cents) for ln in lines])
+        s.add(row)
+        s.flush()
+        return ReceiptView(row.id, revision, visit_id, customer_id,
+                           self.customers.get(customer_id) or '', tuple(lines), row.total_cents,
+                           self.currency, entered_ns, exited_ns, stamp_ns)
+
+    def receipts_for_customer(self, customer_id: str) -> list[ReceiptView]:
+        """Every receipt (all revisions) of a customer, oldest first (read from the database)."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(m.Receipt, m.Visit).join(m.Visit)
+                             .where(m.Visit.customer_id == customer_id).order_by(m.Receipt.id))
+            return [ReceiptView(
+                r.id, r.revision, v.id, customer_id, self.customers.get(customer_id) or '',
+                tuple(rules.Line(ln.item_id, ln.name, ln.quantity, ln.unit_price_cents)
+                      for ln in r.lines), r.total_cents, r.currency, v.entered_at_ns,
+                v.exited_at_ns or 0, r.stamp_ns) for r, v in rows]
+
+    # ---------------------------------------------------------------- views
+    def cart_view(self, customer_id: str, stamp_ns: int | None = None) -> CartView:
+        visit = self.visits.get(customer_id)
+        if visit is None:
+            return CartView(customer_id, 0, False, (), 0, self.currency, stamp_ns or 0)
+        names = {item_id: item.name for item_id, item in self.items.items()}
+        lines = tuple(rules.cart_lines(visit.cart, names, visit.prices))
+        return CartView(customer_id, visit.visit_id, True, lines, rules.total_cents(lines),
+                        self.currency, stamp_ns if stamp_ns is not None else visit.stamp_ns)
+
+    def _commit_cache(self, pending: _Pending) -> None:
+        """After a successful commit: move the batch's changes into the cache."""
+        for item_id, stock in pending.stock.items():
+            self.items[item_id].stock = stock
+        for customer_id, visit in pending.visits.items():
+            if visit is None:
+                self.visits.pop(customer_id, None)
+            else:
+                self.visits[customer_id] = visit
+        for visit, cart in pending.carts.values():
+            visit.cart = cart
+        for visit, prices in pending.price_maps.values():
+            visit.prices = prices
+        for customer_id, stamp in pending.changed_carts.items():
+            visit = self.visits.get(customer_id)
+            if visit is not None:
+                visit.stamp_ns = stamp
+
+
+class _Pending:
+    """Changes of one batch, kept apart from the cache until the commit succeeded."""
+
+    def __init__(self):
+        self.stock: dict[str, int] = {}
+        self.visits: dict[str, LiveVisit | None] = {}
+        self.carts: dict[int, tuple[LiveVisit, dict[str, int]]] = {}
+        self.price_maps: dict[int, tuple[LiveVisit, dict[str, int]]] = {}
+        self.changed_carts: dict[str, int] = {}
+
+    def visit(self, service: StoreService, customer_id: str) -> LiveVisit | None:
+        """The customer's live visit as this batch sees it (a copy, so rollback is free)."""
+        if customer_id in self.visits:
+            return self.visits[customer_id]
+        current = service.visits.get(customer_id)
+        if current is None:
+            return None
+        copy = LiveVisit(current.visit_id, current.customer_id, current.entered_ns,
+                         current.exited_ns, current.state, current.cart, current.prices,
+                         current.stamp_ns)
+        self.visits[customer_id] = copy
+        return copy
+
+    def cart(self, visit: LiveVisit) -> dict[str, int]:
+        if visit.visit_id not in self.carts:
+            self.carts[visit.visit_id] = (visit, dict(visit.cart))
+        return self.carts[visit.visit_id][1]
+
+    def prices(self, visit: LiveVisit) -> dict[str, int]:
+        if visit.visit_id not in self.price_maps:
+            self.price_maps[visit.visit_id] = (visit, dict(visit.prices))
+        return self.price_maps[visit.visit_id][1]

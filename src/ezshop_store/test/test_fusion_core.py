@@ -1,0 +1,164 @@
+"""Fusion scoring and decisions, pure Python (no ROS)."""
+
+from ezshop_store.fusion_core import (
+    AMBIGUOUS_ASSIGNED,
+    AMBIGUOUS_HELD,
+    ASSIGNED,
+    POLICY_HOLD,
+    UNATTRIBUTED,
+    Box,
+    Face,
+    FaceBuffer,
+    Frame,
+    FusionParams,
+    Presence,
+    ShelfChange,
+    decide,
+    ready_to_decide,
+    score_tracks,
+)
+
+MS = 1_000_000
+CAM = 'cam_shelf_a'
+# Reach zones of cam_shelf_a in config/store.yaml: lane_1 x 0..213, lane_2 213..427, lane_3 427..640.
+ZONES = {'lane_1': Box(0, 60, 213, 300), 'lane_2': Box(213, 60, 214, 300),
+         'lane_3': Box(427, 60, 213, 300)}
+PARAMS = FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS)
+EVENT_T = 10_000 * MS
+
+
+def face(track, customer, cx, cy=200, size=80):
+    return Face(track, customer, Box(cx - size / 2, cy - size / 2, size, size))
+
+
+def frames(faces_at, start=EVENT_T - 1000 * MS, end=EVENT_T + 500 * MS, step=66 * MS):
+    """Frames every 66 ms over [start, end]; faces_at(t) -> faces in that frame."""
+    out, t = [], start
+    while t <= end:
+        out.append(Frame(CAM, t, tuple(faces_at(t))))
+        t += step
+    return out
+
+
+def change(lane='lane_1', delta=-1, item='cola'):
+    return ShelfChange('ev-1', EVENT_T, 'shelf_a', lane, item, delta)
+
+
+def run(frames_list, lane='lane_1', delta=-1, in_store=('alice', 'bob'), holdings=None,
+        params=PARAMS, item='cola'):
+    buffer = FaceBuffer(horizon_ns=10_000 * MS)
+    for frame in frames_list:
+        buffer.add(frame)
+    window = buffer.window(CAM, EVENT_T - params.window_before_ns,
+                           EVENT_T + params.window_after_ns)
+    scores = score_tracks({CAM: window}, {CAM: ZONES[lane]}, params.distance_scale_px)
+    return scores, decide(change(lane, delta, item), scores, in_store, holdings or {}, params)
+
+
+def test_one_shopper_at_the_lane_is_charged():
+    scores, decision = run(frames(lambda t: [face(1, 'alice', 100)]))
+    assert scores['alice'] > 0.95
+    assert decision.outcome == ASSIGNED and decision.customer_id == 'alice'
+    assert decision.quantity == 1 and not decision.ambiguous
+    assert decision.candidates[0][0] == 'alice'
+
+
+def test_two_shoppers_at_the_same_lane_are_ambiguous_with_both_candidates():
+    _, decision = run(frames(lambda t: [face(1, 'alice', 90), face(2, 'bob', 120)]))
+    assert decision.ambiguous
+    assert decision.outcome == AMBIGUOUS_ASSIGNED
+    assert {c for c, _ in decision.candidates} == {'alice', 'bob'}
+    held = run(frames(lambda t: [face(1, 'alice', 90), face(2, 'bob', 120)]),
+               params=FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS,
+                                   ambiguous_policy=POLICY_HOLD))[1]
+    assert held.outcome == AMBIGUOUS_HELD and held.customer_id == '' and held.ambiguous
+
+
+def test_two_shoppers_at_neighbouring_lanes_each_get_their_own():
+    both = frames(lambda t: [face(1, 'alice', 100), face(2, 'bob', 320)])
+    _, at_lane_1 = run(both, lane='lane_1')
+    _, at_lane_2 = run(both, lane='lane_2')
+    assert (at_lane_1.customer_id, at_lane_1.ambiguous) == ('alice', False)
+    assert (at_lane_2.customer_id, at_lane_2.ambiguous) == ('bob', False)
+
+
+def test_someone_walking_past_loses_to_the_one_who_stayed():
+    def faces_at(t):
+        found = [face(1, 'alice', 560)]  # stands at lane_3 all the time
+        if abs(t - EVENT_T) < 150 * MS:  # bob crosses lane_3 for ~4 frames
+            found.append(face(2, 'bob', 520))
+        return found
+    scores, decision = run(frames(faces_at), lane='lane_3', item='sandwich')
+    assert scores['alice'] > 3 * scores['bob']
+    assert decision.customer_id == 'alice' and not decision.ambiguous
+
+
+def test_walking_past_alone_is_below_the_minimum_and_unattributed():
+    def faces_at(t):
+        return [face(2, 'bob', 520)] if abs(t - EVENT_T) < 70 * MS else []
+    _, decision = run(frames(faces_at), lane='lane_3', item='sandwich')
+    assert decision.outcome == UNATTRIBUTED and decision.customer_id == ''
+
+
+def test_stale_frames_outside_the_window_do_not_count():
+    old = frames(lambda t: [face(1, 'alice', 100)], start=EVENT_T - 5000 * MS,
+                 end=EVENT_T - 2000 * MS)
+    now = frames(lambda t: [])
+    _, decision = run(old + now)
+    assert decision.outcome == UNATTRIBUTED
+
+
+def test_no_frames_at_all_is_unattributed():
+    scores, decision = run([])
+    assert scores == {}
+    assert decision.outcome == UNATTRIBUTED and decision.candidates == ()
+
+
+def test_customer_not_in_store_is_never_chosen():
+    _, decision = run(frames(lambda t: [face(1, 'alice', 100), face(2, 'bob', 150)]),
+                      in_store=('bob',))
+    assert decision.customer_id == 'bob'
+    assert 'alice' not in {c for c, _ in decision.candidates}
+
+
+def test_unknown_face_nearest_makes_it_unattributed():
+    _, decision = run(frames(lambda t: [face(7, '', 100), face(2, 'bob', 330)]))
+    assert decision.outcome == UNATTRIBUTED and decision.customer_id == ''
+    assert decision.candidates[0][0].startswith('unknown:')
+
+
+def test_track_identified_mid_window_counts_for_the_customer():
+    _, decision = run(frames(lambda t: [face(1, 'alice' if t > EVENT_T else '', 100)]))
+    assert decision.customer_id == 'alice'
+
+
+def test_put_back_prefers_the_nearby_holder():
+    both = frames(lambda t: [face(1, 'alice', 90), face(2, 'bob', 200)])
+    _, decision = run(both, delta=+1, holdings={'bob': {'cola': 1}})
+    assert decision.customer_id == 'bob' and decision.quantity == -1
+    assert not decision.ambiguous
+
+
+def test_frames_arriving_out_of_order_are_kept_in_stamp_order():
+    buffer = FaceBuffer(horizon_ns=1000 * MS)
+    for stamp in (300, 100, 200):
+        buffer.add(Frame(CAM, stamp * MS, ()))
+    assert [f.stamp_ns for f in buffer.window(CAM, 0, 10**12)] == [100 * MS, 200 * MS, 300 * MS]
+    buffer.add(Frame(CAM, 1500 * MS, ()))
+    assert [f.stamp_ns for f in buffer.window(CAM, 0, 10**12)] == [1500 * MS]
+
+
+def test_ready_only_when_every_covering_camera_reached_the_window_end():
+    latest = {'cam_a': EVENT_T + 600 * MS, 'cam_b': EVENT_T + 100 * MS}
+    assert ready_to_decide(EVENT_T, 500 * MS, latest, ['cam_a'])
+    assert not ready_to_decide(EVENT_T, 500 * MS, latest, ['cam_a', 'cam_b'])
+    assert not ready_to_decide(EVENT_T, 500 * MS, latest, ['cam_c'])
+
+
+def test_presence_by_stamps():
+    presence = Presence()
+    presence.enter('alice', 100)
+    presence.exit('alice', 200)
+    assert presence.present_at(150) == {'alice'}
+    assert presence.present_at(250) == set()
+    assert presence.present_at(50) == set()
