@@ -1,0 +1,27 @@
+"""Database fixtures for the store tests: every test gets a fresh SQLite file and, with the
+`postgres` marker, a fresh PostgreSQL schema (skipped with the reason when no server answers)."""
+
+import pytest
+
+from ezshop_store.db.scratch import postgres_schema, postgres_unavailable_reason
+
+_postgres_reason = []
+
+
+def _postgres_skip_reason():
+    if not _postgres_reason:
+        _postgres_reason.append(postgres_unavailable_reason())
+    return _postgres_reason[0]
+
+
+@pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """A SQLAlchemy URL of an empty database: SQLite (WAL) file, or a PostgreSQL schema."""
+    if request.param == 'sqlite':
+        yield f'sqlite:///{tmp_path / "store.db"}'
+        return
+    reason = _postgres_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with postgres_schema() as url:
+        yield url

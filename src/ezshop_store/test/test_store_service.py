@@ -1,0 +1,233 @@
+"""The store's bookkeeping on a real database (SQLite WAL and PostgreSQL), without ROS."""
+
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ezshop_common.store_config import load_store
+from ezshop_store import store_admin
+from ezshop_store.db import models as m
+from ezshop_store.db.engine import make_engine, upgrade
+from ezshop_store.store_service import StoreService
+from ezshop_store.store_types import (
+    ENTERED,
+    EXITED,
+    CartActionIn,
+    CustomerEventIn,
+    ShelfEventIn,
+)
+
+S = 1_000_000_000
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(repo_root):
+    return load_store(repo_root / 'config' / 'store.yaml')
+
+
+@pytest.fixture
+def service(engine, store):
+    return StoreService(engine, store)
+
+
+def enrol(service, name='Alice'):
+    return store_admin.register_customer(service, name, np.ones(256, np.float32), 128,
+                                         'test_model', consent_ns=1)
+
+
+def enter(cid, t, eid=None):
+    return CustomerEventIn(eid or f'enter-{cid}-{t}', ENTERED, cid, 'entrance', t * S)
+
+
+def leave(cid, t, eid=None):
+    return CustomerEventIn(eid or f'exit-{cid}-{t}', EXITED, cid, 'exit', t * S)
+
+
+def take(cid, item, qty, t, eid):
+    return CartActionIn(eid, cid, item, qty, t * S)
+
+
+def lines_of(receipt):
+    return [(ln.item_id, ln.quantity, ln.unit_price_cents, ln.total_cents) for ln in receipt.lines]
+
+
+def test_schema_from_migrations_matches_the_models(engine):
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), m.Base.metadata) == []
+
+
+def test_a_visit_gives_the_right_receipt(service):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10)])
+    effects = service.apply_batch([take(alice, 'cola', 2, 11, 'a1'), take(alice, 'chips', 1, 12, 'a2'),
+                                   take(alice, 'cola', -1, 13, 'a3')])
+    cart = effects.carts[alice]
+    assert cart.in_store and cart.total_cents == 150 + 229
+    effects = service.apply_batch([leave(alice, 20)])
+    assert effects.exiting == [service.visits[alice].visit_id]
+    receipt, effects = service.checkout(alice, 25 * S)
+    assert lines_of(receipt) == [('chips', 1, 229, 229), ('cola', 1, 150, 150)]
+    assert receipt.total_cents == 379 and receipt.revision == 1 and receipt.currency == 'EUR'
+    assert receipt.customer_name == 'Alice'
+    assert (receipt.entered_ns, receipt.exited_ns) == (10 * S, 20 * S)
+    assert not effects.carts[alice].in_store
+    assert alice not in service.visits
+
+
+def test_duplicates_are_applied_once_also_after_a_restart(service, engine, store):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10), take(alice, 'cola', 1, 11, 'dup'),
+                         take(alice, 'cola', 1, 11, 'dup')])
+    effects = service.apply_batch([take(alice, 'cola', 1, 11, 'dup'), enter(alice, 10)])
+    assert effects.counters['duplicates'] == 2
+    restarted = StoreService(engine, store)
+    assert restarted.cart_view(alice).lines[0].quantity == 1
+    effects = restarted.apply_batch([take(alice, 'cola', 1, 11, 'dup')])
+    assert effects.counters['duplicates'] == 1
+    restarted.apply_batch([leave(alice, 20)])
+    receipt, _ = restarted.checkout(alice, 21 * S)
+    assert lines_of(receipt) == [('cola', 1, 150, 150)]
+
+
+def test_customer_not_in_store_is_never_charged_and_the_action_is_held(service, engine):
+    alice = enrol(service)
+    effects = service.apply_batch([take(alice, 'cola', 1, 5, 'early')])
+    assert [a.kind for a in effects.alerts] == ['not_in_store']
+    service.apply_batch([enter(alice, 10), leave(alice, 20)])
+    effects = service.apply_batch([take(alice, 'chips', 1, 21, 'after-exit')])
+    assert [a.kind for a in effects.alerts] == ['not_in_store']
+    receipt, _ = service.checkout(alice, 22 * S)
+    assert receipt.lines == () and receipt.total_cents == 0
+    with Session(engine) as s:
+        held = s.scalars(select(m.CartEvent.event_id).where(m.CartEvent.status == 'held')).all()
+        assert sorted(held) == ['after-exit', 'early']
+        assert s.scalar(select(func.count()).select_from(m.AlertRecord)
+                        .where(m.AlertRecord.kind == 'not_in_store')) == 2
+
+
+def test_unattributed_action_is_held_for_staff_with_an_alert(service):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10)])
+    effects = service.apply_batch([CartActionIn('u1', '', 'cola', 1, 11 * S,
+                                                candidates=(('x', 0.5),))])
+    assert [a.kind for a in effects.alerts] == ['held_for_staff']
+    assert service.cart_view(alice).lines == ()
+
+
+def test_put_back_of_an_item_not_held_raises_an_alert(service):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10), take(alice, 'cola', 1, 11, 'p1')])
+    effects = service.apply_batch([take(alice, 'chips', -1, 12, 'p2'),
+                                   take(alice, 'cola', -2, 13, 'p3')])
+    assert [a.kind for a in effects.alerts] == ['put_back_not_held', 'put_back_not_held']
+    assert effects.carts[alice].lines == ()
+
+
+def test_in_flight_action_stamped_before_exit_lands_on_the_receipt(service):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10), leave(alice, 20)])
+    service.apply_batch([take(alice, 'salad', 1, 19, 'inflight')])
+    receipt, _ = service.checkout(alice, 23 * S)
+    assert lines_of(receipt) == [('salad', 1, 429, 429)]
+
+
+def test_late_action_after_the_receipt_makes_an_adjustment_receipt(service):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10), take(alice, 'cola', 1, 11, 'l1'), leave(alice, 20)])
+    first, _ = service.checkout(alice, 23 * S)
+    assert first.total_cents == 150
+    service.apply_batch([enter(alice, 30)])  # back again: the late action is for visit 1
+    effects = service.apply_batch([take(alice, 'water', 2, 15, 'late')])
+    assert [a.kind for a in effects.alerts] == ['late_cart_action']
+    (adjusted,) = effects.receipts
+    assert adjusted.visit_id == first.visit_id and adjusted.revision == 2
+    assert lines_of(adjusted) == [('cola', 1, 150, 150), ('water', 2, 99, 198)]
+    assert adjusted.total_cents == 348
+    assert service.cart_view(alice).lines == ()
+    assert [r.revision for r in service.receipts_for_customer(alice)] == [1, 2]
+
+
+def test_entered_twice_is_ignored_and_reentry_during_grace_closes_the_old_visit(service):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10)])
+    first = service.visits[alice].visit_id
+    effects = service.apply_batch([enter(alice, 11)])
+    assert effects.counters['customer_events_ignored_already_in'] == 1
+    assert service.visits[alice].visit_id == first
+    service.apply_batch([take(alice, 'cola', 1, 12, 'r1'), leave(alice, 20)])
+    effects = service.apply_batch([enter(alice, 21)])
+    assert [r.total_cents for r in effects.receipts] == [150]
+    assert service.visits[alice].visit_id != first
+    assert effects.carts[alice].in_store and effects.carts[alice].lines == ()
+
+
+def test_open_visits_and_carts_come_back_after_a_restart(service, engine, store):
+    alice, bob = enrol(service, 'Alice'), enrol(service, 'Bob')
+    service.apply_batch([enter(alice, 10), enter(bob, 10), take(alice, 'cola', 3, 11, 'x1'),
+                         take(bob, 'chips', 1, 11, 'x2'), take(alice, 'cola', -1, 12, 'x3'),
+                         leave(bob, 13)])
+    restarted = StoreService(engine, store)
+    assert restarted.cart_view(alice).total_cents == 300
+    assert restarted.exiting_visits() == [service.visits[bob].visit_id]
+    receipt, _ = restarted.checkout(bob, 30 * S)
+    assert receipt.total_cents == 229 and receipt.exited_ns == 13 * S
+
+
+def test_stock_follows_shelf_events_never_negative_and_once(service, engine, store):
+    effects = service.apply_batch([ShelfEventIn('s1', 'shelf_a', 'lane_3', 'sandwich', -2, S),
+                                   ShelfEventIn('s1', 'shelf_a', 'lane_3', 'sandwich', -2, S)])
+    assert service.items['sandwich'].stock == 4 and effects.inventory_changed
+    effects = service.apply_batch([ShelfEventIn('s2', 'shelf_a', 'lane_3', 'sandwich', -3, S)])
+    assert [a.kind for a in effects.alerts] == ['low_stock']
+    effects = service.apply_batch([ShelfEventIn('s3', 'shelf_a', 'lane_3', 'sandwich', -5, S)])
+    assert [a.kind for a in effects.alerts] == ['stock_negative']
+    assert service.items['sandwich'].stock == 0
+    assert StoreService(engine, store).items['sandwich'].stock == 0
+
+
+def test_register_gallery_and_forget(service, engine):
+    alice = enrol(service, 'Alice')
+    bob = enrol(service, 'Bob')
+    gallery = {g.customer_id: g for g in store_admin.gallery(service)}
+    assert set(gallery) == {alice, bob}
+    assert gallery[alice].embeddings.shape == (2, 128) and gallery[alice].name == 'Alice'
+    service.apply_batch([enter(alice, 10), take(alice, 'cola', 1, 11, 'f1'), leave(alice, 12)])
+    service.checkout(alice, 13 * S)
+    store_admin.forget_customer(service, alice, 14 * S)
+    assert [g.customer_id for g in store_admin.gallery(service)] == [bob]
+    (receipt,) = service.receipts_for_customer(alice)
+    assert receipt.customer_name == '' and receipt.total_cents == 150
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(m.FaceEmbedding)
+                        .where(m.FaceEmbedding.customer_id == alice)) == 0
+    with pytest.raises(store_admin.AdminError):
+        store_admin.forget_customer(service, alice, 15 * S)
+    effects = service.apply_batch([enter(alice, 20)])
+    assert [a.kind for a in effects.alerts] == ['unknown_customer']
+
+
+def test_bad_registrations_are_refused(service):
+    for name, values, dim in (('', [1.0] * 4, 4), ('X', [1.0] * 5, 4), ('X', [], 4),
+                              ('X', [float('nan')] * 4, 4), ('X', [1.0] * 4, 0)):
+        with pytest.raises(store_admin.AdminError):
+            store_admin.register_customer(service, name, values, dim, 'm', 1)
+
+
+def test_set_stock(service, engine, store):
+    store_admin.set_stock(service, 'cola', 40, 1)
+    assert StoreService(engine, store).items['cola'].stock == 40
+    with pytest.raises(store_admin.AdminError):
+        store_admin.set_stock(service, 'nothing', 1, 1)
+    with pytest.raises(store_admin.AdminError):
+        store_admin.set_stock(service, 'cola', -1, 1)
