@@ -21,6 +21,10 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'camera_node = ezshop_vision.camera_node:main',
+            'face_node = ezshop_vision.face_node:main',
+            'door_node = ezshop_vision.door_node:main',
+            'enroll = ezshop_vision.enroll_cli:console_main',
         ],
     },
 )

@@ -1,0 +1,146 @@
+"""Entry/exit decisions from the face tracks of a door camera. Plain Python, no rclpy.
+
+A pass is one track that is close (face height >= ``min_face_height_px``) and seen steadily
+(no gap longer than ``max_gap_s``) for ``min_steady_s`` with the same identified customer:
+it yields one event, and never a second one for the same track. A customer who got an event
+less than ``cooldown_s`` ago gets no new one (a track lost and found again in the same pass).
+A close face that stays unknown for ``unknown_after_s`` (longer than identification takes)
+raises one UNKNOWN_PERSON per track. All times are the images' capture stamps (seconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KIND_PASS = 'pass'
+KIND_UNKNOWN = 'unknown'
+
+
+@dataclass(frozen=True)
+class DoorSettings:
+    min_face_height_px: float = 80.0
+    min_steady_s: float = 0.5
+    max_gap_s: float = 0.5
+    cooldown_s: float = 10.0
+    unknown_after_s: float = 2.0
+    forget_after_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class FaceSeen:
+    """One face of one FaceArray, as the door logic needs it."""
+
+    track_id: int
+    customer_id: str
+    height_px: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class DoorDecision:
+    """An event to publish: a pass of ``customer_id`` or an unknown person (customer '')."""
+
+    kind: str
+    customer_id: str
+    track_id: int
+    confidence: float
+    stamp: float
+
+
+@dataclass
+class _TrackState:
+    customer_id: str = ''
+    steady_since: float | None = None
+    close_since: float | None = None
+    last_seen: float = 0.0
+    passed: bool = False
+    unknown_reported: bool = False
+    confidences: list[float] = field(default_factory=list)
+
+
+@dataclass
+class DoorStats:
+    faces: int = 0
+    passes: int = 0
+    unknown_persons: int = 0
+    suppressed_by_cooldown: int = 0
+    out_of_order: int = 0
+
+
+class DoorLogic:
+    """Turns per-frame face lists into one decision per pass."""
+
+    def __init__(self, settings: DoorSettings | None = None):
+        self.settings = settings or DoorSettings()
+        self.stats = DoorStats()
+        self._tracks: dict[int, _TrackState] = {}
+        self._last_event: dict[str, float] = {}
+        self._latest_stamp = float('-inf')
+
+    def update(self, stamp: float, faces: list[FaceSeen]) -> list[DoorDecision]:
+        """Feed one frame's faces (capture time ``stamp``); returns the decisions it causes."""
+        s = self.settings
+        if stamp < self._latest_stamp:
+            self.stats.out_of_order += 1
+            return []
+        self._latest_stamp = stamp
+        decisions = []
+        for face in faces:
+            self.stats.faces += 1
+            state = self._tracks.setdefault(face.track_id, _TrackState(last_seen=stamp))
+            gap = stamp - state.last_seen
+            state.last_seen = stamp
+            close = face.height_px >= s.min_face_height_px
+            if not close or gap > s.max_gap_s:
+                state.close_since = stamp if close else None
+                state.steady_since = stamp if close and face.customer_id else None
+                state.customer_id = face.customer_id
+                state.confidences = [face.confidence] if close and face.customer_id else []
+                continue
+            if state.close_since is None:
+                state.close_since = stamp
+            if face.customer_id != state.customer_id or state.steady_since is None:
+                state.customer_id = face.customer_id
+                state.steady_since = stamp if face.customer_id else None
+                state.confidences = []
+            if face.customer_id:
+                state.confidences.append(face.confidence)
+            decision = self._decide(face, state, stamp)
+            if decision:
+                decisions.append(decision)
+        self._forget(stamp)
+        return decisions
+
+    def _decide(self, face: FaceSeen, state: _TrackState, stamp: float) -> DoorDecision | None:
+        s = self.settings
+        if face.customer_id and not state.passed and state.steady_since is not None \
+                and stamp - state.steady_since >= s.min_steady_s:
+            state.passed = True
+            last = self._last_event.get(face.customer_id)
+            if last is not None and stamp - last < s.cooldown_s:
+                self.stats.suppressed_by_cooldown += 1
+                self._last_event[face.customer_id] = stamp
+                return None
+            self._last_event[face.customer_id] = stamp
+            self.stats.passes += 1
+            confidence = sum(state.confidences) / max(len(state.confidences), 1)
+            return DoorDecision(KIND_PASS, face.customer_id, face.track_id, confidence, stamp)
+        if not face.customer_id and not state.passed and not state.unknown_reported \
+                and state.close_since is not None \
+                and stamp - state.close_since >= s.unknown_after_s:
+            state.unknown_reported = True
+            self.stats.unknown_persons += 1
+            return DoorDecision(KIND_UNKNOWN, '', face.track_id, 1.0, stamp)
+        return None
+
+    def _forget(self, stamp: float) -> None:
+        horizon = self.settings.forget_after_s
+        for track_id in [t for t, st in self._tracks.items() if stamp - st.last_seen > horizon]:
+            del self._tracks[track_id]
+        for cid in [c for c, t in self._last_event.items()
+                    if stamp - t > max(self.settings.cooldown_s, horizon)]:
+            del self._last_event[cid]
+
+    @property
+    def active_tracks(self) -> int:
+        return len(self._tracks)

@@ -1,0 +1,145 @@
+"""door_node: one CustomerEvent per pass through an entrance or exit door.
+
+Reads its door (role and camera) from the store file, listens to that camera's faces and
+publishes customer_events (ENTERED / EXITED) plus an UNKNOWN_PERSON event and alert for a
+close face nobody knows. Decisions are made by ezshop_vision.door_logic.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+from ezshop_common.store_config import (
+    ROLE_ENTRANCE,
+    StoreConfigError,
+    default_store_file,
+    load_store,
+)
+from ezshop_msgs.msg import Alert, CustomerEvent, FaceArray
+from ezshop_vision.door_logic import KIND_PASS, DoorLogic, DoorSettings, FaceSeen
+from ezshop_vision.ros_params import (
+    declare,
+    diagnostic_array,
+    diagnostics_qos,
+    reliable_qos,
+    stamp_to_seconds,
+    status,
+)
+
+
+class DoorNode(Node):
+    """cameras/<door camera>/faces -> customer_events, alerts."""
+
+    def __init__(self, **kwargs):
+        super().__init__('door_node', **kwargs)
+        store_file = declare(self, 'store_file', '', 'Store description (YAML); empty = '
+                             '$EZSHOP_STORE_FILE or <repo>/config/store.yaml')
+        self.door_id = declare(self, 'door_id', 'entrance', 'Door id in the store file')
+        settings = DoorSettings(
+            min_face_height_px=declare(
+                self, 'min_face_height_px', 80.0, 'A face at least this tall (pixels) is '
+                'close enough to count as passing the door', 1.0, 4000.0),
+            min_steady_s=declare(self, 'min_steady_s', 0.5, 'Time a close, identified face '
+                                 'must be seen steadily before the pass counts (s)',
+                                 0.0, 30.0),
+            max_gap_s=declare(self, 'max_gap_s', 0.5, 'Longest gap in sightings that still '
+                              'counts as steady (s)', 0.0, 30.0),
+            cooldown_s=declare(self, 'cooldown_s', 10.0, 'No second event for the same '
+                               'customer within this time (s)', 0.0, 3600.0),
+            unknown_after_s=declare(self, 'unknown_after_s', 2.0, 'A close face still '
+                                    'unknown after this time raises UNKNOWN_PERSON (s)',
+                                    0.0, 60.0),
+            forget_after_s=declare(self, 'forget_after_s', 5.0, 'Forget a track not seen for '
+                                   'this long (s)', 0.1, 600.0))
+        period = declare(self, 'diagnostics_period_s', 1.0, 'Period of /diagnostics (s)',
+                         0.1, 60.0)
+        path = store_file or str(default_store_file())
+        try:
+            door = next(d for d in load_store(path).doors if d.door_id == self.door_id)
+        except StoreConfigError as exc:
+            raise RuntimeError(f'cannot read the store file: {exc}') from None
+        except StopIteration:
+            raise RuntimeError(f'door {self.door_id!r} is not in {path}') from None
+        self.camera_id = door.camera_id
+        self.kind = CustomerEvent.ENTERED if door.role == ROLE_ENTRANCE else CustomerEvent.EXITED
+        self._logic = DoorLogic(settings)
+        self._bad_messages = 0
+        self._events_pub = self.create_publisher(CustomerEvent, 'customer_events',
+                                                 reliable_qos(100))
+        self._alerts_pub = self.create_publisher(Alert, 'alerts', reliable_qos(50))
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
+                                               diagnostics_qos())
+        self.create_subscription(FaceArray, f'cameras/{self.camera_id}/faces', self._on_faces,
+                                 reliable_qos(10))
+        self.create_timer(period, self._publish_diagnostics)
+        self.get_logger().info(f'door {self.door_id} ({door.role}) watching camera '
+                               f'{self.camera_id}')
+
+    def _on_faces(self, msg: FaceArray) -> None:
+        faces = []
+        for face in msg.faces:
+            if face.roi.height == 0 or face.roi.width == 0:
+                self._bad_messages += 1
+                self.get_logger().warning(f'face track {face.track_id} with an empty roi '
+                                          'ignored', throttle_duration_sec=5.0)
+                continue
+            faces.append(FaceSeen(face.track_id, face.customer_id, float(face.roi.height),
+                                  float(face.confidence)))
+        for decision in self._logic.update(stamp_to_seconds(msg.header.stamp), faces):
+            event = CustomerEvent(header=msg.header, event_id=str(uuid.uuid4()),
+                                  door_id=self.door_id, customer_id=decision.customer_id,
+                                  confidence=float(min(max(decision.confidence, 0.0), 1.0)))
+            event.header.frame_id = msg.header.frame_id
+            if decision.kind == KIND_PASS:
+                event.kind = self.kind
+                verb = 'entered' if self.kind == CustomerEvent.ENTERED else 'exited'
+                self.get_logger().info(f'{decision.customer_id} {verb} (track '
+                                       f'{decision.track_id})')
+            else:
+                event.kind = CustomerEvent.UNKNOWN_PERSON
+                self._alerts_pub.publish(Alert(
+                    header=msg.header, level=Alert.WARN, kind='unknown_person',
+                    message=f'unknown person at door {self.door_id} (track '
+                            f'{decision.track_id})',
+                    refs=[event.event_id, self.door_id], source=self.get_name()))
+                self.get_logger().warning(f'unknown person at {self.door_id} (track '
+                                          f'{decision.track_id})')
+            self._events_pub.publish(event)
+
+    def _publish_diagnostics(self) -> None:
+        stats = self._logic.stats
+        level = DiagnosticStatus.OK if not self._bad_messages else DiagnosticStatus.WARN
+        self._diag_pub.publish(diagnostic_array(self, [status(
+            f'{self.get_name()}: {self.door_id}', level, 'ok' if not self._bad_messages
+            else f'{self._bad_messages} malformed face(s)', {
+                'camera': self.camera_id,
+                'faces_seen': stats.faces,
+                'passes': stats.passes,
+                'unknown_persons': stats.unknown_persons,
+                'suppressed_by_cooldown': stats.suppressed_by_cooldown,
+                'out_of_order_frames': stats.out_of_order,
+                'malformed_faces': self._bad_messages,
+                'active_tracks': self._logic.active_tracks,
+            }, hardware_id=self.camera_id)]))
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = DoorNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except RuntimeError as exc:
+        print(f'door_node: {exc}')
+        raise SystemExit(1) from None
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

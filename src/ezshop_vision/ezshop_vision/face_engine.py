@@ -1,0 +1,97 @@
+"""Face detection and 128-d embeddings with face_recognition (dlib). Plain Python, no rclpy.
+
+``face_recognition`` is imported on first use (it takes ~1.7 s), so modules that only need
+boxes or the gallery stay quick to import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ezshop_vision.boxes import Box
+
+#: Length of a dlib face embedding.
+EMBEDDING_DIM = 128
+#: Name of the model that makes the embeddings (carried in Gallery / RegisterCustomer).
+EMBEDDING_MODEL = 'dlib_face_recognition_resnet_model_v1'
+DETECTOR_MODELS = ('hog', 'cnn')
+#: Landmark models used to align a face before encoding (68-point 'large' is more accurate
+#: on our photos, see bench/recognition.py; 5-point 'small' is face_recognition's default).
+LANDMARK_MODELS = ('large', 'small')
+
+
+def _face_recognition():
+    import face_recognition
+
+    return face_recognition
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """How faces are found: dlib model, upsampling and a downscale factor applied first."""
+
+    model: str = 'hog'
+    upsample: int = 0
+    downscale: float = 1.0
+
+    def __post_init__(self):
+        if self.model not in DETECTOR_MODELS:
+            raise ValueError(f'detector model must be one of {DETECTOR_MODELS}, got '
+                             f'{self.model!r}')
+        if self.upsample < 0 or self.upsample > 3:
+            raise ValueError(f'upsample must be 0..3, got {self.upsample}')
+        if not 0.1 <= self.downscale <= 1.0:
+            raise ValueError(f'downscale must be in [0.1, 1.0], got {self.downscale}')
+
+
+class FaceEngine:
+    """Detects faces and computes embeddings on RGB uint8 images."""
+
+    def __init__(self, settings: DetectorSettings | None = None, num_jitters: int = 1,
+                 landmarks: str = 'large'):
+        if landmarks not in LANDMARK_MODELS:
+            raise ValueError(f'landmarks must be one of {LANDMARK_MODELS}, got {landmarks!r}')
+        self.settings = settings or DetectorSettings()
+        self.num_jitters = num_jitters
+        self.landmarks = landmarks
+        self._fr = _face_recognition()
+
+    def detect(self, rgb: np.ndarray) -> list[Box]:
+        """Face boxes in the pixel coordinates of ``rgb``."""
+        scale = self.settings.downscale
+        small = rgb
+        if scale < 1.0:
+            small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        locations = self._fr.face_locations(
+            small, number_of_times_to_upsample=self.settings.upsample,
+            model=self.settings.model)
+        boxes = [Box.from_trbl(*loc) for loc in locations]
+        if scale < 1.0:
+            boxes = [b.scaled(1.0 / scale) for b in boxes]
+        height, width = rgb.shape[:2]
+        return [b.clipped(width, height) for b in boxes if b.clipped(width, height).area > 0]
+
+    def encode(self, rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """One float32 embedding (EMBEDDING_DIM) per box, shape (len(boxes), EMBEDDING_DIM)."""
+        if not boxes:
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
+        encodings = self._fr.face_encodings(
+            rgb, known_face_locations=[b.to_trbl() for b in boxes],
+            num_jitters=self.num_jitters, model=self.landmarks)
+        return np.asarray(encodings, dtype=np.float32).reshape(len(boxes), EMBEDDING_DIM)
+
+
+def sharpness(rgb: np.ndarray, box: Box) -> float:
+    """Variance of the Laplacian over the face box (low = blurred), on a 128 px face."""
+    height, width = rgb.shape[:2]
+    b = box.clipped(width, height)
+    x0, y0 = int(b.x), int(b.y)
+    crop = rgb[y0:y0 + max(int(b.h), 1), x0:x0 + max(int(b.w), 1)]
+    if crop.size == 0:
+        return 0.0
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    gray = cv2.resize(gray, (128, 128), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())

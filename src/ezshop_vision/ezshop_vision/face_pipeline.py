@@ -1,0 +1,153 @@
+"""One camera's face pipeline: detect (every n-th frame), track, encode only where needed,
+identify by voting. Plain Python, no rclpy; face_node wraps one per camera.
+
+Encodings (~107 ms each with dlib-bin) are the expensive part, so a frame encodes at most
+``max_encodings_per_frame`` faces, chosen among tracks that still need evidence: new or
+unconfirmed tracks first (fewest votes), then confirmed tracks due for their low-rate
+re-check. A track's identity is the customer holding at least ``votes_needed`` of its last
+``vote_window`` votes and more votes than any other outcome (unknown included).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ezshop_vision.boxes import Box
+from ezshop_vision.gallery import Gallery, MatchPolicy
+from ezshop_vision.tracker import FaceTracker, Track, TrackerSettings, record_vote
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """How often to detect, how much to encode, how to vote."""
+
+    detect_every: int = 3              # run the detector on every n-th processed frame
+    max_encodings_per_frame: int = 1   # bound on the encoding work of one frame
+    votes_needed: int = 2              # agreeing votes needed to name a customer
+    vote_window: int = 5               # votes kept per track
+    recheck_interval_s: float = 2.0    # re-encode a decided track this often
+    min_face_px: int = 40              # smaller faces are tracked but not encoded
+
+    def __post_init__(self):
+        if self.detect_every < 1:
+            raise ValueError('detect_every must be >= 1')
+        if not 1 <= self.votes_needed <= self.vote_window:
+            raise ValueError('votes_needed must be in 1..vote_window')
+        if self.max_encodings_per_frame < 1:
+            raise ValueError('max_encodings_per_frame must be >= 1')
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """One visible face in one frame."""
+
+    track_id: int
+    box: Box
+    customer_id: str
+    distance: float
+    confidence: float
+    detected: bool
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    detections_run: int = 0
+    faces_detected: int = 0
+    encodings: int = 0
+    tracks_started: int = 0
+
+
+def decide_identity(track: Track, policy: MatchPolicy, votes_needed: int) -> None:
+    """Set the track's customer_id, distance and confidence from its votes."""
+    votes = list(track.votes)
+    track.customer_id, track.confidence = '', 0.0
+    track.distance = votes[-1].distance if votes else math.nan
+    if not votes:
+        return
+    counts = Counter(v.customer_id for v in votes)
+    known = [(n, cid) for cid, n in counts.items() if cid]
+    if not known:
+        return
+    count, customer_id = max(known)
+    others = max((n for cid, n in counts.items() if cid != customer_id), default=0)
+    if count < votes_needed or count <= others:
+        return
+    distances = [v.distance for v in votes if v.customer_id == customer_id]
+    mean_distance = float(np.mean(distances))
+    track.customer_id = customer_id
+    track.distance = min(distances)
+    closeness = max(0.0, 1.0 - 0.5 * mean_distance / policy.tolerance)
+    track.confidence = float(count / len(votes) * closeness)
+
+
+class FacePipeline:
+    """Detect, track and identify the faces of one camera, frame by frame."""
+
+    def __init__(self, engine, settings: PipelineSettings | None = None,
+                 policy: MatchPolicy | None = None, gallery: Gallery | None = None,
+                 tracker_settings: TrackerSettings | None = None,
+                 id_source: Iterator[int] | None = None):
+        self.engine = engine
+        self.settings = settings or PipelineSettings()
+        self.policy = policy or MatchPolicy()
+        self.gallery = gallery or Gallery()
+        self.tracker = FaceTracker(tracker_settings, id_source, self.settings.vote_window)
+        self.stats = PipelineStats()
+        self._frames_since_detect = None
+
+    def set_gallery(self, gallery: Gallery) -> None:
+        """Swap the gallery and re-decide every track from its kept embeddings."""
+        self.gallery = gallery
+        for track in self.tracker.tracks:
+            for i, embedding in enumerate(track.embeddings):
+                track.votes[i] = gallery.identify(embedding, self.policy)
+            decide_identity(track, self.policy, self.settings.votes_needed)
+
+    def process(self, rgb: np.ndarray, stamp: float) -> list[FaceResult]:
+        """Run one RGB uint8 frame (capture time ``stamp`` in seconds) through the pipeline."""
+        self.stats.frames += 1
+        gray = self.tracker.small_gray(rgb)
+        detect = (self._frames_since_detect is None
+                  or self._frames_since_detect + 1 >= self.settings.detect_every)
+        if detect:
+            known_ids = {t.track_id for t in self.tracker.tracks}
+            boxes = self.engine.detect(rgb)
+            self.stats.detections_run += 1
+            self.stats.faces_detected += len(boxes)
+            self.tracker.update(boxes, gray, stamp)
+            self.stats.tracks_started += sum(
+                1 for t in self.tracker.tracks if t.track_id not in known_ids)
+            self._frames_since_detect = 0
+        else:
+            self.tracker.follow(gray, stamp)
+            self._frames_since_detect += 1
+        self._encode_some(rgb, stamp)
+        return [FaceResult(t.track_id, t.box, t.customer_id, t.distance, t.confidence,
+                           t.detected) for t in self.tracker.visible()]
+
+    def _needs_encoding(self, track: Track, stamp: float, width: int, height: int) -> bool:
+        box = track.box.clipped(width, height)
+        if box.w < self.settings.min_face_px or box.h < self.settings.min_face_px:
+            return False
+        if not track.customer_id and len(track.votes) < self.settings.vote_window:
+            return True
+        return stamp - track.last_encoded >= self.settings.recheck_interval_s
+
+    def _encode_some(self, rgb: np.ndarray, stamp: float) -> None:
+        height, width = rgb.shape[:2]
+        due = [t for t in self.tracker.visible() if self._needs_encoding(t, stamp, width, height)]
+        if not due:
+            return
+        due.sort(key=lambda t: (bool(t.customer_id), len(t.votes), t.last_encoded))
+        chosen = due[:self.settings.max_encodings_per_frame]
+        embeddings = self.engine.encode(rgb, [t.box.clipped(width, height) for t in chosen])
+        self.stats.encodings += len(chosen)
+        for track, embedding in zip(chosen, embeddings, strict=True):
+            record_vote(track, embedding, self.gallery.identify(embedding, self.policy), stamp)
+            decide_identity(track, self.policy, self.settings.votes_needed)

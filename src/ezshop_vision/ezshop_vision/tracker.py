@@ -1,0 +1,170 @@
+"""Face tracks across frames: detections associated by overlap, template following between
+detections. Plain Python (OpenCV + numpy), no rclpy.
+
+Detection is expensive (~34 ms per 640x480 frame with HOG), so it runs on every n-th frame;
+in between, each track follows its face by normalised template matching in a small search
+window around its predicted position on a downscaled grey image (well under 1 ms per face).
+A detection round re-anchors every track to its detection and refreshes its template.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ezshop_vision.boxes import Box
+from ezshop_vision.gallery import Match
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """Association and following thresholds."""
+
+    min_iou: float = 0.2          # detection <-> track overlap needed to continue a track
+    max_misses: int = 2           # detection rounds a track may go unmatched before it ends
+    min_follow_score: float = 0.5  # template match score needed to follow a face
+    search_factor: float = 0.5    # search window margin, as a fraction of the face size
+    tracking_scale: float = 0.5   # image scale used for template following
+
+
+@dataclass
+class Track:
+    """One face followed across frames, with its identity evidence."""
+
+    track_id: int
+    box: Box
+    first_seen: float
+    last_seen: float
+    visible: bool = True
+    detected: bool = True
+    misses: int = 0
+    velocity: tuple[float, float] = (0.0, 0.0)
+    template: np.ndarray | None = None
+    embeddings: deque = field(default_factory=deque)
+    votes: deque = field(default_factory=deque)
+    last_encoded: float = float('-inf')
+    customer_id: str = ''
+    distance: float = float('nan')
+    confidence: float = 0.0
+
+
+def new_id_source(start: int = 1) -> Iterator[int]:
+    """Track ids; share one source between trackers so ids are unique per node."""
+    return itertools.count(start)
+
+
+class FaceTracker:
+    """Keeps the tracks of one camera."""
+
+    def __init__(self, settings: TrackerSettings | None = None,
+                 id_source: Iterator[int] | None = None, vote_window: int = 5):
+        self.settings = settings or TrackerSettings()
+        self._ids = id_source or new_id_source()
+        self._vote_window = vote_window
+        self.tracks: list[Track] = []
+
+    def small_gray(self, rgb: np.ndarray) -> np.ndarray:
+        """The grey, downscaled image templates are matched on."""
+        scale = self.settings.tracking_scale
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+        if scale != 1.0:
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return gray
+
+    def update(self, detections: list[Box], gray: np.ndarray, stamp: float) -> None:
+        """A detection round: continue matched tracks, start new ones, age the others."""
+        for track in self.tracks:
+            track.detected = False
+        pairs = []
+        for ti, track in enumerate(self.tracks):
+            predicted = track.box.shifted(*track.velocity)
+            for di, det in enumerate(detections):
+                overlap = max(predicted.iou(det), track.box.iou(det))
+                if overlap >= self.settings.min_iou:
+                    pairs.append((overlap, ti, di))
+        used_tracks, used_dets = set(), set()
+        for _, ti, di in sorted(pairs, reverse=True):
+            if ti in used_tracks or di in used_dets:
+                continue
+            used_tracks.add(ti)
+            used_dets.add(di)
+            track = self.tracks[ti]
+            det = detections[di]
+            track.velocity = (det.x - track.box.x, det.y - track.box.y)
+            track.box = det
+            track.misses = 0
+            track.visible = track.detected = True
+            track.last_seen = stamp
+            track.template = self._template(gray, det)
+        survivors = []
+        for ti, track in enumerate(self.tracks):
+            if ti not in used_tracks:
+                track.misses += 1
+                if track.misses > self.settings.max_misses:
+                    continue
+                self._follow_one(track, gray, stamp)
+            survivors.append(track)
+        self.tracks = survivors
+        for di, det in enumerate(detections):
+            if di not in used_dets:
+                self.tracks.append(Track(
+                    track_id=next(self._ids), box=det, first_seen=stamp, last_seen=stamp,
+                    template=self._template(gray, det),
+                    embeddings=deque(maxlen=self._vote_window),
+                    votes=deque(maxlen=self._vote_window)))
+
+    def follow(self, gray: np.ndarray, stamp: float) -> None:
+        """A frame without detection: move every track by template matching."""
+        for track in self.tracks:
+            track.detected = False
+            self._follow_one(track, gray, stamp)
+
+    def visible(self) -> list[Track]:
+        return [t for t in self.tracks if t.visible]
+
+    def _template(self, gray: np.ndarray, box: Box) -> np.ndarray | None:
+        s = self.settings.tracking_scale
+        b = box.scaled(s).clipped(gray.shape[1], gray.shape[0])
+        x0, y0 = int(round(b.x)), int(round(b.y))
+        w, h = int(round(b.w)), int(round(b.h))
+        if w < 4 or h < 4:
+            return None
+        return gray[y0:y0 + h, x0:x0 + w].copy()
+
+    def _follow_one(self, track: Track, gray: np.ndarray, stamp: float) -> None:
+        track.visible = False
+        template = track.template
+        if template is None:
+            return
+        s = self.settings.tracking_scale
+        th, tw = template.shape
+        predicted = track.box.shifted(*track.velocity).scaled(s)
+        margin = self.settings.search_factor * max(tw, th)
+        height, width = gray.shape
+        x0 = int(max(predicted.x - margin, 0))
+        y0 = int(max(predicted.y - margin, 0))
+        x1 = int(min(predicted.x + tw + margin, width))
+        y1 = int(min(predicted.y + th + margin, height))
+        if x1 - x0 < tw or y1 - y0 < th:
+            return
+        scores = cv2.matchTemplate(gray[y0:y1, x0:x1], template, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+        if not np.isfinite(best) or best < self.settings.min_follow_score:
+            return
+        new_box = Box((x0 + bx) / s, (y0 + by) / s, track.box.w, track.box.h)
+        track.velocity = (new_box.x - track.box.x, new_box.y - track.box.y)
+        track.box = new_box
+        track.visible = True
+        track.last_seen = stamp
+
+
+def record_vote(track: Track, embedding: np.ndarray, match: Match, stamp: float) -> None:
+    """Keep an embedding and its match as one identity vote of the track."""
+    track.embeddings.append(embedding)
+    track.votes.append(match)
+    track.last_encoded = stamp
