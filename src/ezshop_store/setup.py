@@ -8,12 +8,14 @@ setup(
     name=PACKAGE_NAME,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
+    # Alembic migrations (env.py, versions/*.py) ship as package modules; the template too.
+    package_data={PACKAGE_NAME: ['migrations/script.py.mako']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE_NAME]),
         ('share/' + PACKAGE_NAME, ['package.xml']),
         ('share/' + PACKAGE_NAME + '/config', glob('config/*.yaml')),
     ],
-    install_requires=['setuptools'],
+    install_requires=['setuptools', 'SQLAlchemy>=2.0', 'alembic', 'numpy'],
     zip_safe=True,
     maintainer='EZShop developers',
     maintainer_email='dev@ezshop.invalid',
@@ -21,6 +23,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'store_node = ezshop_store.store_node:main',
+            'fusion_node = ezshop_store.fusion_node:main',
         ],
     },
 )

@@ -1,0 +1,132 @@
+"""Conversions between ezshop_msgs messages and the store's plain core objects."""
+
+from __future__ import annotations
+
+import math
+
+from builtin_interfaces.msg import Time
+
+from ezshop_msgs.msg import (
+    Alert,
+    Cart,
+    CartAction,
+    CartLine,
+    CustomerEvent,
+    FaceArray,
+    Receipt,
+    ShelfEvent,
+)
+from ezshop_store.cart_rules import Line
+from ezshop_store.fusion_core import Box, Decision, Face, Frame, ShelfChange
+from ezshop_store.store_types import (
+    AlertOut,
+    CartActionIn,
+    CartView,
+    CustomerEventIn,
+    ReceiptView,
+    ShelfEventIn,
+)
+
+
+class BadMessageError(ValueError):
+    """A message that cannot be used; the text says why."""
+
+
+def stamp_ns(stamp: Time) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def to_time(ns: int) -> Time:
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def _need_id(value: str, what: str) -> str:
+    if not value or not value.strip():
+        raise BadMessageError(f'{what} is empty')
+    return value
+
+
+def customer_event_in(msg: CustomerEvent) -> CustomerEventIn:
+    return CustomerEventIn(_need_id(msg.event_id, 'event_id'), int(msg.kind), msg.customer_id,
+                           msg.door_id, stamp_ns(msg.header.stamp))
+
+
+def cart_action_in(msg: CartAction) -> CartActionIn:
+    if len(msg.candidate_ids) != len(msg.candidate_scores):
+        raise BadMessageError(f'{len(msg.candidate_ids)} candidate_ids but '
+                         f'{len(msg.candidate_scores)} candidate_scores')
+    confidence = float(msg.confidence)
+    if not math.isfinite(confidence):
+        raise BadMessageError('confidence is not a finite number')
+    return CartActionIn(
+        _need_id(msg.event_id, 'event_id'), msg.customer_id, _need_id(msg.item_id, 'item_id'),
+        int(msg.quantity), stamp_ns(msg.header.stamp), confidence, bool(msg.ambiguous),
+        tuple((cid, float(score)) for cid, score in zip(msg.candidate_ids,
+                                                        msg.candidate_scores, strict=True)),
+        msg.shelf_id, msg.lane_id)
+
+
+def shelf_event_in(msg: ShelfEvent) -> ShelfEventIn:
+    return ShelfEventIn(_need_id(msg.event_id, 'event_id'), msg.shelf_id, msg.lane_id,
+                        _need_id(msg.item_id, 'item_id'), int(msg.quantity_delta),
+                        stamp_ns(msg.header.stamp))
+
+
+def shelf_change(msg: ShelfEvent) -> ShelfChange:
+    if msg.quantity_delta == 0:
+        raise BadMessageError('quantity_delta is 0')
+    return ShelfChange(_need_id(msg.event_id, 'event_id'), stamp_ns(msg.header.stamp),
+                       msg.shelf_id, msg.lane_id, msg.item_id, int(msg.quantity_delta))
+
+
+def frame(msg: FaceArray, camera_id: str) -> Frame:
+    faces = []
+    for det in msg.faces:
+        roi = det.roi
+        faces.append(Face(int(det.track_id), det.customer_id,
+                          Box(roi.x_offset, roi.y_offset, roi.width, roi.height)))
+    return Frame(camera_id, stamp_ns(msg.header.stamp), tuple(faces))
+
+
+def cart_line(line: Line) -> CartLine:
+    return CartLine(item_id=line.item_id, name=line.name, quantity=line.quantity,
+                    unit_price_cents=line.unit_price_cents, line_total_cents=line.total_cents)
+
+
+def cart_msg(view: CartView) -> Cart:
+    """A Cart; visit_id '' means the customer has no open visit any more (checked out)."""
+    msg = Cart(customer_id=view.customer_id,
+               visit_id=str(view.visit_id) if view.in_store else '',
+               lines=[cart_line(ln) for ln in view.lines], total_cents=view.total_cents,
+               currency=view.currency)
+    msg.header.stamp = to_time(view.stamp_ns)
+    return msg
+
+
+def receipt_msg(view: ReceiptView) -> Receipt:
+    msg = Receipt(receipt_id=str(view.receipt_id), revision=view.revision,
+                  visit_id=str(view.visit_id), customer_id=view.customer_id,
+                  customer_name=view.customer_name, lines=[cart_line(ln) for ln in view.lines],
+                  total_cents=view.total_cents, currency=view.currency,
+                  entered_at=to_time(view.entered_ns), exited_at=to_time(view.exited_ns))
+    msg.header.stamp = to_time(view.stamp_ns)
+    return msg
+
+
+def alert_msg(alert: AlertOut, source: str) -> Alert:
+    msg = Alert(level=alert.level, kind=alert.kind, message=alert.message,
+                refs=list(alert.refs), source=source)
+    msg.header.stamp = to_time(alert.stamp_ns)
+    return msg
+
+
+def cart_action_msg(decision: Decision, frame_id: str = '') -> CartAction:
+    msg = CartAction(event_id=decision.event_id, customer_id=decision.customer_id,
+                     item_id=decision.item_id, quantity=decision.quantity,
+                     confidence=float(decision.confidence), ambiguous=decision.ambiguous,
+                     candidate_ids=[c for c, _ in decision.candidates],
+                     candidate_scores=[float(s) for _, s in decision.candidates],
+                     shelf_id=decision.shelf_id, lane_id=decision.lane_id)
+    msg.header.stamp = to_time(decision.stamp_ns)
+    msg.header.frame_id = frame_id
+    return msg

@@ -1,0 +1,313 @@
+"""store_node: customers, stock, visits, carts and receipts on a SQLAlchemy database.
+
+Thin ROS wrapper around StoreService (the bookkeeping) and store_admin (enrolment, stock):
+incoming events are queued and applied in batches (one transaction each, exactly once by
+event_id); visits are checked out checkout_grace_period after their EXITED was seen.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from ezshop_common.store_config import load_store
+from ezshop_msgs.msg import (
+    Alert,
+    Cart,
+    CartAction,
+    CustomerEvent,
+    Gallery,
+    GalleryCustomer,
+    Inventory,
+    InventoryItem,
+    Receipt,
+    ShelfEvent,
+)
+from ezshop_msgs.srv import Checkout, ForgetCustomer, GetCart, RegisterCustomer, SetStock
+from ezshop_store import cart_rules as rules
+from ezshop_store import convert, store_admin
+from ezshop_store.db.engine import make_engine, upgrade
+from ezshop_store.diagnostics import diagnostic_array
+from ezshop_store.store_service import StoreService
+from ezshop_store.store_types import ERROR, INFO, WARN, Effects
+
+
+def _reliable(depth: int, latched: bool = False) -> QoSProfile:
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=(DurabilityPolicy.TRANSIENT_LOCAL if latched
+                                  else DurabilityPolicy.VOLATILE))
+
+
+def _float_param(description: str, low: float, high: float) -> ParameterDescriptor:
+    return ParameterDescriptor(description=description, floating_point_range=[
+        FloatingPointRange(from_value=low, to_value=high)])
+
+
+def _int_param(description: str, low: int, high: int) -> ParameterDescriptor:
+    return ParameterDescriptor(description=description, integer_range=[
+        IntegerRange(from_value=low, to_value=high, step=1)])
+
+
+class StoreNode(Node):
+    """Applies customer events, cart actions and shelf events; publishes carts and receipts."""
+
+    def __init__(self, **kwargs):
+        super().__init__('store_node', **kwargs)
+        self.declare_parameter('store_file', '', ParameterDescriptor(
+            description="Store description (catalogue, planogram); '' = "
+                        'ezshop_common default_store_file()', read_only=True))
+        self.declare_parameter('database_url', '', ParameterDescriptor(
+            description="SQLAlchemy URL of the store database; '' = SQLite (WAL) file "
+                        '$ROS_HOME/ezshop/store.db', read_only=True))
+        self.declare_parameter('checkout_grace_period', 2.0, _float_param(
+            'Seconds between seeing EXITED and checking out, so cart actions stamped before '
+            'the exit but still in flight land on the visit (s)', 0.0, 120.0))
+        self.declare_parameter('batch_period', 0.02, _float_param(
+            'Queued events are applied (one transaction) at least this often (s)', 0.001, 1.0))
+        self.declare_parameter('batch_max_events', 1000, _int_param(
+            'Apply the queue at once when it holds this many events', 1, 100000))
+        self.declare_parameter('input_queue_depth', 1000, _int_param(
+            'QoS depth of customer_events, cart_actions and shelf_events', 100, 100000))
+        self.declare_parameter('diagnostics_period', 1.0, _float_param(
+            'Period of /diagnostics (s)', 0.1, 60.0))
+
+        self.store = load_store(self.get_parameter('store_file').value or None)
+        self.engine = make_engine(self.get_parameter('database_url').value)
+        upgrade(self.engine)
+        self.service = StoreService(self.engine, self.store)
+        self.grace_ns = int(self.get_parameter('checkout_grace_period').value * 1e9)
+        self.batch_max = self.get_parameter('batch_max_events').value
+        self.counters: Counter = Counter()
+        self._queue: list = []
+        self._due: dict[int, int] = {}
+        self._last_stamp = None
+
+        depth = self.get_parameter('input_queue_depth').value
+        self.create_subscription(CustomerEvent, 'customer_events', self._on_customer_event,
+                                 _reliable(depth))
+        self.create_subscription(CartAction, 'cart_actions', self._on_cart_action,
+                                 _reliable(depth))
+        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event,
+                                 _reliable(depth))
+        self.carts_pub = self.create_publisher(Cart, 'carts', _reliable(100, latched=True))
+        self.receipts_pub = self.create_publisher(Receipt, 'receipts',
+                                                  _reliable(100, latched=True))
+        self.inventory_pub = self.create_publisher(Inventory, 'inventory',
+                                                   _reliable(1, latched=True))
+        self.gallery_pub = self.create_publisher(Gallery, 'gallery', _reliable(1, latched=True))
+        self.alerts_pub = self.create_publisher(Alert, 'alerts', _reliable(100))
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', QoSProfile(
+            depth=10))
+
+        self.create_service(RegisterCustomer, 'register_customer', self._register)
+        self.create_service(ForgetCustomer, 'forget_customer', self._forget)
+        self.create_service(GetCart, 'get_cart', self._get_cart)
+        self.create_service(Checkout, 'checkout', self._checkout)
+        self.create_service(SetStock, 'set_stock', self._set_stock)
+
+        self.create_timer(self.get_parameter('batch_period').value, self.flush)
+        self.create_timer(0.05, self._checkout_due)
+        self.create_timer(self.get_parameter('diagnostics_period').value, self._diagnostics)
+
+        now = self.get_clock().now().nanoseconds
+        for visit_id in self.service.exiting_visits():
+            self._due[visit_id] = rules.checkout_due_ns(now, self.grace_ns)
+        for customer_id in self.service.visits:
+            self.carts_pub.publish(convert.cart_msg(self.service.cart_view(customer_id)))
+        self._publish_inventory(None)
+        self._publish_gallery()
+        self.get_logger().info(
+            f'store ready: {len(self.store.items)} items, {len(self.service.visits)} open '
+            f'visits, database {self.engine.url.render_as_string()}')
+
+    # ------------------------------------------------------------ inputs
+    def _enqueue(self, convert_fn, msg, what: str) -> None:
+        try:
+            self._queue.append(convert_fn(msg))
+        except convert.BadMessageError as exc:
+            self.counters[f'bad_{what}'] += 1
+            self.get_logger().warning(f'bad {what} ignored: {exc}')
+            return
+        self.counters[f'received_{what}'] += 1
+        if len(self._queue) >= self.batch_max:
+            self.flush()
+
+    def _on_customer_event(self, msg: CustomerEvent) -> None:
+        self._enqueue(convert.customer_event_in, msg, 'customer_events')
+
+    def _on_cart_action(self, msg: CartAction) -> None:
+        self._enqueue(convert.cart_action_in, msg, 'cart_actions')
+
+    def _on_shelf_event(self, msg: ShelfEvent) -> None:
+        self._enqueue(convert.shelf_event_in, msg, 'shelf_events')
+
+    def flush(self) -> None:
+        """Apply every queued event (one transaction) and publish what changed."""
+        if not self._queue:
+            return
+        events, self._queue = self._queue, []
+        try:
+            effects = self.service.apply_batch(events)
+        except Exception as exc:  # noqa: BLE001 - a database outage must not kill the node
+            self.counters['db_errors'] += 1
+            self.get_logger().error(f'could not apply {len(events)} events, requeued: {exc}')
+            self._queue = events + self._queue
+            return
+        self.counters['events_applied'] += len(events)
+        self._last_stamp = convert.to_time(events[-1].stamp_ns)
+        now = self.get_clock().now().nanoseconds
+        for visit_id in effects.exiting:
+            self._due[visit_id] = rules.checkout_due_ns(now, self.grace_ns)
+        self._publish(effects)
+
+    # ------------------------------------------------------------ outputs
+    def _publish(self, effects: Effects) -> None:
+        self.counters.update(effects.counters)
+        log = self.get_logger()
+        for level, text in effects.logs:
+            if level >= WARN:
+                log.warning(text, throttle_duration_sec=1.0)
+            else:
+                log.info(text, throttle_duration_sec=1.0)
+        for alert in effects.alerts:
+            if alert.level >= ERROR:
+                log.error(alert.message)
+            elif alert.level >= WARN:
+                log.warning(alert.message, throttle_duration_sec=0.5)
+            self.alerts_pub.publish(convert.alert_msg(alert, self.get_fully_qualified_name()))
+        for view in effects.carts.values():
+            self.carts_pub.publish(convert.cart_msg(view))
+        for receipt in effects.receipts:
+            log.info(f'receipt {receipt.receipt_id} rev {receipt.revision} for '
+                     f'{receipt.customer_id}: {len(receipt.lines)} lines, '
+                     f'{receipt.total_cents} cents')
+            self.receipts_pub.publish(convert.receipt_msg(receipt))
+        if effects.inventory_changed:
+            self._publish_inventory(self._last_stamp)
+        if effects.gallery_changed:
+            self._publish_gallery()
+
+    def _publish_inventory(self, stamp) -> None:
+        msg = Inventory(items=[InventoryItem(
+            item_id=item_id, name=item.name, price_cents=item.price_cents, stock=item.stock,
+            low_stock_threshold=item.low_stock_threshold)
+            for item_id, item in sorted(self.service.items.items())])
+        msg.header.stamp = stamp or self.get_clock().now().to_msg()
+        self.inventory_pub.publish(msg)
+
+    def _publish_gallery(self) -> None:
+        msg = Gallery(customers=[GalleryCustomer(
+            customer_id=entry.customer_id, name=entry.name, embedding_dim=entry.dim,
+            model=entry.model, embeddings=entry.embeddings.ravel().tolist())
+            for entry in store_admin.gallery(self.service)])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.gallery_pub.publish(msg)
+
+    def _checkout_due(self) -> None:
+        for visit_id in rules.due_visits(self._due, self.get_clock().now().nanoseconds):
+            self.flush()  # what arrived in time still lands on the visit
+            del self._due[visit_id]
+            try:
+                _, effects = self.service.checkout_visit(visit_id, 0)
+            except Exception as exc:  # noqa: BLE001 - retry on the next tick
+                self.counters['db_errors'] += 1
+                self._due[visit_id] = self.get_clock().now().nanoseconds + int(1e9)
+                self.get_logger().error(f'checkout of visit {visit_id} failed, retrying: {exc}')
+                continue
+            self._publish(effects)
+
+    def _diagnostics(self) -> None:
+        counters = dict(self.counters)
+        counters['open_visits'] = len(self.service.visits)
+        counters['queued_events'] = len(self._queue)
+        self.diag_pub.publish(diagnostic_array(
+            self.get_name(), 'store', counters, warn_keys=('db_errors',),
+            stamp=self.get_clock().now().to_msg()))
+
+    # ------------------------------------------------------------ services
+    def _register(self, request, response):
+        try:
+            response.customer_id = store_admin.register_customer(
+                self.service, request.name, request.embeddings, int(request.dim),
+                request.model, self.get_clock().now().nanoseconds)
+        except store_admin.AdminError as exc:
+            response.success, response.message = False, str(exc)
+            return response
+        response.success = True
+        self.get_logger().info(f'registered {response.customer_id} ({request.name})')
+        self._publish_gallery()
+        return response
+
+    def _forget(self, request, response):
+        try:
+            store_admin.forget_customer(self.service, request.customer_id,
+                                        self.get_clock().now().nanoseconds)
+        except store_admin.AdminError as exc:
+            response.success, response.message = False, str(exc)
+            return response
+        response.success = True
+        self.get_logger().info(f'forgot {request.customer_id}')
+        self._publish_gallery()
+        return response
+
+    def _get_cart(self, request, response):
+        self.flush()
+        view = self.service.cart_view(request.customer_id)
+        response.success = request.customer_id in self.service.customers
+        response.message = '' if response.success else f'unknown customer {request.customer_id!r}'
+        response.in_store = view.in_store
+        response.cart = convert.cart_msg(view)
+        return response
+
+    def _checkout(self, request, response):
+        self.flush()
+        receipt, effects = self.service.checkout(request.customer_id,
+                                                 self.get_clock().now().nanoseconds)
+        if receipt is None:
+            response.success = False
+            response.message = f'{request.customer_id!r} has no open visit'
+            return response
+        self._due.pop(receipt.visit_id, None)
+        effects.alert(INFO, 'staff_checkout', f'staff checked out {request.customer_id}',
+                      [request.customer_id, str(receipt.visit_id)], receipt.stamp_ns)
+        self._publish(effects)
+        response.success, response.receipt = True, convert.receipt_msg(receipt)
+        return response
+
+    def _set_stock(self, request, response):
+        self.flush()
+        try:
+            effects = store_admin.set_stock(self.service, request.item_id, int(request.stock),
+                                            self.get_clock().now().nanoseconds)
+        except store_admin.AdminError as exc:
+            response.success, response.message = False, str(exc)
+            return response
+        self._publish(effects)
+        response.success = True
+        return response
+
+    def destroy_node(self):
+        try:
+            self.flush()
+        finally:
+            self.engine.dispose()
+        return super().destroy_node()
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = StoreNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()

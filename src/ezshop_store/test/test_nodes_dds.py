@@ -1,0 +1,274 @@
+"""store_node + fusion_node over real DDS: one graph per database backend for the module,
+every test with its own customers and its own stretch of time (so they do not interfere)."""
+
+import uuid
+
+import numpy as np
+import pytest
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import RegionOfInterest
+
+from ezshop_msgs.msg import (
+    Alert,
+    Cart,
+    CartAction,
+    CustomerEvent,
+    FaceArray,
+    FaceDetection,
+    Gallery,
+    Inventory,
+    Receipt,
+    ShelfEvent,
+)
+from ezshop_msgs.srv import Checkout, ForgetCustomer, GetCart, RegisterCustomer, SetStock
+from ezshop_store.convert import stamp_ns, to_time
+from ezshop_store.fusion_node import FusionNode
+from ezshop_store.store_node import StoreNode
+from ezshop_testing.ros import RosHarness
+
+S = 1_000_000_000
+WINDOW_AFTER = 0.4
+TIMEOUT = 10.0
+
+
+def reliable(depth=100, latched=False):
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
+                      else DurabilityPolicy.VOLATILE)
+
+
+class Probe:
+    """The test's side of the graph: publishers of the inputs, recorders of the outputs."""
+
+    def __init__(self, ros: RosHarness):
+        self.ros = ros
+        node = self.node = ros.node('store_probe')
+        self.customer_events = node.create_publisher(CustomerEvent, 'customer_events', reliable())
+        self.shelf_events = node.create_publisher(ShelfEvent, 'shelf_events', reliable())
+        self.cart_actions = node.create_publisher(CartAction, 'cart_actions', reliable())
+        self.faces = {cam: node.create_publisher(FaceArray, f'cameras/{cam}/faces', reliable())
+                      for cam in ('cam_shelf_a', 'cam_shelf_b')}
+        self.got = {'actions': [], 'carts': [], 'receipts': [], 'alerts': [], 'gallery': [],
+                    'inventory': []}
+        for topic, kind, key, latched in (
+                ('cart_actions', CartAction, 'actions', False), ('carts', Cart, 'carts', True),
+                ('receipts', Receipt, 'receipts', True), ('alerts', Alert, 'alerts', False),
+                ('gallery', Gallery, 'gallery', True),
+                ('inventory', Inventory, 'inventory', True)):
+            node.create_subscription(kind, topic, self.got[key].append, reliable(1000, latched))
+        self.clients = {name: node.create_client(kind, name) for name, kind in (
+            ('register_customer', RegisterCustomer), ('forget_customer', ForgetCustomer),
+            ('get_cart', GetCart), ('checkout', Checkout), ('set_stock', SetStock))}
+        self.next_t = 0
+
+    def wait_connected(self):
+        pubs = [self.customer_events, self.shelf_events, self.cart_actions, *self.faces.values()]
+        assert self.ros.spin_until(lambda: all(p.get_subscription_count() >= 1 for p in pubs)
+                                   and self.node.count_publishers('receipts') >= 1, TIMEOUT)
+
+    def slot(self) -> int:
+        """A stamp (ns) for this test's events, 5 s after any earlier test's."""
+        now = self.node.get_clock().now().nanoseconds
+        self.next_t = max(now, self.next_t) + 5 * S
+        return self.next_t - 4 * S
+
+    def call(self, service, **fields):
+        client = self.clients[service]
+        request = client.srv_type.Request(**fields)
+        return self.ros.call(client, request)
+
+    def register(self, name):
+        embeddings = np.random.default_rng(len(name)).normal(size=128).astype(np.float32)
+        response = self.call('register_customer', name=name, embeddings=embeddings.tolist(),
+                             dim=128, model='test_model')
+        assert response.success, response.message
+        return response.customer_id
+
+    def customer_event(self, kind, customer_id, t, event_id=None):
+        msg = CustomerEvent(event_id=event_id or str(uuid.uuid4()), kind=kind,
+                            customer_id=customer_id, door_id='entrance', confidence=1.0)
+        msg.header.stamp = to_time(t)
+        self.customer_events.publish(msg)
+
+    def enter(self, customer_id, t):
+        """ENTERED, then wait until the store shows the open visit (its empty cart)."""
+        self.customer_event(CustomerEvent.ENTERED, customer_id, t)
+        self.wait_for('carts', lambda c: c.customer_id == customer_id and c.visit_id != '')
+
+    def shelf_event(self, shelf, lane, item, delta, t, event_id=None):
+        msg = ShelfEvent(event_id=event_id or str(uuid.uuid4()), shelf_id=shelf, lane_id=lane,
+                         item_id=item, quantity_delta=delta, count_before=5,
+                         count_after=5 + delta, confidence=1.0)
+        msg.header.stamp = to_time(t)
+        self.shelf_events.publish(msg)
+        return msg.event_id
+
+    def cart_action(self, customer_id, item, qty, t, event_id=None):
+        msg = CartAction(event_id=event_id or str(uuid.uuid4()), customer_id=customer_id,
+                         item_id=item, quantity=qty, confidence=1.0)
+        msg.header.stamp = to_time(t)
+        self.cart_actions.publish(msg)
+        return msg.event_id
+
+    def frames(self, cam, t, people):
+        """Frames at 15 Hz over [t - 1 s, t + window_after + 0.1 s]; people: [(track, id, x)]."""
+        stamp = t - S
+        while stamp <= t + int((WINDOW_AFTER + 0.1) * S):
+            msg = FaceArray(camera_id=cam, faces=[FaceDetection(
+                track_id=track, customer_id=cid, confidence=1.0 if cid else 0.0,
+                roi=RegionOfInterest(x_offset=x - 40, y_offset=160, width=80, height=80))
+                for track, cid, x in people])
+            msg.header.stamp = to_time(stamp)
+            self.faces[cam].publish(msg)
+            stamp += S // 15
+
+    def wait_for(self, key, predicate, timeout=TIMEOUT):
+        found = []
+
+        def check():
+            found[:] = [m for m in self.got[key] if predicate(m)]
+            return bool(found)
+        assert self.ros.spin_until(check, timeout), f'no matching {key} within {timeout} s'
+        return found
+
+    def receipt(self, customer_id, revision=1):
+        return self.wait_for('receipts', lambda r: r.customer_id == customer_id
+                             and r.revision == revision)[-1]
+
+
+@pytest.fixture(scope='module', params=['sqlite', pytest.param('postgres',
+                                                               marks=pytest.mark.postgres)])
+def graph(request, tmp_path_factory, repo_root):
+    """store_node + fusion_node in one private context, plus the test's probe."""
+    if request.param == 'sqlite':
+        url = f'sqlite:///{tmp_path_factory.mktemp("store") / "store.db"}'
+        context = None
+    else:
+        from ezshop_store.db.scratch import postgres_schema, postgres_unavailable_reason
+        reason = postgres_unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+        context = postgres_schema()
+        url = context.__enter__()
+    ros = RosHarness()
+    store_file = str(repo_root / 'config' / 'store.yaml')
+    ros.add(StoreNode(context=ros.context, parameter_overrides=[
+        Parameter('database_url', value=url), Parameter('store_file', value=store_file),
+        Parameter('checkout_grace_period', value=0.3)]))
+    ros.add(FusionNode(context=ros.context, parameter_overrides=[
+        Parameter('store_file', value=store_file), Parameter('window_before', value=1.0),
+        Parameter('window_after', value=WINDOW_AFTER)]))
+    probe = Probe(ros)
+    probe.wait_connected()
+    yield probe
+    ros.close()
+    if context is not None:
+        context.__exit__(None, None, None)
+
+
+def lines_of(msg):
+    return [(ln.item_id, ln.quantity, ln.unit_price_cents, ln.line_total_cents)
+            for ln in msg.lines]
+
+
+def test_register_publishes_the_gallery(graph):
+    alice = graph.register('Gallery Alice')
+    (gallery,) = graph.wait_for('gallery', lambda g: any(
+        c.customer_id == alice for c in g.customers))[-1:]
+    entry = next(c for c in gallery.customers if c.customer_id == alice)
+    assert entry.embedding_dim == 128 and len(entry.embeddings) == 128
+    assert graph.call('forget_customer', customer_id=alice).success
+    graph.wait_for('gallery', lambda g: g is graph.got['gallery'][-1] and all(
+        c.customer_id != alice for c in g.customers))
+
+
+def test_visit_through_fusion_gives_the_right_receipt(graph):
+    alice, bob = graph.register('Alice'), graph.register('Bob')
+    t = graph.slot()
+    graph.enter(alice, t - 2 * S)
+    graph.enter(bob, t - 2 * S)
+    # Alice at shelf_a lane_1 (cola), Bob at lane_2 (water): each takes from their own lane.
+    take_cola = graph.shelf_event('shelf_a', 'lane_1', 'cola', -2, t)
+    take_water = graph.shelf_event('shelf_a', 'lane_2', 'water', -1, t)
+    graph.frames('cam_shelf_a', t, [(1, alice, 100), (2, bob, 320)])
+    assert graph.ros.spin_until(lambda: sum(a.event_id in (take_cola, take_water)
+                                            for a in graph.got['actions']) == 2, TIMEOUT)
+    by_event = {a.event_id: a for a in graph.got['actions']}
+    assert (by_event[take_cola].customer_id, by_event[take_cola].quantity) == (alice, 2)
+    assert (by_event[take_water].customer_id, by_event[take_water].quantity) == (bob, 1)
+    assert stamp_ns(by_event[take_cola].header.stamp) == t
+    assert not by_event[take_cola].ambiguous and not by_event[take_water].ambiguous
+    # Alice puts one cola back a second later: credited to her (she holds cola).
+    graph.wait_for('carts', lambda c: c.customer_id == alice and c.total_cents == 300)
+    t2 = t + S
+    graph.shelf_event('shelf_a', 'lane_1', 'cola', +1, t2)
+    graph.frames('cam_shelf_a', t2, [(1, alice, 100)])
+    graph.wait_for('carts', lambda c: c.customer_id == alice and c.total_cents == 150)
+    graph.customer_event(CustomerEvent.EXITED, alice, t2 + S)
+    receipt = graph.receipt(alice)
+    assert lines_of(receipt) == [('cola', 1, 150, 150)]
+    assert receipt.total_cents == 150 and receipt.currency == 'EUR'
+    assert receipt.customer_name == 'Alice'
+    assert stamp_ns(receipt.header.stamp) == t2 + S
+    # Bob leaves too; his receipt holds his water only.
+    graph.customer_event(CustomerEvent.EXITED, bob, t2 + S)
+    assert lines_of(graph.receipt(bob)) == [('water', 1, 99, 99)]
+
+
+def test_duplicates_are_ignored_and_late_action_makes_an_adjustment(graph):
+    carol = graph.register('Carol')
+    t = graph.slot()
+    graph.customer_event(CustomerEvent.ENTERED, carol, t - S, event_id=f'in-{carol}')
+    graph.customer_event(CustomerEvent.ENTERED, carol, t - S, event_id=f'in-{carol}')
+    graph.wait_for('carts', lambda c: c.customer_id == carol and c.visit_id != '')
+    event = graph.cart_action(carol, 'chips', 1, t)
+    graph.cart_action(carol, 'chips', 1, t, event_id=event)
+    graph.cart_action(carol, 'chips', 1, t, event_id=event)
+    graph.customer_event(CustomerEvent.EXITED, carol, t + S)
+    first = graph.receipt(carol)
+    assert lines_of(first) == [('chips', 1, 229, 229)]
+    graph.cart_action(carol, 'chips', 1, t, event_id=event)  # duplicate after checkout
+    graph.cart_action(carol, 'salad', 1, t + S // 2)  # stamped in the visit, arrives late
+    adjusted = graph.receipt(carol, revision=2)
+    assert adjusted.receipt_id != first.receipt_id and adjusted.visit_id == first.visit_id
+    assert lines_of(adjusted) == [('chips', 1, 229, 229), ('salad', 1, 429, 429)]
+    assert adjusted.total_cents == 658
+    graph.wait_for('alerts', lambda a: a.kind == 'late_cart_action' and carol in a.refs)
+    graph.ros.spin_for(0.3)
+    assert not [r for r in graph.got['receipts'] if r.customer_id == carol and r.revision > 2]
+
+
+def test_customer_not_in_store_is_never_charged(graph):
+    dave, erin = graph.register('Dave'), graph.register('Erin')
+    t = graph.slot()
+    graph.enter(erin, t - S)
+    # Dave (not in the store) stands right at the lane, Erin far off at lane_3 of shelf_b.
+    taken = graph.shelf_event('shelf_b', 'lane_1', 'chips', -1, t)
+    graph.frames('cam_shelf_b', t, [(5, dave, 100), (6, erin, 600)])
+    (action,) = graph.wait_for('actions', lambda a: a.event_id == taken)
+    assert action.customer_id == ''
+    graph.wait_for('alerts', lambda a: a.kind == 'unattributed_pick' and taken in a.refs)
+    graph.wait_for('alerts', lambda a: a.kind == 'held_for_staff' and taken in a.refs)
+    direct = graph.cart_action(dave, 'cola', 1, t)
+    graph.wait_for('alerts', lambda a: a.kind == 'not_in_store' and direct in a.refs)
+    response = graph.call('get_cart', customer_id=dave)
+    assert response.success and not response.in_store and response.cart.total_cents == 0
+    response = graph.call('get_cart', customer_id=erin)
+    assert response.in_store and response.cart.lines == []
+    assert not graph.call('checkout', customer_id=dave).success
+    staff = graph.call('checkout', customer_id=erin)
+    assert staff.success and staff.receipt.total_cents == 0 and staff.receipt.lines == []
+
+
+def test_put_back_not_held_raises_an_alert_and_stock_follows_shelf_events(graph):
+    frank = graph.register('Frank')
+    t = graph.slot()
+    graph.enter(frank, t - S)
+    back = graph.cart_action(frank, 'chocolate', -1, t)
+    graph.wait_for('alerts', lambda a: a.kind == 'put_back_not_held' and back in a.refs)
+    assert graph.call('set_stock', item_id='chocolate', stock=10).success
+    graph.shelf_event('shelf_b', 'lane_2', 'chocolate', -3, t)
+    graph.wait_for('inventory', lambda inv: any(
+        i.item_id == 'chocolate' and i.stock == 7 for i in inv.items))
+    assert not graph.call('set_stock', item_id='nope', stock=1).success
