@@ -48,6 +48,7 @@ class FrameSource:
 
     def open(self) -> None:
         self.close()
+        self.kind = source_kind(self.source)  # a folder may appear after start-up
         if self.kind == KIND_FOLDER:
             folder = Path(self.source)
             photos = list_photos(folder) if folder.is_dir() else []

@@ -19,14 +19,10 @@ from sensor_msgs.msg import Image, RegionOfInterest
 
 from ezshop_msgs.msg import FaceArray, FaceDetection, Gallery
 from ezshop_vision.annotate import annotate
-from ezshop_vision.face_engine import (
-    EMBEDDING_DIM,
-    EMBEDDING_MODEL,
-    DetectorSettings,
-    FaceEngine,
-)
+from ezshop_vision.face_engine import DetectorSettings, FaceEngine
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
-from ezshop_vision.gallery import MatchPolicy, gallery_from_entries
+from ezshop_vision.gallery import MatchPolicy
+from ezshop_vision.gallery_msgs import gallery_from_msg
 from ezshop_vision.image_conversion import ImageConversionError, cv2_to_imgmsg, imgmsg_to_cv2
 from ezshop_vision.ros_params import (
     declare,
@@ -160,9 +156,7 @@ class FaceNode(Node):
         self._wake.set()
 
     def _on_gallery(self, msg: Gallery) -> None:
-        entries = [(c.customer_id, c.name, c.embedding_dim, c.model, c.embeddings)
-                   for c in msg.customers]
-        gallery, problems = gallery_from_entries(entries, EMBEDDING_DIM, EMBEDDING_MODEL)
+        gallery, problems = gallery_from_msg(msg)
         for problem in problems:
             self.get_logger().warning(f'gallery entry ignored: {problem}')
         with self._lock:

@@ -85,6 +85,10 @@ class Gallery:
             self._rows[index] = np.vstack([self._rows[index], array])
         self._matrix = None
 
+    def embeddings_of(self, customer_id: str) -> np.ndarray:
+        """The customer's embeddings, shape (n, dim)."""
+        return self._rows[self._ids.index(customer_id)]
+
     @property
     def customer_ids(self) -> list[str]:
         return list(self._ids)

@@ -45,3 +45,35 @@ def enrolled_gallery(dev_identities, dev_faces):
         return gallery
 
     return build
+
+
+def diagnostic_values(array, name_prefix: str) -> dict | None:
+    """key -> value of the first DiagnosticStatus whose name starts with name_prefix."""
+    for status in array.status:
+        if status.name.startswith(name_prefix):
+            values = {kv.key: kv.value for kv in status.values}
+            values['_level'] = status.level
+            values['_message'] = status.message
+            return values
+    return None
+
+
+@pytest.fixture
+def diag_probe(ros):
+    """A subscription to /diagnostics; returns a function giving the newest values of a
+    status by name prefix (or None)."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from ezshop_vision.ros_params import diagnostics_qos
+
+    seen = []
+    node = ros.node('diag_probe')
+    node.create_subscription(DiagnosticArray, '/diagnostics', seen.append, diagnostics_qos())
+
+    def latest(prefix):
+        for array in reversed(seen):
+            values = diagnostic_values(array, prefix)
+            if values is not None:
+                return values
+        return None
+    return latest

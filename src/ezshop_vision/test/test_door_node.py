@@ -1,0 +1,88 @@
+"""door_node over real DDS: exactly one ENTERED / EXITED per pass, one per person when several
+pass together, UNKNOWN_PERSON event + alert for a close stranger, bad faces counted."""
+
+import pytest
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import RegionOfInterest
+
+from ezshop_msgs.msg import Alert, CustomerEvent, FaceArray, FaceDetection
+from ezshop_vision.door_node import DoorNode
+from ezshop_vision.ros_params import reliable_qos
+
+
+def _faces(sec, nanosec, people):
+    msg = FaceArray(camera_id='cam')
+    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nanosec
+    for track_id, customer_id, height in people:
+        msg.faces.append(FaceDetection(track_id=track_id, customer_id=customer_id,
+                                       confidence=0.9 if customer_id else 0.0,
+                                       match_distance=0.3,
+                                       roi=RegionOfInterest(x_offset=10, y_offset=10,
+                                                            width=height, height=height)))
+    return msg
+
+
+def _door_graph(ros, repo_root, door_id):
+    node = ros.add(DoorNode(context=ros.context, parameter_overrides=[
+        Parameter('store_file', value=str(repo_root / 'config' / 'store.yaml')),
+        Parameter('door_id', value=door_id),
+        Parameter('diagnostics_period_s', value=0.2)]))
+    probe = ros.node(f'door_probe_{door_id}')
+    events, alerts = [], []
+    probe.create_subscription(CustomerEvent, 'customer_events', events.append,
+                              reliable_qos(100))
+    probe.create_subscription(Alert, 'alerts', alerts.append, reliable_qos())
+    pub = probe.create_publisher(FaceArray, f'cameras/{node.camera_id}/faces', reliable_qos())
+    assert ros.spin_until(lambda: pub.get_subscription_count() > 0
+                          and node.count_subscribers('customer_events') > 0, 10.0)
+    return node, pub, events, alerts
+
+
+def _play(ros, pub, start, seconds, people, fps=10):
+    for i in range(int(seconds * fps)):
+        t = start + i / fps
+        pub.publish(_faces(int(t), int(round((t % 1) * 1e9)), people))
+        ros.spin_for(0.005)
+
+
+def test_entrance_one_event_per_person_and_pass(ros, repo_root, diag_probe):
+    node, pub, events, alerts = _door_graph(ros, repo_root, 'entrance')
+    assert node.camera_id == 'cam_entrance'
+    # Ada and Bob pass together (Bob's face a little smaller), a far face behind them.
+    _play(ros, pub, 100.0, 3.0, [(1, 'ada', 140), (2, 'bob', 100), (3, '', 30)])
+    assert ros.spin_until(lambda: len(events) >= 2, 5.0)
+    ros.spin_for(0.3)
+    assert sorted(e.customer_id for e in events) == ['ada', 'bob']
+    assert all(e.kind == CustomerEvent.ENTERED and e.door_id == 'entrance' for e in events)
+    assert len({e.event_id for e in events}) == 2
+    assert all(e.header.stamp.sec == 100 for e in events)  # the image's stamp, 0.5 s in
+    assert alerts == []
+    # A stranger stays close in front of the camera: one UNKNOWN_PERSON, one alert.
+    _play(ros, pub, 110.0, 3.0, [(5, '', 150)])
+    assert ros.spin_until(lambda: len(events) >= 3 and alerts, 5.0)
+    ros.spin_for(0.3)
+    assert [e.kind for e in events[2:]] == [CustomerEvent.UNKNOWN_PERSON]
+    assert events[2].customer_id == ''
+    assert len(alerts) == 1 and alerts[0].kind == 'unknown_person'
+    assert alerts[0].level == Alert.WARN and events[2].event_id in alerts[0].refs
+    # A face with an empty box is counted, not fatal.
+    pub.publish(_faces(120, 0, [(9, 'ada', 0)]))
+    assert ros.spin_until(lambda: (diag_probe('door_node: entrance') or {}).get(
+        'malformed_faces') == '1', 5.0)
+    assert diag_probe('door_node: entrance')['passes'] == '2'
+
+
+def test_exit_door_emits_exited(ros, repo_root):
+    _, pub, events, _ = _door_graph(ros, repo_root, 'exit')
+    _play(ros, pub, 200.0, 1.5, [(1, 'ada', 140)])
+    assert ros.spin_until(lambda: events, 5.0)
+    ros.spin_for(0.2)
+    assert [(e.kind, e.customer_id, e.door_id) for e in events] == \
+        [(CustomerEvent.EXITED, 'ada', 'exit')]
+
+
+def test_unknown_door_is_a_clear_error(ros, repo_root):
+    with pytest.raises(RuntimeError, match="door 'side' is not in"):
+        DoorNode(context=ros.context, parameter_overrides=[
+            Parameter('store_file', value=str(repo_root / 'config' / 'store.yaml')),
+            Parameter('door_id', value='side')])

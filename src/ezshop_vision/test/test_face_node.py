@@ -1,0 +1,106 @@
+"""face_node over real DDS: several faces identified in real photos, the image header kept,
+annotated images, malformed images rejected and counted without a crash."""
+
+import time
+
+import pytest
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image
+
+from ezshop_msgs.msg import FaceArray
+from ezshop_msgs.msg import Gallery as GalleryMsg
+from ezshop_vision.face_node import FaceNode
+from ezshop_vision.face_photos import load_bgr
+from ezshop_vision.gallery_msgs import gallery_to_msg
+from ezshop_vision.image_conversion import cv2_to_imgmsg
+from ezshop_vision.ros_params import image_qos, latched_qos, reliable_qos
+
+CAM = 'cam_test'
+
+
+@pytest.fixture
+def face_graph(ros, diag_probe, enrolled_gallery):
+    node = ros.add(FaceNode(context=ros.context, parameter_overrides=[
+        Parameter('camera_ids', value=[CAM]),
+        Parameter('detect_every', value=1),
+        Parameter('max_encodings_per_frame', value=2),
+        Parameter('publish_annotated', value=True),
+        Parameter('diagnostics_period_s', value=0.2)]))
+    probe = ros.node('face_probe')
+    gallery_pub = probe.create_publisher(GalleryMsg, 'gallery', latched_qos())
+    gallery_pub.publish(gallery_to_msg(enrolled_gallery(['kit_harington', 'rose_leslie',
+                                                         'obama'])))
+    image_pub = probe.create_publisher(Image, f'cameras/{CAM}/image_raw', image_qos())
+    faces, annotated = [], []
+    probe.create_subscription(FaceArray, f'cameras/{CAM}/faces', faces.append,
+                              reliable_qos())
+    probe.create_subscription(Image, f'cameras/{CAM}/image_annotated', annotated.append,
+                              image_qos())
+    assert ros.spin_until(lambda: image_pub.get_subscription_count() > 0
+                          and node.count_publishers(f'cameras/{CAM}/faces') > 0, 10.0)
+    assert ros.spin_until(lambda: (diag_probe(f'face_node: {CAM}') or {}).get(
+        'gallery_customers') == '3', 10.0), 'gallery not received'
+    return node, image_pub, faces, annotated
+
+
+def _send(ros, image_pub, faces, image, sec, timeout=10.0):
+    """Publish one frame (stamp sec) and wait for its FaceArray; retries lost frames."""
+    image.header.stamp.sec = sec
+    image.header.frame_id = 'cam_test_optical'
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        image_pub.publish(image)
+        if ros.spin_until(lambda: any(f.header.stamp.sec == sec for f in faces), 3.0):
+            return next(f for f in faces if f.header.stamp.sec == sec)
+    raise AssertionError(f'no FaceArray for frame {sec}')
+
+
+def test_identifies_two_faces_keeps_header_and_annotates(ros, faces_root, face_graph):
+    _, image_pub, faces, annotated = face_graph
+    bgr = load_bgr(faces_root / 'groups' / 'fr_kit_with_rose.jpg')
+    image = cv2_to_imgmsg(bgr, 'bgr8')
+    for sec in range(1, 4):
+        result = _send(ros, image_pub, faces, image, sec)
+    assert result.camera_id == CAM
+    assert result.header.frame_id == 'cam_test_optical'
+    assert result.header.stamp.sec == 3 and result.header.stamp.nanosec == 0
+    assert len(result.faces) == 2
+    assert len({f.track_id for f in result.faces}) == 2
+    by_x = sorted(result.faces, key=lambda f: f.roi.x_offset)
+    assert [f.customer_id for f in by_x] == ['rose_leslie', 'kit_harington']
+    for face in result.faces:
+        assert 0.0 < face.match_distance < 0.55 and 0.0 < face.confidence <= 1.0
+        assert face.roi.width > 40 and face.roi.x_offset + face.roi.width <= bgr.shape[1]
+    assert ros.spin_until(lambda: len(annotated) > 0, 5.0)
+    assert annotated[-1].encoding == 'bgr8'
+    assert (annotated[-1].width, annotated[-1].height) == (bgr.shape[1], bgr.shape[0])
+    assert annotated[-1].header.frame_id == 'cam_test_optical'
+
+
+def test_malformed_images_are_rejected_counted_and_survived(ros, diag_probe, faces_root,
+                                                            face_graph, capfd):
+    _, image_pub, faces, _ = face_graph
+    good = cv2_to_imgmsg(load_bgr(faces_root / 'dev' / 'obama' / '1.jpg'), 'bgr8')
+    bad = [
+        Image(height=4, width=4, encoding='32FC1', step=16, data=bytes(64)),
+        Image(height=4, width=4, encoding='bgr8', step=8, data=bytes(32)),
+        Image(height=0, width=0, encoding='bgr8', step=0, data=b''),
+        Image(height=4, width=4, encoding='bgr8', step=12, data=bytes(47)),
+    ]
+    for n, image in enumerate(bad, start=1):
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            image_pub.publish(image)
+            if ros.spin_until(lambda n=n: (diag_probe(f'face_node: {CAM}') or {}).get(
+                    'images_rejected') == str(n), 2.0):
+                break
+        else:
+            raise AssertionError(f'bad image {n} not counted')
+    values = diag_probe(f'face_node: {CAM}')
+    assert values['_message'].endswith('malformed image(s)') or values['images_rejected'] == '4'
+    assert not any(f.header.stamp.sec == 0 and f.faces for f in faces)
+    result = _send(ros, image_pub, faces, good, 42)
+    assert [f.customer_id for f in result.faces] in (['obama'], [''])
+    assert diag_probe(f'face_node: {CAM}')['processing_errors'] == '0'
+    logged = capfd.readouterr()
+    assert 'image rejected: unsupported encoding' in logged.out + logged.err

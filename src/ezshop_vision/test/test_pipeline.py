@@ -1,0 +1,111 @@
+"""The face pipeline on real photos: several faces per frame, tracks that keep their ids
+while faces move, identities by voting, strangers unknown, gallery swaps."""
+
+import pytest
+
+from ezshop_vision.face_photos import load_bgr, load_rgb
+from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
+from ezshop_vision.gallery import Gallery
+from ezshop_vision.scenes import Mover, background, make_sprite, render
+
+
+def _by_truth(results, truth):
+    """For each truth box, the result whose box overlaps it most (or None)."""
+    matched = []
+    for box, _ in truth:
+        best = max(results, key=lambda r: r.box.iou(box), default=None)
+        matched.append(best if best is not None and best.box.iou(box) > 0.3 else None)
+    return matched
+
+
+def test_every_face_of_a_group_photo_gets_its_own_track_and_identity(
+        faces_root, engine, enrolled_gallery):
+    pipeline = FacePipeline(engine, PipelineSettings(detect_every=1, max_encodings_per_frame=2),
+                            gallery=enrolled_gallery())
+    rgb = load_rgb(faces_root / 'groups' / 'fr_kit_with_rose.jpg')
+    for i in range(3):
+        results = pipeline.process(rgb, stamp=float(i) * 0.1)
+    assert len(results) == 2
+    assert len({r.track_id for r in results}) == 2
+    left_to_right = sorted(results, key=lambda r: r.box.x)
+    assert [r.customer_id for r in left_to_right] == ['rose_leslie', 'kit_harington']
+    assert all(0.0 < r.confidence <= 1.0 and r.distance < 0.55 for r in results)
+
+
+def test_five_faces_in_one_frame_are_all_tracked_and_named_once(
+        faces_root, engine, enrolled_gallery):
+    pipeline = FacePipeline(engine, PipelineSettings(detect_every=1, max_encodings_per_frame=5),
+                            gallery=enrolled_gallery())
+    rgb = load_rgb(faces_root / 'groups' / 'faceapi_bbt5.jpg')
+    for i in range(2):
+        results = pipeline.process(rgb, stamp=float(i))
+    assert len({r.track_id for r in results}) == 5
+    names = [r.customer_id for r in results if r.customer_id]
+    assert len(names) >= 4
+    assert len(set(names)) == len(names), 'two faces named as the same person'
+    assert set(names) <= {'bbt_howard', 'bbt_leonard', 'bbt_penny', 'bbt_raj', 'bbt_sheldon'}
+
+
+@pytest.fixture(scope='module')
+def moving_scene(dev_identities, dev_faces):
+    """Three faces (two enrolled, one stranger) moving across a 640x480 frame without
+    overlapping (an occluded face is lost by design)."""
+    by_name = {i.name: i for i in dev_identities}
+
+    def sprite(name, index):
+        photo = by_name[name].photos[index]
+        return make_sprite(load_bgr(photo), dev_faces[photo].boxes[0], name)
+
+    def build():
+        return [Mover(sprite('obama', 3), 20, 10, 3, 2),
+                Mover(sprite('kit_harington', 2), 330, 10, 4, 1),
+                Mover(sprite('df_p05', 4), 100, 280, 6, -1)]
+    return build
+
+
+def test_tracks_keep_their_ids_while_faces_move(engine, enrolled_gallery, moving_scene):
+    gallery = enrolled_gallery(['obama', 'kit_harington', 'biden', 'bbt_raj'])
+    pipeline = FacePipeline(engine, PipelineSettings(detect_every=3), gallery=gallery)
+    movers = moving_scene()
+    base = background()
+    ids_per_face = [set(), set(), set()]
+    frames = 24
+    for i in range(frames):
+        for mover in movers:
+            mover.step(640, 480)
+        frame, truth = render(movers, base)
+        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i / 15.0)
+        for k, (result, (box, _)) in enumerate(zip(_by_truth(results, truth), truth, strict=True)):
+            assert result is not None, f'frame {i}: face {k} lost'
+            cx, cy = result.box.center
+            tx, ty = box.center
+            assert abs(cx - tx) < 0.3 * box.w and abs(cy - ty) < 0.3 * box.h, \
+                f'frame {i}: face {k} box off by ({cx - tx:.0f}, {cy - ty:.0f})'
+            ids_per_face[k].add(result.track_id)
+    assert all(len(ids) == 1 for ids in ids_per_face), ids_per_face
+    assert len(set.union(*ids_per_face)) == 3
+    final = {r.track_id: r.customer_id for r in results}
+    names = [final[next(iter(ids))] for ids in ids_per_face]
+    assert names == ['obama', 'kit_harington', '']
+    stats = pipeline.stats
+    assert stats.detections_run == frames // 3
+    assert stats.encodings <= 3 * 5 + 3, 'encoded far more than new/unconfirmed tracks need'
+
+
+def test_gallery_swap_re_decides_without_re_encoding(engine, enrolled_gallery, moving_scene):
+    pipeline = FacePipeline(engine, PipelineSettings(detect_every=2, max_encodings_per_frame=3),
+                            gallery=enrolled_gallery(['obama', 'kit_harington']))
+    movers = moving_scene()
+    base = background()
+    for i in range(4):
+        frame, _ = render(movers, base)
+        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
+    assert sorted(r.customer_id for r in results) == ['', 'kit_harington', 'obama']
+    encodings = pipeline.stats.encodings
+    pipeline.set_gallery(enrolled_gallery(['kit_harington']))
+    frame, _ = render(movers, base)
+    results = pipeline.process(frame[:, :, ::-1].copy(), stamp=0.5)
+    assert sorted(r.customer_id for r in results) == ['', '', 'kit_harington']
+    pipeline.set_gallery(Gallery())
+    assert all(t.customer_id == '' for t in pipeline.tracker.tracks)
+    assert pipeline.stats.encodings <= encodings + 3
