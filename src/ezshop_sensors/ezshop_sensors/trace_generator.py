@@ -1,0 +1,324 @@
+"""Synthetic but realistic lane sensor traces with ground truth (plain Python, no rclpy).
+
+A timeline of episodes (hand dips, count changes, leaning shoppers, drift, a dead sensor)
+becomes a list of ``(t, reading)`` samples — metres for HC-SR04 lanes, lux for light lanes —
+with the noise of the real sensors, plus the true changes. Used by the core tests, the bench
+and (later) the simulator.
+
+Noise model (HC-SR04): Gaussian noise of a few mm, sample period jitter, occasional 0 and
+max-range readings, rare single echoes from a random distance. A hand in the beam reads at a
+random-walking distance in front of the items and sometimes lets the echo of the items
+through. A leaning body sits closer to the sensor and covers the beam about half the time.
+Light lanes: a covered LDR reads ``dark_lux``, an uncovered one the lane's ``bright_lux``
+(+/- a few %), a hand casts a shadow of random depth.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+from ezshop_common.store_config import SENSOR_ULTRASONIC, Lane
+
+DEAD_MODES = ('silent', 'zeros', 'nan', 'max_range')
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """How a real sensor misbehaves; defaults are typical of an HC-SR04 / LDR on a Pi."""
+
+    rate_hz: float = 10.0
+    period_jitter_s: float = 0.004
+    sigma_m: float = 0.003
+    zero_prob: float = 0.004
+    max_range_prob: float = 0.004
+    bad_echo_prob: float = 0.002
+    hand_step_m: float = 0.02
+    hand_jitter_m: float = 0.006
+    hand_see_through_prob: float = 0.15
+    lean_cover_prob: float = 0.5
+    lux_sigma_ratio: float = 0.04
+    dark_lux: float = 20.0
+
+
+@dataclass(frozen=True)
+class HandDip:
+    """A hand in the beam that takes nothing."""
+
+    start_s: float
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Lean:
+    """A shopper leaning in: the body covers the beam on and off, nothing changes."""
+
+    start_s: float
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class CountChange:
+    """A hand in the beam for ``duration_s``; when it leaves the lane holds ``new_count``.
+
+    ``push_s`` > 0: the front item first stands ``push_items`` forward and is pushed slowly
+    back into place. ``glimpse_count``: half-way, the hand leaves for ``glimpse_s`` showing
+    that count (e.g. the first of two items already taken) before it comes back.
+    """
+
+    start_s: float
+    duration_s: float
+    new_count: int
+    push_s: float = 0.0
+    push_items: float = 0.7
+    glimpse_count: int | None = None
+    glimpse_s: float = 0.0
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A slow drift of the readings: ``total`` metres (ultrasonic) or a lux ratio - 1 (light)."""
+
+    start_s: float
+    duration_s: float
+    total: float
+
+
+@dataclass(frozen=True)
+class DeadSensor:
+    """The sensor is silent or sends garbage (``mode`` in DEAD_MODES)."""
+
+    start_s: float
+    duration_s: float
+    mode: str = 'silent'
+
+
+@dataclass(frozen=True)
+class TrueChange:
+    """A real change: the hand came at ``began_s``, the new level is first visible at
+    ``change_s`` and in place by ``settled_s`` (later only for slow pushes)."""
+
+    began_s: float
+    change_s: float
+    settled_s: float
+    count_before: int
+    count_after: int
+
+    @property
+    def delta(self) -> int:
+        return self.count_after - self.count_before
+
+
+@dataclass
+class Trace:
+    samples: list[tuple[float, float]] = field(default_factory=list)
+    changes: list[TrueChange] = field(default_factory=list)
+    final_count: int = 0
+
+
+def generate_trace(lane: Lane, episodes: list, duration_s: float, rng: random.Random,
+                   noise: NoiseModel | None = None, initial_count: int | None = None) -> Trace:
+    """Samples of ``lane``'s sensor over ``duration_s`` with the given episodes."""
+    noise = noise or NoiseModel()
+    count = lane.initial_count if initial_count is None else initial_count
+    changes_sorted = sorted((e for e in episodes if isinstance(e, CountChange)),
+                            key=lambda e: e.start_s)
+    trace = Trace()
+    before = count
+    for change in changes_sorted:
+        trace.changes.append(TrueChange(change.start_s, change.end_s,
+                                        change.end_s + change.push_s, before, change.new_count))
+        before = change.new_count
+    trace.final_count = before
+    sampler = _UltrasonicSampler(lane, noise, rng) if lane.sensor == SENSOR_ULTRASONIC \
+        else _LightSampler(lane, noise, rng)
+    period = 1.0 / noise.rate_hz
+    k = 0
+    while True:
+        t = k * period + rng.uniform(0.0, noise.period_jitter_s)
+        k += 1
+        if t >= duration_s:
+            break
+        state = _state_at(t, count, changes_sorted, episodes)
+        if state.dead == 'silent':
+            continue
+        trace.samples.append((round(t, 6), sampler.sample(state)))
+    return trace
+
+
+@dataclass
+class _State:
+    level: float            # fractional count in place (push offset included)
+    hand: bool = False
+    lean: bool = False
+    drift: float = 0.0
+    dead: str = ''
+    episode: int = -1       # id of the occluding episode (a new hand starts a new walk)
+
+
+def _state_at(t: float, initial: int, changes: list[CountChange], episodes: list) -> _State:
+    level = float(initial)
+    state = _State(level)
+    for change in changes:
+        if t >= change.end_s:
+            level = float(change.new_count)
+            if change.push_s > 0 and t < change.end_s + change.push_s:
+                remaining = 1.0 - (t - change.end_s) / change.push_s
+                level += change.push_items * remaining
+        elif t >= change.start_s:
+            mid = change.start_s + (change.duration_s - change.glimpse_s) / 2
+            if change.glimpse_count is not None and mid <= t < mid + change.glimpse_s:
+                level = float(change.glimpse_count)
+            else:
+                state.hand, state.episode = True, id(change)
+    state.level = level
+    for episode in episodes:
+        if isinstance(episode, Drift) and t >= episode.start_s:
+            done = min(1.0, (t - episode.start_s) / episode.duration_s)
+            state.drift += episode.total * done
+        if not episode.start_s <= t < episode.start_s + episode.duration_s:
+            continue
+        if isinstance(episode, HandDip):
+            state.hand, state.episode = True, id(episode)
+        elif isinstance(episode, Lean):
+            state.lean, state.episode = True, id(episode)
+        elif isinstance(episode, DeadSensor):
+            state.dead = episode.mode
+    return state
+
+
+class _UltrasonicSampler:
+    def __init__(self, lane: Lane, noise: NoiseModel, rng: random.Random):
+        self.geo = lane.ultrasonic
+        self.noise = noise
+        self.rng = rng
+        self.episode = None
+        self.position = 0.0
+
+    def sample(self, state: _State) -> float:
+        geo, noise, rng = self.geo, self.noise, self.rng
+        if state.dead == 'zeros':
+            return 0.0
+        if state.dead == 'nan':
+            return math.nan
+        if state.dead == 'max_range':
+            return geo.max_range_m
+        front = geo.empty_distance_m - state.level * geo.item_depth_m + state.drift
+        items = front + rng.gauss(0.0, noise.sigma_m)
+        if state.hand or state.lean:
+            low = geo.min_range_m + 0.01
+            high = max(low, front - 0.02)
+            if state.lean:
+                high = min(high, low + 0.15)
+            if self.episode != state.episode:
+                self.episode = state.episode
+                self.position = rng.uniform(low, high)
+            step = noise.hand_step_m * (0.4 if state.lean else 1.0)
+            self.position = _reflect(self.position + rng.gauss(0.0, step), low, high)
+            covered = rng.random() < (noise.lean_cover_prob if state.lean
+                                      else 1.0 - noise.hand_see_through_prob)
+            if covered:
+                return self.position + rng.gauss(0.0, noise.hand_jitter_m)
+        roll = rng.random()
+        if roll < noise.zero_prob:
+            return 0.0
+        roll -= noise.zero_prob
+        if roll < noise.max_range_prob:
+            return geo.max_range_m
+        roll -= noise.max_range_prob
+        if roll < noise.bad_echo_prob:
+            return rng.uniform(geo.min_range_m, geo.empty_distance_m)
+        return items
+
+
+def _reflect(value: float, low: float, high: float) -> float:
+    """Keep a random walk inside [low, high] by bouncing off the bounds."""
+    if high <= low:
+        return low
+    span = 2.0 * (high - low)
+    value = (value - low) % span
+    return low + (value if value <= high - low else span - value)
+
+
+class _LightSampler:
+    def __init__(self, lane: Lane, noise: NoiseModel, rng: random.Random):
+        self.geo = lane.light
+        self.noise = noise
+        self.rng = rng
+        self.episode = None
+        self.shadow = 1.0
+
+    def sample(self, state: _State) -> float:
+        noise, rng = self.noise, self.rng
+        if state.dead in ('zeros', 'max_range'):
+            return 0.0
+        if state.dead == 'nan':
+            return math.nan
+        lux = noise.dark_lux if state.level >= 0.5 else self.geo.bright_lux * (1 + state.drift)
+        if state.hand or state.lean:
+            if self.episode != state.episode:
+                self.episode = state.episode
+                self.shadow = rng.uniform(0.04, 0.4)
+            if not state.lean or rng.random() < noise.lean_cover_prob:
+                lux = min(lux, self.geo.bright_lux * self.shadow)
+        if rng.random() < noise.zero_prob:
+            return 0.0
+        return max(0.5, lux * (1.0 + rng.gauss(0.0, noise.lux_sigma_ratio)))
+
+
+def random_episodes(lane: Lane, duration_s: float, rng: random.Random,
+                    initial_count: int | None = None, min_gap_s: float = 4.0,
+                    max_gap_s: float = 9.0, dead_prob: float = 0.03) -> list:
+    """A plausible random minute (or more) of shopping at one lane."""
+    count = lane.initial_count if initial_count is None else initial_count
+    capacity = lane.capacity
+    ultrasonic = lane.sensor == SENSOR_ULTRASONIC
+    episodes: list = []
+    drift_now = 0.0  # keep the total drift bounded (temperature, items settling)
+    t = rng.uniform(4.0, 4.0 + max_gap_s)  # the starting level settles first
+    while True:
+        roll = rng.random()
+        dip = rng.uniform(0.3, 2.0)
+        if roll < dead_prob:
+            episode = DeadSensor(t, rng.uniform(0.5, 8.0), rng.choice(DEAD_MODES))
+        elif roll < 0.25 and count > 0:
+            episode = CountChange(t, dip, count - 1)
+        elif roll < 0.35 and count > 1 and ultrasonic:
+            if rng.random() < 0.5:
+                episode = CountChange(t, dip, count - 2)
+            else:
+                episode = CountChange(t, dip, count - 2, glimpse_count=count - 1,
+                                      glimpse_s=rng.uniform(0.1, 0.4))
+        elif roll < 0.50 and count < capacity:
+            push = rng.uniform(0.8, 2.5) if ultrasonic and rng.random() < 0.3 else 0.0
+            episode = CountChange(t, dip, count + 1, push_s=push,
+                                  push_items=rng.uniform(0.4, 0.9) if push else 0.7)
+        elif roll < 0.75:
+            episode = HandDip(t, dip)
+        elif roll < 0.85:
+            episode = Lean(t, rng.uniform(1.0, 4.0))
+        elif roll < 0.92:
+            target = rng.uniform(-0.012, 0.012) if ultrasonic else rng.uniform(-0.2, 0.2)
+            episode = Drift(t, rng.uniform(5.0, 20.0), target - drift_now)
+            drift_now = target
+        else:
+            episode = None
+        end = t
+        if episode is not None:
+            end = t + episode.duration_s + getattr(episode, 'push_s', 0.0)
+            if end + min_gap_s > duration_s:
+                break
+            episodes.append(episode)
+            if isinstance(episode, CountChange):
+                count = episode.new_count
+        if isinstance(episode, DeadSensor):
+            end += 1.0
+        t = end + rng.uniform(min_gap_s, max_gap_s)
+        if t >= duration_s:
+            break
+    return episodes
