@@ -1,0 +1,29 @@
+"""config/vision.yaml sets only parameters the nodes declare, with the declared types."""
+
+import yaml
+from rclpy.parameter import Parameter
+
+from ezshop_vision.camera_node import CameraNode
+from ezshop_vision.door_node import DoorNode
+from ezshop_vision.face_node import FaceNode
+
+
+def test_every_parameter_in_vision_yaml_is_declared_with_its_type(ros, repo_root):
+    config = yaml.safe_load((repo_root / 'config' / 'vision.yaml').read_text())
+    store = str(repo_root / 'config' / 'store.yaml')
+    makers = {
+        'camera_node': lambda o: CameraNode(context=ros.context, parameter_overrides=o),
+        'face_node': lambda o: FaceNode(context=ros.context, parameter_overrides=o),
+        'door_node': lambda o: DoorNode(context=ros.context, parameter_overrides=[
+            *[p for p in o if p.name != 'store_file'], Parameter('store_file', value=store)]),
+    }
+    assert set(config) == set(makers)
+    for name, maker in makers.items():
+        values = config[name]['ros__parameters']
+        node = ros.add(maker([Parameter(k, value=v) for k, v in values.items()]))
+        for key, value in values.items():
+            assert node.has_parameter(key), f'{name}: {key} is not declared'
+            if key != 'store_file':
+                assert node.get_parameter(key).value == value, f'{name}: {key}'
+        descriptors = node.describe_parameters(list(values))
+        assert all(d.description for d in descriptors), f'{name}: a parameter lacks a description'
