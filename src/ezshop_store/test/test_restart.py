@@ -1,0 +1,147 @@
+"""kill -9 the store node in the middle of a visit, and again during the exit grace period:
+the visit, its cart and the checkout come back from the database; nothing is lost or doubled."""
+
+import time
+
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sqlalchemy import create_engine, func, select
+
+from ezshop_msgs.msg import Cart, CartAction, CustomerEvent, Inventory, Receipt
+from ezshop_msgs.srv import GetCart, RegisterCustomer
+from ezshop_store.convert import to_time
+from ezshop_store.db import models as m
+from ezshop_testing.env import ros_env
+from ezshop_testing.processes import ChildProcess
+
+S = 1_000_000_000
+TIMEOUT = 15.0
+
+
+def reliable(latched=False):
+    return QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
+                      else DurabilityPolicy.VOLATILE)
+
+
+@pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == 'sqlite':
+        yield f'sqlite:///{tmp_path / "store.db"}'
+        return
+    from ezshop_store.db.scratch import postgres_schema, postgres_unavailable_reason
+    reason = postgres_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with postgres_schema() as url:
+        yield url
+
+
+def start_store(repo_root, url):
+    exe = repo_root / 'install' / 'ezshop_store' / 'lib' / 'ezshop_store' / 'store_node'
+    if not exe.exists():
+        pytest.fail(f'{exe} missing: run scripts/build ezshop_store')
+    proc = ChildProcess([str(exe), '--ros-args', '-p', f'database_url:={url}',
+                         '-p', f'store_file:={repo_root / "config" / "store.yaml"}',
+                         '-p', 'checkout_grace_period:=1.0', '-p', 'diagnostics_period:=0.1'],
+                        env=ros_env())
+    assert proc.wait_for_line('store ready', TIMEOUT), proc.output
+    return proc
+
+
+def test_kill_9_mid_visit_and_during_grace_then_receipt_is_right(ros, repo_root, database_url):
+    probe = ros.node('restart_probe')
+    events = probe.create_publisher(CustomerEvent, 'customer_events', reliable())
+    actions = probe.create_publisher(CartAction, 'cart_actions', reliable())
+    carts, receipts, diags, inventories = [], [], [], []
+    probe.create_subscription(Inventory, 'inventory', inventories.append, reliable(latched=True))
+    probe.create_subscription(Cart, 'carts', carts.append, reliable(latched=True))
+    probe.create_subscription(Receipt, 'receipts', receipts.append, reliable(latched=True))
+    probe.create_subscription(DiagnosticArray, '/diagnostics', diags.append, QoSProfile(depth=50))
+    register = probe.create_client(RegisterCustomer, 'register_customer')
+    get_cart = probe.create_client(GetCart, 'get_cart')
+    t0 = probe.get_clock().now().nanoseconds
+
+    def publish_action(event_id, item, qty, t):
+        msg = CartAction(event_id=event_id, customer_id=alice, item_id=item, quantity=qty,
+                         confidence=1.0)
+        msg.header.stamp = to_time(t)
+        actions.publish(msg)
+
+    def publish_event(kind, t):
+        msg = CustomerEvent(event_id=f'{kind}-{t}', kind=kind, customer_id=alice,
+                            door_id='entrance', confidence=1.0)
+        msg.header.stamp = to_time(t)
+        events.publish(msg)
+
+    def until(publish, predicate):
+        """Publish (idempotent: same event ids) until the store shows the effect."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            publish()
+            if ros.spin_until(predicate, 0.3):
+                return True
+        return False
+
+    def start():
+        inventories.clear()
+        process = start_store(repo_root, database_url)
+        # The killed node's endpoints linger in discovery: wait for the new one's state.
+        assert ros.spin_until(lambda: inventories, TIMEOUT)
+        return process
+
+    def cart_total():
+        response = ros.call(get_cart, GetCart.Request(customer_id=alice))
+        return response.in_store, response.cart.total_cents
+
+    store = start()
+    try:
+        alice = ros.call(register, RegisterCustomer.Request(
+            name='Alice', embeddings=[0.5] * 128, dim=128, model='test')).customer_id
+        assert until(lambda: publish_event(CustomerEvent.ENTERED, t0),
+                     lambda: any(c.customer_id == alice and c.visit_id for c in carts))
+
+        def first_two():
+            publish_action('a1', 'cola', 2, t0 + S)
+            publish_action('a2', 'chips', 1, t0 + 2 * S)
+        assert until(first_two, lambda: any(c.customer_id == alice and c.total_cents == 529
+                                            for c in carts))
+        store.kill()  # SIGKILL in the middle of the visit
+
+        store = start()
+        assert cart_total() == (True, 529)  # open visit and cart back from the database
+
+        def the_rest():
+            publish_action('a1', 'cola', 2, t0 + S)  # duplicate of an applied action
+            publish_action('a3', 'water', 1, t0 + 3 * S)
+            publish_action('a4', 'cola', -1, t0 + 4 * S)  # put back one cola
+        carts.clear()
+        assert until(the_rest, lambda: any(c.customer_id == alice and c.total_cents == 478
+                                           for c in carts))
+        diags.clear()
+
+        def exit_recorded():
+            return any(kv.key == 'customer_events_exited' and kv.value == '1'
+                       for d in diags for s in d.status if s.name.startswith('store_node')
+                       for kv in s.values)
+        assert until(lambda: publish_event(CustomerEvent.EXITED, t0 + 5 * S), exit_recorded)
+        store.kill()  # SIGKILL during the 1 s grace period, before the receipt
+        assert not [r for r in receipts if r.customer_id == alice]
+
+        store = start()
+        assert ros.spin_until(lambda: any(r.customer_id == alice for r in receipts), TIMEOUT)
+        (receipt,) = [r for r in receipts if r.customer_id == alice]
+        assert [(ln.item_id, ln.quantity, ln.line_total_cents) for ln in receipt.lines] == [
+            ('chips', 1, 229), ('cola', 1, 150), ('water', 1, 99)]
+        assert receipt.total_cents == 478 and receipt.revision == 1
+        assert cart_total() == (False, 0)
+    finally:
+        store.stop()
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(select(func.count()).select_from(m.Receipt)) == 1
+            assert connection.scalar(select(func.count()).select_from(m.CartEvent)) == 4
+    finally:
+        engine.dispose()
