@@ -21,6 +21,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'lane_sensor_node = ezshop_sensors.lane_sensor_node:main',
+            'shelf_monitor = ezshop_sensors.shelf_monitor_node:main',
         ],
     },
 )

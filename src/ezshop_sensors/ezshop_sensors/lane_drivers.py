@@ -1,0 +1,222 @@
+"""gpiozero drivers for the lane sensors of one shelf controller (no rclpy).
+
+- HC-SR04 lanes: :class:`SequencedDistanceSensor`, a gpiozero DistanceSensor whose pings
+  take turns through a shared :class:`PingSequencer` (first come, first served, with a quiet
+  gap after every ping so a late echo of one sensor never reaches the next one).
+- LDR lanes: :class:`TimedLightSensor`, a gpiozero LightSensor. Its 0..1 value is mapped to
+  lux linearly: ``lux = value * full_scale_lux`` (see lux_from_light_value).
+
+Both record when each raw reading was taken (``clock()``, the node's ROS clock), so every
+published message carries the time of the reading, and a sensor that stops answering stops
+producing readings instead of repeating its last median forever.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from gpiozero import DistanceSensor, LightSensor
+from gpiozero.exc import DistanceSensorNoEcho, PWMSoftwareFallback
+from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockTriggerPin
+
+KIND_ULTRASONIC = 'ultrasonic'
+KIND_LIGHT = 'light'
+KINDS = (KIND_ULTRASONIC, KIND_LIGHT)
+
+#: HC-SR04 datasheet: 2 cm .. 4 m, measuring angle 15 degrees.
+HCSR04_MIN_RANGE_M = 0.02
+HCSR04_MAX_RANGE_M = 4.0
+HCSR04_FIELD_OF_VIEW_RAD = 0.2618
+SPEED_OF_SOUND_MPS = 343.26  # the value gpiozero's DistanceSensor uses
+
+# Missing echoes are counted per lane (no_echo) instead of warning from a background thread.
+warnings.filterwarnings('ignore', category=DistanceSensorNoEcho)
+
+
+@dataclass(frozen=True)
+class LaneSpec:
+    """One lane of a shelf controller, as given by the node's parameters."""
+
+    lane_id: str
+    kind: str
+    frame_id: str
+    rate_hz: float = 10.0
+    echo_pin: str = ''
+    trigger_pin: str = ''
+    pin: str = ''
+    max_distance_m: float = 1.0
+    queue_len: int = 1
+    charge_time_limit_s: float = 0.01
+    full_scale_lux: float = 1000.0
+    mock_value: float = 0.3
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One raw reading: its sequence number, the driver's (smoothed) value, when it was read."""
+
+    seq: int
+    value: float
+    stamp_ns: int
+
+
+def lux_from_light_value(value: float, full_scale_lux: float) -> float:
+    """gpiozero LightSensor value (0 dark .. 1 bright) to lux: linear, ``value * full_scale``."""
+    return max(0.0, min(1.0, value)) * full_scale_lux
+
+
+def range_value(distance_m: float, min_range_m: float, max_range_m: float) -> float:
+    """Range.range under REP-117: -inf below min_range, +inf at or beyond max_range."""
+    if distance_m < min_range_m:
+        return float('-inf')
+    if distance_m >= max_range_m:
+        return float('inf')
+    return distance_m
+
+
+class PingSequencer:
+    """Lets HC-SR04s ping one at a time, in arrival order, with ``gap_s`` of quiet between."""
+
+    def __init__(self, gap_s: float = 0.025):
+        self.gap_s = gap_s
+        self._cond = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self._quiet_until = 0.0
+
+    @contextmanager
+    def turn(self):
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._cond.wait_for(lambda: self._serving == ticket)
+        try:
+            wait = self._quiet_until - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            yield
+        finally:
+            with self._cond:
+                self._quiet_until = time.monotonic() + self.gap_s
+                self._serving += 1
+                self._cond.notify_all()
+
+
+class _Recorder:
+    """Mixin: keep the newest raw reading with its stamp and a count of failed reads."""
+
+    def _init_recorder(self, clock: Callable[[], int]):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._latest: Sample | None = None
+        self._seq = 0
+        self.failed_reads = 0
+
+    def _record(self, raw, stamp_ns: int):
+        with self._lock:
+            if raw is None:
+                self.failed_reads += 1
+                return
+            self._seq += 1
+            self._latest = Sample(self._seq, float(raw), stamp_ns)
+
+    def latest(self) -> Sample | None:
+        """The newest reading (value = the gpiozero median over queue_len), or None."""
+        with self._lock:
+            latest = self._latest
+        if latest is None:
+            return None
+        return Sample(latest.seq, self._smoothed(), latest.stamp_ns)
+
+
+class SequencedDistanceSensor(_Recorder, DistanceSensor):
+    """gpiozero DistanceSensor (HC-SR04) that pings only when the sequencer says so."""
+
+    def __init__(self, echo, trigger, *, sequencer: PingSequencer, clock: Callable[[], int],
+                 **kwargs):
+        self._init_recorder(clock)
+        self._sequencer = sequencer
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', PWMSoftwareFallback)
+            super().__init__(echo, trigger, partial=True, **kwargs)
+
+    def _read(self):
+        with self._sequencer.turn():
+            stamp = self._clock()
+            try:
+                raw = None if self.closed else super()._read()
+            except Exception:  # noqa: BLE001 - closed while waiting for its turn
+                raw = None
+        self._record(raw, stamp)
+        return raw
+
+    def _smoothed(self) -> float:
+        return self.distance
+
+
+class TimedLightSensor(_Recorder, LightSensor):
+    """gpiozero LightSensor (LDR + capacitor) recording when each reading was taken."""
+
+    def __init__(self, pin, *, clock: Callable[[], int], **kwargs):
+        self._init_recorder(clock)
+        super().__init__(pin, partial=True, **kwargs)
+
+    def _read(self):
+        try:
+            raw = None if self.closed else super()._read()
+        except Exception:  # noqa: BLE001 - closed while reading
+            raw = None
+        self._record(raw, self._clock())
+        return raw
+
+    def _smoothed(self) -> float:
+        return self.value
+
+
+def make_pin_factory(name: str):
+    """'' = gpiozero's default; 'mock' = MockFactory; else a gpiozero factory by entry-point
+    name (lgpio, rpigpio, pigpio, native)."""
+    if not name:
+        return None
+    if name == 'mock':
+        return MockFactory()
+    factories = entry_points(group='gpiozero_pin_factories')
+    matches = [ep for ep in factories if ep.name == name]
+    if not matches:
+        known = ', '.join(sorted({ep.name for ep in factories} | {'mock'}))
+        raise ValueError(f'unknown pin factory {name!r} (known: {known})')
+    return matches[0].load()()
+
+
+def prepare_mock_pins(factory: MockFactory, spec: LaneSpec) -> None:
+    """With the mock factory, wire the lane's pins so the sensor reads ``spec.mock_value``
+    (metres or lux): an echo pin answering the trigger, or a charging LDR pin."""
+    if spec.kind == KIND_ULTRASONIC:
+        echo = factory.pin(spec.echo_pin, pin_class=MockPin)
+        factory.pin(spec.trigger_pin, pin_class=MockTriggerPin, echo_pin=echo,
+                    echo_time=2.0 * spec.mock_value / SPEED_OF_SOUND_MPS)
+    else:
+        fraction = 1.0 - min(1.0, max(0.0, spec.mock_value / spec.full_scale_lux))
+        factory.pin(spec.pin, pin_class=MockChargingPin,
+                    charge_time=fraction * spec.charge_time_limit_s)
+
+
+def open_sensor(spec: LaneSpec, factory, sequencer: PingSequencer,
+                clock: Callable[[], int]):
+    """The gpiozero device for one lane."""
+    if spec.kind == KIND_ULTRASONIC:
+        return SequencedDistanceSensor(
+            spec.echo_pin, spec.trigger_pin, sequencer=sequencer, clock=clock,
+            queue_len=spec.queue_len, max_distance=spec.max_distance_m,
+            pin_factory=factory)
+    if spec.kind == KIND_LIGHT:
+        return TimedLightSensor(spec.pin, clock=clock, queue_len=spec.queue_len,
+                                charge_time_limit=spec.charge_time_limit_s,
+                                pin_factory=factory)
+    raise ValueError(f'lane {spec.lane_id}: unknown kind {spec.kind!r} (expected {KINDS})')

@@ -1,0 +1,180 @@
+"""lane_sensor_node over real DDS, its drivers on gpiozero's own MockFactory pins.
+
+MockTriggerPin answers every trigger with an echo pulse of a set length (= a distance),
+MockChargingPin charges like an LDR + capacitor (= a light level): these are gpiozero's
+test facility, the drivers run unchanged on top of them.
+"""
+
+import math
+import statistics
+import time
+
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockTriggerPin
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Illuminance, Range
+
+from ezshop_sensors.lane_drivers import (
+    HCSR04_FIELD_OF_VIEW_RAD,
+    SPEED_OF_SOUND_MPS,
+    PingSequencer,
+    lux_from_light_value,
+    range_value,
+)
+from ezshop_sensors.lane_sensor_node import LaneSensorNode
+from ezshop_testing.ros import RosHarness
+
+DISTANCES = {'lane_1': 0.25, 'lane_2': 0.40}
+LUX = 300.0
+FULL_SCALE = 1000.0
+CHARGE_LIMIT = 0.01
+GAP_S = 0.02
+
+# A lane with no echo is part of the test; gpiozero warns about it from its thread.
+pytestmark = pytest.mark.filterwarnings('ignore::gpiozero.exc.DistanceSensorNoEcho')
+
+
+def wire_pins(factory):
+    """Two HC-SR04s, one LDR, and a HC-SR04 whose echo never comes (a dead lane)."""
+    echoes = {}
+    for lane, (trig, echo) in {'lane_1': ('GPIO23', 'GPIO24'),
+                               'lane_2': ('GPIO17', 'GPIO27')}.items():
+        echoes[lane] = factory.pin(echo, pin_class=MockPin)
+        factory.pin(trig, pin_class=MockTriggerPin, echo_pin=echoes[lane],
+                    echo_time=2.0 * DISTANCES[lane] / SPEED_OF_SOUND_MPS)
+    factory.pin('GPIO18', pin_class=MockChargingPin,
+                charge_time=(1.0 - LUX / FULL_SCALE) * CHARGE_LIMIT)
+    factory.pin('GPIO5', pin_class=MockPin)    # trigger of the dead lane: no echo ever
+    factory.pin('GPIO6', pin_class=MockPin)
+    return echoes
+
+
+def lane_params():
+    params = [Parameter('shelf_id', value='shelf_a'),
+              Parameter('lanes', value=['lane_1', 'lane_2', 'lane_3', 'lane_9']),
+              Parameter('ping_gap_s', value=GAP_S),
+              Parameter('diagnostics_period_s', value=0.5)]
+    for lane, trig, echo in (('lane_1', 'GPIO23', 'GPIO24'), ('lane_2', 'GPIO17', 'GPIO27'),
+                             ('lane_9', 'GPIO5', 'GPIO6')):
+        params += [Parameter(f'{lane}.kind', value='ultrasonic'),
+                   Parameter(f'{lane}.trigger_pin', value=trig),
+                   Parameter(f'{lane}.echo_pin', value=echo),
+                   Parameter(f'{lane}.rate_hz', value=20.0)]
+    params += [Parameter('lane_3.kind', value='light'), Parameter('lane_3.pin', value='GPIO18'),
+               Parameter('lane_3.full_scale_lux', value=FULL_SCALE),
+               Parameter('lane_3.charge_time_limit_s', value=CHARGE_LIMIT),
+               Parameter('lane_3.frame_id', value='ldr_3')]
+    return params
+
+
+@pytest.fixture(scope='module')
+def graph():
+    """One node on mock pins, probes subscribed to every output; run ~2 s once."""
+    factory = MockFactory()
+    echoes = wire_pins(factory)
+    harness = RosHarness()
+    got = {'lane_1': [], 'lane_2': [], 'lane_3': [], 'lane_9': [], 'diag': []}
+    probe = harness.node('probe')
+    for lane in ('lane_1', 'lane_2', 'lane_9'):
+        probe.create_subscription(Range, f'shelves/shelf_a/{lane}/range',
+                                  lambda m, lane=lane: got[lane].append(m),
+                                  qos_profile_sensor_data)
+    probe.create_subscription(Illuminance, 'shelves/shelf_a/lane_3/illuminance',
+                              got['lane_3'].append, qos_profile_sensor_data)
+    probe.create_subscription(DiagnosticArray, '/diagnostics', got['diag'].append, 10)
+    node = harness.add(LaneSensorNode(pin_factory=factory, context=harness.context,
+                                      parameter_overrides=lane_params()))
+    started_ns = node.get_clock().now().nanoseconds
+    t0 = time.monotonic()
+    for pin in echoes.values():
+        pin.clear_states()
+    assert harness.spin_until(lambda: min(len(got[k]) for k in ('lane_1', 'lane_2', 'lane_3'))
+                              >= 8 and len(got['diag']) >= 2, timeout=20.0), \
+        {k: len(v) for k, v in got.items()}
+    yield {'got': got, 'node': node, 'echoes': echoes, 't0': t0, 'started_ns': started_ns}
+    harness.close()
+
+
+def test_hc_sr04_lanes_publish_range_with_the_echo_distance(graph):
+    for lane, distance in DISTANCES.items():
+        msgs = graph['got'][lane]
+        assert abs(statistics.median(m.range for m in msgs) - distance) < 0.04, lane
+        msg = msgs[-1]
+        assert msg.radiation_type == Range.ULTRASOUND
+        assert msg.header.frame_id == f'shelf_a_{lane}'
+        assert math.isclose(msg.field_of_view, HCSR04_FIELD_OF_VIEW_RAD, rel_tol=1e-6)
+        assert math.isclose(msg.min_range, 0.02, rel_tol=1e-6)
+        assert math.isclose(msg.max_range, 1.0, rel_tol=1e-6)
+
+
+def test_readings_are_stamped_when_read_and_never_repeated(graph):
+    for lane in ('lane_1', 'lane_2', 'lane_3'):
+        stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec
+                  for m in graph['got'][lane]]
+        assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+        assert stamps[0] >= graph['started_ns']
+
+
+def test_ldr_lane_publishes_illuminance_on_the_documented_linear_scale(graph):
+    msgs = graph['got']['lane_3']
+    lux = statistics.median(m.illuminance for m in msgs)
+    assert abs(lux - LUX) < 150.0, lux
+    assert msgs[-1].header.frame_id == 'ldr_3'
+
+
+def test_hc_sr04s_ping_one_after_another_with_a_quiet_gap(graph):
+    pulses = []
+    for lane, pin in graph['echoes'].items():
+        t = graph['t0']
+        rise = None
+        for state in list(pin.states)[1:]:
+            t += state.timestamp
+            if state.state:
+                rise = t
+            elif rise is not None:
+                pulses.append((rise, t, lane))
+    pulses.sort()
+    assert len({lane for *_, lane in pulses}) == 2 and len(pulses) >= 10
+    for (_, fall, lane_a), (rise, _, lane_b) in zip(pulses, pulses[1:], strict=False):
+        assert rise > fall, 'two echoes overlapped'
+        if lane_a != lane_b:
+            assert rise - fall >= 0.8 * GAP_S, (rise - fall)
+
+
+def test_dead_hc_sr04_publishes_nothing_and_shows_error_in_diagnostics(graph):
+    assert graph['got']['lane_9'] == []
+    assert graph['node'].sensors['lane_9'].failed_reads >= 1
+    last = {s.name: s for s in graph['got']['diag'][-1].status}
+    assert last['lane_sensor_node: lane lane_9'].level == DiagnosticStatus.ERROR
+    assert last['lane_sensor_node: lane lane_1'].level == DiagnosticStatus.OK
+
+
+def test_rep117_and_lux_conversions():
+    assert range_value(0.01, 0.02, 1.0) == -math.inf
+    assert range_value(1.0, 0.02, 1.0) == math.inf
+    assert range_value(0.5, 0.02, 1.0) == 0.5
+    assert lux_from_light_value(0.25, 1000.0) == 250.0
+    assert lux_from_light_value(1.7, 1000.0) == 1000.0
+
+
+def test_ping_sequencer_serves_in_arrival_order_with_a_gap():
+    import threading
+
+    sequencer = PingSequencer(gap_s=0.01)
+    log = []
+
+    def ping(name):
+        with sequencer.turn():
+            log.append((name, time.monotonic()))
+            time.sleep(0.002)
+
+    threads = [threading.Thread(target=ping, args=(i,)) for i in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5.0)
+    assert len(log) == 5
+    times = [t for _, t in log]
+    assert all(b - a >= 0.012 - 0.001 for a, b in zip(times, times[1:], strict=False))

@@ -1,0 +1,43 @@
+"""Both installed executables as separate processes, with config/sensors.yaml: a shelf
+controller on gpiozero's mock pins feeds the shelf monitor, whose ShelfState shows the
+counts the mock distances stand for; both stop cleanly on SIGINT."""
+
+from ament_index_python.packages import get_package_prefix
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from ezshop_msgs.msg import ShelfState
+from ezshop_testing.processes import ChildProcess
+
+
+def exe(name):
+    return f"{get_package_prefix('ezshop_sensors')}/lib/ezshop_sensors/{name}"
+
+
+def test_lane_sensor_node_feeds_shelf_monitor_across_processes(ros, repo_root):
+    params = str(repo_root / 'config' / 'sensors.yaml')
+    controller = ChildProcess([
+        exe('lane_sensor_node'), '--ros-args', '-r', '__node:=lane_sensor_shelf_a',
+        '--params-file', params, '-p', 'pin_factory:=mock'])
+    monitor = ChildProcess([
+        exe('shelf_monitor'), '--ros-args', '--params-file', params,
+        '-p', 'shelves:=[shelf_a]', '-p', 'settle_s:=0.5', '-p', 'light_settle_s:=0.5'])
+    try:
+        states = []
+        probe = ros.node('probe')
+        probe.create_subscription(ShelfState, 'shelf_state', states.append, QoSProfile(
+            history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL))
+
+        def counts():
+            if not states:
+                return {}
+            return {(s.lane_id, s.count, s.sensor_ok) for s in states[-1].lanes}
+
+        # mock_value in config/sensors.yaml: lane_1/lane_2 at 0.2 m = 4 of 6 items
+        # (store file: 6 by default), lane_3 at 20 lux = the sandwich is there.
+        expected = {('lane_1', 4, True), ('lane_2', 4, True), ('lane_3', 1, True)}
+        assert ros.spin_until(lambda: counts() == expected, timeout=30.0), (
+            counts(), controller.output[-2000:], monitor.output[-2000:])
+    finally:
+        assert controller.stop() == 0, controller.output[-2000:]
+        assert monitor.stop() == 0, monitor.output[-2000:]

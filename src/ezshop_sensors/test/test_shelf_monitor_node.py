@@ -1,0 +1,219 @@
+"""shelf_monitor over real DDS: generated readings in, ShelfEvent / ShelfState / Alert /
+diagnostics out. The expected events come from running the same trace through the core
+filter offline; the node must publish exactly those, stamped exactly as they began."""
+
+import math
+import random
+import struct
+import time
+import uuid
+
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from sensor_msgs.msg import Illuminance, Range
+
+from ezshop_common.store_config import load_store
+from ezshop_msgs.msg import Alert, ShelfEvent, ShelfState
+from ezshop_sensors.lane_filter import NS, FilterParams, LaneFilter
+from ezshop_sensors.messages import illuminance_msg, range_msg
+from ezshop_sensors.shelf_monitor_node import ShelfMonitorNode
+from ezshop_sensors.trace_generator import CountChange, HandDip, generate_trace
+from ezshop_testing.ros import RosHarness
+
+TIMEOUT_S = 1.0
+
+
+def reliable(depth, latched=False):
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
+                      else DurabilityPolicy.VOLATILE)
+
+
+def float32(value: float) -> float:
+    """Range.range is float32: the offline filter must see what the node sees."""
+    return struct.unpack('f', struct.pack('f', value))[0]
+
+
+@pytest.fixture(scope='module')
+def graph(repo_root):
+    store = load_store(repo_root / 'config' / 'store.yaml')
+    harness = RosHarness()
+    got = {'events': [], 'states': [], 'alerts': [], 'diag': []}
+    probe = harness.node('probe')
+    probe.create_subscription(ShelfEvent, 'shelf_events', got['events'].append, reliable(100))
+    probe.create_subscription(ShelfState, 'shelf_state', got['states'].append,
+                              reliable(1, latched=True))
+    probe.create_subscription(Alert, 'alerts', got['alerts'].append, reliable(50))
+    probe.create_subscription(DiagnosticArray, '/diagnostics', got['diag'].append, 50)
+    pubs = {
+        'lane_1': probe.create_publisher(Range, 'shelves/shelf_a/lane_1/range',
+                                         qos_profile_sensor_data),
+        'lane_2': probe.create_publisher(Range, 'shelves/shelf_a/lane_2/range',
+                                         qos_profile_sensor_data),
+        'lane_3': probe.create_publisher(Illuminance, 'shelves/shelf_a/lane_3/illuminance',
+                                         qos_profile_sensor_data),
+    }
+    monitor = harness.add(ShelfMonitorNode(context=harness.context, parameter_overrides=[
+        Parameter('store_file', value=str(repo_root / 'config' / 'store.yaml')),
+        Parameter('shelves', value=['shelf_a']),
+        Parameter('sensor_timeout_s', value=TIMEOUT_S),
+        Parameter('diagnostics_period_s', value=0.2),
+        Parameter('state_period_s', value=1.0)]))
+    assert harness.spin_until(lambda: all(p.get_subscription_count() > 0
+                                          for p in pubs.values()), timeout=10.0)
+    yield {'harness': harness, 'monitor': monitor, 'pubs': pubs, 'got': got, 'store': store,
+           'probe': probe}
+    harness.close()
+
+
+def feed(graph, lane_id, samples, base_ns):
+    """Publish readings one by one, each once the monitor has taken the previous one."""
+    harness, monitor = graph['harness'], graph['monitor']
+    lane_filter = monitor.filters[('shelf_a', lane_id)]
+    frame = lane_filter.lane.frame_id
+    for t, value in samples:
+        stamp = base_ns + int(round(t * NS))
+        if lane_id == 'lane_3':
+            msg = illuminance_msg(stamp, frame, value)
+        else:
+            msg = range_msg(stamp, frame, 0.5, 4.0)
+            msg.range = value
+        before = lane_filter.counters['readings']
+        graph['pubs'][lane_id].publish(msg)
+        assert harness.spin_until(lambda n=before: lane_filter.counters['readings'] > n, 5.0)
+
+
+def expected_events(lane, samples, base_ns):
+    offline = LaneFilter(lane, FilterParams(sensor_timeout_s=TIMEOUT_S), start_ns=base_ns)
+    events = []
+    for t, value in samples:
+        events += offline.add(base_ns + int(round(t * NS)), value)[0]
+    return events
+
+
+def event_key(e):
+    if isinstance(e, ShelfEvent):
+        return (e.quantity_delta, e.count_before, e.count_after,
+                e.header.stamp.sec * NS + e.header.stamp.nanosec)
+    return (e.delta, e.count_before, e.count_after, e.stamp_ns)
+
+
+def test_pick_and_two_item_grab_are_published_once_each_with_their_start_stamp(graph):
+    lane = graph['store'].lane('shelf_a', 'lane_1')
+    episodes = [HandDip(4.0, 1.5), CountChange(8.0, 1.2, 3), CountChange(13.0, 1.5, 1)]
+    trace = generate_trace(lane, episodes, 19.0, random.Random(7), initial_count=4)
+    samples = [(t, float32(v)) for t, v in trace.samples]
+    base_ns = graph['monitor'].get_clock().now().nanoseconds
+    expected = expected_events(lane, samples, base_ns)
+    assert [(e.count_before, e.count_after) for e in expected] == [(4, 3), (3, 1)]
+
+    feed(graph, 'lane_1', samples, base_ns)
+    got = graph['got']
+    assert graph['harness'].spin_until(lambda: len(got['events']) >= 2, 5.0)
+    graph['harness'].spin_for(0.3)  # nothing more may come
+    events = [e for e in got['events'] if e.lane_id == 'lane_1']
+    assert [event_key(e) for e in events] == [event_key(e) for e in expected]
+    for event in events:
+        assert (event.shelf_id, event.item_id) == ('shelf_a', 'cola')
+        assert event.header.frame_id == 'shelf_a_lane_1'
+        assert uuid.UUID(event.event_id).version == 4
+        assert 0.5 <= event.confidence <= 1.0
+    assert len({e.event_id for e in events}) == 2
+
+    def lane_1_count():
+        lanes = {s.lane_id: s for s in got['states'][-1].lanes} if got['states'] else {}
+        return lanes.get('lane_1') and lanes['lane_1'].count
+
+    assert graph['harness'].spin_until(lambda: lane_1_count() == 1, 5.0)
+
+
+def test_light_lane_pick_is_one_event(graph):
+    lane = graph['store'].lane('shelf_a', 'lane_3')
+    trace = generate_trace(lane, [HandDip(4.0, 1.0), CountChange(8.0, 1.0, 0)], 14.0,
+                           random.Random(3), initial_count=1)
+    base_ns = graph['monitor'].get_clock().now().nanoseconds
+    expected = expected_events(lane, trace.samples, base_ns)
+    assert [(e.count_before, e.count_after) for e in expected] == [(1, 0)]
+    feed(graph, 'lane_3', trace.samples, base_ns)
+    got = graph['got']
+    assert graph['harness'].spin_until(
+        lambda: any(e.lane_id == 'lane_3' for e in got['events']), 5.0)
+    events = [e for e in got['events'] if e.lane_id == 'lane_3']
+    assert [event_key(e) for e in events] == [event_key(e) for e in expected]
+    assert events[0].item_id == 'sandwich'
+
+
+def lane_diag(graph, lane_id):
+    for array in reversed(graph['got']['diag']):
+        for status in array.status:
+            if status.name == f'shelf_monitor: lane shelf_a/{lane_id}':
+                return status
+    return None
+
+
+def test_dead_lane_is_unmonitored_with_alert_and_error_then_recovers(graph):
+    harness, got = graph['harness'], graph['got']
+
+    def alerts(kind):
+        return [a for a in got['alerts'] if a.kind == kind and 'shelf_a/lane_2' in a.refs]
+
+    # lane_2 never got a reading: after the timeout it is unmonitored.
+    assert harness.spin_until(lambda: alerts('sensor_dead'), TIMEOUT_S + 5.0)
+    dead = alerts('sensor_dead')[0]
+    assert dead.level == Alert.ERROR and dead.source == 'shelf_monitor'
+    assert harness.spin_until(
+        lambda: (lane_diag(graph, 'lane_2') or DiagnosticStatus()).level
+        == DiagnosticStatus.ERROR, 5.0)
+    state = {s.lane_id: s for s in got['states'][-1].lanes}['lane_2']
+    assert state.sensor_ok is False
+
+    # Readings come back: the lane recovers by itself.
+    water = graph['store'].lane('shelf_a', 'lane_2')
+    level = water.ultrasonic.distance_for_count(5)
+    base_ns = graph['monitor'].get_clock().now().nanoseconds
+    feed(graph, 'lane_2', [(0.1 * i, float32(level)) for i in range(20)], base_ns)
+    assert harness.spin_until(lambda: alerts('sensor_recovered'), 5.0)
+    assert alerts('sensor_recovered')[0].level == Alert.INFO
+    assert harness.spin_until(
+        lambda: lane_diag(graph, 'lane_2').level != DiagnosticStatus.ERROR, 5.0)
+    state = {s.lane_id: s for s in got['states'][-1].lanes}['lane_2']
+    assert state.sensor_ok is True and math.isclose(state.raw_reading, level, rel_tol=1e-6)
+    assert len(alerts('sensor_dead')) == 1
+
+
+def test_nan_reading_is_counted_in_diagnostics_not_fatal(graph):
+    harness = graph['harness']
+    lane_filter = graph['monitor'].filters[('shelf_a', 'lane_1')]
+    before = lane_filter.counters['rejected_nan']
+    base_ns = lane_filter.last_raw_ns + NS // 10
+    feed(graph, 'lane_1', [(0.0, math.nan)], base_ns)
+
+    def nan_count():
+        status = lane_diag(graph, 'lane_1')
+        values = {kv.key: kv.value for kv in status.values} if status else {}
+        return int(values.get('rejected_nan', -1))
+
+    assert harness.spin_until(lambda: nan_count() == before + 1, 5.0)
+
+
+def test_late_subscriber_gets_the_shelf_state(graph):
+    harness = graph['harness']
+    late = []
+    listener = harness.node('late_listener')
+    listener.create_subscription(ShelfState, 'shelf_state', late.append, reliable(1, True))
+    started = time.monotonic()
+    assert harness.spin_until(lambda: late, 5.0)
+    assert time.monotonic() - started < 5.0
+    lanes = {s.lane_id: s for s in late[-1].lanes}
+    assert set(lanes) == {'lane_1', 'lane_2', 'lane_3'}
+    assert lanes['lane_1'].item_id == 'cola' and lanes['lane_1'].capacity == 6
+    assert lanes['lane_3'].kind == 'light'
