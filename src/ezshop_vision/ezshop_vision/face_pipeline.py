@@ -5,7 +5,10 @@ Encodings (~107 ms each with dlib-bin) are the expensive part, so a frame encode
 ``max_encodings_per_frame`` faces, chosen among tracks that still need evidence: new or
 unconfirmed tracks first (fewest votes), then confirmed tracks due for their low-rate
 re-check. A track's identity is the customer holding at least ``votes_needed`` of its last
-``vote_window`` votes and more votes than any other outcome (unknown included).
+``vote_window`` votes and more votes than any other outcome (unknown included), provided the
+newest vote does not name someone else. A vote that disagrees with the track's identity makes
+the track suspect: it is encoded again on the next frames until the votes settle, so a track
+that jumped to another person loses the wrong name within a few frames.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ def decide_identity(track: Track, policy: MatchPolicy, votes_needed: int) -> Non
     others = max((n for cid, n in counts.items() if cid != customer_id), default=0)
     if count < votes_needed or count <= others:
         return
+    if votes[-1].customer_id not in ('', customer_id):
+        return  # the newest evidence names someone else: unknown until votes settle
     distances = [v.distance for v in votes if v.customer_id == customer_id]
     mean_distance = float(np.mean(distances))
     track.customer_id = customer_id
@@ -135,6 +140,8 @@ class FacePipeline:
         box = track.box.clipped(width, height)
         if box.w < self.settings.min_face_px or box.h < self.settings.min_face_px:
             return False
+        if track.suspect:
+            return True
         if not track.customer_id and len(track.votes) < self.settings.vote_window:
             return True
         return stamp - track.last_encoded >= self.settings.recheck_interval_s
@@ -149,5 +156,11 @@ class FacePipeline:
         embeddings = self.engine.encode(rgb, [t.box.clipped(width, height) for t in chosen])
         self.stats.encodings += len(chosen)
         for track, embedding in zip(chosen, embeddings, strict=True):
-            record_vote(track, embedding, self.gallery.identify(embedding, self.policy), stamp)
+            before = track.customer_id
+            match = self.gallery.identify(embedding, self.policy)
+            record_vote(track, embedding, match, stamp)
             decide_identity(track, self.policy, self.settings.votes_needed)
+            if before and match.customer_id != before:
+                track.suspect = True
+            elif track.customer_id == match.customer_id:
+                track.suspect = False

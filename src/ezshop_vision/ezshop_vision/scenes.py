@@ -39,24 +39,27 @@ def make_sprite(bgr: np.ndarray, face: Box, identity: str, face_px: int = 110,
 
 @dataclass
 class Mover:
-    """A sprite moving in straight lines, bouncing off the frame edges."""
+    """A sprite moving in straight lines, bouncing off the frame edges (or off the edges
+    of ``bounds`` = (x0, y0, x1, y1) when given, to keep sprites apart)."""
 
     sprite: FaceSprite
     x: float
     y: float
     vx: float
     vy: float
+    bounds: tuple[int, int, int, int] | None = None
 
     def step(self, width: int, height: int) -> None:
         h, w = self.sprite.image.shape[:2]
+        x0, y0, x1, y1 = self.bounds or (0, 0, width, height)
         self.x += self.vx
         self.y += self.vy
-        if self.x < 0 or self.x + w > width:
+        if self.x < x0 or self.x + w > x1:
             self.vx = -self.vx
-            self.x = min(max(self.x, 0), width - w)
-        if self.y < 0 or self.y + h > height:
+            self.x = min(max(self.x, x0), x1 - w)
+        if self.y < y0 or self.y + h > y1:
             self.vy = -self.vy
-            self.y = min(max(self.y, 0), height - h)
+            self.y = min(max(self.y, y0), y1 - h)
 
     @property
     def face_box(self) -> Box:

@@ -30,6 +30,9 @@ class TrackerSettings:
     min_follow_score: float = 0.5  # template match score needed to follow a face
     search_factor: float = 0.5    # search window margin, as a fraction of the face size
     tracking_scale: float = 0.5   # image scale used for template following
+    min_appearance: float = 0.1   # template similarity needed to continue a track (a
+    #                               different person stepping into the same place starts
+    #                               a new track)
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Track:
     misses: int = 0
     velocity: tuple[float, float] = (0.0, 0.0)
     template: np.ndarray | None = None
+    suspect: bool = False
     embeddings: deque = field(default_factory=deque)
     votes: deque = field(default_factory=deque)
     last_encoded: float = float('-inf')
@@ -85,7 +89,8 @@ class FaceTracker:
             predicted = track.box.shifted(*track.velocity)
             for di, det in enumerate(detections):
                 overlap = max(predicted.iou(det), track.box.iou(det))
-                if overlap >= self.settings.min_iou:
+                if overlap >= self.settings.min_iou and \
+                        self.appearance(track, gray, det) >= self.settings.min_appearance:
                     pairs.append((overlap, ti, di))
         used_tracks, used_dets = set(), set()
         for _, ti, di in sorted(pairs, reverse=True):
@@ -123,6 +128,18 @@ class FaceTracker:
         for track in self.tracks:
             track.detected = False
             self._follow_one(track, gray, stamp)
+
+    def appearance(self, track: Track, gray: np.ndarray, box: Box) -> float:
+        """Similarity (-1..1) of the track's template and the image inside ``box``."""
+        if track.template is None:
+            return 1.0
+        patch = self._template(gray, box)
+        if patch is None:
+            return 1.0
+        th, tw = track.template.shape
+        patch = cv2.resize(patch, (tw, th), interpolation=cv2.INTER_AREA)
+        score = float(cv2.matchTemplate(patch, track.template, cv2.TM_CCOEFF_NORMED)[0, 0])
+        return score if np.isfinite(score) else 0.0
 
     def visible(self) -> list[Track]:
         return [t for t in self.tracks if t.visible]

@@ -109,3 +109,36 @@ def test_gallery_swap_re_decides_without_re_encoding(engine, enrolled_gallery, m
     pipeline.set_gallery(Gallery())
     assert all(t.customer_id == '' for t in pipeline.tracker.tracks)
     assert pipeline.stats.encodings <= encodings + 3
+
+
+def test_a_track_that_jumps_to_another_person_loses_the_wrong_name_quickly(
+        engine, enrolled_gallery, dev_identities, dev_faces):
+    """Obama is replaced in place by Kit (a swap the tracker cannot see): within a few
+    frames the track is no longer called Obama, and then it is called Kit."""
+    by_name = {i.name: i for i in dev_identities}
+
+    def sprite(name, index):
+        photo = by_name[name].photos[index]
+        return make_sprite(load_bgr(photo), dev_faces[photo].boxes[0], name)
+
+    from ezshop_vision.tracker import TrackerSettings
+
+    pipeline = FacePipeline(engine, PipelineSettings(detect_every=1, recheck_interval_s=0.2),
+                            gallery=enrolled_gallery(['obama', 'kit_harington']),
+                            tracker_settings=TrackerSettings(min_appearance=-1.0))
+    base = background()
+    obama, kit = sprite('obama', 3), sprite('kit_harington', 2)
+    for i in range(4):
+        frame, _ = render([Mover(obama, 200, 100, 0, 0)], base)
+        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
+    assert [r.customer_id for r in results] == ['obama']
+    track_id = results[0].track_id
+    names = []
+    for i in range(4, 12):
+        frame, _ = render([Mover(kit, 200, 100, 0, 0)], base)
+        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
+        names += [r.customer_id for r in results if r.track_id == track_id]
+    first_kit_frame = next(i for i, n in enumerate(names) if n == 'kit_harington')
+    assert 'obama' not in names[2:first_kit_frame + 1]
+    assert names[-1] == 'kit_harington'
+    assert names.count('obama') <= 2, names
