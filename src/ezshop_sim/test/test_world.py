@@ -1,0 +1,99 @@
+"""The world model: ground truth, lane counts over time, who is where in which camera."""
+
+import pytest
+
+from ezshop_common.store_config import load_store
+from ezshop_sim.scenario import load_scenario, parse_scenario
+from ezshop_sim.world import build_world
+
+
+@pytest.fixture(scope='module')
+def store(repo_root):
+    return load_store(repo_root / 'config' / 'store.yaml')
+
+
+def test_ground_truth_of_the_end_to_end_scenario(store):
+    world = build_world(load_scenario('two_shoppers_one_shelf'), store)
+    events = [(e.kind, e.shopper, e.shelf_id, e.lane_id, e.item_id, e.quantity)
+              for e in world.events]
+    assert events == [
+        ('ENTERED', 'obama', '', '', '', 0),
+        ('ENTERED', 'bbt_penny', '', '', '', 0),
+        ('TAKE', 'obama', 'shelf_a', 'lane_1', 'cola', 1),
+        ('TAKE', 'bbt_penny', 'shelf_a', 'lane_3', 'sandwich', 1),
+        ('TAKE', 'obama', 'shelf_a', 'lane_2', 'water', 1),
+        ('PUT_BACK', 'obama', 'shelf_a', 'lane_2', 'water', 1),
+        ('EXITED', 'bbt_penny', '', '', '', 0),
+        ('EXITED', 'obama', '', '', '', 0),
+        ('SCENARIO_DONE', '', '', '', '', 0),
+    ]
+    times = [e.t for e in world.events]
+    assert times == sorted(times)
+    assert world.events[-1].t == pytest.approx(world.end_s)
+
+
+def test_lane_counts_follow_the_takes(store):
+    world = build_world(load_scenario('two_shoppers_one_shelf'), store)
+    take = next(e for e in world.events if e.kind == 'TAKE' and e.item_id == 'water')
+    put = next(e for e in world.events if e.kind == 'PUT_BACK')
+    water = world.lanes[('shelf_a', 'lane_2')]
+    assert water.count_at(0.0) == 6
+    assert water.count_at(take.t + 0.01) == 5
+    assert water.count_at(put.t + 0.01) == 6
+    assert water.hand_in(take.t - 0.1) and not water.hand_in(take.t + 0.1)
+    assert world.counts_at(world.end_s)[('shelf_a', 'lane_1')] == 5
+
+
+def test_the_same_seed_gives_the_same_world_and_another_seed_other_timings(store):
+    scenario = load_scenario('demo')
+    a, b = build_world(scenario, store), build_world(scenario, store)
+    assert a.events == b.events
+    other = build_world(parse_scenario({**_as_data(scenario), 'seed': 999}), store)
+    assert [e.t for e in other.events] != [e.t for e in a.events]
+
+
+def _as_data(scenario):
+    from ezshop_sim.scenario import scenario_to_dict
+    return scenario_to_dict(scenario)
+
+
+def test_door_camera_sees_the_face_grow_then_leave(store):
+    world = build_world(load_scenario('one_shopper'), store)
+    entered = world.events[0]
+    views = world.appearances['cam_entrance']
+    assert len(views) == 1
+    sizes = [world.in_view('cam_entrance', t)[0][1][2] for t in (0.1, 0.9, entered.t)]
+    assert sizes[0] < sizes[1] < sizes[2] and 120 <= sizes[2] <= 200
+    assert world.in_view('cam_entrance', views[0].t_end + 0.1) == []
+
+
+def test_three_entering_together_stand_side_by_side(store):
+    world = build_world(load_scenario('three_enter_together'), store)
+    t = world.events[0].t
+    seen = world.in_view('cam_entrance', t)
+    assert len(seen) == 3
+    xs = sorted(pose[0] for _, pose in seen)
+    sizes = [pose[2] for _, pose in seen]
+    assert min(sizes) >= 110
+    assert all(b - a > max(sizes) for a, b in zip(xs, xs[1:], strict=False))
+
+
+def test_reaching_shopper_has_the_face_in_the_lanes_reach_zone(store):
+    world = build_world(load_scenario('neighbours_adjacent_lanes'), store)
+    camera = store.camera('cam_shelf_b')
+    zones = {(z.shelf_id, z.lane_id): z for z in camera.coverage}
+    for event in (e for e in world.events if e.kind == 'TAKE'):
+        zone = zones[(event.shelf_id, event.lane_id)]
+        seen = {view.identity: pose for view, pose in world.in_view('cam_shelf_b', event.t)}
+        x, y, _ = seen[event.shopper]
+        assert zone.x <= x <= zone.x + zone.width and zone.y <= y <= zone.y + zone.height
+        # The neighbour is in view too, but not in this lane's zone.
+        others = [pose for name, pose in seen.items() if name != event.shopper]
+        assert others and all(not zone.x <= p[0] <= zone.x + zone.width for p in others)
+
+
+def test_changes_of_one_lane_are_spaced_by_the_lane_gap(store):
+    world = build_world(load_scenario('four_shoppers_one_shelf'), store)
+    gap = world.scenario.timing.lane_gap_s
+    takes = [e.t for e in world.events if e.kind == 'TAKE' and e.lane_id == 'lane_1']
+    assert len(takes) == 2 and takes[1] - takes[0] >= gap
