@@ -158,6 +158,7 @@ def main() -> None:
                     'max': max(delays, default=float('nan'))},
         'delay_minus_settle_s': {'p50': percentile(over_settle, 0.5),
                                  'p95': percentile(over_settle, 0.95),
+                                 'p99': percentile(over_settle, 0.99),
                                  'max': max(over_settle, default=float('nan'))},
         'slow_push_delay_after_push_end_s': {'p50': percentile(push_delays, 0.5),
                                              'max': max(push_delays, default=float('nan'))},
@@ -192,13 +193,17 @@ def render(r: dict) -> str:
                                             f"{r['matched']:,}"),
         ('precision', f"{100 * r['precision']:.3f} %"),
         ('recall', f"{100 * r['recall']:.3f} %"),
+        *[(f'{kind} lanes: changes / events / matched',
+           f"{k['changes']:,} / {k['events']:,} / {k['matched']:,}")
+          for kind, k in r['per_kind'].items()],
         ('count accuracy (final count right)', f"{100 * r['count_accuracy']:.3f} %"),
         ('delay change -> event p50 / p95 / max',
          f"{r['delay_s']['p50'] * ms:.0f} / {r['delay_s']['p95'] * ms:.0f} / "
          f"{r['delay_s']['max'] * ms:.0f} ms"),
-        ('delay - settle time p50 / p95 / max (target <= 100 ms)',
+        ('delay - settle time p50 / p95 / p99 / max (target <= 100 ms)',
          f"{r['delay_minus_settle_s']['p50'] * ms:.0f} / "
          f"{r['delay_minus_settle_s']['p95'] * ms:.0f} / "
+         f"{r['delay_minus_settle_s']['p99'] * ms:.0f} / "
          f"{r['delay_minus_settle_s']['max'] * ms:.0f} ms"),
         ('slow push: delay after push end p50 / max',
          f"{r['slow_push_delay_after_push_end_s']['p50'] * ms:.0f} / "
