@@ -176,6 +176,9 @@ class ShelfMonitorNode(Node):
         now_ns = self.get_clock().now().nanoseconds
         changed = False
         for lane_filter in self.filters.values():
+            if now_ns > 0 and lane_filter.last_valid_ns == 0:
+                # Sim time started after the node: the timeout counts from now, not from 0.
+                lane_filter.last_valid_ns = now_ns
             changes = lane_filter.check_timeout(now_ns)
             self._report_health(lane_filter, changes)
             changed = changed or bool(changes)

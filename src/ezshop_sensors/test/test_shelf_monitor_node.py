@@ -217,3 +217,39 @@ def test_late_subscriber_gets_the_shelf_state(graph):
     assert set(lanes) == {'lane_1', 'lane_2', 'lane_3'}
     assert lanes['lane_1'].item_id == 'cola' and lanes['lane_1'].capacity == 6
     assert lanes['lane_3'].kind == 'light'
+
+
+def test_sensor_timeout_runs_on_sim_time(ros, repo_root):
+    from rosgraph_msgs.msg import Clock
+
+    alerts = []
+    probe = ros.node('sim_probe')
+    clock_pub = probe.create_publisher(Clock, '/clock', 10)
+    probe.create_subscription(Alert, 'alerts', alerts.append, reliable(50))
+    monitor = ros.add(ShelfMonitorNode(context=ros.context, parameter_overrides=[
+        Parameter('use_sim_time', value=True),
+        Parameter('store_file', value=str(repo_root / 'config' / 'store.yaml')),
+        Parameter('shelves', value=['shelf_b']),
+        Parameter('sensor_timeout_s', value=2.0),
+        Parameter('diagnostics_period_s', value=0.1)]))
+    assert ros.spin_until(lambda: clock_pub.get_subscription_count() > 0, 10.0)
+
+    def tick(sim_s):
+        clock_pub.publish(Clock(clock=time_msg(sim_s)))
+        assert ros.spin_until(
+            lambda: monitor.get_clock().now().nanoseconds == int(sim_s * NS), 5.0)
+        ros.spin_for(0.4)  # several timer periods
+
+    tick(1000.0)   # sim time starts long after 0: no lane is dead yet
+    tick(1001.5)
+    assert alerts == []
+    tick(1002.5)   # 2.5 s of sim time without readings: every shelf_b lane is dead
+    assert ros.spin_until(lambda: len(alerts) == 3, 5.0)
+    assert {a.refs[0] for a in alerts} == {'shelf_b/lane_1', 'shelf_b/lane_2', 'shelf_b/lane_3'}
+
+
+def time_msg(seconds):
+    from builtin_interfaces.msg import Time
+
+    ns = int(seconds * NS)
+    return Time(sec=ns // NS, nanosec=ns % NS)
