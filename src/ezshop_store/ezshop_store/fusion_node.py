@@ -36,6 +36,13 @@ def _reliable(depth: int, latched: bool = False) -> QoSProfile:
                                   else DurabilityPolicy.VOLATILE))
 
 
+def _keep_all() -> QoSProfile:
+    """Reliable, every sample kept: a slow reader blocks the writer instead of losing."""
+    return QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=1000,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
 def _seconds(description: str, low: float, high: float) -> ParameterDescriptor:
     return ParameterDescriptor(description=description, floating_point_range=[
         FloatingPointRange(from_value=low, to_value=high)])
@@ -108,12 +115,12 @@ class FusionNode(Node):
                 self.create_subscription(
                     FaceArray, camera.faces_topic,
                     lambda msg, cam=camera.camera_id: self._on_faces(msg, cam), _reliable(50))
-        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event,
-                                 _reliable(1000))
+        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event, _keep_all())
         self.create_subscription(CustomerEvent, 'customer_events', self._on_customer_event,
-                                 _reliable(1000))
+                                 _keep_all())
         self.create_subscription(Cart, 'carts', self._on_cart, _reliable(100, latched=True))
-        self.actions_pub = self.create_publisher(CartAction, 'cart_actions', _reliable(1000))
+        self.actions_pub = self.create_publisher(CartAction, 'cart_actions', _keep_all())
+        self.unsent: list[CartAction] = []
         self.alerts_pub = self.create_publisher(Alert, 'alerts', _reliable(100))
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', QoSProfile(
             depth=10))
@@ -168,7 +175,26 @@ class FusionNode(Node):
         self._decide_ready()
 
     # ------------------------------------------------------------ decisions
+    def _send(self, msg: CartAction) -> None:
+        """Publish a cart action; if the store's reader is full (publish blocked and failed)
+        keep it and retry on the next timer tick, in order."""
+        self.unsent.append(msg)
+        self._flush_unsent()
+
+    def _flush_unsent(self) -> None:
+        while self.unsent:
+            try:
+                self.actions_pub.publish(self.unsent[0])
+            except RuntimeError as exc:  # rclpy RCLError: the writer blocked too long
+                self.counters['publish_retries'] += 1
+                self.get_logger().warning(f'cart_actions blocked, will retry: {exc}',
+                                          throttle_duration_sec=1.0)
+                return
+            self.unsent.pop(0)
+
     def _decide_ready(self) -> None:
+        if self.unsent:
+            self._flush_unsent()
         if not self.waiting:
             return
         now = self.get_clock().now().nanoseconds
@@ -194,7 +220,7 @@ class FusionNode(Node):
         decision = core.decide(change, scores, self.presence.present_at(change.stamp_ns),
                                self.holdings, self.params)
         self.counters[f'decisions_{decision.outcome}'] += 1
-        self.actions_pub.publish(convert.cart_action_msg(decision, waiting.frame_id))
+        self._send(convert.cart_action_msg(decision, waiting.frame_id))
         if decision.outcome == core.ASSIGNED:
             return
         kind = 'ambiguous_pick' if decision.ambiguous else 'unattributed_pick'
