@@ -12,6 +12,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE_NAME]),
         ('share/' + PACKAGE_NAME, ['package.xml']),
         ('share/' + PACKAGE_NAME + '/config', glob('config/*.yaml')),
+        ('share/' + PACKAGE_NAME + '/scenarios', glob('scenarios/*.yaml')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -21,6 +22,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'sim_node = ezshop_sim.sim_node:main',
+            'scenario_gen = ezshop_sim.generator:main',
         ],
     },
 )

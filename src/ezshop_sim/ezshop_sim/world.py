@@ -181,6 +181,8 @@ class _Builder:
         self.timing = scenario.timing
         self.photos = photos or {}
         self.rng = random.Random(scenario.seed)
+        # Photo choices have their own stream: timings do not depend on the photo folder.
+        self.photo_rng = random.Random(f'{scenario.seed}:photos')
         self.events: list[TruthEvent] = []
         self.lanes = {lane.key: LaneTimeline(lane) for lane in store.lanes}
         self.free_at: dict[tuple[str, str], float] = {}
@@ -193,7 +195,7 @@ class _Builder:
 
     def pick_photo(self, identity: str) -> Path | None:
         options = self.photos.get(identity)
-        return self.rng.choice(options) if options else None
+        return self.photo_rng.choice(options) if options else None
 
     def door_pass_s(self) -> float:
         t = self.timing

@@ -1,0 +1,330 @@
+"""sim_node: plays a scenario and publishes what the store's cameras and lane sensors would.
+
+Thin ROS wrapper around the plain-Python simulator (scenario, world, render, lanes): camera
+frames and camera_info for every camera of the store file, a Range or Illuminance reading for
+every lane, sim/ground_truth (every entry, take, put-back and exit, then SCENARIO_DONE), and
+/diagnostics. Stamps are the scenario time each frame/reading/event represents, on the node's
+clock (honours use_sim_time) from the moment the scenario clock starts.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Illuminance, Image, Range
+
+from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
+from ezshop_msgs.msg import GroundTruth
+from ezshop_sim.lanes import lane_signals
+from ezshop_sim.photos import identities_dir, split_photos
+from ezshop_sim.render import FrameRenderer
+from ezshop_sim.scenario import load_scenario
+from ezshop_sim.world import build_world
+
+GT_KINDS = {'ENTERED': GroundTruth.ENTERED, 'EXITED': GroundTruth.EXITED,
+            'TAKE': GroundTruth.TAKE, 'PUT_BACK': GroundTruth.PUT_BACK,
+            'SCENARIO_DONE': GroundTruth.SCENARIO_DONE}
+#: At most this many readings per lane are caught up in one timer tick (the rest are skipped).
+MAX_CATCH_UP = 30
+#: HC-SR04 beam: about 15 degrees.
+ULTRASONIC_FOV_RAD = 0.26
+
+
+def _qos(depth: int, reliable: bool, transient_local: bool = False) -> QoSProfile:
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient_local
+        else DurabilityPolicy.VOLATILE)
+
+
+def _desc(text: str, low: float | None = None, high: float | None = None) -> ParameterDescriptor:
+    desc = ParameterDescriptor(description=text)
+    if low is not None:
+        desc.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+    return desc
+
+
+class SimNode(Node):
+    """Publishes a simulated store: camera frames, lane readings, ground truth."""
+
+    def __init__(self, **kwargs):
+        super().__init__('sim_node', **kwargs)
+        p = self.declare_parameter
+        p('scenario', 'demo', _desc('shipped scenario name, or path to a scenario YAML file'))
+        p('seed', -1, _desc('random seed; -1 = the seed written in the scenario'))
+        p('faces_dir', '', _desc("faces folder; '' = $EZSHOP_FACES (else ../shared/faces)"))
+        p('faces_subdir', 'dev', _desc("subfolder of faces_dir holding <identity>/ folders "
+                                       "('' = faces_dir itself)"))
+        p('store_file', '', _desc("store layout; '' = the scenario's, else "
+                                  "$EZSHOP_STORE_FILE or config/store.yaml"))
+        p('fps', 10.0, _desc('camera frames per second (per camera)', 1.0, 30.0))
+        p('rate_hz', 15.0, _desc('lane sensor readings per second (per lane)', 1.0, 50.0))
+        p('time_scale', 1.0, _desc('scenario seconds per wall-clock second', 0.1, 10.0))
+        p('start_delay_s', 0.0, _desc('wait this long (wall clock) before the scenario clock '
+                                      'starts, after wait_for_subscribers', 0.0, 600.0))
+        p('wait_for_subscribers', [''], _desc(
+            'topics that must each have a subscriber before the scenario clock starts '
+            "(empty entries ignored), e.g. ['cameras/cam_entrance/image_raw', 'shelf_events']"))
+        p('wait_timeout_s', 30.0, _desc('start anyway after waiting this long for '
+                                        'subscribers (a warning is logged)', 0.0, 3600.0))
+        p('on_done', 'idle', _desc("after SCENARIO_DONE: 'idle' keeps publishing an empty "
+                                   "store, 'exit' ends the process"))
+        p('publish_clock', False, _desc('publish /clock (scenario time) for use_sim_time nodes; '
+                                        'useful with time_scale != 1'))
+        self._cfg = {name: self.get_parameter(name).value for name in (
+            'scenario', 'seed', 'faces_dir', 'faces_subdir', 'store_file', 'fps', 'rate_hz',
+            'time_scale', 'start_delay_s', 'wait_for_subscribers', 'wait_timeout_s',
+            'on_done', 'publish_clock')}
+        cfg = self._cfg
+        if cfg['on_done'] not in ('idle', 'exit'):
+            raise ValueError(f"on_done must be 'idle' or 'exit' (got {cfg['on_done']!r})")
+
+        self.scenario = load_scenario(cfg['scenario'])
+        self.seed = self.scenario.seed if cfg['seed'] < 0 else cfg['seed']
+        store_file = cfg['store_file'] or self.scenario.store_file
+        self.store = load_store(store_file)
+        folder = identities_dir(cfg['faces_dir'] or None, cfg['faces_subdir'] or None)
+        photos = {i: list(split_photos(folder, i).appearance) for i in self.scenario.identities}
+        self.world = build_world(self.scenario, self.store, photos)
+        self.renderer = FrameRenderer(self.world, self.seed)
+        self.signals = lane_signals(self.world, self.seed, cfg['rate_hz'])
+
+        # Images: RELIABLE publisher, depth 1 -- matches best-effort *and* reliable depth-1
+        # subscribers (a best-effort publisher would not match a reliable one); keep-last 1
+        # never blocks on a slow reader.
+        image_qos = _qos(1, reliable=True)
+        self._cameras = []
+        for camera in self.store.cameras:
+            base = f'cameras/{camera.camera_id}'
+            self._cameras.append((camera,
+                                  self.create_publisher(Image, f'{base}/image_raw', image_qos),
+                                  self.create_publisher(CameraInfo, f'{base}/camera_info',
+                                                        _qos(1, reliable=True)),
+                                  _camera_info(camera)))
+        sensor_qos = _qos(5, reliable=False)
+        self._lanes = []
+        for signal in self.signals:
+            lane = signal.lane
+            msg_type = Range if lane.sensor == SENSOR_ULTRASONIC else Illuminance
+            self._lanes.append((signal, self.create_publisher(msg_type, lane.reading_topic,
+                                                              sensor_qos), 0))
+        self._gt_pub = self.create_publisher(GroundTruth, 'sim/ground_truth',
+                                             _qos(1000, reliable=True, transient_local=True))
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', _qos(10, True))
+        self._clock_pub = self.create_publisher(Clock, '/clock', _qos(1, True)) \
+            if cfg['publish_clock'] else None
+
+        self.state = 'waiting'
+        self.finished = False
+        self._created = time.monotonic()
+        self._ready_at: float | None = None
+        self._start_mono = 0.0
+        self._epoch_ns = 0
+        self._next_frame = 0
+        self._next_event = 0
+        self._counts = {'frames_published': 0, 'frames_skipped': 0, 'readings_published': 0,
+                        'readings_skipped': 0, 'readings_silent': 0,
+                        'ground_truth_published': 0}
+        self._wait_timed_out = False
+        scale = cfg['time_scale']
+        self.create_timer(0.02, self._control)
+        self.create_timer(1.0 / (cfg['fps'] * scale), self._publish_frames)
+        self.create_timer(1.0 / (cfg['rate_hz'] * scale), self._publish_readings)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self.get_logger().info(
+            f'scenario {self.scenario.name!r} (seed {self.seed}): '
+            f'{len(self.scenario.shoppers)} shoppers, {self.world.end_s:.1f} s simulated, '
+            f'{len(self._cameras)} cameras, {len(self._lanes)} lanes; photos from {folder}')
+
+    # --- the scenario clock ----------------------------------------------------------------
+    def sim_time(self) -> float:
+        """Scenario seconds since the scenario clock started (0 before)."""
+        if self.state == 'waiting':
+            return 0.0
+        return (time.monotonic() - self._start_mono) * self._cfg['time_scale']
+
+    def stamp(self, t: float) -> Time:
+        ns = self._epoch_ns + int(round(t * 1e9))
+        return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+    def _waiting_for(self) -> list[str]:
+        return [topic for topic in self._cfg['wait_for_subscribers']
+                if topic and self.count_subscribers(topic) == 0]
+
+    def _control(self) -> None:
+        now = time.monotonic()
+        if self.state == 'waiting':
+            if self._ready_at is None:
+                missing = self._waiting_for()
+                if missing and now - self._created < self._cfg['wait_timeout_s']:
+                    return
+                if missing:
+                    self._wait_timed_out = True
+                    self.get_logger().warning(
+                        f'starting without subscribers on: {", ".join(missing)} '
+                        f'(waited {self._cfg["wait_timeout_s"]:.0f} s)')
+                self._ready_at = now
+            if now - self._ready_at < self._cfg['start_delay_s']:
+                return
+            self._start()
+        t = self.sim_time()
+        if self._clock_pub is not None:
+            self._clock_pub.publish(Clock(clock=self.stamp(t)))
+        events = self.world.events
+        while self._next_event < len(events) and events[self._next_event].t <= t:
+            self._publish_truth(events[self._next_event])
+            self._next_event += 1
+        if self.state == 'running' and self._next_event >= len(events):
+            self.state = 'done'
+            self.get_logger().info(f'scenario {self.scenario.name!r} done')
+            if self._cfg['on_done'] == 'exit':
+                self._gt_pub.wait_for_all_acked(Duration(seconds=5.0))
+                self.finished = True
+
+    def _start(self) -> None:
+        self._epoch_ns = self.get_clock().now().nanoseconds
+        self._start_mono = time.monotonic()
+        self.state = 'running'
+        self.get_logger().info(f'scenario {self.scenario.name!r} starts '
+                               f'(time scale {self._cfg["time_scale"]})')
+
+    def _publish_truth(self, event) -> None:
+        msg = GroundTruth(kind=GT_KINDS[event.kind], shopper=event.shopper,
+                          enrolled=event.enrolled, shelf_id=event.shelf_id,
+                          lane_id=event.lane_id, item_id=event.item_id,
+                          quantity=event.quantity)
+        msg.header.stamp = self.stamp(event.t)
+        msg.header.frame_id = 'store'
+        self._gt_pub.publish(msg)
+        self._counts['ground_truth_published'] += 1
+        what = f' {event.item_id} x{event.quantity} at {event.shelf_id}/{event.lane_id}' \
+            if event.item_id else ''
+        who = f' {event.shopper}' + ('' if event.enrolled or not event.shopper
+                                     else ' (not enrolled)')
+        self.get_logger().info(f'[{event.t:6.1f} s] {event.kind}{who}{what}')
+
+    # --- cameras and lanes -----------------------------------------------------------------
+    def _publish_frames(self) -> None:
+        if self.state == 'waiting':
+            return
+        fps = self._cfg['fps']
+        due = math.floor(self.sim_time() * fps + 1e-9)
+        if due < self._next_frame:
+            return
+        self._counts['frames_skipped'] += (due - self._next_frame) * len(self._cameras)
+        t = due / fps
+        stamp = self.stamp(t)
+        for camera, image_pub, info_pub, info in self._cameras:
+            frame = self.renderer.render(camera.camera_id, t, due)
+            msg = Image(height=frame.shape[0], width=frame.shape[1], encoding='bgr8',
+                        is_bigendian=0, step=frame.shape[1] * 3, data=frame.tobytes())
+            msg.header.stamp = stamp
+            msg.header.frame_id = camera.frame_id
+            image_pub.publish(msg)
+            info.header.stamp = stamp
+            info_pub.publish(info)
+            self._counts['frames_published'] += 1
+        self._next_frame = due + 1
+
+    def _publish_readings(self) -> None:
+        if self.state == 'waiting':
+            return
+        t_now = self.sim_time()
+        for i, (signal, pub, next_k) in enumerate(self._lanes):
+            due = math.floor((t_now - signal.phase) * signal.rate_hz + 1e-9)
+            if due < next_k:
+                continue
+            if due - next_k >= MAX_CATCH_UP:
+                self._counts['readings_skipped'] += due - next_k - MAX_CATCH_UP + 1
+                next_k = due - MAX_CATCH_UP + 1
+            for k in range(next_k, due + 1):
+                reading = signal.reading(k)
+                if reading is None:
+                    self._counts['readings_silent'] += 1
+                    continue
+                pub.publish(self._reading_msg(signal.lane, reading))
+                self._counts['readings_published'] += 1
+            self._lanes[i] = (signal, pub, due + 1)
+
+    def _reading_msg(self, lane, reading):
+        if lane.sensor == SENSOR_ULTRASONIC:
+            geo = lane.ultrasonic
+            msg = Range(radiation_type=Range.ULTRASOUND, field_of_view=ULTRASONIC_FOV_RAD,
+                        min_range=geo.min_range_m, max_range=geo.max_range_m,
+                        range=reading.value)
+        else:
+            msg = Illuminance(illuminance=reading.value, variance=0.0)
+        msg.header.stamp = self.stamp(reading.t)
+        msg.header.frame_id = lane.frame_id
+        return msg
+
+    def _publish_diagnostics(self) -> None:
+        level = DiagnosticStatus.OK
+        message = self.state
+        if self.state == 'waiting' and self._ready_at is None:
+            message = 'waiting for subscribers: ' + ', '.join(self._waiting_for())
+        if self._counts['frames_skipped'] or self._wait_timed_out:
+            level = DiagnosticStatus.WARN
+            message += ' (frames skipped)' if self._counts['frames_skipped'] else \
+                ' (started without all subscribers)'
+        values = {'scenario': self.scenario.name, 'seed': self.seed,
+                  'sim_time_s': f'{self.sim_time():.2f}', 'end_s': f'{self.world.end_s:.2f}',
+                  'ground_truth_total': len(self.world.events), **self._counts}
+        status = DiagnosticStatus(
+            level=level, name=f'{self.get_name()}: simulator', message=message,
+            hardware_id='ezshop_sim',
+            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(array)
+
+
+def _camera_info(camera) -> CameraInfo:
+    """A plain pinhole model (no distortion) for a simulated camera."""
+    f = 0.9 * camera.width
+    cx, cy = camera.width / 2.0, camera.height / 2.0
+    info = CameraInfo(width=camera.width, height=camera.height, distortion_model='plumb_bob')
+    info.d = [0.0] * 5
+    info.k = [f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    info.header.frame_id = camera.frame_id
+    return info
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = SimNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while rclpy.ok() and not node.finished:
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:  # bad scenario, store file, photo folder or parameter
+        print(f'sim_node: {exc}', file=sys.stderr)
+        code = 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())
