@@ -213,7 +213,7 @@ def print_row(row: dict) -> None:
 
 def write_results(rows: list[dict], args) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    meta = {'command': 'scripts/run python bench/store_throughput.py ' + ' '.join(sys.argv[1:]),
+    meta = {'command': ' '.join(['scripts/run python bench/store_throughput.py', *sys.argv[1:]]),
             'machine': f'{platform.machine()}, {os.cpu_count()} cores, {platform.system()}',
             'shoppers': SHOPPERS, 'duplicate_every': DUPLICATE_EVERY,
             'seconds_per_rate': args.seconds, 'target_events_per_s_sqlite': 2000}
