@@ -5,6 +5,7 @@ import uuid
 
 import numpy as np
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import RegionOfInterest
@@ -50,7 +51,9 @@ class Probe:
         self.faces = {cam: node.create_publisher(FaceArray, f'cameras/{cam}/faces', reliable())
                       for cam in ('cam_shelf_a', 'cam_shelf_b')}
         self.got = {'actions': [], 'carts': [], 'receipts': [], 'alerts': [], 'gallery': [],
-                    'inventory': []}
+                    'inventory': [], 'diagnostics': []}
+        node.create_subscription(DiagnosticArray, '/diagnostics', self.got['diagnostics'].append,
+                                 QoSProfile(depth=100))
         for topic, kind, key, latched in (
                 ('cart_actions', CartAction, 'actions', False), ('carts', Cart, 'carts', True),
                 ('receipts', Receipt, 'receipts', True), ('alerts', Alert, 'alerts', False),
@@ -132,6 +135,14 @@ class Probe:
         assert self.ros.spin_until(check, timeout), f'no matching {key} within {timeout} s'
         return found
 
+    def counter(self, node_name, key):
+        """The newest value of a /diagnostics counter of a node (0 when absent)."""
+        for array in reversed(self.got['diagnostics']):
+            for status in array.status:
+                if status.name.startswith(f'{node_name}:'):
+                    return next((int(kv.value) for kv in status.values if kv.key == key), 0)
+        return 0
+
     def receipt(self, customer_id, revision=1):
         return self.wait_for('receipts', lambda r: r.customer_id == customer_id
                              and r.revision == revision)[-1]
@@ -155,10 +166,12 @@ def graph(request, tmp_path_factory, repo_root):
     store_file = str(repo_root / 'config' / 'store.yaml')
     ros.add(StoreNode(context=ros.context, parameter_overrides=[
         Parameter('database_url', value=url), Parameter('store_file', value=store_file),
-        Parameter('checkout_grace_period', value=0.3)]))
+        Parameter('checkout_grace_period', value=0.3),
+        Parameter('diagnostics_period', value=0.2)]))
     ros.add(FusionNode(context=ros.context, parameter_overrides=[
         Parameter('store_file', value=store_file), Parameter('window_before', value=1.0),
-        Parameter('window_after', value=WINDOW_AFTER)]))
+        Parameter('window_after', value=WINDOW_AFTER),
+        Parameter('decision_timeout', value=0.5)]))
     probe = Probe(ros)
     probe.wait_connected()
     yield probe
@@ -237,6 +250,7 @@ def test_duplicates_are_ignored_and_late_action_makes_an_adjustment(graph):
     graph.wait_for('alerts', lambda a: a.kind == 'late_cart_action' and carol in a.refs)
     graph.ros.spin_for(0.3)
     assert not [r for r in graph.got['receipts'] if r.customer_id == carol and r.revision > 2]
+    assert graph.ros.spin_until(lambda: graph.counter('store_node', 'duplicates') >= 4, TIMEOUT)
 
 
 def test_customer_not_in_store_is_never_charged(graph):
@@ -272,3 +286,33 @@ def test_put_back_not_held_raises_an_alert_and_stock_follows_shelf_events(graph)
     graph.wait_for('inventory', lambda inv: any(
         i.item_id == 'chocolate' and i.stock == 7 for i in inv.items))
     assert not graph.call('set_stock', item_id='nope', stock=1).success
+
+
+def test_malformed_input_is_counted_and_the_node_keeps_working(graph):
+    gina = graph.register('Gina')
+    t = graph.slot()
+    graph.enter(gina, t - S)
+    bad = CartAction(event_id='', customer_id=gina, item_id='cola', quantity=1)
+    graph.cart_actions.publish(bad)
+    bad = CartAction(event_id='x', customer_id=gina, item_id='cola', quantity=1,
+                     candidate_ids=['a', 'b'], candidate_scores=[1.0])
+    graph.cart_actions.publish(bad)
+    assert graph.ros.spin_until(lambda: graph.counter('store_node', 'bad_cart_actions') >= 2,
+                                TIMEOUT)
+    unknown = graph.cart_action(gina, 'caviar', 1, t)
+    graph.wait_for('alerts', lambda a: a.kind == 'unknown_item' and unknown in a.refs)
+    graph.cart_action(gina, 'cola', 1, t)
+    graph.wait_for('carts', lambda c: c.customer_id == gina and c.total_cents == 150)
+
+
+def test_dead_camera_decides_on_timeout_as_unattributed(graph):
+    harry = graph.register('Harry')
+    t = graph.slot()
+    graph.enter(harry, t - S)
+    # No frames from cam_shelf_b reach t + window_after: fusion decides after its timeout.
+    taken = graph.shelf_event('shelf_b', 'lane_3', 'salad', -1, t)
+    (action,) = graph.wait_for('actions', lambda a: a.event_id == taken)
+    assert action.customer_id == '' and action.quantity == 1
+    graph.wait_for('alerts', lambda a: a.kind == 'unattributed_pick' and taken in a.refs)
+    assert graph.ros.spin_until(
+        lambda: graph.counter('fusion_node', 'decided_on_timeout') >= 1, TIMEOUT)
