@@ -42,6 +42,9 @@ class CameraNode(Node):
                               'source)', 0, 8192)
         loop = declare(self, 'loop', True, 'Start a video file or image folder again at its '
                        'end')
+        self._start_when_subscribed = declare(
+            self, 'start_when_subscribed', False, 'Read no frame until image_raw has a '
+            'subscriber (plays a clip or folder from its start for a late face_node)')
         calibration_file = declare(self, 'calibration_file', '', 'camera_calibration YAML '
                                    'for camera_info (empty = camera_info without intrinsics)')
         self._backoff = Backoff(
@@ -78,6 +81,10 @@ class CameraNode(Node):
     def _tick(self) -> None:
         if self._finished:
             return
+        if self._start_when_subscribed:
+            if not self._image_pub.get_subscription_count():
+                return
+            self._start_when_subscribed = False
         if not self._source.is_open:
             if time.monotonic() < self._next_attempt:
                 return
