@@ -15,6 +15,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from visualization_msgs.msg import MarkerArray
 
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import (
@@ -34,6 +35,7 @@ from ezshop_store import cart_rules as rules
 from ezshop_store import convert, store_admin
 from ezshop_store.db.engine import make_engine, upgrade
 from ezshop_store.diagnostics import diagnostic_array
+from ezshop_store.markers import store_markers
 from ezshop_store.store_service import StoreService
 from ezshop_store.store_types import ERROR, INFO, WARN, Effects
 
@@ -81,6 +83,11 @@ class StoreNode(Node):
             'Apply the queue at once when it holds this many events', 1, 100000))
         self.declare_parameter('diagnostics_period', 1.0, _float_param(
             'Period of /diagnostics (s)', 0.1, 60.0))
+        self.declare_parameter('markers_frame', 'store', ParameterDescriptor(
+            description='frame_id of store_markers (rviz)'))
+        self.declare_parameter('markers_period', 0.5, _float_param(
+            'store_markers are republished at most this often, when something changed (s)',
+            0.05, 60.0))
 
         self.store = load_store(self.get_parameter('store_file').value or None)
         self.engine = make_engine(self.get_parameter('database_url').value)
@@ -108,6 +115,9 @@ class StoreNode(Node):
         self.alerts_pub = self.create_publisher(Alert, 'alerts', _reliable(100))
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', QoSProfile(
             depth=10))
+        self.markers_pub = self.create_publisher(MarkerArray, 'store_markers',
+                                                 _reliable(1, latched=True))
+        self._markers_dirty = True
 
         self.create_service(RegisterCustomer, 'register_customer', self._register)
         self.create_service(ForgetCustomer, 'forget_customer', self._forget)
@@ -118,6 +128,7 @@ class StoreNode(Node):
         self.create_timer(self.get_parameter('batch_period').value, self.flush)
         self.create_timer(0.05, self._checkout_due)
         self.create_timer(self.get_parameter('diagnostics_period').value, self._diagnostics)
+        self.create_timer(self.get_parameter('markers_period').value, self._publish_markers)
 
         now = self.get_clock().now().nanoseconds
         for visit_id in self.service.exiting_visits():
@@ -192,6 +203,8 @@ class StoreNode(Node):
                      f'{receipt.customer_id}: {len(receipt.lines)} lines, '
                      f'{receipt.total_cents} cents')
             self.receipts_pub.publish(convert.receipt_msg(receipt))
+        if effects.inventory_changed or effects.carts:
+            self._markers_dirty = True
         if effects.inventory_changed:
             self._publish_inventory(self._last_stamp)
         if effects.gallery_changed:
@@ -204,6 +217,16 @@ class StoreNode(Node):
             for item_id, item in sorted(self.service.items.items())])
         msg.header.stamp = stamp or self.get_clock().now().to_msg()
         self.inventory_pub.publish(msg)
+
+    def _publish_markers(self) -> None:
+        if not self._markers_dirty:
+            return
+        self._markers_dirty = False
+        views = [self.service.cart_view(cid) for cid in sorted(self.service.visits)]
+        self.markers_pub.publish(store_markers(
+            self.store, self.service.items, views, self.service.customers,
+            self.get_parameter('markers_frame').value,
+            self._last_stamp or self.get_clock().now().to_msg()))
 
     def _publish_gallery(self) -> None:
         msg = Gallery(customers=[GalleryCustomer(

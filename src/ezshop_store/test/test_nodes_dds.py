@@ -9,6 +9,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import RegionOfInterest
+from visualization_msgs.msg import MarkerArray
 
 from ezshop_msgs.msg import (
     Alert,
@@ -51,7 +52,9 @@ class Probe:
         self.faces = {cam: node.create_publisher(FaceArray, f'cameras/{cam}/faces', reliable())
                       for cam in ('cam_shelf_a', 'cam_shelf_b')}
         self.got = {'actions': [], 'carts': [], 'receipts': [], 'alerts': [], 'gallery': [],
-                    'inventory': [], 'diagnostics': []}
+                    'inventory': [], 'diagnostics': [], 'markers': []}
+        node.create_subscription(MarkerArray, 'store_markers', self.got['markers'].append,
+                                 reliable(10, latched=True))
         node.create_subscription(DiagnosticArray, '/diagnostics', self.got['diagnostics'].append,
                                  QoSProfile(depth=100))
         for topic, kind, key, latched in (
@@ -303,6 +306,11 @@ def test_malformed_input_is_counted_and_the_node_keeps_working(graph):
     graph.wait_for('alerts', lambda a: a.kind == 'unknown_item' and unknown in a.refs)
     graph.cart_action(gina, 'cola', 1, t)
     graph.wait_for('carts', lambda c: c.customer_id == gina and c.total_cents == 150)
+    # rviz sees her in store_markers, beside one cube per lane.
+    (markers,) = graph.wait_for('markers', lambda ma: any(
+        m.ns == 'shoppers' and m.text.startswith('Gina: 1 items, 1.50 EUR')
+        for m in ma.markers))[-1:]
+    assert sum(m.ns == 'lanes' for m in markers.markers) == 6
 
 
 def test_dead_camera_decides_on_timeout_as_unattributed(graph):
