@@ -2,6 +2,7 @@
 annotated images, malformed images rejected and counted without a crash."""
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from rclpy.parameter import Parameter
@@ -16,12 +17,13 @@ from ezshop_vision.image_conversion import cv2_to_imgmsg
 from ezshop_vision.ros_params import image_qos, latched_qos, reliable_qos
 
 CAM = 'cam_test'
+CAM2 = 'cam_test2'
 
 
 @pytest.fixture
 def face_graph(ros, diag_probe, enrolled_gallery):
     node = ros.add(FaceNode(context=ros.context, parameter_overrides=[
-        Parameter('camera_ids', value=[CAM]),
+        Parameter('camera_ids', value=[CAM, CAM2]),
         Parameter('detect_every', value=1),
         Parameter('max_encodings_per_frame', value=2),
         Parameter('publish_annotated', value=True),
@@ -36,11 +38,17 @@ def face_graph(ros, diag_probe, enrolled_gallery):
                               reliable_qos())
     probe.create_subscription(Image, f'cameras/{CAM}/image_annotated', annotated.append,
                               image_qos())
+    image2_pub = probe.create_publisher(Image, f'cameras/{CAM2}/image_raw', image_qos())
+    faces2 = []
+    probe.create_subscription(FaceArray, f'cameras/{CAM2}/faces', faces2.append,
+                              reliable_qos())
     assert ros.spin_until(lambda: image_pub.get_subscription_count() > 0
+                          and image2_pub.get_subscription_count() > 0
                           and node.count_publishers(f'cameras/{CAM}/faces') > 0, 10.0)
     assert ros.spin_until(lambda: (diag_probe(f'face_node: {CAM}') or {}).get(
         'gallery_customers') == '3', 10.0), 'gallery not received'
-    return node, image_pub, faces, annotated
+    return SimpleNamespace(node=node, image_pub=image_pub, faces=faces, annotated=annotated,
+                           image2_pub=image2_pub, faces2=faces2)
 
 
 def _send(ros, image_pub, faces, image, sec, timeout=10.0):
@@ -56,7 +64,7 @@ def _send(ros, image_pub, faces, image, sec, timeout=10.0):
 
 
 def test_identifies_two_faces_keeps_header_and_annotates(ros, faces_root, face_graph):
-    _, image_pub, faces, annotated = face_graph
+    image_pub, faces, annotated = face_graph.image_pub, face_graph.faces, face_graph.annotated
     bgr = load_bgr(faces_root / 'groups' / 'fr_kit_with_rose.jpg')
     image = cv2_to_imgmsg(bgr, 'bgr8')
     for sec in range(1, 4):
@@ -75,11 +83,19 @@ def test_identifies_two_faces_keeps_header_and_annotates(ros, faces_root, face_g
     assert annotated[-1].encoding == 'bgr8'
     assert (annotated[-1].width, annotated[-1].height) == (bgr.shape[1], bgr.shape[0])
     assert annotated[-1].header.frame_id == 'cam_test_optical'
+    # The same node serves a second camera with its own tracks.
+    image2_pub, faces2 = face_graph.image2_pub, face_graph.faces2
+    other = cv2_to_imgmsg(load_bgr(faces_root / 'dev' / 'obama' / '4.jpg'), 'bgr8')
+    for sec in range(1, 3):
+        second = _send(ros, image2_pub, faces2, other, sec)
+    assert second.camera_id == CAM2
+    assert [f.customer_id for f in second.faces] == ['obama']
+    assert second.faces[0].track_id not in {f.track_id for f in result.faces}
 
 
 def test_malformed_images_are_rejected_counted_and_survived(ros, diag_probe, faces_root,
                                                             face_graph, capfd):
-    _, image_pub, faces, _ = face_graph
+    image_pub, faces = face_graph.image_pub, face_graph.faces
     good = cv2_to_imgmsg(load_bgr(faces_root / 'dev' / 'obama' / '1.jpg'), 'bgr8')
     bad = [
         Image(height=4, width=4, encoding='32FC1', step=16, data=bytes(64)),
