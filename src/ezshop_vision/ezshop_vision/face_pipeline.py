@@ -144,7 +144,8 @@ class FacePipeline:
             return True
         if not track.customer_id and len(track.votes) < self.settings.vote_window:
             return True
-        return stamp - track.last_encoded >= self.settings.recheck_interval_s
+        since = stamp - track.last_encoded
+        return since >= self.settings.recheck_interval_s or since < 0.0  # < 0: time jumped back
 
     def _encode_some(self, rgb: np.ndarray, stamp: float) -> None:
         height, width = rgb.shape[:2]
