@@ -148,6 +148,10 @@ class FusionNode(Node):
         self.holdings[msg.customer_id] = {ln.item_id: ln.quantity for ln in msg.lines}
         if msg.visit_id and msg.customer_id not in self.presence.entered:
             self.presence.enter(msg.customer_id, 0)  # joined late: in since before we know
+        elif not msg.visit_id and msg.customer_id in self.presence.entered \
+                and msg.customer_id not in self.presence.exited:
+            # Checked out but we missed the EXITED: out since the receipt's exit stamp.
+            self.presence.exit(msg.customer_id, convert.stamp_ns(msg.header.stamp))
 
     def _on_shelf_event(self, msg: ShelfEvent) -> None:
         try:

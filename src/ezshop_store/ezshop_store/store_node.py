@@ -15,6 +15,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sqlalchemy.exc import OperationalError
 from visualization_msgs.msg import MarkerArray
 
 from ezshop_common.store_config import load_store
@@ -169,17 +170,36 @@ class StoreNode(Node):
         events, self._queue = self._queue, []
         try:
             effects = self.service.apply_batch(events)
-        except Exception as exc:  # noqa: BLE001 - a database outage must not kill the node
+        except OperationalError as exc:
             self.counters['db_errors'] += 1
-            self.get_logger().error(f'could not apply {len(events)} events, requeued: {exc}')
+            self.get_logger().error(f'database unreachable, {len(events)} events kept for '
+                                    f'the next try: {exc}', throttle_duration_sec=5.0)
             self._queue = events + self._queue
             return
+        except Exception:  # noqa: BLE001 - a bug on one event must not block all others
+            effects = self._apply_one_by_one(events)
         self.counters['events_applied'] += len(events)
         self._last_stamp = convert.to_time(events[-1].stamp_ns)
         now = self.get_clock().now().nanoseconds
         for visit_id in effects.exiting:
             self._due[visit_id] = rules.checkout_due_ns(now, self.grace_ns)
         self._publish(effects)
+
+    def _apply_one_by_one(self, events: list) -> Effects:
+        """Isolate an event that makes applying fail: the others still go through."""
+        effects = Effects()
+        for index, event in enumerate(events):
+            try:
+                effects.merge(self.service.apply_batch([event]))
+            except OperationalError:
+                self._queue = events[index:] + self._queue
+                break
+            except Exception as exc:  # noqa: BLE001 - reported, counted, never a crash
+                self.counters['failed_events'] += 1
+                self.get_logger().error(f'could not apply {event!r}: {exc!r}')
+                effects.alert(ERROR, 'store_error', f'event {event.event_id} could not be '
+                              f'applied: {exc!r}', [event.event_id], event.stamp_ns)
+        return effects
 
     # ------------------------------------------------------------ outputs
     def _publish(self, effects: Effects) -> None:
@@ -254,7 +274,7 @@ class StoreNode(Node):
         counters['open_visits'] = len(self.service.visits)
         counters['queued_events'] = len(self._queue)
         self.diag_pub.publish(diagnostic_array(
-            self.get_name(), 'store', counters, warn_keys=('db_errors',),
+            self.get_name(), 'store', counters, warn_keys=('db_errors', 'failed_events'),
             stamp=self.get_clock().now().to_msg()))
 
     # ------------------------------------------------------------ services

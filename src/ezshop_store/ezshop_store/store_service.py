@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ezshop_common.store_config import StoreConfig
@@ -128,7 +128,11 @@ class StoreService:
 
     # ---------------------------------------------------------------- events
     def apply_batch(self, events: Sequence) -> Effects:
-        """Apply events in order in one transaction; duplicates (by event_id) are skipped."""
+        """Apply events in order in one transaction; duplicates (by event_id) are skipped.
+
+        Raises OperationalError when the database cannot be reached (nothing was applied);
+        an event the database refuses is isolated and reported with a store_error alert.
+        """
         effects = Effects()
         if not events:
             return effects
@@ -136,8 +140,10 @@ class StoreService:
         try:
             with Session(self.engine) as s, s.begin():
                 self._apply_all(s, events, effects, pending)
+        except OperationalError:
+            raise  # the database is unreachable: the caller keeps the events and retries
         except SQLAlchemyError as exc:
-            self.load_state()
+            # The cache took nothing from this batch (it is updated only after a commit).
             if len(events) == 1:
                 effects = Effects()
                 effects.counters['db_errors'] += 1

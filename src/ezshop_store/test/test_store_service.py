@@ -5,6 +5,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ezshop_common.store_config import load_store
@@ -231,3 +232,18 @@ def test_set_stock(service, engine, store):
         store_admin.set_stock(service, 'nothing', 1, 1)
     with pytest.raises(store_admin.AdminError):
         store_admin.set_stock(service, 'cola', -1, 1)
+
+
+def test_database_outage_applies_nothing_and_the_retry_applies_everything(service, tmp_path):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10)])
+    working = service.engine
+    service.engine = make_engine(f'sqlite:///{tmp_path / "missing" / "dir" / "store.db"}')
+    batch = [take(alice, 'cola', 1, 11, 'o1'), take(alice, 'chips', 1, 12, 'o2')]
+    with pytest.raises(OperationalError):
+        service.apply_batch(batch)
+    assert service.cart_view(alice).lines == ()  # the cache took nothing
+    service.engine.dispose()
+    service.engine = working
+    effects = service.apply_batch(batch)
+    assert effects.carts[alice].total_cents == 150 + 229
