@@ -16,7 +16,7 @@ setup(
         ('share/' + PACKAGE_NAME + '/config', glob('config/*.yaml')),
     ],
     install_requires=['setuptools', 'SQLAlchemy>=2.0', 'alembic', 'numpy'],
-    zip_safe=True,
+    zip_safe=False,  # Alembic reads migrations/ from the file system
     maintainer='EZShop developers',
     maintainer_email='dev@ezshop.invalid',
     description='Fusion (shelf event + nearest face track -> cart action) and the store node (SQLAlchemy: customers, stock, visits, carts, receipts).',
