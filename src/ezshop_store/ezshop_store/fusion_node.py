@@ -43,7 +43,7 @@ def _keep_all() -> QoSProfile:
                       durability=DurabilityPolicy.VOLATILE)
 
 
-def _seconds(description: str, low: float, high: float) -> ParameterDescriptor:
+def _float_param(description: str, low: float, high: float) -> ParameterDescriptor:
     return ParameterDescriptor(description=description, floating_point_range=[
         FloatingPointRange(from_value=low, to_value=high)])
 
@@ -65,27 +65,27 @@ class FusionNode(Node):
         self.declare_parameter('store_file', '', ParameterDescriptor(
             description="Store description (cameras, reach zones); '' = default store file",
             read_only=True))
-        self.declare_parameter('window_before', 1.5, _seconds(
+        self.declare_parameter('window_before', 1.5, _float_param(
             'Faces seen this long before a shelf event count (s)', 0.0, 10.0))
-        self.declare_parameter('window_after', 0.5, _seconds(
+        self.declare_parameter('window_after', 0.5, _float_param(
             'Faces seen this long after a shelf event count (s)', 0.0, 10.0))
-        self.declare_parameter('decision_timeout', 1.0, _seconds(
+        self.declare_parameter('decision_timeout', 1.0, _float_param(
             'Extra wait beyond window_after for late or missing camera frames before deciding '
             'with what has arrived (s)', 0.0, 30.0))
-        self.declare_parameter('distance_scale_px', 60.0, _seconds(
+        self.declare_parameter('distance_scale_px', 60.0, _float_param(
             'Pixel distance from the reach zone at which a face counts exp(-1) of one inside '
             'it (px)', 1.0, 2000.0))
-        self.declare_parameter('min_score', 0.15, _seconds(
+        self.declare_parameter('min_score', 0.15, _float_param(
             'Lowest score (0..1: near the zone for the whole window = 1) of a candidate', 0.0,
             1.0))
-        self.declare_parameter('ambiguity_margin', 0.15, _seconds(
+        self.declare_parameter('ambiguity_margin', 0.15, _float_param(
             'Best and second-best scores closer than this are ambiguous', 0.0, 1.0))
         self.declare_parameter('ambiguous_policy', core.POLICY_ASSIGN_BEST, ParameterDescriptor(
             description='What to do when ambiguous: assign_best (charge the best, flag it) or '
                         'hold (unattributed, for staff)'))
-        self.declare_parameter('buffer_horizon', 10.0, _seconds(
+        self.declare_parameter('buffer_horizon', 10.0, _float_param(
             'Face frames older than this behind the newest are dropped (s)', 1.0, 120.0))
-        self.declare_parameter('presence_retention', 120.0, _seconds(
+        self.declare_parameter('presence_retention', 120.0, _float_param(
             'Customers who exited are remembered this long for late shelf events (s)', 1.0,
             3600.0))
 
