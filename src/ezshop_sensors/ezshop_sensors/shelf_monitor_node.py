@@ -104,7 +104,9 @@ class ShelfMonitorNode(Node):
                                  for name, *_ in _FLOAT_PARAMS + _INT_PARAMS})
 
         store = load_store(self.get_parameter('store_file').value or None)
-        wanted = set(self.get_parameter('shelves').value or [])
+        # Declared without a default (rclpy cannot declare an empty list): unset = every shelf.
+        wanted = set(self.get_parameter_or('shelves', Parameter('shelves', value=[])).value
+                     or [])
         unknown = wanted - {shelf.shelf_id for shelf in store.shelves}
         if unknown:
             raise ValueError(f'shelves parameter names unknown shelves: {sorted(unknown)}')

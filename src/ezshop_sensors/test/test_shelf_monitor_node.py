@@ -253,3 +253,16 @@ def time_msg(seconds):
 
     ns = int(seconds * NS)
     return Time(sec=ns // NS, nanosec=ns % NS)
+
+
+def test_shelves_unset_watches_every_lane_with_the_shipped_parameters(ros, repo_root):
+    """config/sensors.yaml leaves `shelves` unset (rclpy cannot declare an empty list)."""
+    import yaml
+    shipped = yaml.safe_load((repo_root / 'config' / 'sensors.yaml').read_text())
+    params = shipped['shelf_monitor']['ros__parameters']
+    assert 'shelves' not in params
+    overrides = [Parameter(name, value=value) for name, value in params.items()]
+    overrides.append(Parameter('store_file', value=str(repo_root / 'config' / 'store.yaml')))
+    monitor = ros.add(ShelfMonitorNode(context=ros.context, parameter_overrides=overrides))
+    store = load_store(repo_root / 'config' / 'store.yaml')
+    assert set(monitor.filters) == {lane.key for lane in store.lanes}
