@@ -24,6 +24,7 @@ setup(
         'console_scripts': [
             'sim_node = ezshop_sim.sim_node:main',
             'scenario_gen = ezshop_sim.generator:main',
+            'referee = ezshop_sim.referee_node:console_main',
         ],
     },
 )

@@ -40,6 +40,17 @@ def parse_argv(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def print_processes(description: LaunchDescription) -> None:
+    """Every command line, with the generated parameter files shown inline."""
+    for spec in description.processes:
+        env = ' '.join(f'{k}={v}' for k, v in spec.env.items())
+        print(f'{spec.label}: {env + " " if env else ""}{" ".join(spec.cmd)}')
+        for word in spec.cmd:
+            if description.params_dir and word.startswith(description.params_dir):
+                with open(word) as stream:
+                    print(f'  {word}:\n    ' + stream.read().rstrip().replace('\n', '\n    '))
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_argv(sys.argv[1:] if argv is None else argv)
@@ -48,20 +59,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f'ezshop_launch: error: {exc}', file=sys.stderr)
         return 2
     if args.show_args:
+        description.cleanup()
         for arg in description.declared:
             default = '(required)' if arg.default is None else f"(default: '{arg.default}')"
             print(f"    '{arg.name}':\n        {arg.description or 'no description'}\n"
                   f'        {default}')
         return 0
     if args.print_only:
-        for spec in description.processes:
-            env = ' '.join(f'{k}={v}' for k, v in spec.env.items())
-            print(f'{spec.label}: {env + " " if env else ""}{" ".join(spec.cmd)}')
+        print_processes(description)
+        description.cleanup()
         return 0
     log_root = os.environ.get('ROS_LOG_DIR') or os.path.join(
         os.environ.get('ROS_HOME') or os.path.expanduser('~/.ros'), 'log')
     log_dir = os.path.join(log_root, time.strftime('%Y-%m-%d-%H-%M-%S') + f'-{os.getpid()}')
-    return Runner(description.processes, log_dir).run()
+    try:
+        return Runner(description.processes, log_dir).run()
+    finally:
+        description.cleanup()
 
 
 if __name__ == '__main__':

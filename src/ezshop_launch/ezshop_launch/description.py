@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import tempfile
 import xml.etree.ElementTree as ET  # noqa: N817
 from dataclasses import dataclass, field
+
+import yaml
 
 from ezshop_launch.substitutions import LaunchError, Scope, evaluate, to_bool
 
@@ -53,6 +57,7 @@ class LaunchDescription:
         self.path = os.path.abspath(path)
         self.processes: list[ProcessSpec] = []
         self.declared: list[LaunchArgument] = []
+        self.params_dir: str | None = None
         self._find_executable = find_executable or _find_executable
         scope = Scope(configurations={}, launch_file=self.path,
                       find_package_share=find_package_share or _find_package_share)
@@ -111,6 +116,21 @@ class LaunchDescription:
                 evaluate(element.get('unless'), scope, where), where + ' unless='):
             return False
         return True
+
+    def _write_params(self, values: dict) -> str:
+        """A parameter file for <param name value> entries, as launch_ros writes them."""
+        if self.params_dir is None:
+            self.params_dir = tempfile.mkdtemp(prefix='ezshop_launch_params_')
+        fd, file = tempfile.mkstemp(suffix='.yaml', dir=self.params_dir)
+        with os.fdopen(fd, 'w') as stream:
+            yaml.safe_dump({'/**': {'ros__parameters': values}}, stream)
+        return file
+
+    def cleanup(self) -> None:
+        """Remove the generated parameter files."""
+        if self.params_dir is not None:
+            shutil.rmtree(self.params_dir, ignore_errors=True)
+            self.params_dir = None
 
     @staticmethod
     def _check_attributes(element, path, allowed, children=()):
@@ -222,6 +242,13 @@ class LaunchDescription:
         if namespace:
             ros_args += ['-r', f'__ns:={namespace}']
         env = {}
+        pending: dict = {}  # <param name value> since the last file, written as one file
+
+        def flush():
+            if pending:
+                ros_args.extend(['--params-file', self._write_params(pending)])
+                pending.clear()
+
         for child in element:
             if not isinstance(child.tag, str):
                 continue
@@ -236,11 +263,12 @@ class LaunchDescription:
                     file = evaluate(child.get('from'), scope, cwhere)
                     if not os.path.isfile(file):
                         raise LaunchError(f'{cwhere}: parameter file {file} does not exist')
+                    flush()
                     ros_args += ['--params-file', file]
                 else:
                     pname = evaluate(self._required(child, 'name', path), scope, cwhere)
                     pvalue = evaluate(self._required(child, 'value', path), scope, cwhere)
-                    ros_args += ['-p', f'{pname}:={pvalue}']
+                    pending[pname] = typed_value(pvalue)
             elif child.tag == 'remap':
                 self._check_attributes(child, path, ('from', 'to'))
                 ros_args += ['-r', '{}:={}'.format(
@@ -250,6 +278,7 @@ class LaunchDescription:
                 self._check_attributes(child, path, ('name', 'value'))
                 env[evaluate(self._required(child, 'name', path), scope, cwhere)] = evaluate(
                     self._required(child, 'value', path), scope, cwhere)
+        flush()
         ros_args += shlex.split(attr('ros_args', ''))
         if ros_args:
             cmd += ['--ros-args'] + ros_args
@@ -259,6 +288,21 @@ class LaunchDescription:
             respawn=to_bool(attr('respawn', 'false'), f'{where} respawn='),
             respawn_delay=_float(attr('respawn_delay', '0'), f'{where} respawn_delay='),
             shutdown_on_exit=on_exit == 'shutdown'))
+
+
+def typed_value(text: str):
+    """A <param value> string as launch_ros types it: YAML scalars and lists; '' stays ''."""
+    if text == '':
+        return ''
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, list) and all(isinstance(v, (bool, int, float, str)) for v in value):
+        return value
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return text
 
 
 def _join_namespace(base: str, ns: str) -> str:

@@ -1,6 +1,9 @@
 """The launch XML subset: substitutions, args, scoping, includes, and clear refusals."""
 
+import os
+
 import pytest
+import yaml
 
 from ezshop_launch.description import LaunchDescription
 from ezshop_launch.substitutions import LaunchError, Scope, evaluate
@@ -61,10 +64,15 @@ def test_node_command_line(tmp_path):
       </node>
     </launch>''', {'rate': '7'})
     [spec] = d.processes
+    generated = spec.cmd[spec.cmd.index('--log-level') - 1]
     assert spec.cmd == ['/prefix/ezshop_store/lib/ezshop_store/store_node', '--flag', 'x y',
                         '--ros-args', '-r', '__node:=worker_7', '-r', '__ns:=/shop',
-                        '--params-file', str(params), '-p', 'rate_hz:=7',
-                        '-r', 'carts:=/elsewhere/carts', '--log-level', 'debug']
+                        '--params-file', str(params), '-r', 'carts:=/elsewhere/carts',
+                        '--params-file', generated, '--log-level', 'debug']
+    # <param name value> go through a parameter file, typed as launch_ros types them.
+    assert yaml.safe_load(open(generated)) == {'/**': {'ros__parameters': {'rate_hz': 7}}}
+    d.cleanup()
+    assert not os.path.exists(generated)
     assert spec.env == {'EZ_MODE': 'test'}
     assert (spec.output, spec.respawn, spec.respawn_delay) == ('screen', True, 2.5)
     assert spec.label == 'worker_7'
@@ -159,3 +167,22 @@ def test_unknown_and_bad_choice_arguments(tmp_path):
         describe(tmp_path, xml, {'typo': '1'})
     with pytest.raises(LaunchError, match="x='c' is not one of a, b"):
         describe(tmp_path, xml, {'x': 'c'})
+
+
+def test_param_values_are_typed_like_launch_ros(tmp_path):
+    d = describe(tmp_path, """<launch>
+      <node pkg="p" exec="a" name="a">
+        <param name="empty" value=""/>
+        <param name="flag" value="true"/>
+        <param name="ratio" value="0.5"/>
+        <param name="topics" value="[cameras/a/image_raw, shelf_events]"/>
+        <param name="text" value="two words"/>
+        <param name="mapping" value="{a: 1}"/>
+      </node>
+    </launch>""")
+    generated = d.processes[0].cmd[-1]
+    assert yaml.safe_load(open(generated))['/**']['ros__parameters'] == {
+        'empty': '', 'flag': True, 'ratio': 0.5,
+        'topics': ['cameras/a/image_raw', 'shelf_events'], 'text': 'two words',
+        'mapping': '{a: 1}'}
+    d.cleanup()

@@ -127,6 +127,7 @@ class SimNode(Node):
             if cfg['publish_clock'] else None
 
         self.state = 'waiting'
+        self._idle_k = 0
         self.finished = False
         self._created = time.monotonic()
         self._ready_at: float | None = None
@@ -136,7 +137,7 @@ class SimNode(Node):
         self._next_event = 0
         self._counts = {'frames_published': 0, 'frames_skipped': 0, 'readings_published': 0,
                         'readings_skipped': 0, 'readings_silent': 0,
-                        'ground_truth_published': 0}
+                        'ground_truth_published': 0, 'idle_readings_published': 0}
         self._wait_timed_out = False
         scale = cfg['time_scale']
         self.create_timer(0.02, self._control)
@@ -240,6 +241,7 @@ class SimNode(Node):
 
     def _publish_readings(self) -> None:
         if self.state == 'waiting':
+            self._publish_idle_readings()
             return
         t_now = self.sim_time()
         for i, (signal, pub, next_k) in enumerate(self._lanes):
@@ -257,6 +259,20 @@ class SimNode(Node):
                 pub.publish(self._reading_msg(signal.lane, reading))
                 self._counts['readings_published'] += 1
             self._lanes[i] = (signal, pub, due + 1)
+
+    def _publish_idle_readings(self) -> None:
+        """Before the clock starts the shelves stand untouched: the lanes report their
+        starting counts (stamped now), as real sensors would, so the shelf monitor knows them."""
+        now = self.get_clock().now().to_msg()
+        self._idle_k -= 1  # samples before the scenario: the same noise model, no shoppers
+        for signal, pub, _ in self._lanes:
+            reading = signal.reading(self._idle_k)
+            if reading is None:
+                continue
+            msg = self._reading_msg(signal.lane, reading)
+            msg.header.stamp = now
+            pub.publish(msg)
+            self._counts['idle_readings_published'] += 1
 
     def _reading_msg(self, lane, reading):
         if lane.sensor == SENSOR_ULTRASONIC:

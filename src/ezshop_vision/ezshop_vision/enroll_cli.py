@@ -73,7 +73,8 @@ def register_people(people: list[Person], service: str = 'register_customer',
     if own_context:
         context = Context()
         rclpy.init(context=context)
-    node = Node('ezshop_enroll', context=context)
+    # Global --ros-args (e.g. a launch's __node remap for the host process) are not ours.
+    node = Node('ezshop_enroll', context=context, use_global_arguments=False)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     results = []

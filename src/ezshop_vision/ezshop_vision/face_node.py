@@ -207,7 +207,12 @@ class FaceNode(Node):
                 match_distance=float(face.distance), confidence=float(face.confidence),
                 roi=RegionOfInterest(x_offset=int(box.x), y_offset=int(box.y),
                                      width=int(box.w), height=int(box.h))))
-        camera.faces_pub.publish(out)
+        try:
+            camera.faces_pub.publish(out)
+        except Exception:  # noqa: BLE001 - the context may close under the worker at shutdown
+            if self.context.ok():
+                raise
+            return
         if camera.annotated_pub is not None and camera.annotated_pub.get_subscription_count():
             bgr = rgb[:, :, ::-1]
             with self._lock:

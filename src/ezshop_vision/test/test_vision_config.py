@@ -11,11 +11,19 @@ from ezshop_vision.face_node import FaceNode
 def test_every_parameter_in_vision_yaml_is_declared_with_its_type(ros, repo_root):
     config = yaml.safe_load((repo_root / 'config' / 'vision.yaml').read_text())
     store = str(repo_root / 'config' / 'store.yaml')
+    def camera(o):
+        return CameraNode(context=ros.context, parameter_overrides=o)
+
+    def door(o):
+        return DoorNode(context=ros.context, parameter_overrides=[
+            *[p for p in o if p.name != 'store_file'], Parameter('store_file', value=store)])
+
+    # One section per node instance of launch/store.launch.xml, keyed by its node name.
     makers = {
-        'camera_node': lambda o: CameraNode(context=ros.context, parameter_overrides=o),
+        'camera_entrance': camera, 'camera_exit': camera, 'camera_shelf_a': camera,
+        'camera_shelf_b': camera,
         'face_node': lambda o: FaceNode(context=ros.context, parameter_overrides=o),
-        'door_node': lambda o: DoorNode(context=ros.context, parameter_overrides=[
-            *[p for p in o if p.name != 'store_file'], Parameter('store_file', value=store)]),
+        'door_entrance': door, 'door_exit': door,
     }
     assert set(config) == set(makers)
     for name, maker in makers.items():

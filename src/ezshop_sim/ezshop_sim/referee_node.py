@@ -1,0 +1,284 @@
+"""referee: enrols a scenario's shoppers, watches the store graph play it, judges the receipts.
+
+Started by launch/sim.launch.xml with on_exit="shutdown": when the scenario is over and every
+shopper who left has a receipt (or the deadline passes) it prints each receipt beside the ground
+truth, writes the results as JSON when asked, and exits, which ends the launch.
+
+The simulator waits for a subscriber on sim/ground_truth before its clock starts; the referee
+subscribes only after enrolment, so no shopper reaches the entrance before they are enrolled.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from ezshop_common.store_config import load_store
+from ezshop_msgs.msg import CartAction, CustomerEvent, Gallery, GroundTruth, Receipt, ShelfEvent
+from ezshop_msgs.srv import ForgetCustomer
+from ezshop_sim.photos import enrolment_photos, identities_dir
+from ezshop_sim.referee import CameraStats, Referee
+from ezshop_sim.scenario import load_scenario
+from ezshop_sim.scoring import ReceiptView, TruthEvent
+
+TRUTH_KINDS = {GroundTruth.ENTERED: 'entered', GroundTruth.EXITED: 'exited',
+               GroundTruth.TAKE: 'take', GroundTruth.PUT_BACK: 'put_back'}
+EXIT_OK = 0
+EXIT_TIMEOUT = 1
+EXIT_WRONG = 3
+EXIT_SETUP_FAILED = 4
+
+
+def _qos(depth: int, latched: bool = False) -> QoSProfile:
+    return QoSProfile(depth=depth, history=HistoryPolicy.KEEP_LAST,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
+                      else DurabilityPolicy.VOLATILE)
+
+
+def _desc(text: str, low: float | None = None, high: float | None = None):
+    desc = ParameterDescriptor(description=text)
+    if low is not None:
+        desc.floating_point_range = [FloatingPointRange(from_value=low, to_value=high)]
+    return desc
+
+
+class RefereeNode(Node):
+    """Judges one simulated scenario end to end."""
+
+    def __init__(self, **kwargs):
+        super().__init__('referee', **kwargs)
+        p = self.declare_parameter
+        p('scenario', 'demo', _desc('shipped scenario name or path (the same as sim_node)'))
+        p('faces_dir', '', _desc("faces folder; '' = $EZSHOP_FACES (else ../shared/faces)"))
+        p('faces_subdir', 'dev', _desc('subfolder of faces_dir holding <identity>/ folders'))
+        p('store_file', '', _desc("store description; '' = the scenario's"))
+        p('timeout_s', 600.0, _desc('give up this long after the start (s)', 10.0, 7200.0))
+        p('receipt_wait_s', 20.0, _desc('after SCENARIO_DONE, wait this long for missing '
+                                        'receipts (s)', 0.0, 600.0))
+        p('service_timeout_s', 90.0, _desc('wait this long for the store services (s)',
+                                           1.0, 600.0))
+        p('results_file', '', _desc("write the results as JSON here; '' = do not"))
+        p('fail_on_wrong', False, _desc('exit 3 when a receipt is wrong (for tests and CI)'))
+        self.cfg = {n: self.get_parameter(n).value for n in (
+            'scenario', 'faces_dir', 'faces_subdir', 'store_file', 'timeout_s',
+            'receipt_wait_s', 'service_timeout_s', 'results_file', 'fail_on_wrong')}
+        self.scenario = load_scenario(self.cfg['scenario'])
+        self.store = load_store(self.cfg['store_file'] or self.scenario.store_file)
+        self.referee = Referee(prices={i.item_id: i.price_cents for i in self.store.items})
+        self.started = time.monotonic()
+        self.enrolled: dict[str, str] = {}  # name -> customer_id
+
+    # -- enrolment -------------------------------------------------------------------------
+    def enrol(self, executor) -> bool:
+        """Forget stale customers of the same names, then enrol every enrolled shopper."""
+        from ezshop_vision.enroll_cli import register_people
+        from ezshop_vision.enrollment import Person
+
+        folder = identities_dir(self.cfg['faces_dir'] or None, self.cfg['faces_subdir'] or None)
+        photos = enrolment_photos(self.scenario, folder)
+        self._forget_stale(executor, set(photos))
+        people = [Person(name, tuple(paths)) for name, paths in sorted(photos.items())]
+        self.say(f'enrolling {len(people)} shoppers from {folder}: '
+                 + ', '.join(p.name for p in people))
+        results = register_people(people, timeout_s=self.cfg['service_timeout_s'],
+                                  context=self.context, log=self.say)
+        ok = True
+        for result in results:
+            if result.success:
+                self.enrolled[result.name] = result.customer_id
+                self.referee.enrolled_ids[result.customer_id] = result.name
+            else:
+                ok = False
+                self.say(f'enrolment of {result.name} failed: {result.message}')
+        return ok
+
+    def _forget_stale(self, executor, names: set[str]) -> None:
+        """A database kept from an earlier run may hold the same people: forget them, or the
+        gallery would hold two identities with one face and nobody would be recognised."""
+        galleries = []
+        sub = self.create_subscription(Gallery, 'gallery', galleries.append, _qos(1, True))
+        deadline = time.monotonic() + self.cfg['service_timeout_s']
+        while not galleries and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+        self.destroy_subscription(sub)
+        if not galleries:
+            self.say('no gallery from the store yet; enrolling anyway')
+            return
+        stale = [c.customer_id for c in galleries[-1].customers if c.name in names]
+        if not stale:
+            return
+        client = self.create_client(ForgetCustomer, 'forget_customer')
+        for customer_id in stale:
+            future = client.call_async(ForgetCustomer.Request(customer_id=customer_id))
+            end = time.monotonic() + 10.0
+            while not future.done() and time.monotonic() < end:
+                executor.spin_once(timeout_sec=0.05)
+        self.destroy_client(client)
+        self.say(f'forgot {len(stale)} customers left from an earlier run')
+
+    # -- watching --------------------------------------------------------------------------
+    def watch(self) -> None:
+        """Subscribe to everything judged; the simulator starts once we subscribe to truth."""
+        self.started = time.monotonic()
+        self.create_subscription(GroundTruth, 'sim/ground_truth', self._on_truth,
+                                 _qos(1000, latched=True))
+        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event, _qos(1000))
+        self.create_subscription(CartAction, 'cart_actions', self._on_cart_action, _qos(1000))
+        self.create_subscription(CustomerEvent, 'customer_events', self._on_customer_event,
+                                 _qos(1000))
+        self.create_subscription(Receipt, 'receipts', self._on_receipt, _qos(100, True))
+        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
+                                 _qos(50))
+        self.say('watching; the simulator starts when the graph is ready')
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def say(self, text: str) -> None:
+        print(f'[{self.elapsed():6.1f} s] {text}', flush=True)
+
+    def _on_truth(self, msg: GroundTruth) -> None:
+        now = time.monotonic()
+        if msg.kind == GroundTruth.SCENARIO_DONE:
+            self.referee.on_truth(None, now)
+            self.say('scenario over; waiting for the last receipts')
+            return
+        kind = TRUTH_KINDS.get(msg.kind)
+        if kind is None:
+            return
+        event = TruthEvent(kind, msg.shopper, msg.enrolled, msg.item_id, msg.quantity)
+        self.referee.on_truth(event, now)
+        who = msg.shopper + ('' if msg.enrolled else ' (not enrolled)')
+        if kind in ('take', 'put_back'):
+            verb = 'takes' if kind == 'take' else 'puts back'
+            self.say(f'truth     {who} {verb} {msg.quantity}x {msg.item_id}'
+                     f' at {msg.shelf_id}/{msg.lane_id}')
+        else:
+            self.say(f'truth     {who} {kind}')
+
+    def _on_shelf_event(self, msg: ShelfEvent) -> None:
+        if self.referee.on_shelf_event(msg.event_id, time.monotonic()):
+            self.say(f'shelf     {msg.shelf_id}/{msg.lane_id} {msg.item_id} '
+                     f'{msg.quantity_delta:+d} ({msg.count_before} -> {msg.count_after})')
+
+    def _on_cart_action(self, msg: CartAction) -> None:
+        if not self.referee.on_cart_action(msg.event_id, msg.customer_id, msg.ambiguous,
+                                           time.monotonic()):
+            return
+        who = self.referee.enrolled_ids.get(msg.customer_id, msg.customer_id) or 'NOBODY'
+        flag = ' AMBIGUOUS' if msg.ambiguous else ''
+        self.say(f'cart      {who} {msg.quantity:+d} {msg.item_id} '
+                 f'(confidence {msg.confidence:.2f}){flag}')
+
+    def _on_customer_event(self, msg: CustomerEvent) -> None:
+        name = self.referee.enrolled_ids.get(msg.customer_id, msg.customer_id)
+        if msg.kind == CustomerEvent.EXITED:
+            self.referee.on_exited(msg.customer_id, time.monotonic())
+            self.say(f'door      {name} left through {msg.door_id}')
+        elif msg.kind == CustomerEvent.ENTERED:
+            self.say(f'door      {name} entered through {msg.door_id}')
+        else:
+            self.say(f'door      unknown person at {msg.door_id}')
+
+    def _on_receipt(self, msg: Receipt) -> None:
+        lines = {line.item_id: line.quantity for line in msg.lines}
+        view = ReceiptView(msg.customer_name or
+                           self.referee.enrolled_ids.get(msg.customer_id, msg.customer_id),
+                           lines, msg.total_cents, msg.revision, msg.visit_id)
+        self.referee.on_receipt(msg.customer_id, view, time.monotonic())
+        self.say(f'receipt   {view.customer_name}: {msg.total_cents / 100:.2f} '
+                 f'{msg.currency} ({len(msg.lines)} lines, revision {msg.revision})')
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            values = {kv.key: kv.value for kv in status.values}
+            if 'frames_processed' not in values or not status.hardware_id:
+                continue
+            try:
+                self.referee.on_camera(status.hardware_id, CameraStats(
+                    fps=float(values.get('fps', 0)),
+                    frames_received=int(values.get('frames_received', 0)),
+                    frames_processed=int(values['frames_processed']),
+                    frames_skipped=int(values.get('frames_skipped', 0))))
+            except ValueError:
+                continue
+
+    # -- verdict ---------------------------------------------------------------------------
+    def run(self, executor) -> int:
+        deadline = self.started + self.cfg['timeout_s']
+        while time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+            if self.referee.finished():
+                break
+            done_at = self.referee.scenario_done_at
+            if done_at is not None and time.monotonic() - done_at > self.cfg['receipt_wait_s']:
+                break
+        return self.verdict()
+
+    def verdict(self) -> int:
+        report = self.referee.report()
+        report.update(scenario=self.scenario.name, elapsed_s=self.elapsed(),
+                      finished=self.referee.finished())
+        print('\n' + self.referee.table(self.store.currency), flush=True)
+        right, expected = report['receipts_right'], report['receipts_expected']
+        pick = report['shelf_event_to_cart_action']
+        leave = report['exit_to_receipt']
+        print(f'\nreceipts exactly right: {right}/{expected}; wrong-person charges: '
+              f'{report["wrong_person_units"]}; unattributed actions: '
+              f'{report["unattributed_actions"]}; ambiguous: {report["ambiguous_actions"]}',
+              flush=True)
+        if pick['count']:
+            print(f'shelf event -> cart action: p50 {pick["p50_s"] * 1000:.0f} ms, '
+                  f'p99 {pick["p99_s"] * 1000:.0f} ms; exit -> receipt: '
+                  + (f'p50 {leave["p50_s"]:.2f} s, p99 {leave["p99_s"]:.2f} s'
+                     if leave['count'] else 'n/a'), flush=True)
+        if self.cfg['results_file']:
+            path = Path(self.cfg['results_file'])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, indent=2))
+        if not report['finished']:
+            missing = ', '.join(report['missing_receipts']) or 'none'
+            print(f'VERDICT: INCOMPLETE (scenario over: '
+                  f'{self.referee.scenario_done_at is not None}; missing receipts: {missing})',
+                  flush=True)
+            return EXIT_TIMEOUT
+        verdict_ok = report['all_right']
+        print(f'VERDICT: {"ALL RECEIPTS RIGHT" if verdict_ok else "SOME RECEIPTS WRONG"}',
+              flush=True)
+        return EXIT_WRONG if self.cfg['fail_on_wrong'] and not verdict_ok else EXIT_OK
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    code = EXIT_SETUP_FAILED
+    node = None
+    try:
+        node = RefereeNode()
+        executor = SingleThreadedExecutor(context=node.context)
+        executor.add_node(node)
+        if node.enrol(executor):
+            node.watch()
+            code = node.run(executor)
+        else:
+            node.say('enrolment failed; is store_node running?')
+    except (KeyboardInterrupt, ExternalShutdownException):
+        code = EXIT_TIMEOUT
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+def console_main() -> None:
+    sys.exit(main())
