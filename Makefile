@@ -6,11 +6,14 @@ PYTEST_ARGS ?=
 LAUNCH ?= launch/smoke.launch.xml
 LAUNCH_ARGS ?=
 
-.PHONY: help setup build test lint shell launch clean
+.PHONY: help setup build test lint shell launch demo bench clean
 
 help:
 	@echo "make setup   create .venv, install pinned dependencies, colcon build (idempotent)"
+	@echo "make demo   set up if needed, run the simulated store end to end, show the receipts"
+	@echo "             (SCENARIO=<name> for another shipped scenario)"
 	@echo "make test    set up if needed, then run every test (ruff, unit, node, system)"
+	@echo "make bench   the receipt-accuracy benchmark: scenario suite + random scenarios"
 	@echo "make shell   a shell in the built environment (venv + ROS + workspace, LOCALHOST DDS)"
 	@echo "make launch LAUNCH=launch/<file>.launch.xml LAUNCH_ARGS='name:=value ...'"
 	@echo "make clean   remove build/ install/ log/ (keeps .venv)"
@@ -19,6 +22,9 @@ setup:
 	@bash scripts/setup.sh
 
 build: setup
+
+demo: setup
+	@scripts/demo
 
 test: setup
 	@scripts/run pytest $(PYTEST_ARGS)

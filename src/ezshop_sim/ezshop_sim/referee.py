@@ -57,6 +57,7 @@ class Referee:
     cart_action_at: dict[str, float] = field(default_factory=dict)
     unattributed: int = 0
     ambiguous: int = 0
+    put_back_credits: int = 0
     exited_at: dict[str, float] = field(default_factory=dict)  # customer_id -> time
     receipts: dict[str, ReceiptView] = field(default_factory=dict)  # customer_id -> newest
     receipt_latency: dict[str, float] = field(default_factory=dict)
@@ -77,13 +78,14 @@ class Referee:
         self.shelf_event_at[event_id] = now
         return True
 
-    def on_cart_action(self, event_id: str, customer_id: str, ambiguous: bool,
+    def on_cart_action(self, event_id: str, customer_id: str, quantity: int, ambiguous: bool,
                        now: float) -> bool:
         if event_id in self.cart_action_at:
             return False
         self.cart_action_at[event_id] = now
         self.unattributed += not customer_id
         self.ambiguous += bool(ambiguous)
+        self.put_back_credits += bool(customer_id) and quantity < 0
         return True
 
     def on_exited(self, customer_id: str, now: float) -> None:
@@ -137,6 +139,7 @@ class Referee:
             'worst_error_cents': result.worst_error_cents,
             'unattributed_actions': self.unattributed,
             'ambiguous_actions': self.ambiguous,
+            'put_back_credits': self.put_back_credits,
             'shelf_events': len(self.shelf_event_at),
             'cart_actions': len(self.cart_action_at),
             'shelf_event_to_cart_action': summary(pick_latencies),

@@ -172,8 +172,8 @@ class RefereeNode(Node):
                      f'{msg.quantity_delta:+d} ({msg.count_before} -> {msg.count_after})')
 
     def _on_cart_action(self, msg: CartAction) -> None:
-        if not self.referee.on_cart_action(msg.event_id, msg.customer_id, msg.ambiguous,
-                                           time.monotonic()):
+        if not self.referee.on_cart_action(msg.event_id, msg.customer_id, msg.quantity,
+                                           msg.ambiguous, time.monotonic()):
             return
         who = self.referee.enrolled_ids.get(msg.customer_id, msg.customer_id) or 'NOBODY'
         flag = ' AMBIGUOUS' if msg.ambiguous else ''
