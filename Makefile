@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 LAUNCH ?= launch/smoke.launch.xml
 LAUNCH_ARGS ?=
 
@@ -25,6 +26,9 @@ build: setup
 
 demo: setup
 	@scripts/demo
+
+bench: setup
+	@scripts/run python bench/receipts.py $(BENCH_ARGS)
 
 test: setup
 	@scripts/run pytest $(PYTEST_ARGS)

@@ -144,6 +144,8 @@ class Referee:
             'cart_actions': len(self.cart_action_at),
             'shelf_event_to_cart_action': summary(pick_latencies),
             'exit_to_receipt': summary(list(self.receipt_latency.values())),
+            'samples_s': {'shelf_event_to_cart_action': sorted(pick_latencies),
+                          'exit_to_receipt': sorted(self.receipt_latency.values())},
             'cameras': {cam: vars(stats) for cam, stats in sorted(self.cameras.items())},
             'shoppers': [
                 {'shopper': s.shopper, 'enrolled': s.enrolled, 'expected': s.expected,
