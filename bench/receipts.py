@@ -2,7 +2,7 @@
 
 Each scenario runs launch/sim.launch.xml (real shelf monitor, face node, door nodes, fusion,
 store; simulated cameras and lanes; the referee judging every receipt) in a fresh database.
-Writes bench/results/receipts-<date>.json, a markdown report and a PNG plot.
+Writes bench/results/<date>.json, a markdown report (<date>.md) and a PNG plot (<date>.png).
 
   scripts/run python bench/receipts.py                      # suite + 20 random scenarios
   scripts/run python bench/receipts.py --random 5 --no-suite
@@ -230,16 +230,16 @@ def main(argv: list[str] | None = None) -> int:
             'command': 'scripts/run python bench/receipts.py ' + ' '.join(argv or sys.argv[1:])}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f'receipts-{date}.json').write_text(json.dumps(
+    (out / f'{date}.json').write_text(json.dumps(
         {'meta': meta, 'summary': summary, 'scenarios': reports}, indent=2))
     text = markdown(summary, reports, meta)
-    (out / f'receipts-{date}.md').write_text(text)
-    plot(reports, out / f'receipts-{date}.png')
+    (out / f'{date}.md').write_text(text)
+    plot(reports, out / f'{date}.png')
     print('\n' + text)
     ok = summary['receipts_right_fraction'] >= TARGET_RIGHT and \
         summary['wrong_person_units'] == 0 and \
         (summary['exit_to_receipt_s']['p99'] or 0) < TARGET_EXIT_P99_S
-    print(f"targets {'met' if ok else 'NOT met'}; results in {out}/receipts-{date}.*")
+    print(f"targets {'met' if ok else 'NOT met'}; results in {out}/{date}.*")
     return 0
 
 

@@ -74,7 +74,7 @@ fi
 source "$ROOT/scripts/env.sh" --no-workspace
 say "colcon build (ROS ${ROS_DISTRO:-kilted wheels})"
 colcon --log-base "$ROOT/log" build --base-paths src --symlink-install \
-  --event-handlers console_direct- summary+ \
+  --event-handlers console_direct- console_start_end- summary+ \
   --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python" \
   || die "colcon build failed (see log/latest_build)"
 date -u +%FT%TZ > "$ROOT/install/.ezshop-built"

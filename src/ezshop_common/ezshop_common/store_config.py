@@ -12,13 +12,14 @@ Light lanes hold a single item over a light sensor: dark means present.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ezshop_common.yaml_fields import Field
 
 SENSOR_ULTRASONIC = 'ultrasonic'
 SENSOR_LIGHT = 'light'
@@ -245,12 +246,10 @@ def load_store(path: str | os.PathLike | None = None) -> StoreConfig:
 
 def parse_store(data: Any, source: str = '') -> StoreConfig:
     """Validate an already-parsed store description (a dict) and build typed objects."""
-    root = _Node(data, '')
-    root.expect_mapping()
-    root.allow_keys('store', 'catalogue', 'shelves', 'cameras', 'doors')
+    root = Field(data, '', StoreConfigError)
+    root.mapping('store', 'catalogue', 'shelves', 'cameras', 'doors')
     store = root.child('store')
-    store.expect_mapping()
-    store.allow_keys('name', 'currency')
+    store.mapping('name', 'currency')
     name = store.child('name').string()
     currency = store.child('currency').string()
     if len(currency) != 3 or not currency.isupper():
@@ -278,9 +277,8 @@ def parse_store(data: Any, source: str = '') -> StoreConfig:
                        cameras=cameras, doors=doors, source=source)
 
 
-def _parse_item(node: _Node) -> Item:
-    node.expect_mapping()
-    node.allow_keys('id', 'name', 'price_cents', 'stock', 'low_stock_threshold')
+def _parse_item(node: Field) -> Item:
+    node.mapping('id', 'name', 'price_cents', 'stock', 'low_stock_threshold')
     return Item(
         item_id=node.child('id').identifier(),
         name=node.child('name').string(),
@@ -290,9 +288,8 @@ def _parse_item(node: _Node) -> Item:
     )
 
 
-def _parse_shelf(node: _Node, item_ids: set[str]) -> Shelf:
-    node.expect_mapping()
-    node.allow_keys('id', 'lanes')
+def _parse_shelf(node: Field, item_ids: set[str]) -> Shelf:
+    node.mapping('id', 'lanes')
     shelf_id = node.child('id').identifier()
     lanes_node = node.child('lanes')
     lanes = tuple(_parse_lane(n, shelf_id, item_ids) for n in lanes_node.sequence(min_len=1))
@@ -300,9 +297,8 @@ def _parse_shelf(node: _Node, item_ids: set[str]) -> Shelf:
     return Shelf(shelf_id=shelf_id, lanes=lanes)
 
 
-def _parse_lane(node: _Node, shelf_id: str, item_ids: set[str]) -> Lane:
-    node.expect_mapping()
-    node.allow_keys('id', 'item', 'capacity', 'count', 'sensor', 'frame_id', 'ultrasonic',
+def _parse_lane(node: Field, shelf_id: str, item_ids: set[str]) -> Lane:
+    node.mapping('id', 'item', 'capacity', 'count', 'sensor', 'frame_id', 'ultrasonic',
                     'light')
     lane_id = node.child('id').identifier()
     item_id = node.child('item').string()
@@ -317,8 +313,7 @@ def _parse_lane(node: _Node, shelf_id: str, item_ids: set[str]) -> Lane:
         if 'light' in node.value:
             node.child('light').fail('given for an ultrasonic lane')
         geo = node.child('ultrasonic')
-        geo.expect_mapping()
-        geo.allow_keys('lane_length_m', 'sensor_offset_m', 'item_depth_m', 'max_range_m',
+        geo.mapping('lane_length_m', 'sensor_offset_m', 'item_depth_m', 'max_range_m',
                        'min_range_m')
         ultrasonic = UltrasonicGeometry(
             lane_length_m=geo.child('lane_length_m').number(exclusive_minimum=0.0),
@@ -339,8 +334,7 @@ def _parse_lane(node: _Node, shelf_id: str, item_ids: set[str]) -> Lane:
         if capacity != 1:
             node.child('capacity').fail(f'a light lane holds exactly 1 item (got {capacity})')
         geo = node.child('light')
-        geo.expect_mapping()
-        geo.allow_keys('dark_below_lux', 'bright_lux')
+        geo.mapping('dark_below_lux', 'bright_lux')
         light = LightGeometry(
             dark_below_lux=geo.child('dark_below_lux').number(exclusive_minimum=0.0),
             bright_lux=geo.child('bright_lux', default=400.0).number(exclusive_minimum=0.0),
@@ -352,9 +346,8 @@ def _parse_lane(node: _Node, shelf_id: str, item_ids: set[str]) -> Lane:
                 ultrasonic=ultrasonic, light=light)
 
 
-def _parse_camera(node: _Node, lane_keys: set[tuple[str, str]]) -> Camera:
-    node.expect_mapping()
-    node.allow_keys('id', 'role', 'width', 'height', 'frame_id', 'fps', 'coverage')
+def _parse_camera(node: Field, lane_keys: set[tuple[str, str]]) -> Camera:
+    node.mapping('id', 'role', 'width', 'height', 'frame_id', 'fps', 'coverage')
     camera_id = node.child('id').identifier()
     role = node.child('role').choice(CAMERA_ROLES)
     width = node.child('width', default=640).integer(minimum=16)
@@ -362,8 +355,7 @@ def _parse_camera(node: _Node, lane_keys: set[tuple[str, str]]) -> Camera:
     coverage = []
     if role == ROLE_SHELF:
         for zone_node in node.child('coverage').sequence(min_len=1):
-            zone_node.expect_mapping()
-            zone_node.allow_keys('shelf', 'lane', 'reach_zone')
+            zone_node.mapping('shelf', 'lane', 'reach_zone')
             key = (zone_node.child('shelf').string(), zone_node.child('lane').string())
             if key not in lane_keys:
                 zone_node.fail(f'unknown lane {key[0]}/{key[1]}')
@@ -382,9 +374,8 @@ def _parse_camera(node: _Node, lane_keys: set[tuple[str, str]]) -> Camera:
         coverage=tuple(coverage))
 
 
-def _parse_door(node: _Node, cameras: dict[str, Camera]) -> Door:
-    node.expect_mapping()
-    node.allow_keys('id', 'role', 'camera')
+def _parse_door(node: Field, cameras: dict[str, Camera]) -> Door:
+    node.mapping('id', 'role', 'camera')
     role = node.child('role').choice(DOOR_ROLES)
     camera_id = node.child('camera').string()
     if camera_id not in cameras:
@@ -395,7 +386,7 @@ def _parse_door(node: _Node, cameras: dict[str, Camera]) -> Door:
     return Door(door_id=node.child('id').identifier(), role=role, camera_id=camera_id)
 
 
-def _unique(node: _Node, ids: list[str], what: str) -> None:
+def _unique(node: Field, ids: list[str], what: str) -> None:
     seen = set()
     for i, ident in enumerate(ids):
         if ident in seen:
@@ -403,84 +394,3 @@ def _unique(node: _Node, ids: list[str], what: str) -> None:
         seen.add(ident)
 
 
-_MISSING = object()
-
-
-class _Node:
-    """A value in the parsed YAML with its key path, for error messages."""
-
-    def __init__(self, value: Any, path: str):
-        self.value = value
-        self.path = path
-
-    def fail(self, message: str):
-        raise StoreConfigError(f'{self.path or "<top level>"}: {message}')
-
-    def child(self, key: str, default: Any = _MISSING) -> _Node:
-        path = f'{self.path}.{key}' if self.path else key
-        if key not in self.value:
-            if default is _MISSING:
-                raise StoreConfigError(f'{path}: missing required key')
-            return _Node(default, path)
-        return _Node(self.value[key], path)
-
-    def expect_mapping(self) -> None:
-        if not isinstance(self.value, dict):
-            self.fail(f'must be a mapping (got {type(self.value).__name__})')
-
-    def allow_keys(self, *keys: str) -> None:
-        for key in self.value:
-            if key not in keys:
-                path = f'{self.path}.{key}' if self.path else str(key)
-                raise StoreConfigError(
-                    f'{path}: unknown key (expected one of: {", ".join(keys)})')
-
-    def sequence(self, min_len: int = 0) -> list[_Node]:
-        if not isinstance(self.value, list):
-            self.fail(f'must be a list (got {type(self.value).__name__})')
-        if len(self.value) < min_len:
-            self.fail(f'needs at least {min_len} entries')
-        return [_Node(v, f'{self.path}[{i}]') for i, v in enumerate(self.value)]
-
-    def string(self) -> str:
-        if not isinstance(self.value, str) or not self.value.strip():
-            self.fail(f'must be a non-empty string (got {self.value!r})')
-        return self.value
-
-    def identifier(self) -> str:
-        text = self.string()
-        if not all(c.isalnum() or c == '_' for c in text) or not text[0].isalpha():
-            self.fail(f'{text!r} must start with a letter and hold only letters, digits '
-                      'and _ (it becomes part of ROS topic names)')
-        return text
-
-    def choice(self, options: tuple[str, ...]) -> str:
-        if self.value not in options:
-            self.fail(f'must be one of {", ".join(options)} (got {self.value!r})')
-        return self.value
-
-    def integer(self, minimum: int | None = None, maximum: int | None = None) -> int:
-        if isinstance(self.value, bool) or not isinstance(self.value, int):
-            self.fail(f'must be an integer (got {self.value!r})')
-        if minimum is not None and self.value < minimum:
-            self.fail(f'must be >= {minimum} (got {self.value})')
-        if maximum is not None and self.value > maximum:
-            self.fail(f'must be <= {maximum} (got {self.value})')
-        return self.value
-
-    def number(self, minimum: float | None = None,
-               exclusive_minimum: float | None = None) -> float:
-        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) \
-                or not math.isfinite(self.value):
-            self.fail(f'must be a finite number (got {self.value!r})')
-        if minimum is not None and self.value < minimum:
-            self.fail(f'must be >= {minimum} (got {self.value})')
-        if exclusive_minimum is not None and self.value <= exclusive_minimum:
-            self.fail(f'must be > {exclusive_minimum} (got {self.value})')
-        return float(self.value)
-
-    def int_list(self, length: int) -> list[int]:
-        if not isinstance(self.value, list) or len(self.value) != length or any(
-                isinstance(v, bool) or not isinstance(v, int) for v in self.value):
-            self.fail(f'must be a list of {length} integers (got {self.value!r})')
-        return list(self.value)

@@ -50,9 +50,19 @@ def stand_size(zone: ReachZone) -> float:
     return max(50.0, min(100.0, 0.5 * zone.width, 0.4 * zone.height))
 
 
-def stand_pose(zone: ReachZone) -> Pose:
-    """Standing in front of the lane: face just above / at the top of the reach zone."""
-    return (zone.x + zone.width / 2.0, zone.y + 0.2 * zone.height, stand_size(zone))
+#: Where shoppers standing at one lane put their faces, in face widths from the lane's centre:
+#: people at one lane stand side by side, never on top of each other.
+STAND_SLOTS = (0.0, 1.0, -1.0, 2.0, -2.0)
+
+
+def stand_pose(zone: ReachZone, slot: int = 0, camera: Camera | None = None) -> Pose:
+    """Standing in front of the lane, not reaching: the face above the reach zone (a shopper
+    reaches down and in to take something), in standing place ``slot`` (side by side)."""
+    size = stand_size(zone)
+    x = zone.x + zone.width / 2.0 + STAND_SLOTS[slot % len(STAND_SLOTS)] * 0.95 * size
+    if camera is not None:
+        x = min(max(x, 0.6 * size), camera.width - 0.6 * size)
+    return (x, zone.y - 0.6 * size, size)
 
 
 def reach_pose(zone: ReachZone) -> Pose:
@@ -62,6 +72,6 @@ def reach_pose(zone: ReachZone) -> Pose:
 
 def offscreen_pose(camera: Camera, zone: ReachZone) -> Pose:
     """Just outside the image, on the side nearer the lane (where a shopper walks in from)."""
-    x, y, size = stand_pose(zone)
+    x, y, size = stand_pose(zone, 0, camera)
     out_x = -0.7 * size if x < camera.width / 2.0 else camera.width + 0.7 * size
     return (out_x, y, size)

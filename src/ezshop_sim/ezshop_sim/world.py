@@ -250,9 +250,9 @@ class _Builder:
         """Hold the standing pose up to now in every view (so interpolation stays put)."""
         if cursor.lane is None:
             return
-        for cam_id, (_cam, zone) in self.zones(cursor.lane).items():
+        for cam_id, (cam, zone) in self.zones(cursor.lane).items():
             if cam_id in cursor.views:
-                cursor.views[cam_id].add(cursor.t, poses.stand_pose(zone))
+                cursor.views[cam_id].add(cursor.t, poses.stand_pose(zone, cursor.index, cam))
 
     def walk_to(self, cursor: _Cursor, key: tuple[str, str]) -> None:
         if cursor.lane == key:
@@ -268,7 +268,7 @@ class _Builder:
                     cursor.views.pop(cam_id).add(t1, poses.offscreen_pose(cam, zone))
             for cam_id, (cam, zone) in new.items():
                 if cam_id in cursor.views:
-                    cursor.views[cam_id].add(t1, poses.stand_pose(zone))
+                    cursor.views[cam_id].add(t1, poses.stand_pose(zone, cursor.index, cam))
                 else:
                     self.open_view(cursor, cam, zone, t0, t1)
             cursor.t = t1
@@ -286,7 +286,7 @@ class _Builder:
         view = Appearance(cam.camera_id, cursor.index, shopper.identity,
                           self.pick_photo(shopper.identity))
         view.add(t0, poses.offscreen_pose(cam, zone))
-        view.add(t1, poses.stand_pose(zone))
+        view.add(t1, poses.stand_pose(zone, cursor.index, cam))
         self.appearances[cam.camera_id].append(view)
         cursor.views[cam.camera_id] = view
 
@@ -340,15 +340,15 @@ class _Builder:
             t_out, kind_name, shopper.identity, shopper.enrolled, lane.shelf_id, lane.lane_id,
             lane.item_id, n))
         t_back = t_out + timing.hold_s
-        for cam_id, (_cam, zone) in self.zones(cursor.lane).items():
+        for cam_id, (cam, zone) in self.zones(cursor.lane).items():
             view = cursor.views.get(cam_id)
             if view is None:
                 continue
-            view.add(cursor.t, poses.stand_pose(zone))
-            view.add(start, poses.stand_pose(zone))
+            view.add(cursor.t, poses.stand_pose(zone, cursor.index, cam))
+            view.add(start, poses.stand_pose(zone, cursor.index, cam))
             view.add(t_in, poses.reach_pose(zone))
             view.add(t_back, poses.reach_pose(zone))
-            view.add(t_back + timing.reach_in_s, poses.stand_pose(zone))
+            view.add(t_back + timing.reach_in_s, poses.stand_pose(zone, cursor.index, cam))
             view.reaching.append((start, t_back + timing.reach_in_s))
         cursor.t = t_back + timing.reach_in_s
 

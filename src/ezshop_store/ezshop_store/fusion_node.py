@@ -14,38 +14,26 @@ from dataclasses import dataclass
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 
 from ezshop_common.store_config import ROLE_SHELF, load_store
 from ezshop_msgs.msg import Alert, Cart, CartAction, CustomerEvent, FaceArray, ShelfEvent
 from ezshop_store import convert
 from ezshop_store import fusion_core as core
 from ezshop_store.diagnostics import diagnostic_array
+from ezshop_store.ros_profiles import float_param, keep_all, reliable
 from ezshop_store.store_types import INFO, WARN, AlertOut
 
 S = 1_000_000_000
 
 
-def _reliable(depth: int, latched: bool = False) -> QoSProfile:
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=(DurabilityPolicy.TRANSIENT_LOCAL if latched
-                                  else DurabilityPolicy.VOLATILE))
 
 
-def _keep_all() -> QoSProfile:
-    """Reliable, every sample kept: a slow reader blocks the writer instead of losing."""
-    return QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=1000,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
 
 
-def _float_param(description: str, low: float, high: float) -> ParameterDescriptor:
-    return ParameterDescriptor(description=description, floating_point_range=[
-        FloatingPointRange(from_value=low, to_value=high)])
 
 
 @dataclass
@@ -65,27 +53,27 @@ class FusionNode(Node):
         self.declare_parameter('store_file', '', ParameterDescriptor(
             description="Store description (cameras, reach zones); '' = default store file",
             read_only=True))
-        self.declare_parameter('window_before', 1.5, _float_param(
+        self.declare_parameter('window_before', 1.5, float_param(
             'Faces seen this long before a shelf event count (s)', 0.0, 10.0))
-        self.declare_parameter('window_after', 0.5, _float_param(
+        self.declare_parameter('window_after', 0.5, float_param(
             'Faces seen this long after a shelf event count (s)', 0.0, 10.0))
-        self.declare_parameter('decision_timeout', 1.0, _float_param(
+        self.declare_parameter('decision_timeout', 1.0, float_param(
             'Extra wait beyond window_after for late or missing camera frames before deciding '
             'with what has arrived (s)', 0.0, 30.0))
-        self.declare_parameter('distance_scale_px', 60.0, _float_param(
+        self.declare_parameter('distance_scale_px', 60.0, float_param(
             'Pixel distance from the reach zone at which a face counts exp(-1) of one inside '
             'it (px)', 1.0, 2000.0))
-        self.declare_parameter('min_score', 0.15, _float_param(
+        self.declare_parameter('min_score', 0.15, float_param(
             'Lowest score (0..1: near the zone for the whole window = 1) of a candidate', 0.0,
             1.0))
-        self.declare_parameter('ambiguity_margin', 0.15, _float_param(
+        self.declare_parameter('ambiguity_margin', 0.15, float_param(
             'Best and second-best scores closer than this are ambiguous', 0.0, 1.0))
         self.declare_parameter('ambiguous_policy', core.POLICY_ASSIGN_BEST, ParameterDescriptor(
             description='What to do when ambiguous: assign_best (charge the best, flag it) or '
                         'hold (unattributed, for staff)'))
-        self.declare_parameter('buffer_horizon', 10.0, _float_param(
+        self.declare_parameter('buffer_horizon', 10.0, float_param(
             'Face frames older than this behind the newest are dropped (s)', 1.0, 120.0))
-        self.declare_parameter('presence_retention', 120.0, _float_param(
+        self.declare_parameter('presence_retention', 120.0, float_param(
             'Customers who exited are remembered this long for late shelf events (s)', 1.0,
             3600.0))
 
@@ -114,14 +102,14 @@ class FusionNode(Node):
             if camera.role == ROLE_SHELF:
                 self.create_subscription(
                     FaceArray, camera.faces_topic,
-                    lambda msg, cam=camera.camera_id: self._on_faces(msg, cam), _reliable(50))
-        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event, _keep_all())
+                    lambda msg, cam=camera.camera_id: self._on_faces(msg, cam), reliable(50))
+        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event, keep_all())
         self.create_subscription(CustomerEvent, 'customer_events', self._on_customer_event,
-                                 _keep_all())
-        self.create_subscription(Cart, 'carts', self._on_cart, _reliable(100, latched=True))
-        self.actions_pub = self.create_publisher(CartAction, 'cart_actions', _keep_all())
+                                 keep_all())
+        self.create_subscription(Cart, 'carts', self._on_cart, reliable(100, latched=True))
+        self.actions_pub = self.create_publisher(CartAction, 'cart_actions', keep_all())
         self.unsent: list[CartAction] = []
-        self.alerts_pub = self.create_publisher(Alert, 'alerts', _reliable(100))
+        self.alerts_pub = self.create_publisher(Alert, 'alerts', reliable(100))
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', QoSProfile(
             depth=10))
         self.create_timer(0.02, self._decide_ready)

@@ -11,10 +11,10 @@ from collections import Counter
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from sqlalchemy.exc import OperationalError
 from visualization_msgs.msg import MarkerArray
 
@@ -37,31 +37,9 @@ from ezshop_store import convert, store_admin
 from ezshop_store.db.engine import make_engine, upgrade
 from ezshop_store.diagnostics import diagnostic_array
 from ezshop_store.markers import store_markers
+from ezshop_store.ros_profiles import float_param, int_param, keep_all, reliable
 from ezshop_store.store_service import StoreService
 from ezshop_store.store_types import ERROR, INFO, WARN, Effects
-
-
-def _reliable(depth: int, latched: bool = False) -> QoSProfile:
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=(DurabilityPolicy.TRANSIENT_LOCAL if latched
-                                  else DurabilityPolicy.VOLATILE))
-
-
-def _keep_all() -> QoSProfile:
-    return QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=1000,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
-
-
-def _float_param(description: str, low: float, high: float) -> ParameterDescriptor:
-    return ParameterDescriptor(description=description, floating_point_range=[
-        FloatingPointRange(from_value=low, to_value=high)])
-
-
-def _int_param(description: str, low: int, high: int) -> ParameterDescriptor:
-    return ParameterDescriptor(description=description, integer_range=[
-        IntegerRange(from_value=low, to_value=high, step=1)])
 
 
 class StoreNode(Node):
@@ -75,18 +53,18 @@ class StoreNode(Node):
         self.declare_parameter('database_url', '', ParameterDescriptor(
             description="SQLAlchemy URL of the store database; '' = SQLite (WAL) file "
                         '$ROS_HOME/ezshop/store.db', read_only=True))
-        self.declare_parameter('checkout_grace_period', 2.0, _float_param(
+        self.declare_parameter('checkout_grace_period', 2.0, float_param(
             'Seconds between seeing EXITED and checking out, so cart actions stamped before '
             'the exit but still in flight land on the visit (s)', 0.0, 120.0))
-        self.declare_parameter('batch_period', 0.02, _float_param(
+        self.declare_parameter('batch_period', 0.02, float_param(
             'Queued events are applied (one transaction) at least this often (s)', 0.001, 1.0))
-        self.declare_parameter('batch_max_events', 1000, _int_param(
+        self.declare_parameter('batch_max_events', 1000, int_param(
             'Apply the queue at once when it holds this many events', 1, 100000))
-        self.declare_parameter('diagnostics_period', 1.0, _float_param(
+        self.declare_parameter('diagnostics_period', 1.0, float_param(
             'Period of /diagnostics (s)', 0.1, 60.0))
         self.declare_parameter('markers_frame', 'store', ParameterDescriptor(
             description='frame_id of store_markers (rviz)'))
-        self.declare_parameter('markers_period', 0.5, _float_param(
+        self.declare_parameter('markers_period', 0.5, float_param(
             'store_markers are republished at most this often, when something changed (s)',
             0.05, 60.0))
 
@@ -104,20 +82,20 @@ class StoreNode(Node):
         # Inputs keep every sample (KEEP_ALL): under overload events queue up instead of being
         # overwritten, and the reader acknowledges at once so a KEEP_LAST writer loses nothing.
         self.create_subscription(CustomerEvent, 'customer_events', self._on_customer_event,
-                                 _keep_all())
-        self.create_subscription(CartAction, 'cart_actions', self._on_cart_action, _keep_all())
-        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event, _keep_all())
-        self.carts_pub = self.create_publisher(Cart, 'carts', _reliable(100, latched=True))
+                                 keep_all())
+        self.create_subscription(CartAction, 'cart_actions', self._on_cart_action, keep_all())
+        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event, keep_all())
+        self.carts_pub = self.create_publisher(Cart, 'carts', reliable(100, latched=True))
         self.receipts_pub = self.create_publisher(Receipt, 'receipts',
-                                                  _reliable(100, latched=True))
+                                                  reliable(100, latched=True))
         self.inventory_pub = self.create_publisher(Inventory, 'inventory',
-                                                   _reliable(1, latched=True))
-        self.gallery_pub = self.create_publisher(Gallery, 'gallery', _reliable(1, latched=True))
-        self.alerts_pub = self.create_publisher(Alert, 'alerts', _reliable(100))
+                                                   reliable(1, latched=True))
+        self.gallery_pub = self.create_publisher(Gallery, 'gallery', reliable(1, latched=True))
+        self.alerts_pub = self.create_publisher(Alert, 'alerts', reliable(100))
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', QoSProfile(
             depth=10))
         self.markers_pub = self.create_publisher(MarkerArray, 'store_markers',
-                                                 _reliable(1, latched=True))
+                                                 reliable(1, latched=True))
         self._markers_dirty = True
 
         self.create_service(RegisterCustomer, 'register_customer', self._register)

@@ -54,6 +54,7 @@ class _TrackState:
     close_since: float | None = None
     last_seen: float = 0.0
     passed: bool = False
+    passed_customer: str = ''
     unknown_reported: bool = False
     confidences: list[float] = field(default_factory=list)
 
@@ -100,6 +101,10 @@ class DoorLogic:
             if state.close_since is None:
                 state.close_since = stamp
             if face.customer_id != state.customer_id or state.steady_since is None:
+                if face.customer_id and face.customer_id != state.passed_customer:
+                    # The track now shows someone else (it jumped to a person stepping into
+                    # the same place): their pass is a new one.
+                    state.passed = False
                 state.customer_id = face.customer_id
                 state.steady_since = stamp if face.customer_id else None
                 state.confidences = []
@@ -116,6 +121,7 @@ class DoorLogic:
         if face.customer_id and not state.passed and state.steady_since is not None \
                 and stamp - state.steady_since >= s.min_steady_s:
             state.passed = True
+            state.passed_customer = face.customer_id
             last = self._last_event.get(face.customer_id)
             if last is not None and stamp - last < s.cooldown_s:
                 self.stats.suppressed_by_cooldown += 1

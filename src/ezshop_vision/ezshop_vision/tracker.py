@@ -102,6 +102,10 @@ class FaceTracker:
             det = detections[di]
             track.velocity = (det.x - track.box.x, det.y - track.box.y)
             track.box = det
+            if track.misses:
+                # Found again after the detector lost it: whoever is there now may be someone
+                # else who stepped into the same place. Re-check the identity at once.
+                track.suspect = True
             track.misses = 0
             track.visible = track.detected = True
             track.last_seen = stamp

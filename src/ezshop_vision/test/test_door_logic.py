@@ -80,3 +80,16 @@ def test_out_of_order_frames_are_counted_and_ignored():
     _run(logic, _walk(1, 'ada', 5.0, 0.2))
     assert logic.update(1.0, [FaceSeen(1, 'ada', 120, 1.0)]) == []
     assert logic.stats.out_of_order == 1
+
+
+def test_a_track_taken_over_by_the_next_person_gives_their_pass_too():
+    """Ada passes; Bob steps into her place and the tracker keeps her track id: once the face
+    pipeline renames the track, Bob's pass is his own event (not swallowed as Ada's)."""
+    frames = _walk(4, 'ada', 0.0, 1.0) + _walk(4, '', 1.1, 0.2) + _walk(4, 'bob', 1.3, 1.0)
+    decisions = _run(DoorLogic(SETTINGS), frames)
+    assert [(d.customer_id, d.track_id) for d in decisions] == [('ada', 4), ('bob', 4)]
+
+
+def test_identity_flicker_on_one_track_is_still_one_pass():
+    frames = _walk(4, 'ada', 0.0, 1.0) + _walk(4, '', 1.0, 0.2) + _walk(4, 'ada', 1.2, 1.0)
+    assert [d.customer_id for d in _run(DoorLogic(SETTINGS), frames)] == ['ada']

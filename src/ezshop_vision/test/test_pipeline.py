@@ -142,3 +142,38 @@ def test_a_track_that_jumps_to_another_person_loses_the_wrong_name_quickly(
     assert 'obama' not in names[2:first_kit_frame + 1]
     assert names[-1] == 'kit_harington'
     assert names.count('obama') <= 2, names
+
+
+def test_a_track_found_again_after_a_miss_is_re_identified_at_once(
+        engine, enrolled_gallery, dev_identities, dev_faces):
+    """Obama leaves the spot, the detector misses for a frame, Kit steps into the same place
+    and the tracker continues Obama's track: it must be re-encoded now, not at the next
+    low-rate re-check (2 s), so it never goes on naming Obama."""
+    by_name = {i.name: i for i in dev_identities}
+
+    def sprite(name, index):
+        photo = by_name[name].photos[index]
+        return make_sprite(load_bgr(photo), dev_faces[photo].boxes[0], name)
+
+    from ezshop_vision.tracker import TrackerSettings
+
+    pipeline = FacePipeline(engine, PipelineSettings(detect_every=1, recheck_interval_s=2.0),
+                            gallery=enrolled_gallery(['obama', 'kit_harington']),
+                            tracker_settings=TrackerSettings(min_appearance=-1.0))
+    base = background()
+    obama, kit = sprite('obama', 3), sprite('kit_harington', 2)
+    for i in range(4):
+        frame, _ = render([Mover(obama, 200, 100, 0, 0)], base)
+        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
+    assert [r.customer_id for r in results] == ['obama']
+    track_id = results[0].track_id
+    pipeline.process(base[:, :, ::-1].copy(), stamp=0.4)  # nobody there: a missed round
+    names = []
+    for i in range(5, 11):
+        frame, _ = render([Mover(kit, 200, 100, 0, 0)], base)
+        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
+        names += [r.customer_id for r in results if r.track_id == track_id]
+    if not names:
+        pytest.skip('the tracker started a new track for Kit (nothing to re-identify)')
+    assert 'obama' not in names, names
+    assert names[-1] == 'kit_harington', names
