@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,8 +50,15 @@ def run_scenario(scenario: str, faces_dir: str, faces_subdir: str, work: Path,
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     with open(work / f'{name}.log', 'w') as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
-                              timeout=timeout_s + 120, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=timeout_s + 120)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            # Ctrl-C to the launch (its own process group) stops every node cleanly.
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=30)
+            raise
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -50,28 +50,29 @@ def stand_size(zone: ReachZone) -> float:
     return max(50.0, min(100.0, 0.5 * zone.width, 0.4 * zone.height))
 
 
-#: Where shoppers standing at one lane put their faces, in face widths from the lane's centre:
-#: people at one lane stand side by side, never on top of each other.
-STAND_SLOTS = (0.0, 1.0, -1.0, 2.0, -2.0)
-
-
-def stand_pose(zone: ReachZone, slot: int = 0, camera: Camera | None = None) -> Pose:
-    """Standing in front of the lane, not reaching: the face above the reach zone (a shopper
-    reaches down and in to take something), in standing place ``slot`` (side by side)."""
+def stand_pose(zone: ReachZone, x: float | None = None) -> Pose:
+    """Standing at the lane, not reaching: the face above the reach zone (a shopper leans
+    down and in to take something), at image column ``x`` (default: the lane's centre)."""
     size = stand_size(zone)
-    x = zone.x + zone.width / 2.0 + STAND_SLOTS[slot % len(STAND_SLOTS)] * 0.95 * size
-    if camera is not None:
-        x = min(max(x, 0.6 * size), camera.width - 0.6 * size)
-    return (x, zone.y - 0.6 * size, size)
+    return (zone.x + zone.width / 2.0 if x is None else x, zone.y - 0.45 * size, size)
+
+
+def standing_spots(camera: Camera, zone: ReachZone) -> list[float]:
+    """Image columns where shoppers can stand side by side in front of a shelf camera, one
+    face width (and a little) apart: people at a shelf never stand inside each other."""
+    size = stand_size(zone)
+    step = 1.1 * size
+    count = max(1, int((camera.width - 1.2 * size) // step) + 1)
+    return [0.6 * size + i * step for i in range(count)]
 
 
 def reach_pose(zone: ReachZone) -> Pose:
     """Reaching into the lane: leaning in, the face inside the reach zone and closer."""
-    return (zone.x + zone.width / 2.0, zone.y + 0.45 * zone.height, 1.25 * stand_size(zone))
+    return (zone.x + zone.width / 2.0, zone.y + 0.35 * zone.height, 1.25 * stand_size(zone))
 
 
 def offscreen_pose(camera: Camera, zone: ReachZone) -> Pose:
     """Just outside the image, on the side nearer the lane (where a shopper walks in from)."""
-    x, y, size = stand_pose(zone, 0, camera)
+    x, y, size = stand_pose(zone)
     out_x = -0.7 * size if x < camera.width / 2.0 else camera.width + 0.7 * size
     return (out_x, y, size)

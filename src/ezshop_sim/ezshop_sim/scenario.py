@@ -110,7 +110,7 @@ class Timing:
     walk_s: float = 3.0            # door <-> shelf, shelf <-> shelf
     step_s: float = 0.8            # lane -> lane at the same shelf
     arrive_s: float = 0.8          # steps into / out of a shelf camera's view
-    reach_in_s: float = 0.4        # leans from standing into the reach zone
+    reach_in_s: float = 0.8        # leans from standing into the reach zone
     hand_min_s: float = 0.5        # hand in the lane (sensor dip), at least ...
     hand_max_s: float = 1.2        # ... and at most
     hold_s: float = 1.0            # stays in the reach zone after the hand leaves

@@ -170,6 +170,7 @@ class _Cursor:
     lane: tuple[str, str] | None = None
     held: Counter = field(default_factory=Counter)
     views: dict[str, Appearance] = field(default_factory=dict)  # camera id -> open appearance
+    spots: dict[str, int] = field(default_factory=dict)  # camera id -> standing spot index
     done: bool = False
 
 
@@ -188,6 +189,7 @@ class _Builder:
         self.free_at: dict[tuple[str, str], float] = {}
         self.appearances: dict[str, list[Appearance]] = {c.camera_id: [] for c in store.cameras}
         self.door_passes: list[_DoorPass] = []
+        self.occupied: dict[str, dict[int, int]] = {c.camera_id: {} for c in store.cameras}
         self.entrance = next(d for d in store.doors if d.role == ROLE_ENTRANCE)
         self.exit = next(d for d in store.doors if d.role == ROLE_EXIT)
         for glitch in scenario.events:
@@ -252,7 +254,29 @@ class _Builder:
             return
         for cam_id, (cam, zone) in self.zones(cursor.lane).items():
             if cam_id in cursor.views:
-                cursor.views[cam_id].add(cursor.t, poses.stand_pose(zone, cursor.index, cam))
+                cursor.views[cam_id].add(cursor.t, self.stand(cursor, cam, zone))
+
+    def take_spot(self, cursor: _Cursor, cam: Camera, zone) -> None:
+        """Stand at the free spot of this camera's view nearest the lane (steps are played
+        in time order, so the spots taken are those of the people there now)."""
+        self.release_spot(cursor, cam.camera_id)
+        spots = poses.standing_spots(cam, zone)
+        taken = self.occupied[cam.camera_id]
+        centre = zone.x + zone.width / 2.0
+        free = [i for i in range(len(spots)) if i not in taken] or list(range(len(spots)))
+        spot = min(free, key=lambda i: (abs(spots[i] - centre), i))
+        taken[spot] = cursor.index
+        cursor.spots[cam.camera_id] = spot
+
+    def release_spot(self, cursor: _Cursor, cam_id: str) -> None:
+        spot = cursor.spots.pop(cam_id, None)
+        if spot is not None and self.occupied[cam_id].get(spot) == cursor.index:
+            del self.occupied[cam_id][spot]
+
+    def stand(self, cursor: _Cursor, cam: Camera, zone) -> poses.Pose:
+        """The shopper's standing pose at their spot in this camera's view."""
+        spots = poses.standing_spots(cam, zone)
+        return poses.stand_pose(zone, spots[cursor.spots[cam.camera_id]])
 
     def walk_to(self, cursor: _Cursor, key: tuple[str, str]) -> None:
         if cursor.lane == key:
@@ -266,9 +290,11 @@ class _Builder:
             for cam_id, (cam, zone) in old.items():
                 if cam_id not in new:
                     cursor.views.pop(cam_id).add(t1, poses.offscreen_pose(cam, zone))
+                    self.release_spot(cursor, cam_id)
             for cam_id, (cam, zone) in new.items():
                 if cam_id in cursor.views:
-                    cursor.views[cam_id].add(t1, poses.stand_pose(zone, cursor.index, cam))
+                    self.take_spot(cursor, cam, zone)
+                    cursor.views[cam_id].add(t1, self.stand(cursor, cam, zone))
                 else:
                     self.open_view(cursor, cam, zone, t0, t1)
             cursor.t = t1
@@ -285,8 +311,9 @@ class _Builder:
         shopper = cursor.shopper
         view = Appearance(cam.camera_id, cursor.index, shopper.identity,
                           self.pick_photo(shopper.identity))
+        self.take_spot(cursor, cam, zone)
         view.add(t0, poses.offscreen_pose(cam, zone))
-        view.add(t1, poses.stand_pose(zone, cursor.index, cam))
+        view.add(t1, self.stand(cursor, cam, zone))
         self.appearances[cam.camera_id].append(view)
         cursor.views[cam.camera_id] = view
 
@@ -298,6 +325,7 @@ class _Builder:
         for cam_id, (cam, zone) in self.zones(cursor.lane).items():
             if cam_id in cursor.views:
                 cursor.views.pop(cam_id).add(t1, poses.offscreen_pose(cam, zone))
+            self.release_spot(cursor, cam_id)
         cursor.views.clear()
         cursor.lane = None
         cursor.t = t1
@@ -344,11 +372,11 @@ class _Builder:
             view = cursor.views.get(cam_id)
             if view is None:
                 continue
-            view.add(cursor.t, poses.stand_pose(zone, cursor.index, cam))
-            view.add(start, poses.stand_pose(zone, cursor.index, cam))
+            view.add(cursor.t, self.stand(cursor, cam, zone))
+            view.add(start, self.stand(cursor, cam, zone))
             view.add(t_in, poses.reach_pose(zone))
             view.add(t_back, poses.reach_pose(zone))
-            view.add(t_back + timing.reach_in_s, poses.stand_pose(zone, cursor.index, cam))
+            view.add(t_back + timing.reach_in_s, self.stand(cursor, cam, zone))
             view.reaching.append((start, t_back + timing.reach_in_s))
         cursor.t = t_back + timing.reach_in_s
 

@@ -97,3 +97,33 @@ def test_changes_of_one_lane_are_spaced_by_the_lane_gap(store):
     gap = world.scenario.timing.lane_gap_s
     takes = [e.t for e in world.events if e.kind == 'TAKE' and e.lane_id == 'lane_1']
     assert len(takes) == 2 and takes[1] - takes[0] >= gap
+
+
+@pytest.mark.parametrize('seed', [1, 2, 3])
+def test_shoppers_at_one_shelf_stand_side_by_side_above_the_reach_zones(store, seed):
+    """Crowded shelf: people standing still in a shelf camera's view are never inside each other
+    and a standing face is outside the reach zones (only a reaching face is inside)."""
+    from ezshop_sim.generator import random_scenario
+    identities = ['obama', 'biden', 'kit_harington', 'rose_leslie']
+    scenario = random_scenario(seed, store, identities, shoppers=4, crowding=4)
+    world = build_world(scenario, store)
+    standing_checked = 0
+    for camera in (c for c in store.cameras if c.role == 'shelf'):
+        top = min(z.y for z in camera.coverage)
+        t = 0.0
+        while t < world.end_s:
+            standing = []
+            for view in world.appearances[camera.camera_id]:
+                pose, later = view.pose_at(t), view.pose_at(t + 0.2)
+                reaching = any(a <= t <= b for a, b in view.reaching)
+                if pose is not None and pose == later and not reaching:  # standing still
+                    standing.append(pose)
+            for i, (x1, y1, s1) in enumerate(standing):
+                assert y1 < top, f'a standing face inside a reach zone at {t:.1f} s'
+                for x2, y2, s2 in standing[i + 1:]:
+                    if abs(y1 - y2) < 1 and abs(x1 - x2) < 1e-6 + 0.5 * (s1 + s2):
+                        pytest.fail(f'two shoppers stand inside each other at {t:.1f} s in '
+                                    f'{camera.camera_id}: x {x1:.0f} and {x2:.0f}')
+            standing_checked += len(standing)
+            t += 0.1
+    assert standing_checked > 100
