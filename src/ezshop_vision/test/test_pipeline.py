@@ -111,19 +111,19 @@ def test_gallery_swap_re_decides_without_re_encoding(engine, enrolled_gallery, m
     assert pipeline.stats.encodings <= encodings + 3
 
 
-def test_a_track_that_jumps_to_another_person_loses_the_wrong_name_quickly(
-        engine, enrolled_gallery, dev_identities, dev_faces):
-    """Obama is replaced in place by Kit (a swap the tracker cannot see): within a few
-    frames the track is no longer called Obama, and then it is called Kit."""
+def _obama_tracked(engine, enrolled_gallery, dev_identities, dev_faces, recheck_s):
+    """A pipeline that has named Obama on one track (4 frames); returns it, the background,
+    Kit's sprite and the track id."""
+    from ezshop_vision.tracker import TrackerSettings
+
     by_name = {i.name: i for i in dev_identities}
 
     def sprite(name, index):
         photo = by_name[name].photos[index]
         return make_sprite(load_bgr(photo), dev_faces[photo].boxes[0], name)
 
-    from ezshop_vision.tracker import TrackerSettings
-
-    pipeline = FacePipeline(engine, PipelineSettings(detect_every=1, recheck_interval_s=0.2),
+    pipeline = FacePipeline(engine, PipelineSettings(detect_every=1,
+                                                     recheck_interval_s=recheck_s),
                             gallery=enrolled_gallery(['obama', 'kit_harington']),
                             tracker_settings=TrackerSettings(min_appearance=-1.0))
     base = background()
@@ -132,12 +132,26 @@ def test_a_track_that_jumps_to_another_person_loses_the_wrong_name_quickly(
         frame, _ = render([Mover(obama, 200, 100, 0, 0)], base)
         results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
     assert [r.customer_id for r in results] == ['obama']
-    track_id = results[0].track_id
+    return pipeline, base, kit, results[0].track_id
+
+
+def _kit_frames(pipeline, base, kit, track_id, frames):
+    """Show Kit in Obama's place; the names the track gets, frame by frame."""
     names = []
-    for i in range(4, 12):
+    for i in frames:
         frame, _ = render([Mover(kit, 200, 100, 0, 0)], base)
         results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
         names += [r.customer_id for r in results if r.track_id == track_id]
+    return names
+
+
+def test_a_track_that_jumps_to_another_person_loses_the_wrong_name_quickly(
+        engine, enrolled_gallery, dev_identities, dev_faces):
+    """Obama is replaced in place by Kit (a swap the tracker cannot see): within a few
+    frames the track is no longer called Obama, and then it is called Kit."""
+    pipeline, base, kit, track_id = _obama_tracked(
+        engine, enrolled_gallery, dev_identities, dev_faces, recheck_s=0.2)
+    names = _kit_frames(pipeline, base, kit, track_id, range(4, 12))
     first_kit_frame = next(i for i, n in enumerate(names) if n == 'kit_harington')
     assert 'obama' not in names[2:first_kit_frame + 1]
     assert names[-1] == 'kit_harington'
@@ -149,30 +163,10 @@ def test_a_track_found_again_after_a_miss_is_re_identified_at_once(
     """Obama leaves the spot, the detector misses for a frame, Kit steps into the same place
     and the tracker continues Obama's track: it must be re-encoded now, not at the next
     low-rate re-check (2 s), so it never goes on naming Obama."""
-    by_name = {i.name: i for i in dev_identities}
-
-    def sprite(name, index):
-        photo = by_name[name].photos[index]
-        return make_sprite(load_bgr(photo), dev_faces[photo].boxes[0], name)
-
-    from ezshop_vision.tracker import TrackerSettings
-
-    pipeline = FacePipeline(engine, PipelineSettings(detect_every=1, recheck_interval_s=2.0),
-                            gallery=enrolled_gallery(['obama', 'kit_harington']),
-                            tracker_settings=TrackerSettings(min_appearance=-1.0))
-    base = background()
-    obama, kit = sprite('obama', 3), sprite('kit_harington', 2)
-    for i in range(4):
-        frame, _ = render([Mover(obama, 200, 100, 0, 0)], base)
-        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
-    assert [r.customer_id for r in results] == ['obama']
-    track_id = results[0].track_id
+    pipeline, base, kit, track_id = _obama_tracked(
+        engine, enrolled_gallery, dev_identities, dev_faces, recheck_s=2.0)
     pipeline.process(base[:, :, ::-1].copy(), stamp=0.4)  # nobody there: a missed round
-    names = []
-    for i in range(5, 11):
-        frame, _ = render([Mover(kit, 200, 100, 0, 0)], base)
-        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
-        names += [r.customer_id for r in results if r.track_id == track_id]
+    names = _kit_frames(pipeline, base, kit, track_id, range(5, 11))
     if not names:
         pytest.skip('the tracker started a new track for Kit (nothing to re-identify)')
     assert 'obama' not in names, names
