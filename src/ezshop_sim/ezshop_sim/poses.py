@@ -58,12 +58,15 @@ def stand_pose(zone: ReachZone, x: float | None = None) -> Pose:
 
 
 def standing_spots(camera: Camera, zone: ReachZone) -> list[float]:
-    """Image columns where shoppers can stand side by side in front of a shelf camera, one
-    face width (and a little) apart: people at a shelf never stand inside each other."""
+    """Image columns where shoppers can stand side by side in front of a shelf camera, at least
+    1.1 face widths apart and spread evenly over the image: people never stand inside each
+    other."""
     size = stand_size(zone)
-    step = 1.1 * size
-    count = max(1, int((camera.width - 1.2 * size) // step) + 1)
-    return [0.6 * size + i * step for i in range(count)]
+    span = camera.width - 1.2 * size
+    count = max(1, int(span // (1.1 * size)) + 1)
+    if count == 1:
+        return [camera.width / 2.0]
+    return [0.6 * size + i * span / (count - 1) for i in range(count)]
 
 
 def reach_pose(zone: ReachZone) -> Pose:

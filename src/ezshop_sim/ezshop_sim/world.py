@@ -263,8 +263,16 @@ class _Builder:
         spots = poses.standing_spots(cam, zone)
         taken = self.occupied[cam.camera_id]
         centre = zone.x + zone.width / 2.0
-        free = [i for i in range(len(spots)) if i not in taken] or list(range(len(spots)))
-        spot = min(free, key=lambda i: (abs(spots[i] - centre), i))
+        spacing = spots[1] - spots[0] if len(spots) > 1 else cam.width
+        by_distance = sorted(range(len(spots)), key=lambda i: (abs(spots[i] - centre), i))
+        # In front of the lane or one spot beside it; failing that two spots away (a crowd);
+        # failing that behind someone in front of the lane (people queue, never cross the
+        # whole shelf to stand in front of another lane).
+        near = [i for i in by_distance if abs(spots[i] - centre) <= spacing + 1.0]
+        wider = [i for i in by_distance if abs(spots[i] - centre) <= 2 * spacing + 1.0]
+        fallback = near[0] if near else by_distance[0]
+        spot = next((i for i in near if i not in taken),
+                    next((i for i in wider if i not in taken), fallback))
         taken[spot] = cursor.index
         cursor.spots[cam.camera_id] = spot
 
