@@ -25,19 +25,6 @@ def reliable(latched=False):
                       else DurabilityPolicy.VOLATILE)
 
 
-@pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
-def database_url(request, tmp_path):
-    if request.param == 'sqlite':
-        yield f'sqlite:///{tmp_path / "store.db"}'
-        return
-    from ezshop_store.db.scratch import postgres_schema, postgres_unavailable_reason
-    reason = postgres_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with postgres_schema() as url:
-        yield url
-
-
 def start_store(repo_root, url):
     exe = repo_root / 'install' / 'ezshop_store' / 'lib' / 'ezshop_store' / 'store_node'
     if not exe.exists():
@@ -50,7 +37,7 @@ def start_store(repo_root, url):
     return proc
 
 
-def test_kill_9_mid_visit_and_during_grace_then_receipt_is_right(ros, repo_root, database_url):
+def test_kill_9_mid_visit_and_during_grace_then_receipt_is_right(ros, repo_root, db_url):
     probe = ros.node('restart_probe')
     events = probe.create_publisher(CustomerEvent, 'customer_events', reliable())
     actions = probe.create_publisher(CartAction, 'cart_actions', reliable())
@@ -86,7 +73,7 @@ def test_kill_9_mid_visit_and_during_grace_then_receipt_is_right(ros, repo_root,
 
     def start():
         inventories.clear()
-        process = start_store(repo_root, database_url)
+        process = start_store(repo_root, db_url)
         # The killed node's endpoints linger in discovery: wait for the new one's state.
         assert ros.spin_until(lambda: inventories, TIMEOUT)
         return process
@@ -138,7 +125,7 @@ def test_kill_9_mid_visit_and_during_grace_then_receipt_is_right(ros, repo_root,
         assert cart_total() == (False, 0)
     finally:
         store.stop()
-    engine = create_engine(database_url)
+    engine = create_engine(db_url)
     try:
         with engine.connect() as connection:
             assert connection.scalar(select(func.count()).select_from(m.Receipt)) == 1
