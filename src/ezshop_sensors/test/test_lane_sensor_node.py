@@ -84,9 +84,10 @@ def graph():
     probe.create_subscription(Illuminance, 'shelves/shelf_a/lane_3/illuminance',
                               got['lane_3'].append, qos_profile_sensor_data)
     probe.create_subscription(DiagnosticArray, '/diagnostics', got['diag'].append, 10)
+    # Taken before the node exists: its reader threads start inside the constructor.
+    started_ns = probe.get_clock().now().nanoseconds
     node = harness.add(LaneSensorNode(pin_factory=factory, context=harness.context,
                                       parameter_overrides=lane_params()))
-    started_ns = node.get_clock().now().nanoseconds
     t0 = time.monotonic()
     for pin in echoes.values():
         pin.clear_states()

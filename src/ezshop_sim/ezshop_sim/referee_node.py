@@ -26,12 +26,42 @@ from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import CartAction, CustomerEvent, Gallery, GroundTruth, Receipt, ShelfEvent
 from ezshop_msgs.srv import ForgetCustomer
 from ezshop_sim.photos import enrolment_photos, identities_dir
-from ezshop_sim.referee import CameraStats, Referee
+from ezshop_sim.referee import (
+    CUSTOMER_ABSENT,
+    CUSTOMER_ENTERED,
+    CUSTOMER_EXITED,
+    CUSTOMER_SEEN,
+    CUSTOMER_UNKNOWN,
+    CameraStats,
+    Referee,
+    report_lines,
+    verdict_line,
+)
 from ezshop_sim.scenario import load_scenario
-from ezshop_sim.scoring import ReceiptView, TruthEvent
+from ezshop_sim.scoring import (
+    GT_ENTERED,
+    GT_EXITED,
+    GT_PUT_BACK,
+    GT_TAKE,
+    VISIT_ENDED_ABSENT,
+    VISIT_ENDED_EXIT,
+    VISIT_ENDED_STAFF,
+    VISIT_OPENED_AT_ENTRANCE,
+    VISIT_OPENED_LATE,
+    CartActionView,
+    ReceiptView,
+    TruthEvent,
+)
 
-TRUTH_KINDS = {GroundTruth.ENTERED: 'entered', GroundTruth.EXITED: 'exited',
-               GroundTruth.TAKE: 'take', GroundTruth.PUT_BACK: 'put_back'}
+TRUTH_KINDS = {GroundTruth.ENTERED: GT_ENTERED, GroundTruth.EXITED: GT_EXITED,
+               GroundTruth.TAKE: GT_TAKE, GroundTruth.PUT_BACK: GT_PUT_BACK}
+CUSTOMER_KINDS = {CustomerEvent.ENTERED: CUSTOMER_ENTERED, CustomerEvent.EXITED: CUSTOMER_EXITED,
+                  CustomerEvent.UNKNOWN_PERSON: CUSTOMER_UNKNOWN,
+                  CustomerEvent.SEEN: CUSTOMER_SEEN, CustomerEvent.ABSENT: CUSTOMER_ABSENT}
+VISIT_OPENED = {Receipt.OPENED_AT_ENTRANCE: VISIT_OPENED_AT_ENTRANCE,
+                Receipt.OPENED_LATE: VISIT_OPENED_LATE}
+VISIT_ENDED = {Receipt.ENDED_EXIT: VISIT_ENDED_EXIT, Receipt.ENDED_ABSENT: VISIT_ENDED_ABSENT,
+               Receipt.ENDED_STAFF: VISIT_ENDED_STAFF}
 EXIT_OK = 0
 EXIT_TIMEOUT = 1
 EXIT_WRONG = 3
@@ -43,6 +73,11 @@ def _qos(depth: int, latched: bool = False) -> QoSProfile:
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
                       else DurabilityPolicy.VOLATILE)
+
+
+def stamp_seconds(msg) -> float:
+    """A message's header stamp in seconds (the clock of whoever stamped it)."""
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
 def _desc(text: str, low: float | None = None, high: float | None = None):
@@ -63,8 +98,10 @@ class RefereeNode(Node):
         p('faces_subdir', 'dev', _desc('subfolder of faces_dir holding <identity>/ folders'))
         p('store_file', '', _desc("store description; '' = the scenario's"))
         p('timeout_s', 600.0, _desc('give up this long after the start (s)', 10.0, 7200.0))
-        p('receipt_wait_s', 20.0, _desc('after SCENARIO_DONE, wait this long for missing '
-                                        'receipts (s)', 0.0, 600.0))
+        p('receipt_wait_s', 30.0, _desc('after SCENARIO_DONE, wait this long for missing '
+                                        'receipts, e.g. a visit the store closes when the '
+                                        'customer has not been seen for a while (s)',
+                                        0.0, 600.0))
         p('service_timeout_s', 90.0, _desc('wait this long for the store services (s)',
                                            1.0, 600.0))
         p('results_file', '', _desc("write the results as JSON here; '' = do not"))
@@ -156,11 +193,12 @@ class RefereeNode(Node):
         kind = TRUTH_KINDS.get(msg.kind)
         if kind is None:
             return
-        event = TruthEvent(kind, msg.shopper, msg.enrolled, msg.item_id, msg.quantity)
+        event = TruthEvent(kind, msg.shopper, msg.enrolled, msg.item_id, msg.quantity,
+                           msg.shelf_id, msg.lane_id, stamp_seconds(msg))
         self.referee.on_truth(event, now)
         who = msg.shopper + ('' if msg.enrolled else ' (not enrolled)')
-        if kind in ('take', 'put_back'):
-            verb = 'takes' if kind == 'take' else 'puts back'
+        if kind in (GT_TAKE, GT_PUT_BACK):
+            verb = 'takes' if kind == GT_TAKE else 'puts back'
             self.say(f'truth     {who} {verb} {msg.quantity}x {msg.item_id}'
                      f' at {msg.shelf_id}/{msg.lane_id}')
         else:
@@ -172,32 +210,49 @@ class RefereeNode(Node):
                      f'{msg.quantity_delta:+d} ({msg.count_before} -> {msg.count_after})')
 
     def _on_cart_action(self, msg: CartAction) -> None:
-        if not self.referee.on_cart_action(msg.event_id, msg.customer_id, msg.quantity,
-                                           msg.ambiguous, time.monotonic()):
+        action = CartActionView(msg.event_id, msg.customer_id, msg.item_id, msg.quantity,
+                                msg.shelf_id, msg.lane_id, stamp_seconds(msg),
+                                msg.resolves_event_id, msg.ambiguous)
+        if not self.referee.on_cart_action(action, time.monotonic()):
             return
         who = self.referee.enrolled_ids.get(msg.customer_id, msg.customer_id) or 'NOBODY'
-        flag = ' AMBIGUOUS' if msg.ambiguous else ''
-        self.say(f'cart      {who} {msg.quantity:+d} {msg.item_id} '
-                 f'(confidence {msg.confidence:.2f}){flag}')
+        resolves = f' (resolves {msg.resolves_event_id})' if msg.resolves_event_id else ''
+        flags = (' AMBIGUOUS' if msg.ambiguous else '') + (' HELD' if action.held else '')
+        self.say(f'cart      {who} {msg.quantity:+d} {msg.item_id}{resolves} '
+                 f'(confidence {msg.confidence:.2f}){flags}')
 
     def _on_customer_event(self, msg: CustomerEvent) -> None:
+        kind = CUSTOMER_KINDS.get(msg.kind)
+        if kind is None or not self.referee.on_customer_event(
+                msg.event_id, kind, msg.customer_id, stamp_seconds(msg), time.monotonic(),
+                msg.camera_id):
+            return
         name = self.referee.enrolled_ids.get(msg.customer_id, msg.customer_id)
-        if msg.kind == CustomerEvent.EXITED:
-            self.referee.on_exited(msg.customer_id, time.monotonic())
+        camera = msg.camera_id or 'an unnamed camera'
+        if kind == CUSTOMER_EXITED:
             self.say(f'door      {name} left through {msg.door_id}')
-        elif msg.kind == CustomerEvent.ENTERED:
+        elif kind == CUSTOMER_ENTERED:
             self.say(f'door      {name} entered through {msg.door_id}')
+        elif kind == CUSTOMER_SEEN:
+            self.say(f'presence  {name} seen in the store at {camera}: late entry')
+        elif kind == CUSTOMER_ABSENT:
+            self.say(f'presence  {name} not seen for a while (last at {camera}): '
+                     'absent, visit closed')
         else:
-            self.say(f'door      unknown person at {msg.door_id}')
+            self.say(f'door      unknown person at {msg.door_id or camera}')
 
     def _on_receipt(self, msg: Receipt) -> None:
         lines = {line.item_id: line.quantity for line in msg.lines}
         view = ReceiptView(msg.customer_name or
                            self.referee.enrolled_ids.get(msg.customer_id, msg.customer_id),
-                           lines, msg.total_cents, msg.revision, msg.visit_id)
+                           lines, msg.total_cents, msg.revision, msg.visit_id,
+                           VISIT_OPENED.get(msg.opened_by, VISIT_OPENED_AT_ENTRANCE),
+                           VISIT_ENDED.get(msg.ended_by, VISIT_ENDED_EXIT))
         self.referee.on_receipt(msg.customer_id, view, time.monotonic())
+        how = (', opened late' if view.opened_by == VISIT_OPENED_LATE else '') + (
+            '' if view.ended_by == VISIT_ENDED_EXIT else f', ended {view.ended_by}')
         self.say(f'receipt   {view.customer_name}: {msg.total_cents / 100:.2f} '
-                 f'{msg.currency} ({len(msg.lines)} lines, revision {msg.revision})')
+                 f'{msg.currency} ({len(msg.lines)} lines, revision {msg.revision}{how})')
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -230,32 +285,15 @@ class RefereeNode(Node):
         report.update(scenario=self.scenario.name, elapsed_s=self.elapsed(),
                       finished=self.referee.finished())
         print('\n' + self.referee.table(self.store.currency), flush=True)
-        right, expected = report['receipts_right'], report['receipts_expected']
-        pick = report['shelf_event_to_cart_action']
-        leave = report['exit_to_receipt']
-        print(f'\nreceipts exactly right: {right}/{expected}; wrong-person charges: '
-              f'{report["wrong_person_units"]}; unattributed actions: '
-              f'{report["unattributed_actions"]}; ambiguous: {report["ambiguous_actions"]}',
-              flush=True)
-        if pick['count']:
-            print(f'shelf event -> cart action: p50 {pick["p50_s"] * 1000:.0f} ms, '
-                  f'p99 {pick["p99_s"] * 1000:.0f} ms; exit -> receipt: '
-                  + (f'p50 {leave["p50_s"]:.2f} s, p99 {leave["p99_s"]:.2f} s'
-                     if leave['count'] else 'n/a'), flush=True)
+        print('\n' + '\n'.join(report_lines(report)), flush=True)
         if self.cfg['results_file']:
             path = Path(self.cfg['results_file'])
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(report, indent=2))
+        print(verdict_line(report, self.referee.scenario_done_at is not None), flush=True)
         if not report['finished']:
-            missing = ', '.join(report['missing_receipts']) or 'none'
-            print(f'VERDICT: INCOMPLETE (scenario over: '
-                  f'{self.referee.scenario_done_at is not None}; missing receipts: {missing})',
-                  flush=True)
             return EXIT_TIMEOUT
-        verdict_ok = report['all_right']
-        print(f'VERDICT: {"ALL RECEIPTS RIGHT" if verdict_ok else "SOME RECEIPTS WRONG"}',
-              flush=True)
-        return EXIT_WRONG if self.cfg['fail_on_wrong'] and not verdict_ok else EXIT_OK
+        return EXIT_WRONG if self.cfg['fail_on_wrong'] and not report['all_right'] else EXIT_OK
 
 
 def main(args=None) -> int:

@@ -1,9 +1,15 @@
-"""Score receipts against the simulator's ground truth (plain Python, no rclpy).
+"""Score the store graph against the simulator's ground truth (plain Python, no rclpy).
 
 Ground truth says who entered, took, put back and left; receipts say what each customer was
 charged. A receipt is exactly right when its lines equal the shopper's net takes and its total
 equals their price. Item units charged to someone who did not take them are wrong-person charges
 when another shopper took that item, phantom charges otherwise.
+
+Receipts only show what was left on a cart at checkout, so the cart level is scored too: every
+cart action is matched to the ground-truth take or put-back it derives from (same lane and item,
+nearest in time) and any unit it put on, or credited to, someone else's cart is a wrong-person
+unit, even when a later action took it off again. Door passes are matched the same way.
+Stamps are seconds on the simulator's clock (message header stamps), never arrival times.
 """
 
 from __future__ import annotations
@@ -16,6 +22,21 @@ GT_EXITED = 'exited'
 GT_TAKE = 'take'
 GT_PUT_BACK = 'put_back'
 
+#: How a visit was opened and ended (Receipt.opened_by / ended_by).
+VISIT_OPENED_AT_ENTRANCE = 'entrance'
+VISIT_OPENED_LATE = 'late'
+VISIT_ENDED_EXIT = 'exit'
+VISIT_ENDED_ABSENT = 'absent'
+VISIT_ENDED_STAFF = 'staff'
+
+#: A cart action matches a ground-truth take / put-back of its lane at most this far apart
+#: (seconds). Its stamp is the first lane reading at the new count (~0.1 s after the truth);
+#: one lane changes at most every 4 s in the simulator, and the nearest change wins.
+CART_MATCH_TOLERANCE_S = 3.0
+#: A door event matches a ground-truth entry / exit of the same person at most this far apart
+#: (seconds): the door decides on a frame while the face is close, the truth is the closest one.
+DOOR_MATCH_TOLERANCE_S = 5.0
+
 
 @dataclass(frozen=True)
 class TruthEvent:
@@ -26,6 +47,9 @@ class TruthEvent:
     enrolled: bool = True
     item_id: str = ''
     quantity: int = 0
+    shelf_id: str = ''
+    lane_id: str = ''
+    stamp: float = 0.0  # when it happened (s, the simulator's clock: the message header stamp)
 
 
 @dataclass(frozen=True)
@@ -37,6 +61,40 @@ class ReceiptView:
     total_cents: int
     revision: int = 1
     visit_id: str = ''
+    opened_by: str = VISIT_OPENED_AT_ENTRANCE
+    ended_by: str = VISIT_ENDED_EXIT
+
+
+@dataclass(frozen=True)
+class CartActionView:
+    """The parts of a CartAction the cart-level score needs."""
+
+    event_id: str
+    customer_id: str  # '' = held: nobody's cart yet
+    item_id: str
+    quantity: int  # +n into the cart (a take), -n out of it (a put-back)
+    shelf_id: str = ''
+    lane_id: str = ''
+    stamp: float = 0.0  # the shelf event's stamp (s, the simulator's clock)
+    resolves_event_id: str = ''  # set: this settles the held action with that event_id
+    ambiguous: bool = False
+
+    @property
+    def held(self) -> bool:
+        return not self.customer_id
+
+    @property
+    def late_resolution(self) -> bool:
+        return bool(self.resolves_event_id)
+
+
+@dataclass(frozen=True)
+class DoorPass:
+    """A door node's ENTERED / EXITED for a known customer."""
+
+    kind: str  # GT_ENTERED or GT_EXITED
+    customer: str  # the customer's name (the shopper's identity)
+    stamp: float  # the image the pass was decided on (s, the simulator's clock)
 
 
 @dataclass
@@ -103,6 +161,90 @@ class ScenarioScore:
         return max((s.error_cents for s in self.shoppers), default=0)
 
 
+@dataclass
+class CartScore:
+    """Cart actions judged one by one against the take / put-back each derives from."""
+
+    wrong_person_units: int = 0
+    phantom_units: int = 0
+    wrong_person: list[str] = field(default_factory=list)  # 'cola x1 to bob (taken by ada) ...'
+    phantoms: list[str] = field(default_factory=list)
+
+
+def combine_visits(receipts: list[ReceiptView]) -> list[ReceiptView]:
+    """One view per customer: the lines and totals of all their visits added up (a visit closed
+    as absent and a later one opened late are one shopper's one trip through the store)."""
+    by_name: dict[str, list[ReceiptView]] = {}
+    for receipt in receipts:
+        by_name.setdefault(receipt.customer_name, []).append(receipt)
+    combined = []
+    for name, visits in by_name.items():
+        if len(visits) == 1:
+            combined.append(visits[0])
+            continue
+        lines = sum((Counter(v.lines) for v in visits), Counter())
+        first = visits[0]
+        combined.append(ReceiptView(
+            name, dict(lines), sum(v.total_cents for v in visits),
+            max(v.revision for v in visits), ','.join(v.visit_id for v in visits),
+            first.opened_by, visits[-1].ended_by))
+    return combined
+
+
+def matching_truth(action: CartActionView, events: list[TruthEvent],
+                   tolerance_s: float = CART_MATCH_TOLERANCE_S) -> TruthEvent | None:
+    """The take (for +n) or put-back (for -n) of the action's lane and item nearest its stamp,
+    within ``tolerance_s``; None when there is none (a phantom)."""
+    kind = GT_TAKE if action.quantity > 0 else GT_PUT_BACK
+    candidates = [e for e in events
+                  if e.kind == kind and e.item_id == action.item_id
+                  and e.shelf_id == action.shelf_id and e.lane_id == action.lane_id
+                  and abs(e.stamp - action.stamp) <= tolerance_s]
+    return min(candidates, key=lambda e: abs(e.stamp - action.stamp), default=None)
+
+
+def score_cart_actions(events: list[TruthEvent], actions: list[CartActionView],
+                       names_by_id: dict[str, str],
+                       tolerance_s: float = CART_MATCH_TOLERANCE_S) -> CartScore:
+    """Every attributed cart action, including ones later undone and late resolutions, against
+    the shopper who really did it. Held actions (no customer) put nothing on a cart and are not
+    judged. ``names_by_id`` maps customer ids to names (the shopper identities); an id it does
+    not know is nobody in the scenario, so always the wrong person."""
+    result = CartScore()
+    for action in actions:
+        if action.held or not action.quantity:
+            continue
+        units = abs(action.quantity)
+        customer = names_by_id.get(action.customer_id, action.customer_id)
+        what = (f'{action.item_id} x{action.quantity:+d} to {customer} at '
+                f'{action.shelf_id}/{action.lane_id}')
+        if action.late_resolution:
+            what += ' (late resolution)'
+        truth = matching_truth(action, events, tolerance_s)
+        if truth is None:
+            result.phantom_units += units
+            result.phantoms.append(f'{what}: no such change in the ground truth')
+        elif truth.shopper != customer:
+            result.wrong_person_units += units
+            verb = 'taken' if truth.kind == GT_TAKE else 'put back'
+            result.wrong_person.append(f'{what}: {verb} by {truth.shopper}')
+    return result
+
+
+def missed_door_passes(events: list[TruthEvent], passes: list[DoorPass],
+                       tolerance_s: float = DOOR_MATCH_TOLERANCE_S) -> list[TruthEvent]:
+    """Ground-truth entries and exits of enrolled shoppers that no door event of the same kind
+    for the same person reported within ``tolerance_s``, in time order."""
+    missed = []
+    for event in sorted(events, key=lambda e: e.stamp):
+        if event.kind not in (GT_ENTERED, GT_EXITED) or not event.enrolled:
+            continue
+        if not any(p.kind == event.kind and p.customer == event.shopper
+                   and abs(p.stamp - event.stamp) <= tolerance_s for p in passes):
+            missed.append(event)
+    return missed
+
+
 def expected_carts(events: list[TruthEvent]) -> dict[str, Counter]:
     """Net items each shopper carried out: takes minus put-backs, per item."""
     carts: dict[str, Counter] = {}
@@ -117,7 +259,8 @@ def expected_carts(events: list[TruthEvent]) -> dict[str, Counter]:
 
 def score(events: list[TruthEvent], receipts: list[ReceiptView],
           prices: dict[str, int]) -> ScenarioScore:
-    """Compare every shopper's receipt with what they really took."""
+    """Compare every shopper's receipt with what they really took (the receipts of one
+    customer's several visits count as one)."""
     enrolled = {}
     exited = set()
     for event in events:
@@ -125,7 +268,7 @@ def score(events: list[TruthEvent], receipts: list[ReceiptView],
         if event.kind == GT_EXITED:
             exited.add(event.shopper)
     expected = expected_carts(events)
-    by_customer = {r.customer_name: r for r in receipts}
+    by_customer = {r.customer_name: r for r in combine_visits(receipts)}
     takers = sum(expected.values(), Counter())
 
     result = ScenarioScore()

@@ -13,6 +13,14 @@ VISIT_OPEN = 'open'          # in the store
 VISIT_EXITING = 'exiting'    # EXITED seen; checkout after the grace period
 VISIT_CLOSED = 'closed'      # receipt issued
 
+#: How a visit was opened: a door pass, or a late entry (first seen inside the store).
+OPENED_ENTRANCE = 'entrance'
+OPENED_LATE = 'late'
+#: How a visit ended: a door pass, absence (not seen for a while), or a staff checkout.
+ENDED_EXIT = 'exit'
+ENDED_ABSENT = 'absent'
+ENDED_STAFF = 'staff'
+
 #: Where a cart action lands (see place_cart_action).
 PLACE_CART = 'cart'              # apply to the visit's live cart
 PLACE_ADJUSTMENT = 'adjustment'  # the visit's receipt was issued: adjustment receipt

@@ -16,8 +16,16 @@ from ezshop_msgs.msg import (
     Receipt,
     ShelfEvent,
 )
-from ezshop_store.cart_rules import Line
+from ezshop_store.cart_rules import (
+    ENDED_ABSENT,
+    ENDED_EXIT,
+    ENDED_STAFF,
+    OPENED_ENTRANCE,
+    OPENED_LATE,
+    Line,
+)
 from ezshop_store.fusion_core import Box, Decision, Face, Frame, ShelfChange
+from ezshop_store.presence import SEEN, PresenceEvent
 from ezshop_store.store_types import (
     AlertOut,
     CartActionIn,
@@ -26,6 +34,10 @@ from ezshop_store.store_types import (
     ReceiptView,
     ShelfEventIn,
 )
+
+OPENED_BY_CODE = {OPENED_ENTRANCE: Receipt.OPENED_AT_ENTRANCE, OPENED_LATE: Receipt.OPENED_LATE}
+ENDED_BY_CODE = {ENDED_EXIT: Receipt.ENDED_EXIT, ENDED_ABSENT: Receipt.ENDED_ABSENT,
+                 ENDED_STAFF: Receipt.ENDED_STAFF}
 
 
 class BadMessageError(ValueError):
@@ -48,7 +60,7 @@ def _need_id(value: str, what: str) -> str:
 
 def customer_event_in(msg: CustomerEvent) -> CustomerEventIn:
     return CustomerEventIn(_need_id(msg.event_id, 'event_id'), int(msg.kind), msg.customer_id,
-                           msg.door_id, stamp_ns(msg.header.stamp))
+                           msg.door_id, stamp_ns(msg.header.stamp), msg.camera_id)
 
 
 def cart_action_in(msg: CartAction) -> CartActionIn:
@@ -63,7 +75,7 @@ def cart_action_in(msg: CartAction) -> CartActionIn:
         int(msg.quantity), stamp_ns(msg.header.stamp), confidence, bool(msg.ambiguous),
         tuple((cid, float(score)) for cid, score in zip(msg.candidate_ids,
                                                         msg.candidate_scores, strict=True)),
-        msg.shelf_id, msg.lane_id)
+        msg.shelf_id, msg.lane_id, msg.resolves_event_id)
 
 
 def shelf_event_in(msg: ShelfEvent) -> ShelfEventIn:
@@ -83,8 +95,10 @@ def frame(msg: FaceArray, camera_id: str) -> Frame:
     faces = []
     for det in msg.faces:
         roi = det.roi
+        confidence = float(det.confidence)
         faces.append(Face(int(det.track_id), det.customer_id,
-                          Box(roi.x_offset, roi.y_offset, roi.width, roi.height)))
+                          Box(roi.x_offset, roi.y_offset, roi.width, roi.height),
+                          confidence if math.isfinite(confidence) else 0.0))
     return Frame(camera_id, stamp_ns(msg.header.stamp), tuple(faces))
 
 
@@ -108,7 +122,9 @@ def receipt_msg(view: ReceiptView) -> Receipt:
                   visit_id=str(view.visit_id), customer_id=view.customer_id,
                   customer_name=view.customer_name, lines=[cart_line(ln) for ln in view.lines],
                   total_cents=view.total_cents, currency=view.currency,
-                  entered_at=to_time(view.entered_ns), exited_at=to_time(view.exited_ns))
+                  entered_at=to_time(view.entered_ns), exited_at=to_time(view.exited_ns),
+                  opened_by=OPENED_BY_CODE.get(view.opened_by, Receipt.OPENED_AT_ENTRANCE),
+                  ended_by=ENDED_BY_CODE.get(view.ended_by, Receipt.ENDED_EXIT))
     msg.header.stamp = to_time(view.stamp_ns)
     return msg
 
@@ -126,7 +142,18 @@ def cart_action_msg(decision: Decision, frame_id: str = '') -> CartAction:
                      confidence=float(decision.confidence), ambiguous=decision.ambiguous,
                      candidate_ids=[c for c, _ in decision.candidates],
                      candidate_scores=[float(s) for _, s in decision.candidates],
-                     shelf_id=decision.shelf_id, lane_id=decision.lane_id)
+                     shelf_id=decision.shelf_id, lane_id=decision.lane_id,
+                     resolves_event_id=decision.resolves_event_id)
     msg.header.stamp = to_time(decision.stamp_ns)
     msg.header.frame_id = frame_id
+    return msg
+
+
+def presence_event_msg(event: PresenceEvent) -> CustomerEvent:
+    """A SEEN (late entry) or ABSENT (absent checkout) customer event."""
+    msg = CustomerEvent(event_id=event.event_id,
+                        kind=CustomerEvent.SEEN if event.kind == SEEN else CustomerEvent.ABSENT,
+                        customer_id=event.customer_id, camera_id=event.camera_id,
+                        confidence=float(min(max(event.confidence, 0.0), 1.0)))
+    msg.header.stamp = to_time(event.stamp_ns)
     return msg

@@ -13,7 +13,13 @@ so a shopper standing at the lane for the whole window scores ~1, someone walkin
 frames scores little. A track counts for a customer when any of its faces in the window was
 identified; its score is the best over the covering cameras. Unknown tracks are candidates too
 (named ``unknown:<camera>:<track>``): they can make a decision ambiguous or unattributed but are
-never charged.
+never charged. A track still unknown in the window but identified later can be named by the
+caller (``late_names``): the same scoring then decides again (late attribution).
+
+No coin flips: a decision is charged only when the best candidate is identified, in the store,
+scores at least ``min_score`` and wins with confidence >= ``min_confidence`` and a lead of at
+least ``ambiguity_margin``; anything else is held for staff (the default policy) with every
+candidate kept.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 UNKNOWN_PREFIX = 'unknown:'
 
@@ -33,7 +39,12 @@ AMBIGUOUS_POLICIES = (POLICY_ASSIGN_BEST, POLICY_HOLD)
 ASSIGNED = 'assigned'
 AMBIGUOUS_ASSIGNED = 'ambiguous_assigned'
 AMBIGUOUS_HELD = 'ambiguous_held'
+LOW_CONFIDENCE_HELD = 'low_confidence_held'
 UNATTRIBUTED = 'unattributed'
+#: Outcomes that put nothing on a cart (kept for staff and for late attribution).
+HELD_OUTCOMES = (AMBIGUOUS_HELD, LOW_CONFIDENCE_HELD, UNATTRIBUTED)
+
+TrackKey = tuple[str, int]  # (camera id, track id)
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class Face:
     track_id: int
     customer_id: str
     box: Box
+    confidence: float = 1.0  # the face node's confidence in customer_id (0 .. 1)
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,8 @@ class FusionParams:
     distance_scale_px: float = 60.0
     min_score: float = 0.15
     ambiguity_margin: float = 0.15
-    ambiguous_policy: str = POLICY_ASSIGN_BEST
+    ambiguous_policy: str = POLICY_HOLD
+    min_confidence: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,11 @@ class Decision:
     shelf_id: str = ''
     lane_id: str = ''
     reason: str = ''
+    resolves_event_id: str = ''  # set on a late attribution: the held decision it settles
+
+    @property
+    def held(self) -> bool:
+        return self.outcome in HELD_OUTCOMES
 
 
 class FaceBuffer:
@@ -165,9 +183,27 @@ def proximity(face: Box, zone: Box, distance_scale_px: float) -> float:
     return math.exp(-zone.distance_to(cx, cy) / distance_scale_px)
 
 
+def unknown_tracks(frames_by_camera: Mapping[str, list[Frame]]) -> set[TrackKey]:
+    """Tracks never identified in these frames (candidates for a late attribution)."""
+    seen: set[TrackKey] = set()
+    named: set[TrackKey] = set()
+    for camera_id, frames in frames_by_camera.items():
+        for frame in frames:
+            for face in frame.faces:
+                seen.add((camera_id, face.track_id))
+                if face.customer_id:
+                    named.add((camera_id, face.track_id))
+    return seen - named
+
+
 def score_tracks(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str, Box],
-                 distance_scale_px: float) -> dict[str, float]:
-    """Score every track near a lane: candidate id -> score in 0 .. 1 (see module doc)."""
+                 distance_scale_px: float,
+                 late_names: Mapping[TrackKey, str] | None = None) -> dict[str, float]:
+    """Score every track near a lane: candidate id -> score in 0 .. 1 (see module doc).
+
+    ``late_names`` names tracks that were identified only after the window.
+    """
+    late_names = late_names or {}
     scores: dict[str, float] = {}
     for camera_id, frames in frames_by_camera.items():
         zone = zones.get(camera_id)
@@ -182,7 +218,8 @@ def score_tracks(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str
                 if face.customer_id:
                     names[face.track_id] = face.customer_id
         for track_id, total in sums.items():
-            name = names.get(track_id) or f'{UNKNOWN_PREFIX}{camera_id}:{track_id}'
+            name = (names.get(track_id) or late_names.get((camera_id, track_id))
+                    or f'{UNKNOWN_PREFIX}{camera_id}:{track_id}')
             score = total / len(frames)
             scores[name] = max(scores.get(name, 0.0), score)
     return scores
@@ -194,8 +231,9 @@ def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[
 
     Takes (quantity_delta < 0) go to the best-scoring identified customer who is in the store.
     Put-backs prefer nearby customers who hold the item. Best and second best within
-    ``ambiguity_margin``: ambiguous (assigned to the best or held, by policy). Nobody
-    identified above ``min_score``, or an unknown face scoring best: unattributed.
+    ``ambiguity_margin``: ambiguous (assigned to the best or held, by policy). A winner whose
+    confidence is below ``min_confidence``: held. Nobody identified above ``min_score``, or an
+    unknown face scoring best: unattributed.
     """
     present = set(in_store)
     quantity = -change.quantity_delta
@@ -234,33 +272,8 @@ def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[
                         f'{best_id} and {ranked[1][1]} too close to call; held for staff')
         return make(best_id, confidence, True, AMBIGUOUS_ASSIGNED,
                     f'{best_id} and {ranked[1][1]} too close to call; assigned to the best')
+    if confidence < params.min_confidence:
+        return make('', confidence, False, LOW_CONFIDENCE_HELD,
+                    f'{best_id} best but confidence {confidence:.2f} is below '
+                    f'{params.min_confidence:.2f}; held for staff')
     return make(best_id, confidence, False, ASSIGNED, '')
-
-
-@dataclass
-class Presence:
-    """Who is in the store, by stamps of ENTERED / EXITED (kept a while after exit)."""
-
-    entered: dict[str, int] = field(default_factory=dict)
-    exited: dict[str, int] = field(default_factory=dict)
-
-    def enter(self, customer_id: str, stamp_ns: int) -> None:
-        self.entered[customer_id] = stamp_ns
-        self.exited.pop(customer_id, None)
-
-    def exit(self, customer_id: str, stamp_ns: int) -> None:
-        self.exited[customer_id] = stamp_ns
-
-    def present_at(self, stamp_ns: int) -> set[str]:
-        """Customers in the store at stamp_ns (entered before it, not exited before it)."""
-        found = set()
-        for cid, entered in self.entered.items():
-            exited = self.exited.get(cid)
-            if entered <= stamp_ns and (exited is None or stamp_ns <= exited):
-                found.add(cid)
-        return found
-
-    def forget_exited_before(self, stamp_ns: int) -> None:
-        for cid in [c for c, t in self.exited.items() if t < stamp_ns]:
-            self.exited.pop(cid, None)
-            self.entered.pop(cid, None)

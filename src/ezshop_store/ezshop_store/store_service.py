@@ -21,10 +21,12 @@ from ezshop_common.store_config import StoreConfig
 from ezshop_store import cart_rules as rules
 from ezshop_store.db import models as m
 from ezshop_store.store_types import (
+    ABSENT,
     ENTERED,
     ERROR,
     EXITED,
     INFO,
+    SEEN,
     UNKNOWN_PERSON,
     WARN,
     CartActionIn,
@@ -39,7 +41,11 @@ APPLIED = 'applied'
 ADJUSTMENT = 'adjustment'
 HELD = 'held'
 REFUSED = 'refused'
+RESOLVED = 'resolved'  # a held action settled later by a late attribution (its own row)
 CHARGED = (APPLIED, ADJUSTMENT)
+#: An EXITED this soon after a visit was closed belongs to that visit (e.g. its door pass came
+#: after an absent checkout); later, it is a visit whose entry was never seen.
+EXIT_AFTER_CLOSE_NS = 60 * 1_000_000_000
 
 
 @dataclass
@@ -62,6 +68,8 @@ class LiveVisit:
     cart: dict[str, int] = field(default_factory=dict)
     prices: dict[str, int] = field(default_factory=dict)
     stamp_ns: int = 0
+    opened_by: str = rules.OPENED_ENTRANCE
+    ended_by: str = ''
 
     @property
     def span(self) -> rules.VisitSpan:
@@ -113,7 +121,8 @@ class StoreService:
             by_id = {}
             for visit in live:
                 lv = LiveVisit(visit.id, visit.customer_id, visit.entered_at_ns,
-                               visit.exited_at_ns, visit.state, stamp_ns=visit.entered_at_ns)
+                               visit.exited_at_ns, visit.state, stamp_ns=visit.entered_at_ns,
+                               opened_by=visit.opened_by, ended_by=visit.ended_by)
                 self.visits[visit.customer_id] = lv
                 by_id[visit.id] = lv
             if by_id:
@@ -215,7 +224,7 @@ class StoreService:
             effects.alert(WARN, 'unknown_person', f'unknown person at door {ev.door_id}',
                           [ev.event_id, ev.door_id], ev.stamp_ns)
             return 'unknown_person'
-        if ev.kind not in (ENTERED, EXITED):
+        if ev.kind not in (ENTERED, EXITED, SEEN, ABSENT):
             effects.alert(WARN, 'bad_customer_event', f'unknown customer event kind {ev.kind}',
                           [ev.event_id], ev.stamp_ns)
             return 'bad_kind'
@@ -224,33 +233,123 @@ class StoreService:
                           f'customer {ev.customer_id!r}', [ev.event_id, ev.customer_id],
                           ev.stamp_ns)
             return 'unknown_customer'
+        if ev.kind in (ENTERED, SEEN):
+            return self._arrival(s, ev, effects, pending)
+        return self._departure(s, ev, effects, pending)
+
+    def _arrival(self, s, ev: CustomerEventIn, effects: Effects, pending) -> str:
+        """ENTERED (door) or SEEN (first sighting inside, the door pass was missed)."""
         visit = pending.visit(self, ev.customer_id)
-        if ev.kind == ENTERED:
-            if visit is not None and visit.state == rules.VISIT_OPEN:
-                effects.logs.append((INFO, f'ENTERED for {ev.customer_id} who is already in '
-                                           f'(visit {visit.visit_id}): ignored'))
-                return 'ignored_already_in'
-            if visit is not None:  # re-entered during the exit grace period
-                self._close_visit(s, visit, visit.exited_ns or ev.stamp_ns, effects, pending)
-            row = m.Visit(customer_id=ev.customer_id, entered_at_ns=ev.stamp_ns,
-                          exited_at_ns=None, state=rules.VISIT_OPEN)
-            s.add(row)
-            s.flush()
-            visit = LiveVisit(row.id, ev.customer_id, ev.stamp_ns, None, rules.VISIT_OPEN,
-                              stamp_ns=ev.stamp_ns)
-            pending.visits[ev.customer_id] = visit
-            pending.changed_carts[ev.customer_id] = ev.stamp_ns
-            return 'entered'
-        if visit is None or visit.state != rules.VISIT_OPEN:
-            effects.logs.append((WARN, f'EXITED for {ev.customer_id} who is not in the store: '
-                                       'ignored'))
-            return 'ignored_not_in'
-        visit.exited_ns = ev.stamp_ns
+        if visit is not None and (visit.state == rules.VISIT_OPEN
+                                  or ev.stamp_ns <= (visit.exited_ns or 0)):
+            # Evidence of the visit already open: it may only move its start earlier.
+            if ev.stamp_ns < visit.entered_ns:
+                self._move_entry(s, visit, ev.stamp_ns, effects, pending)
+                return 'entry_moved_earlier'
+            effects.logs.append((INFO, f'{_KIND_NAMES[ev.kind]} for {ev.customer_id} who is '
+                                       f'already in (visit {visit.visit_id}): ignored'))
+            return 'ignored_already_in'
+        if visit is not None:  # re-entered during the exit grace period
+            self._close_visit(s, visit, visit.exited_ns or ev.stamp_ns, effects, pending)
+        elif ev.kind == SEEN and self._closed_visit_covering(s, ev.customer_id, ev.stamp_ns):
+            effects.logs.append((INFO, f'SEEN for {ev.customer_id} during a visit already '
+                                       'checked out: ignored'))
+            return 'ignored_closed'
+        opened_by = rules.OPENED_ENTRANCE if ev.kind == ENTERED else rules.OPENED_LATE
+        self._open_visit(s, ev.customer_id, ev.stamp_ns, opened_by, effects, pending)
+        if ev.kind == SEEN:
+            effects.alert(WARN, 'late_entry', f'{ev.customer_id} seen in the store at camera '
+                          f'{ev.camera_id or "?"} without a door pass: visit opened from that '
+                          'sighting', [ev.event_id, ev.customer_id, ev.camera_id], ev.stamp_ns)
+            return 'late_entry'
+        return 'entered'
+
+    def _departure(self, s, ev: CustomerEventIn, effects: Effects, pending) -> str:
+        """EXITED (door) or ABSENT (not seen anywhere for a while)."""
+        ended_by = rules.ENDED_EXIT if ev.kind == EXITED else rules.ENDED_ABSENT
+        visit = pending.visit(self, ev.customer_id)
+        if visit is not None and visit.state == rules.VISIT_EXITING:
+            if ev.kind == EXITED and visit.ended_by == rules.ENDED_ABSENT:
+                # The door did see it after all: the receipt says so.
+                visit.ended_by = rules.ENDED_EXIT
+                s.execute(update(m.Visit).where(m.Visit.id == visit.visit_id).values(
+                    ended_by=visit.ended_by))
+                return 'exit_confirmed'
+            effects.logs.append((INFO, f'{_KIND_NAMES[ev.kind]} for {ev.customer_id} who is '
+                                       'already leaving: ignored'))
+            return 'ignored_already_leaving'
+        if visit is None:
+            if ev.kind == ABSENT or self._closed_visit_covering(
+                    s, ev.customer_id, ev.stamp_ns - EXIT_AFTER_CLOSE_NS):
+                effects.logs.append((WARN, f'{_KIND_NAMES[ev.kind]} for {ev.customer_id} who '
+                                           'is not in the store: ignored'))
+                return 'ignored_not_in'
+            # Out through the exit, never seen coming in: a visit of its own, with a receipt.
+            visit = self._open_visit(s, ev.customer_id, ev.stamp_ns, rules.OPENED_LATE,
+                                     effects, pending)
+            effects.alert(WARN, 'late_entry', f'{ev.customer_id} left through '
+                          f'{ev.door_id or "the exit"} without being seen coming in: visit '
+                          'opened and closed at the exit', [ev.event_id, ev.customer_id],
+                          ev.stamp_ns)
+        exited_ns = max(ev.stamp_ns, visit.entered_ns)
+        visit.exited_ns = exited_ns
         visit.state = rules.VISIT_EXITING
+        visit.ended_by = ended_by
         s.execute(update(m.Visit).where(m.Visit.id == visit.visit_id).values(
-            exited_at_ns=ev.stamp_ns, state=rules.VISIT_EXITING))
+            exited_at_ns=exited_ns, state=rules.VISIT_EXITING, ended_by=ended_by))
+        if ev.kind == ABSENT:
+            effects.alert(WARN, 'absent_checkout', f'{ev.customer_id} not seen in the store '
+                          f'since {ev.stamp_ns / 1e9:.1f} s (last at camera '
+                          f'{ev.camera_id or "?"}): checked out without an exit pass',
+                          [ev.event_id, ev.customer_id, str(visit.visit_id)], ev.stamp_ns)
         effects.exiting.append(visit.visit_id)
-        return 'exited'
+        return 'exited' if ev.kind == EXITED else 'absent'
+
+    def _open_visit(self, s: Session, customer_id: str, stamp_ns: int, opened_by: str,
+                    effects: Effects, pending: _Pending) -> LiveVisit:
+        row = m.Visit(customer_id=customer_id, entered_at_ns=stamp_ns, exited_at_ns=None,
+                      state=rules.VISIT_OPEN, opened_by=opened_by, ended_by='')
+        s.add(row)
+        s.flush()
+        visit = LiveVisit(row.id, customer_id, stamp_ns, None, rules.VISIT_OPEN,
+                          stamp_ns=stamp_ns, opened_by=opened_by)
+        pending.visits[customer_id] = visit
+        pending.changed_carts[customer_id] = stamp_ns
+        self._apply_held_in_span(s, visit, effects, pending)
+        return visit
+
+    def _move_entry(self, s: Session, visit: LiveVisit, stamp_ns: int, effects: Effects,
+                    pending: _Pending) -> None:
+        visit.entered_ns = stamp_ns
+        s.execute(update(m.Visit).where(m.Visit.id == visit.visit_id).values(
+            entered_at_ns=stamp_ns))
+        self._apply_held_in_span(s, visit, effects, pending)
+
+    def _apply_held_in_span(self, s: Session, visit: LiveVisit, effects: Effects,
+                            pending: _Pending) -> None:
+        """Cart actions held because the customer was not in the store, stamped inside this
+        visit as the evidence now says, go on its cart (oldest first)."""
+        query = select(m.CartEvent).where(
+            m.CartEvent.customer_id == visit.customer_id, m.CartEvent.status == HELD,
+            m.CartEvent.reason == 'not_in_store', m.CartEvent.stamp_ns >= visit.entered_ns)
+        if visit.exited_ns is not None:
+            query = query.where(m.CartEvent.stamp_ns <= visit.exited_ns)
+        for row in s.scalars(query.order_by(m.CartEvent.stamp_ns, m.CartEvent.id)):
+            ev = CartActionIn(row.event_id, row.customer_id, row.item_id, row.quantity,
+                              row.stamp_ns, row.confidence, row.ambiguous, (), row.shelf_id,
+                              row.lane_id)
+            row.reason = ''
+            self._place(s, ev, row, effects, pending)
+            effects.counters['held_actions_applied_late'] += 1
+            effects.logs.append((INFO, f'cart action {row.event_id} ({row.quantity:+d} '
+                                       f'{row.item_id}) held while {visit.customer_id} was not '
+                                       f'known to be in: now on visit {visit.visit_id}'))
+
+    def _closed_visit_covering(self, s: Session, customer_id: str, stamp_ns: int) -> bool:
+        """A closed visit of this customer that was still open at (or after) stamp_ns."""
+        return s.scalar(select(func.count()).select_from(m.Visit).where(
+            m.Visit.customer_id == customer_id, m.Visit.state == rules.VISIT_CLOSED,
+            m.Visit.exited_at_ns >= stamp_ns)) > 0
 
     # cart actions -----------------------------------------------------------
     def _cart_action(self, s: Session, ev: CartActionIn, effects: Effects,
@@ -265,6 +364,9 @@ class StoreService:
             reason='')
         s.add(row)
         refs = [ev.event_id, ev.customer_id, ev.item_id]
+        if ev.resolves_event_id and not self._resolve_held(s, ev, row, effects):
+            effects.counters[f'cart_actions_{row.status}'] += 1
+            return
         if item is None:
             row.reason = 'unknown_item'
             effects.alert(WARN, 'unknown_item', f'cart action {ev.event_id} for unknown item '
@@ -285,6 +387,24 @@ class StoreService:
         else:
             self._place(s, ev, row, effects, pending)
         effects.counters[f'cart_actions_{row.status}'] += 1
+
+    @staticmethod
+    def _resolve_held(s: Session, ev: CartActionIn, row: m.CartEvent, effects: Effects) -> bool:
+        """A late attribution: mark the held action it settles; False (and the row refused)
+        when there is no such held action, so nothing is ever charged twice."""
+        held = s.scalar(select(m.CartEvent).where(m.CartEvent.event_id == ev.resolves_event_id))
+        if held is None or held.status != HELD:
+            row.status, row.reason = REFUSED, 'resolves_nothing_held'
+            effects.alert(WARN, 'late_attribution_refused', f'cart action {ev.event_id} '
+                          f'resolves {ev.resolves_event_id!r}, which is not a held action: '
+                          'ignored', [ev.event_id, ev.resolves_event_id], ev.stamp_ns)
+            return False
+        held.status, held.reason = RESOLVED, 'late_attribution'
+        effects.counters['late_attributions'] += 1
+        effects.logs.append((INFO, f'held cart action {held.event_id} settled by '
+                                   f'{ev.event_id}: {ev.customer_id} ({ev.quantity:+d} '
+                                   f'{ev.item_id})'))
+        return True
 
     def _place(self, s: Session, ev: CartActionIn, row: m.CartEvent, effects: Effects,
                pending: _Pending) -> None:
@@ -406,8 +526,9 @@ class StoreService:
 
     def _close_visit(self, s: Session, visit: LiveVisit, exited_ns: int, effects: Effects,
                      pending: _Pending) -> ReceiptView:
+        ended_by = visit.ended_by or rules.ENDED_STAFF  # no exit evidence: staff closed it
         s.execute(update(m.Visit).where(m.Visit.id == visit.visit_id).values(
-            exited_at_ns=exited_ns, state=rules.VISIT_CLOSED))
+            exited_at_ns=exited_ns, state=rules.VISIT_CLOSED, ended_by=ended_by))
         s.flush()
         receipt = self._issue_receipt(s, visit.visit_id, visit.customer_id, visit.entered_ns,
                                       exited_ns, exited_ns)
@@ -433,9 +554,11 @@ class StoreService:
                                              line_total_cents=ln.total_cents) for ln in lines])
         s.add(row)
         s.flush()
+        visit = s.get(m.Visit, visit_id)
         return ReceiptView(row.id, revision, visit_id, customer_id,
                            self.customers.get(customer_id) or '', tuple(lines), row.total_cents,
-                           self.currency, entered_ns, exited_ns, stamp_ns)
+                           self.currency, entered_ns, exited_ns, stamp_ns, visit.opened_by,
+                           visit.ended_by)
 
     def receipts_for_customer(self, customer_id: str) -> list[ReceiptView]:
         """Every receipt (all revisions) of a customer, oldest first (read from the database)."""
@@ -446,7 +569,7 @@ class StoreService:
                 r.id, r.revision, v.id, customer_id, self.customers.get(customer_id) or '',
                 tuple(rules.Line(ln.item_id, ln.name, ln.quantity, ln.unit_price_cents)
                       for ln in r.lines), r.total_cents, r.currency, v.entered_at_ns,
-                v.exited_at_ns or 0, r.stamp_ns) for r, v in rows]
+                v.exited_at_ns or 0, r.stamp_ns, v.opened_by, v.ended_by) for r, v in rows]
 
     # ---------------------------------------------------------------- views
     def cart_view(self, customer_id: str, stamp_ns: int | None = None) -> CartView:
@@ -477,6 +600,9 @@ class StoreService:
                 visit.stamp_ns = stamp
 
 
+_KIND_NAMES = {ENTERED: 'ENTERED', EXITED: 'EXITED', SEEN: 'SEEN', ABSENT: 'ABSENT'}
+
+
 class _Pending:
     """Changes of one batch, kept apart from the cache until the commit succeeded."""
 
@@ -496,7 +622,7 @@ class _Pending:
             return None
         copy = LiveVisit(current.visit_id, current.customer_id, current.entered_ns,
                          current.exited_ns, current.state, current.cart, current.prices,
-                         current.stamp_ns)
+                         current.stamp_ns, current.opened_by, current.ended_by)
         self.visits[customer_id] = copy
         return copy
 

@@ -11,6 +11,8 @@ from ezshop_store.cart_rules import Line
 ENTERED = 0
 EXITED = 1
 UNKNOWN_PERSON = 2
+SEEN = 3
+ABSENT = 4
 
 #: Alert levels (same values as ezshop_msgs/Alert).
 INFO = 0
@@ -25,6 +27,7 @@ class CustomerEventIn:
     customer_id: str
     door_id: str
     stamp_ns: int
+    camera_id: str = ''
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class CartActionIn:
     candidates: tuple[tuple[str, float], ...] = ()
     shelf_id: str = ''
     lane_id: str = ''
+    resolves_event_id: str = ''  # a late attribution settling this held action
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class ReceiptView:
     entered_ns: int
     exited_ns: int
     stamp_ns: int
+    opened_by: str = 'entrance'
+    ended_by: str = 'exit'
 
 
 @dataclass

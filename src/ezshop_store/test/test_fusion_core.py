@@ -4,6 +4,8 @@ from ezshop_store.fusion_core import (
     AMBIGUOUS_ASSIGNED,
     AMBIGUOUS_HELD,
     ASSIGNED,
+    LOW_CONFIDENCE_HELD,
+    POLICY_ASSIGN_BEST,
     POLICY_HOLD,
     UNATTRIBUTED,
     Box,
@@ -11,11 +13,11 @@ from ezshop_store.fusion_core import (
     FaceBuffer,
     Frame,
     FusionParams,
-    Presence,
     ShelfChange,
     decide,
     ready_to_decide,
     score_tracks,
+    unknown_tracks,
 )
 
 MS = 1_000_000
@@ -63,15 +65,48 @@ def test_one_shopper_at_the_lane_is_charged():
     assert decision.candidates[0][0] == 'alice'
 
 
-def test_two_shoppers_at_the_same_lane_are_ambiguous_with_both_candidates():
-    _, decision = run(frames(lambda t: [face(1, 'alice', 90), face(2, 'bob', 120)]))
-    assert decision.ambiguous
-    assert decision.outcome == AMBIGUOUS_ASSIGNED
-    assert {c for c, _ in decision.candidates} == {'alice', 'bob'}
-    held = run(frames(lambda t: [face(1, 'alice', 90), face(2, 'bob', 120)]),
-               params=FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS,
-                                   ambiguous_policy=POLICY_HOLD))[1]
+def test_two_shoppers_at_the_same_lane_are_held_by_default_with_both_candidates():
+    held = run(frames(lambda t: [face(1, 'alice', 90), face(2, 'bob', 120)]))[1]
+    assert PARAMS.ambiguous_policy == POLICY_HOLD
     assert held.outcome == AMBIGUOUS_HELD and held.customer_id == '' and held.ambiguous
+    assert held.held
+    assert {c for c, _ in held.candidates} == {'alice', 'bob'}
+    _, decision = run(frames(lambda t: [face(1, 'alice', 90), face(2, 'bob', 120)]),
+                      params=FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS,
+                                          ambiguous_policy=POLICY_ASSIGN_BEST))
+    assert decision.ambiguous and decision.outcome == AMBIGUOUS_ASSIGNED
+    assert decision.customer_id == 'alice'
+
+
+def test_a_clear_lead_with_low_confidence_is_held_not_charged():
+    # alice inside the zone half the window, bob nearby all the time: alice leads by more than
+    # the margin, but her confidence (score x lead) is below min_confidence.
+    def faces_at(t):
+        return [face(1, 'alice', 100 if t > EVENT_T - 250 * MS else 560),
+                face(2, 'bob', 330)]
+    params = FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS,
+                          min_confidence=0.6)
+    scores, decision = run(frames(faces_at), params=params)
+    assert scores['alice'] - scores['bob'] >= params.ambiguity_margin
+    assert decision.outcome == LOW_CONFIDENCE_HELD and decision.customer_id == ''
+    assert decision.confidence < 0.6 and decision.held
+    _, charged = run(frames(faces_at))
+    assert charged.customer_id == 'alice' and not charged.held
+
+
+def test_a_track_named_after_the_window_counts_when_named_late():
+    unknown = frames(lambda t: [face(7, '', 100)])
+    buffer = FaceBuffer(horizon_ns=10_000 * MS)
+    for frame in unknown:
+        buffer.add(frame)
+    window = {CAM: buffer.window(CAM, EVENT_T - 1000 * MS, EVENT_T + 500 * MS)}
+    assert unknown_tracks(window) == {(CAM, 7)}
+    first = decide(change(), score_tracks(window, {CAM: ZONES['lane_1']}, 60.0),
+                   ('alice',), {}, PARAMS)
+    assert first.outcome == UNATTRIBUTED
+    late = decide(change(), score_tracks(window, {CAM: ZONES['lane_1']}, 60.0,
+                                         {(CAM, 7): 'alice'}), ('alice',), {}, PARAMS)
+    assert late.outcome == ASSIGNED and late.customer_id == 'alice'
 
 
 def test_two_shoppers_at_neighbouring_lanes_each_get_their_own():
@@ -153,12 +188,3 @@ def test_ready_only_when_every_covering_camera_reached_the_window_end():
     assert ready_to_decide(EVENT_T, 500 * MS, latest, ['cam_a'])
     assert not ready_to_decide(EVENT_T, 500 * MS, latest, ['cam_a', 'cam_b'])
     assert not ready_to_decide(EVENT_T, 500 * MS, latest, ['cam_c'])
-
-
-def test_presence_by_stamps():
-    presence = Presence()
-    presence.enter('alice', 100)
-    presence.exit('alice', 200)
-    assert presence.present_at(150) == {'alice'}
-    assert presence.present_at(250) == set()
-    assert presence.present_at(50) == set()

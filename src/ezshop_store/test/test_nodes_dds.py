@@ -256,26 +256,77 @@ def test_duplicates_are_ignored_and_late_action_makes_an_adjustment(graph):
     assert graph.ros.spin_until(lambda: graph.counter('store_node', 'duplicates') >= 4, TIMEOUT)
 
 
-def test_customer_not_in_store_is_never_charged(graph):
+def test_a_shopper_seen_at_the_shelf_without_a_door_pass_is_let_in_and_charged(graph):
     dave, erin = graph.register('Dave'), graph.register('Erin')
     t = graph.slot()
     graph.enter(erin, t - S)
-    # Dave (not in the store) stands right at the lane, Erin far off at lane_3 of shelf_b.
+    # Dave's entrance pass was missed; the shelf camera identifies him right at the lane.
     taken = graph.shelf_event('shelf_b', 'lane_1', 'chips', -1, t)
     graph.frames('cam_shelf_b', t, [(5, dave, 100), (6, erin, 600)])
     (action,) = graph.wait_for('actions', lambda a: a.event_id == taken)
-    assert action.customer_id == ''
-    graph.wait_for('alerts', lambda a: a.kind == 'unattributed_pick' and taken in a.refs)
-    graph.wait_for('alerts', lambda a: a.kind == 'held_for_staff' and taken in a.refs)
-    direct = graph.cart_action(dave, 'cola', 1, t)
-    graph.wait_for('alerts', lambda a: a.kind == 'not_in_store' and direct in a.refs)
-    response = graph.call('get_cart', customer_id=dave)
-    assert response.success and not response.in_store and response.cart.total_cents == 0
-    response = graph.call('get_cart', customer_id=erin)
-    assert response.in_store and response.cart.lines == []
-    assert not graph.call('checkout', customer_id=dave).success
+    assert action.customer_id == dave and not action.ambiguous
+    (late,) = graph.wait_for('alerts', lambda a: a.kind == 'late_entry' and dave in a.refs
+                             and a.source.endswith('store_node'))
+    assert stamp_ns(late.header.stamp) == t - S  # the first image he was seen in
+    graph.wait_for('carts', lambda c: c.customer_id == dave and c.total_cents == 229)
+    graph.customer_event(CustomerEvent.EXITED, dave, t + S)
+    receipt = graph.receipt(dave)
+    assert lines_of(receipt) == [('chips', 1, 229, 229)]
+    assert receipt.opened_by == Receipt.OPENED_LATE and receipt.ended_by == Receipt.ENDED_EXIT
     staff = graph.call('checkout', customer_id=erin)
-    assert staff.success and staff.receipt.total_cents == 0 and staff.receipt.lines == []
+    assert staff.success and staff.receipt.lines == []
+    assert staff.receipt.ended_by == Receipt.ENDED_STAFF
+
+
+def test_customer_never_seen_is_never_charged_until_evidence_puts_them_in(graph):
+    henry = graph.register('Henry')
+    t = graph.slot()
+    direct = graph.cart_action(henry, 'cola', 1, t)
+    graph.wait_for('alerts', lambda a: a.kind == 'not_in_store' and direct in a.refs)
+    response = graph.call('get_cart', customer_id=henry)
+    assert response.success and not response.in_store and response.cart.total_cents == 0
+    assert not graph.call('checkout', customer_id=henry).success
+    # Then the evidence says he was in from before that pick (a late SEEN): the held action
+    # lands on his visit, once.
+    graph.customer_event(CustomerEvent.SEEN, henry, t - S, event_id=f'seen-{henry}')
+    graph.wait_for('carts', lambda c: c.customer_id == henry and c.total_cents == 150)
+    graph.customer_event(CustomerEvent.SEEN, henry, t - S, event_id=f'seen-{henry}')
+    graph.customer_event(CustomerEvent.ABSENT, henry, t + S)
+    receipt = graph.receipt(henry)
+    assert lines_of(receipt) == [('cola', 1, 150, 150)]
+    assert receipt.opened_by == Receipt.OPENED_LATE
+    assert receipt.ended_by == Receipt.ENDED_ABSENT
+    graph.wait_for('alerts', lambda a: a.kind == 'absent_checkout' and henry in a.refs)
+
+
+def test_a_late_attribution_settles_a_held_action_exactly_once(graph):
+    ivy = graph.register('Ivy')
+    t = graph.slot()
+    graph.enter(ivy, t - S)
+    held = graph.cart_action('', 'water', 1, t)
+    graph.wait_for('alerts', lambda a: a.kind == 'held_for_staff' and held in a.refs)
+    late = CartAction(event_id=held + ':late', customer_id=ivy, item_id='water', quantity=1,
+                      confidence=0.9, resolves_event_id=held)
+    late.header.stamp = to_time(t)
+    graph.cart_actions.publish(late)
+    graph.wait_for('carts', lambda c: c.customer_id == ivy and c.total_cents == 99)
+    again = CartAction(event_id=held + ':again', customer_id=ivy, item_id='water', quantity=1,
+                       confidence=0.9, resolves_event_id=held)
+    again.header.stamp = to_time(t)
+    graph.cart_actions.publish(again)
+    graph.wait_for('alerts', lambda a: a.kind == 'late_attribution_refused'
+                   and held + ':again' in a.refs)
+    graph.customer_event(CustomerEvent.EXITED, ivy, t + S)
+    assert lines_of(graph.receipt(ivy)) == [('water', 1, 99, 99)]
+
+
+def test_an_exit_of_someone_never_seen_coming_in_gets_a_receipt(graph):
+    jack = graph.register('Jack')
+    t = graph.slot()
+    graph.customer_event(CustomerEvent.EXITED, jack, t)
+    receipt = graph.receipt(jack)
+    assert receipt.lines == [] and receipt.opened_by == Receipt.OPENED_LATE
+    assert receipt.ended_by == Receipt.ENDED_EXIT
 
 
 def test_put_back_not_held_raises_an_alert_and_stock_follows_shelf_events(graph):

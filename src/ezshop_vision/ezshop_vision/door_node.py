@@ -92,7 +92,8 @@ class DoorNode(Node):
                                   float(face.confidence)))
         for decision in self._logic.update(stamp_to_seconds(msg.header.stamp), faces):
             event = CustomerEvent(header=msg.header, event_id=str(uuid.uuid4()),
-                                  door_id=self.door_id, customer_id=decision.customer_id,
+                                  door_id=self.door_id, camera_id=self.camera_id,
+                                  customer_id=decision.customer_id,
                                   confidence=float(min(max(decision.confidence, 0.0), 1.0)))
             event.header.frame_id = msg.header.frame_id
             if decision.kind == KIND_PASS:

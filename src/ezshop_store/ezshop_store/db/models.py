@@ -68,6 +68,9 @@ class Visit(Base):
     entered_at_ns: Mapped[int] = mapped_column(BigInteger)
     exited_at_ns: Mapped[int | None] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(16), index=True)
+    # cart_rules.OPENED_* / ENDED_* ('' while the visit is open).
+    opened_by: Mapped[str] = mapped_column(String(16), server_default='entrance')
+    ended_by: Mapped[str] = mapped_column(String(16), server_default='')
 
 
 class CustomerEventRecord(Base):

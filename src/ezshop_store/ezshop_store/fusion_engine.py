@@ -1,0 +1,286 @@
+"""The fusion node's logic without ROS: which shelf events are ready, who took the items, late
+attribution of held picks, presence and the alerts all of that calls for.
+
+The node feeds it inputs (faces, shelf events, door events, carts) and the clock, and publishes
+the FusionEffects each call returns, like the store node does with the store's Effects.
+
+- **Readiness.** A shelf event is decided once every covering camera sent a frame stamped at
+  or after stamp + window_after, or at its deadline (node clock) with what has arrived.
+- **Decisions** come from fusion_core (scores by proximity to the reach zone x time).
+- **Late attribution.** A held pick (unattributed, ambiguous or low confidence) keeps its
+  window and candidate tracks for ``late_attribution_ns``. When one of its unknown tracks is
+  identified, or a candidate becomes present, the same scoring decides again; a charge that
+  clears every rule is published once, as a CartAction resolving the held one.
+- **Presence** (presence.Presence): late entries and absent checkouts as SEEN / ABSENT events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from ezshop_store import fusion_core as core
+from ezshop_store.presence import (
+    ROLE_ENTRANCE,
+    ROLE_EXIT,
+    SEEN,
+    Presence,
+    PresenceEvent,
+    PresenceSettings,
+)
+from ezshop_store.store_types import INFO, WARN, AlertOut
+
+S = 1_000_000_000
+SEEN_EVENTS_KEPT = 10_000
+LATE_SUFFIX = ':late'
+
+#: cameras_covering(shelf_id, lane_id) -> {camera id: reach zone}
+CoverageFn = Callable[[str, str], dict[str, core.Box]]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    decision_timeout_ns: int = 1 * S
+    buffer_horizon_ns: int = 20 * S
+    late_attribution_ns: int = 10 * S
+
+
+@dataclass
+class FusionEffects:
+    """What one input changed: actions, presence events and alerts to publish."""
+
+    actions: list[core.Decision] = field(default_factory=list)
+    presence: list[PresenceEvent] = field(default_factory=list)
+    alerts: list[AlertOut] = field(default_factory=list)
+    counters: Counter = field(default_factory=Counter)
+
+    def merge(self, other: FusionEffects) -> None:
+        self.actions += other.actions
+        self.presence += other.presence
+        self.alerts += other.alerts
+        self.counters.update(other.counters)
+
+
+@dataclass
+class _Pick:
+    """A shelf event waiting for its frames, or held and waiting for a late attribution."""
+
+    change: core.ShelfChange
+    zones: dict[str, core.Box]
+    deadline_ns: int
+    frame_id: str
+    held: core.Decision | None = None
+    unknown: set[core.TrackKey] = field(default_factory=set)
+
+
+class FusionEngine:
+    """Shelf events + faces + door events -> cart actions, presence events, alerts."""
+
+    def __init__(self, params: core.FusionParams, coverage: CoverageFn,
+                 camera_roles: dict[str, str], settings: EngineSettings | None = None,
+                 presence: PresenceSettings | None = None):
+        self.params = params
+        self.settings = settings or EngineSettings()
+        self.coverage = coverage
+        self.buffer = core.FaceBuffer(self.settings.buffer_horizon_ns)
+        self.presence = Presence(presence or PresenceSettings(), dict(camera_roles))
+        self.scored_cameras = {cam for cam, role in camera_roles.items()
+                               if role not in (ROLE_ENTRANCE, ROLE_EXIT)}
+        self.holdings: dict[str, dict[str, int]] = {}
+        self.waiting: list[_Pick] = []
+        self.held: list[_Pick] = []
+        self.track_names: dict[core.TrackKey, str] = {}
+        self.track_first: dict[core.TrackKey, int] = {}
+        self.seen_events: OrderedDict[str, None] = OrderedDict()
+        self.counters: Counter = Counter()
+
+    # ------------------------------------------------------------------ inputs
+    def on_frame(self, frame: core.Frame, now_ns: int) -> FusionEffects:
+        """Faces of one camera image (any camera: shelf frames are also scored)."""
+        effects = FusionEffects()
+        effects.counters['face_frames'] += 1
+        newly_named = False
+        for face in frame.faces:
+            key = (frame.camera_id, face.track_id)
+            first = self.track_first.setdefault(key, frame.stamp_ns)
+            if not face.customer_id:
+                continue
+            if self.track_names.get(key) != face.customer_id:
+                self.track_names[key] = face.customer_id
+                newly_named = True
+            for event in self.presence.sighting(face.customer_id, frame.camera_id, first,
+                                                frame.stamp_ns, face.confidence):
+                effects.presence.append(event)
+                effects.merge(self._presence_alert(event))
+        self.presence.now_ns = max(self.presence.now_ns, frame.stamp_ns)
+        if frame.camera_id in self.scored_cameras:
+            self.buffer.add(frame)
+        if newly_named or effects.presence:
+            effects.merge(self._retry_held())
+        effects.merge(self.decide_ready(now_ns))
+        self._forget_old_tracks()
+        return effects
+
+    def on_door_event(self, entered: bool, customer_id: str, stamp_ns: int,
+                      camera_id: str = '') -> FusionEffects:
+        if not customer_id:
+            return FusionEffects()
+        if entered:
+            self.presence.door_entered(customer_id, stamp_ns)
+        else:
+            self.presence.door_exited(customer_id, stamp_ns, camera_id)
+        return self._retry_held()
+
+    def on_cart(self, customer_id: str, open_visit: bool, lines: dict[str, int],
+                stamp_ns: int) -> FusionEffects:
+        self.holdings[customer_id] = dict(lines)
+        self.presence.store_visit(customer_id, open_visit, stamp_ns)
+        return self._retry_held() if open_visit else FusionEffects()
+
+    def on_shelf_event(self, change: core.ShelfChange, frame_id: str,
+                       now_ns: int) -> FusionEffects:
+        effects = FusionEffects()
+        if change.event_id in self.seen_events:
+            effects.counters['duplicate_shelf_events'] += 1
+            return effects
+        self.seen_events[change.event_id] = None
+        while len(self.seen_events) > SEEN_EVENTS_KEPT:
+            self.seen_events.popitem(last=False)
+        effects.counters['shelf_events'] += 1
+        zones = self.coverage(change.shelf_id, change.lane_id)
+        if not zones:
+            effects.counters['lanes_without_camera'] += 1
+        deadline = now_ns + self.params.window_after_ns + self.settings.decision_timeout_ns
+        self.waiting.append(_Pick(change, zones, deadline, frame_id))
+        effects.merge(self.decide_ready(now_ns))
+        return effects
+
+    def tick(self, now_ns: int) -> FusionEffects:
+        """Timer: decisions at their deadline, presence due, held picks given up."""
+        effects = self.decide_ready(now_ns)
+        events = self.presence.tick()
+        effects.presence += events
+        for event in events:
+            effects.merge(self._presence_alert(event))
+        if events:
+            effects.merge(self._retry_held())
+        horizon = self.presence.now_ns - self.settings.late_attribution_ns
+        expired = [p for p in self.held if p.change.stamp_ns < horizon]
+        if expired:
+            self.held = [p for p in self.held if p.change.stamp_ns >= horizon]
+            effects.counters['held_not_resolved'] += len(expired)
+        return effects
+
+    # ------------------------------------------------------------------ decisions
+    def decide_ready(self, now_ns: int) -> FusionEffects:
+        effects = FusionEffects()
+        if not self.waiting:
+            return effects
+        latest = {cam: self.buffer.latest_stamp(cam) for p in self.waiting for cam in p.zones}
+        still = []
+        for pick in self.waiting:
+            ready = core.ready_to_decide(pick.change.stamp_ns, self.params.window_after_ns,
+                                         latest, pick.zones)
+            if ready or now_ns >= pick.deadline_ns:
+                if not ready:
+                    effects.counters['decided_on_timeout'] += 1
+                effects.merge(self._decide(pick))
+            else:
+                still.append(pick)
+        self.waiting = still
+        return effects
+
+    def _window(self, pick: _Pick) -> dict[str, list[core.Frame]]:
+        start = pick.change.stamp_ns - self.params.window_before_ns
+        end = pick.change.stamp_ns + self.params.window_after_ns
+        return {cam: self.buffer.window(cam, start, end) for cam in pick.zones}
+
+    def _score(self, pick: _Pick, late: bool) -> core.Decision:
+        frames = self._window(pick)
+        names = self.track_names if late else None
+        scores = core.score_tracks(frames, pick.zones, self.params.distance_scale_px, names)
+        if not late:
+            pick.unknown = core.unknown_tracks(frames)
+        return core.decide(pick.change, scores,
+                           self.presence.present_at(pick.change.stamp_ns), self.holdings,
+                           self.params)
+
+    def _decide(self, pick: _Pick) -> FusionEffects:
+        effects = FusionEffects()
+        decision = self._score(pick, late=False)
+        effects.counters[f'decisions_{decision.outcome}'] += 1
+        if decision.customer_id:
+            for event in self.presence.ensure_open([decision.customer_id]):
+                effects.presence.append(event)
+                effects.merge(self._presence_alert(event))
+        effects.actions.append(decision)
+        if decision.outcome == core.ASSIGNED:
+            return effects
+        if decision.held:
+            pick.held = decision
+            self.held.append(pick)
+        reason = decision.reason if pick.zones else \
+            f'no camera covers {pick.change.shelf_id}/{pick.change.lane_id}'
+        kind = 'ambiguous_pick' if decision.ambiguous else 'unattributed_pick'
+        level = INFO if decision.outcome == core.AMBIGUOUS_ASSIGNED else WARN
+        effects.alerts.append(self._pick_alert(level, kind, pick.change, reason, decision))
+        return effects
+
+    def _retry_held(self) -> FusionEffects:
+        """Decide every held pick again with what is known now; publish a charge once."""
+        effects = FusionEffects()
+        still = []
+        for pick in self.held:
+            decision = self._score(pick, late=True)
+            if decision.outcome != core.ASSIGNED:
+                still.append(pick)
+                continue
+            for event in self.presence.ensure_open([decision.customer_id]):
+                effects.presence.append(event)
+                effects.merge(self._presence_alert(event))
+            late = replace(decision, event_id=pick.change.event_id + LATE_SUFFIX,
+                           resolves_event_id=pick.change.event_id,
+                           reason=f'late attribution of {pick.change.event_id}')
+            effects.actions.append(late)
+            effects.counters['late_attributions'] += 1
+            effects.alerts.append(self._pick_alert(
+                INFO, 'late_attribution', pick.change,
+                f'held pick settled: {late.customer_id} (confidence {late.confidence:.2f})',
+                late))
+        self.held = still
+        return effects
+
+    # ------------------------------------------------------------------ helpers
+    def _forget_old_tracks(self) -> None:
+        if len(self.track_first) < 4096:
+            return
+        cutoff = self.presence.now_ns - self.settings.buffer_horizon_ns
+        for key in [k for k, t in self.track_first.items() if t < cutoff]:
+            del self.track_first[key]
+            self.track_names.pop(key, None)
+
+    @staticmethod
+    def _pick_alert(level: int, kind: str, change: core.ShelfChange, reason: str,
+                    decision: core.Decision) -> AlertOut:
+        return AlertOut(level, kind, f'shelf event {change.event_id} '
+                        f'({change.quantity_delta:+d} {change.item_id}): {reason}',
+                        (change.event_id, change.item_id, f'{change.shelf_id}/{change.lane_id}',
+                         *(c for c, _ in decision.candidates)), change.stamp_ns)
+
+    @staticmethod
+    def _presence_alert(event: PresenceEvent) -> FusionEffects:
+        effects = FusionEffects()
+        if event.kind == SEEN:
+            effects.counters['late_entries'] += 1
+            text = (f'{event.customer_id} was seen in the store at {event.camera_id} without '
+                    'a door pass: visit opened from that sighting')
+            kind = 'late_entry'
+        else:
+            effects.counters['absent_checkouts'] += 1
+            text = (f'{event.customer_id} not seen anywhere since the last sighting at '
+                    f'{event.camera_id or "?"}: checked out as absent')
+            kind = 'absent_checkout'
+        effects.alerts.append(AlertOut(WARN, kind, text, (event.customer_id, event.event_id),
+                                       event.stamp_ns))
+        return effects

@@ -1,0 +1,151 @@
+"""The fusion engine without ROS: presence from every camera, late attribution, holds."""
+
+from ezshop_store.fusion_core import (
+    AMBIGUOUS_HELD,
+    ASSIGNED,
+    UNATTRIBUTED,
+    Box,
+    Face,
+    Frame,
+    FusionParams,
+    ShelfChange,
+)
+from ezshop_store.fusion_engine import LATE_SUFFIX, EngineSettings, FusionEngine
+from ezshop_store.presence import ABSENT, SEEN, PresenceSettings
+
+MS = 1_000_000
+S = 1000 * MS
+CAM = 'cam_shelf_a'
+ZONES = {'lane_1': Box(0, 60, 213, 300), 'lane_2': Box(213, 60, 214, 300)}
+ROLES = {'cam_entrance': 'entrance', 'cam_exit': 'exit', CAM: 'shelf'}
+EVENT_T = 100 * S
+
+
+def engine(**presence):
+    return FusionEngine(
+        FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS),
+        lambda shelf, lane: {CAM: ZONES[lane]} if lane in ZONES else {}, ROLES,
+        EngineSettings(decision_timeout_ns=1 * S, buffer_horizon_ns=30 * S,
+                       late_attribution_ns=10 * S),
+        PresenceSettings(**{'absent_checkout_ns': 60 * S, **presence}))
+
+
+def face(track, customer, cx, cy=200, size=80, confidence=0.9):
+    return Face(track, customer, Box(cx - size / 2, cy - size / 2, size, size),
+                confidence if customer else 0.0)
+
+
+def play(eng, faces_at, start, end, camera=CAM, step=100 * MS):
+    """Feed frames every 100 ms over [start, end]; returns every effect merged."""
+    out = []
+    t = start
+    while t <= end:
+        out.append(eng.on_frame(Frame(camera, t, tuple(faces_at(t))), now_ns=t))
+        t += step
+    return out
+
+
+def actions(effects):
+    return [a for e in effects for a in e.actions]
+
+
+def presence_events(effects):
+    return [p for e in effects for p in e.presence]
+
+
+def take(eng, lane='lane_1', delta=-1, event_id='ev-1', t=EVENT_T):
+    return eng.on_shelf_event(ShelfChange(event_id, t, 'shelf_a', lane, 'cola', delta), '',
+                              now_ns=t)
+
+
+def test_a_shopper_whose_entry_was_missed_is_let_in_and_charged():
+    eng = engine()
+    seen = play(eng, lambda t: [face(1, 'alice', 100)], EVENT_T - 3 * S, EVENT_T)
+    assert [(p.kind, p.stamp_ns) for p in presence_events(seen)] == [(SEEN, EVENT_T - 3 * S)]
+    assert any(a.kind == 'late_entry' for e in seen for a in e.alerts)
+    effects = [take(eng)]
+    effects += play(eng, lambda t: [face(1, 'alice', 100)], EVENT_T + 100 * MS,
+                    EVENT_T + 700 * MS)
+    decided = actions(effects)
+    assert [(a.customer_id, a.outcome, a.quantity) for a in decided] == [('alice', ASSIGNED, 1)]
+
+
+def test_unknown_at_the_reach_named_a_moment_later_is_attributed_once():
+    eng = engine()
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    before = [take(eng)]
+    before += play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    first = actions(before)
+    assert [(a.customer_id, a.outcome) for a in first] == [('', UNATTRIBUTED)]
+    assert len(eng.held) == 1
+    later = play(eng, lambda t: [face(7, 'alice', 100)], EVENT_T + 2 * S, EVENT_T + 4 * S)
+    late = actions(later)
+    assert len(late) == 1
+    assert late[0].customer_id == 'alice' and late[0].outcome == ASSIGNED
+    assert late[0].resolves_event_id == 'ev-1' and late[0].event_id == 'ev-1' + LATE_SUFFIX
+    assert late[0].stamp_ns == EVENT_T and late[0].quantity == 1
+    assert eng.held == []
+
+
+def test_a_put_back_is_attributed_late_too():
+    eng = engine()
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    eng.on_cart('alice', True, {'cola': 1}, EVENT_T - 10 * S)
+    take(eng, delta=+1)
+    play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    late = actions(play(eng, lambda t: [face(7, 'alice', 100)], EVENT_T + 1 * S,
+                        EVENT_T + 2 * S))
+    assert [(a.customer_id, a.quantity, a.resolves_event_id) for a in late] == [
+        ('alice', -1, 'ev-1')]
+
+
+def test_a_held_pick_is_given_up_after_the_late_attribution_time():
+    eng = engine()
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    take(eng)
+    play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    play(eng, lambda t: [], EVENT_T + 1 * S, EVENT_T + 11 * S)
+    effects = eng.tick(EVENT_T + 11 * S)
+    assert eng.held == [] and effects.counters['held_not_resolved'] == 1
+    assert actions(play(eng, lambda t: [face(7, 'alice', 100)], EVENT_T + 12 * S,
+                        EVENT_T + 13 * S)) == []
+
+
+def test_two_shoppers_at_one_lane_are_held_and_never_flipped_later():
+    eng = engine()
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    eng.on_door_event(True, 'bob', EVENT_T - 20 * S)
+    both = [take(eng)]
+    both += play(eng, lambda t: [face(1, 'alice', 90), face(2, 'bob', 120)],
+                 EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    assert [(a.customer_id, a.outcome) for a in actions(both)] == [('', AMBIGUOUS_HELD)]
+    # More names arriving elsewhere re-check the hold but cannot make it a coin flip.
+    later = play(eng, lambda t: [face(3, 'carol', 500)], EVENT_T + 1 * S, EVENT_T + 2 * S)
+    assert actions(later) == []
+
+
+def test_the_engine_decides_on_timeout_when_the_camera_is_silent():
+    eng = engine()
+    take(eng)
+    assert actions([eng.tick(EVENT_T + 1400 * MS)]) == []
+    timed_out = eng.tick(EVENT_T + 1600 * MS)
+    assert timed_out.counters['decided_on_timeout'] == 1
+    assert [a.outcome for a in timed_out.actions] == [UNATTRIBUTED]
+
+
+def test_a_customer_unseen_for_the_absence_time_is_checked_out():
+    eng = engine(absent_checkout_ns=5 * S)
+    eng.on_door_event(True, 'alice', EVENT_T)
+    play(eng, lambda t: [face(1, 'alice', 100)], EVENT_T, EVENT_T + 1 * S)
+    play(eng, lambda t: [face(2, 'bob', 400)], EVENT_T + 2 * S, EVENT_T + 7 * S)
+    effects = eng.tick(EVENT_T + 7 * S)
+    absent = [p for p in effects.presence if p.customer_id == 'alice']
+    assert [(p.kind, p.stamp_ns) for p in absent] == [(ABSENT, EVENT_T + 1 * S)]
+    assert any(a.kind == 'absent_checkout' for a in effects.alerts)
+
+
+def test_duplicate_shelf_events_are_counted_not_decided_twice():
+    eng = engine()
+    take(eng)
+    assert take(eng).counters['duplicate_shelf_events'] == 1
+    assert len(eng.waiting) == 1
