@@ -4,7 +4,10 @@ Every camera gets a drawn background (door cameras: a doorway; shelf cameras: th
 the lanes it covers and their items). Each shopper in view is drawn as a body and a real face
 photo (a crop around the face of one of the person's appearance photos), its face box centred
 on the pose the world model gives and scaled to the pose's size, with small per-frame changes
-of position, size, brightness and blur. Shoppers whose faces would overlap stand side by side.
+of position, size, brightness and blur; a shopper looking away from a door camera shows the
+back of the head (a hair-coloured ellipse, no face). Faces are drawn far to near, so nearer
+ones cover those behind: at a door whoever started the pass earlier is nearer (the world lays
+out groups there); at a shelf, faces whose crops would overlap are moved side by side.
 All randomness is a function of (seed, camera, frame index): frames replay identically.
 """
 
@@ -36,6 +39,7 @@ _FLOOR = (120, 128, 136)
 _SHELF = (60, 90, 120)
 _ITEM_COLOURS = [(40, 40, 200), (200, 120, 30), (40, 160, 220), (60, 160, 60),
                  (150, 60, 150), (30, 200, 200)]
+_HAIR_COLOURS = [(30, 35, 45), (25, 45, 80), (60, 130, 180), (140, 140, 145), (35, 60, 120)]
 
 
 @dataclass
@@ -46,6 +50,8 @@ class _Face:
     crop: FaceCrop | None
     colour: tuple[int, int, int]
     reach_to: tuple[int, int] | None
+    away: bool = False  # looking away: the camera sees the back of the head
+    hair: tuple[int, int, int] = _HAIR_COLOURS[0]
 
 
 class FrameRenderer:
@@ -78,8 +84,12 @@ class FrameRenderer:
             if any(a <= t < b for a, b in view.reaching) and camera.role == ROLE_SHELF:
                 reach_to = self._reach_target(camera, x)
             faces.append(_Face(x, y, size, self._crops.get(view.photo),
-                               _shopper_colour(view.identity), reach_to))
-        placed = _side_by_side(faces, camera.width)
+                               _shopper_colour(view.identity), reach_to,
+                               view.looks_away(t), _hair_colour(view.identity)))
+        if camera.role == ROLE_SHELF:
+            placed = _side_by_side(faces, camera.width)
+        else:  # in view order = who started the pass first = nearest: drawn last
+            placed = list(reversed(faces))
         for face in placed:
             face.x += rng.gauss(0.0, JITTER_PX)
             face.y += rng.gauss(0.0, JITTER_PX)
@@ -147,6 +157,10 @@ class FrameRenderer:
     @staticmethod
     def _draw_face(frame: np.ndarray, face: _Face, rng: random.Random) -> None:
         x, y, size = face.x, face.y, face.size
+        if face.away:
+            cv2.ellipse(frame, (int(x), int(y - 0.05 * size)), (int(0.5 * size),
+                        int(0.62 * size)), 0, 0, 360, face.hair, -1, cv2.LINE_AA)
+            return
         if face.crop is None:
             cv2.circle(frame, (int(x), int(y)), int(0.6 * size), (150, 170, 200), -1)
             return
@@ -189,6 +203,10 @@ def _paste(frame: np.ndarray, patch: np.ndarray, left: int, top: int) -> None:
 def _shopper_colour(identity: str) -> tuple[int, int, int]:
     h = zlib.crc32(identity.encode())
     return (60 + h % 150, 60 + (h >> 8) % 150, 60 + (h >> 16) % 150)
+
+
+def _hair_colour(identity: str) -> tuple[int, int, int]:
+    return _HAIR_COLOURS[zlib.crc32(identity.encode()) % len(_HAIR_COLOURS)]
 
 
 def _side_by_side(faces: list[_Face], width: int) -> list[_Face]:

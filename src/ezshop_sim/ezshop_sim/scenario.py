@@ -1,8 +1,9 @@
 """Scenarios: YAML files describing who walks into the simulated store and what they do.
 
 A scenario names the store file (the layout: doors, shelves, lanes, cameras and reach zones), a
-seed, the shoppers (identity folder, enrolled or not, enter time, a list of actions) and
-scenario-level events such as a lane sensor glitch. See docs/packages/ezshop_sim.md for the
+seed, the shoppers (identity folder, enrolled or not, enter time, a list of actions, when they
+look away from a door camera, the group they leave with) and scenario-level events such as a
+lane sensor glitch. See docs/packages/ezshop_sim.md for the
 format. Loading validates everything and raises ScenarioError naming the bad key; whether lanes
 exist and counts suffice is checked against the store by ``check_against_store`` (and by the
 world model, which also checks item counts over time).
@@ -11,17 +12,18 @@ world model, which also checks item counts over time).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ezshop_common.store_config import StoreConfig
+from ezshop_common.store_config import DOOR_ROLES, StoreConfig
 from ezshop_sim.fields import Field, ScenarioError
 
 __all__ = ['ScenarioError', 'Scenario', 'Shopper', 'WalkTo', 'Take', 'PutBack', 'Wait', 'Exit',
-           'SensorDead', 'SpikeBurst', 'Timing', 'load_scenario', 'parse_scenario',
+           'LookAway', 'SensorDead', 'SpikeBurst', 'Timing', 'load_scenario', 'parse_scenario',
            'scenario_names', 'scenarios_dir', 'check_against_store', 'scenario_to_dict']
 
 
@@ -63,14 +65,33 @@ Action = WalkTo | Take | PutBack | Wait | Exit
 
 
 @dataclass(frozen=True)
+class LookAway:
+    """The shopper turns away from a door camera for part of the pass through that door:
+    from ``start_frac`` to ``end_frac`` of the pass (0 = first seen far away, 1 = out of view;
+    the face is closest at about 0.62 with the default timing)."""
+
+    door: str  # 'entrance' or 'exit'
+    start_frac: float
+    end_frac: float
+
+
+@dataclass(frozen=True)
 class Shopper:
-    """One visit of one person: identity folder name, enrolled or not, when, what they do."""
+    """One visit of one person: identity folder name, enrolled or not, when, what they do.
+
+    Shoppers with the same ``group`` leave together: each walks to the exit when done and waits
+    there (unseen) for the rest; once all are there each passes the exit camera
+    ``exit_delay_s`` after the last one arrived.
+    """
 
     identity: str
     enrolled: bool
     enter_s: float
     actions: tuple[Action, ...]
     path: str = ''  # key path in the scenario file, for error messages
+    look_away: tuple[LookAway, ...] = ()
+    group: str = ''
+    exit_delay_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -191,6 +212,7 @@ def parse_scenario(data: Any, source: str = '', base_dir: Path | None = None) ->
             store_file = base_dir / store_file
     shoppers = tuple(_parse_shopper(node) for node in root.child('shoppers').sequence(1))
     _check_revisits(root.child('shoppers'), shoppers)
+    _check_groups(root.child('shoppers'), shoppers)
     events = tuple(_parse_event(node) for node in root.child('events', []).sequence())
     return Scenario(
         name=root.child('name', Path(source).stem or 'scenario').string(),
@@ -213,7 +235,8 @@ def _parse_timing(node: Field) -> Timing:
 
 
 def _parse_shopper(node: Field) -> Shopper:
-    node.mapping('identity', 'enrolled', 'enter_s', 'actions')
+    node.mapping('identity', 'enrolled', 'enter_s', 'actions', 'look_away', 'group',
+                 'exit_delay_s')
     identity = node.child('identity').string()
     if '/' in identity or identity.startswith('.'):
         node.child('identity').fail(f'must be a folder name, not a path (got {identity!r})')
@@ -224,9 +247,35 @@ def _parse_shopper(node: Field) -> Shopper:
             actions_node.sequence()[i].fail('exit must be the last action')
     if not isinstance(actions[-1], Exit):
         actions_node.fail('the last action must be exit')
+    group = node.child('group').string() if node.has('group') else ''
+    if node.has('exit_delay_s') and not group:
+        node.child('exit_delay_s').fail('only for a shopper in a group (set group)')
     return Shopper(identity=identity, enrolled=node.child('enrolled', True).boolean(),
                    enter_s=node.child('enter_s', 0.0).number(minimum=0.0),
-                   actions=actions, path=node.path)
+                   actions=actions, path=node.path,
+                   look_away=tuple(_parse_look_away(n)
+                                   for n in node.child('look_away', []).sequence()),
+                   group=group,
+                   exit_delay_s=node.child('exit_delay_s', 0.0).number(minimum=0.0,
+                                                                       maximum=60.0))
+
+
+def _parse_look_away(node: Field) -> LookAway:
+    node.mapping('door', 'start_frac', 'end_frac')
+    start = node.child('start_frac').number(minimum=0.0, maximum=1.0)
+    end = node.child('end_frac').number(minimum=0.0, maximum=1.0)
+    if end <= start:
+        node.child('end_frac').fail(f'must be > start_frac ({start}) (got {end})')
+    return LookAway(node.child('door').choice(DOOR_ROLES), start, end)
+
+
+def _check_groups(node: Field, shoppers: tuple[Shopper, ...]) -> None:
+    """A group leaves together, so it needs at least two members."""
+    sizes = Counter(s.group for s in shoppers if s.group)
+    for i, shopper in enumerate(shoppers):
+        if shopper.group and sizes[shopper.group] < 2:
+            node.sequence()[i].child('group').fail(
+                f'no other shopper is in group {shopper.group!r} (a group leaves together)')
 
 
 _ACTION_KINDS = ('walk_to', 'take', 'put_back', 'wait', 'exit')
@@ -313,6 +362,17 @@ def scenario_to_dict(scenario: Scenario) -> dict:
             return {'wait': a.seconds}
         return 'exit'
 
+    def shopper(s: Shopper) -> dict:
+        out = {'identity': s.identity, 'enrolled': s.enrolled, 'enter_s': s.enter_s,
+               'actions': [action(a) for a in s.actions]}
+        if s.look_away:
+            out['look_away'] = [{'door': a.door, 'start_frac': a.start_frac,
+                                 'end_frac': a.end_frac} for a in s.look_away]
+        if s.group:
+            out['group'] = s.group
+            out['exit_delay_s'] = s.exit_delay_s
+        return out
+
     def event(e: SensorEvent):
         out = {'kind': 'sensor_dead' if isinstance(e, SensorDead) else 'spike_burst',
                'shelf': e.shelf_id, 'lane': e.lane_id, 'start_s': e.start_s,
@@ -331,8 +391,7 @@ def scenario_to_dict(scenario: Scenario) -> dict:
               if getattr(scenario.timing, f.name) != f.default}
     if timing:
         data['timing'] = timing
-    data['shoppers'] = [{'identity': s.identity, 'enrolled': s.enrolled, 'enter_s': s.enter_s,
-                         'actions': [action(a) for a in s.actions]} for s in scenario.shoppers]
+    data['shoppers'] = [shopper(s) for s in scenario.shoppers]
     if scenario.events:
         data['events'] = [event(e) for e in scenario.events]
     return data

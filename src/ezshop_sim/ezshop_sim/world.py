@@ -10,7 +10,9 @@ entrance door's camera (ENTERED when the face is closest), walks (unseen) to she
 in every shelf camera that covers the lane they stand at, reaches into the lane for each take
 or put-back (the count changes when the hand leaves the lane: that is the TAKE/PUT_BACK time),
 and leaves through the exit door's camera (EXITED when closest). People queue for a lane: two
-changes of one lane are at least ``timing.lane_gap_s`` apart.
+changes of one lane are at least ``timing.lane_gap_s`` apart. People passing a door at
+overlapping times walk as a group (``poses.door_group_tracks``); the members of a scenario
+group wait for each other at the exit and leave ``exit_delay_s`` apart.
 """
 
 from __future__ import annotations
@@ -58,7 +60,11 @@ class TruthEvent:
 
 @dataclass
 class Appearance:
-    """A shopper in one camera's view: keyframes (t, x, y, size) interpolated linearly."""
+    """A shopper in one camera's view: keyframes (t, x, y, size) interpolated linearly.
+
+    Door passes also carry when the shopper looks away (the camera sees the back of the head)
+    and ``clear_s``, how long the face is close and clearly visible (poses.door_group_tracks).
+    """
 
     camera_id: str
     shopper_index: int
@@ -66,6 +72,8 @@ class Appearance:
     photo: Path | None
     keyframes: list[tuple[float, float, float, float]] = field(default_factory=list)
     reaching: list[tuple[float, float]] = field(default_factory=list)
+    looking_away: list[tuple[float, float]] = field(default_factory=list)
+    clear_s: float | None = None
 
     @property
     def t_start(self) -> float:
@@ -79,6 +87,9 @@ class Appearance:
         if self.keyframes and t < self.keyframes[-1][0]:
             t = self.keyframes[-1][0]
         self.keyframes.append((t, *pose))
+
+    def looks_away(self, t: float) -> bool:
+        return any(a <= t < b for a, b in self.looking_away)
 
     def pose_at(self, t: float) -> poses.Pose | None:
         """The face pose at time t, or None when the shopper is not in view."""
@@ -157,6 +168,7 @@ class _DoorPass:
     shopper_index: int
     identity: str
     photo: Path | None
+    looking_away: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass
@@ -192,6 +204,8 @@ class _Builder:
         self.occupied: dict[str, dict[int, int]] = {c.camera_id: {} for c in store.cameras}
         self.entrance = next(d for d in store.doors if d.role == ROLE_ENTRANCE)
         self.exit = next(d for d in store.doors if d.role == ROLE_EXIT)
+        self.group_sizes = Counter(s.group for s in scenario.shoppers if s.group)
+        self.at_exit: dict[str, list[_Cursor]] = {}  # group -> members waiting at the exit
         for glitch in scenario.events:
             self.lanes[(glitch.shelf_id, glitch.lane_id)].glitches.append(glitch)
 
@@ -242,8 +256,24 @@ class _Builder:
         elif isinstance(action, Exit):
             self.leave_shelf(cursor)
             cursor.t += self.timing.walk_s
-            self.pass_door(cursor, self.exit, EXITED)
             cursor.done = True
+            self.leave_store(cursor)
+
+    def leave_store(self, cursor: _Cursor) -> None:
+        """Through the exit; a group member waits (unseen) until the whole group is at the
+        exit, then each passes ``exit_delay_s`` after the last one arrived."""
+        group = cursor.shopper.group
+        if not group:
+            self.pass_door(cursor, self.exit, EXITED)
+            return
+        waiting = self.at_exit.setdefault(group, [])
+        waiting.append(cursor)
+        if len(waiting) < self.group_sizes[group]:
+            return
+        start = max(member.t for member in waiting)
+        for member in waiting:
+            member.t = start + member.shopper.exit_delay_s
+            self.pass_door(member, self.exit, EXITED)
 
     def zones(self, key: tuple[str, str]) -> dict[str, tuple[Camera, object]]:
         return {cam.camera_id: (cam, zone) for cam, zone in self.store.cameras_covering(*key)}
@@ -392,14 +422,18 @@ class _Builder:
     def pass_door(self, cursor: _Cursor, door, kind: str) -> None:
         shopper = cursor.shopper
         camera = self.store.camera(door.camera_id)
+        duration = self.door_pass_s()
+        away = tuple((cursor.t + look.start_frac * duration, cursor.t + look.end_frac * duration)
+                     for look in shopper.look_away if look.door == door.role)
         self.door_passes.append(_DoorPass(camera, door.door_id, cursor.t, cursor.index,
-                                          shopper.identity, self.pick_photo(shopper.identity)))
+                                          shopper.identity, self.pick_photo(shopper.identity),
+                                          away))
         self.events.append(TruthEvent(cursor.t + self.timing.door_approach_s, kind,
                                       shopper.identity, shopper.enrolled, door_id=door.door_id))
-        cursor.t += self.door_pass_s()
+        cursor.t += duration
 
     def place_door_passes(self) -> None:
-        """People passing one door at overlapping times walk side by side."""
+        """People passing one door at overlapping times walk there as a group."""
         duration = self.door_pass_s()
         by_camera: dict[str, list[_DoorPass]] = {}
         for p in self.door_passes:
@@ -414,25 +448,21 @@ class _Builder:
                     cluster_end = max(cluster_end, p.t0 + duration)
                     continue
                 if cluster:
-                    self.place_cluster(cluster, duration)
+                    self.place_cluster(cluster)
                 if p is not None:
                     cluster, cluster_end = [p], p.t0 + duration
         for views in self.appearances.values():
             views.sort(key=lambda a: (a.t_start, a.shopper_index))
 
-    def place_cluster(self, cluster: list[_DoorPass], duration: float) -> None:
-        slots: list[int] = []
-        for i, p in enumerate(cluster):
-            busy = {slots[k] for k in range(i) if cluster[k].t0 + duration > p.t0}
-            slots.append(min(s for s in range(len(cluster) + 1) if s not in busy))
-        n_slots = max(slots) + 1
+    def place_cluster(self, cluster: list[_DoorPass]) -> None:
         t = self.timing
-        for p, slot in zip(cluster, slots, strict=True):
-            leave_right = (slot + 0.5) / n_slots > 0.5 or (
-                n_slots % 2 == 1 and slot == n_slots // 2 and p.shopper_index % 2 == 0)
-            view = Appearance(p.camera.camera_id, p.shopper_index, p.identity, p.photo)
-            for key in poses.door_keyframes(p.camera, p.t0, slot, n_slots, t.door_approach_s,
-                                            t.door_hold_s, t.door_leave_s, leave_right):
+        walks = [poses.DoorWalk(p.t0, p.shopper_index, p.looking_away) for p in cluster]
+        tracks = poses.door_group_tracks(cluster[0].camera, walks, t.door_approach_s,
+                                         t.door_hold_s, t.door_leave_s)
+        for p, track in zip(cluster, tracks, strict=True):
+            view = Appearance(p.camera.camera_id, p.shopper_index, p.identity, p.photo,
+                              looking_away=list(p.looking_away), clear_s=track.clear_s)
+            for key in track.keyframes:
                 view.add(key[0], key[1:])
             self.appearances[p.camera.camera_id].append(view)
 

@@ -1,5 +1,8 @@
 """Random scenarios: valid, deterministic for a seed, crowded as asked."""
 
+import hashlib
+import json
+
 import pytest
 import yaml
 
@@ -47,11 +50,46 @@ def test_many_random_scenarios_are_valid(store):
                for s in suite for sh in s.shoppers for a in sh.actions)
 
 
+#: Output of the normal generator captured before the hard difficulty was added: normal
+#: scenarios must stay the same for the same seed (sha256 of the sorted JSON of the dicts).
+NORMAL_SUITE_SHA256 = '184f0c567aecab3753167c914893d5f6ab216f1f95adc11281a8989081b81cf1'
+NORMAL_ONE_SHA256 = '2118df11fcfa163c399ad371df0aaeef5998a2f1c121adf0e311f77ba8ba2049'
+NORMAL_SEED_11 = {
+    'name': 'random_s11_n2_c1', 'description': 'Random: 2 shoppers, crowding 1, seed 11.',
+    'seed': 11, 'shoppers': [
+        {'identity': 'biden', 'enrolled': True, 'enter_s': 0.0, 'actions': [
+            {'walk_to': {'shelf': 'shelf_a', 'lane': 'lane_1'}}, {'take': 1},
+            {'walk_to': {'shelf': 'shelf_b', 'lane': 'lane_2'}}, {'take': 1}, {'wait': 1.7},
+            {'walk_to': {'shelf': 'shelf_b', 'lane': 'lane_2'}}, {'take': 1}, 'exit']},
+        {'identity': 'df_p04', 'enrolled': True, 'enter_s': 0.8, 'actions': [
+            {'walk_to': {'shelf': 'shelf_a', 'lane': 'lane_1'}}, {'take': 2}, {'wait': 0.5},
+            {'walk_to': {'shelf': 'shelf_a', 'lane': 'lane_1'}}, {'take': 1},
+            {'walk_to': {'shelf': 'shelf_a', 'lane': 'lane_2'}}, {'take': 1}, 'exit']}]}
+
+
+def _sha256(scenarios):
+    data = [scenario_to_dict(s) for s in scenarios]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def test_normal_difficulty_is_unchanged_for_a_seed(store):
+    assert scenario_to_dict(random_scenario(11, store, IDENTITIES, shoppers=2, crowding=1)) \
+        == NORMAL_SEED_11
+    assert _sha256([random_scenario(5, store, IDENTITIES, shoppers=4, crowding=2,
+                                    unenrolled=1)]) == NORMAL_ONE_SHA256
+    assert _sha256(random_suite(40, 123, store, IDENTITIES, max_shoppers=4, max_crowding=4,
+                                difficulty='normal')) == NORMAL_SUITE_SHA256
+    assert _sha256(random_suite(40, 123, store, IDENTITIES, max_crowding=4)) \
+        == NORMAL_SUITE_SHA256
+
+
 def test_unenrolled_and_bad_arguments(store):
     scenario = random_scenario(3, store, IDENTITIES, shoppers=3, unenrolled=1)
     assert sum(not s.enrolled for s in scenario.shoppers) == 1
     with pytest.raises(ValueError, match='identities'):
         random_scenario(3, store, IDENTITIES[:2], shoppers=3)
+    with pytest.raises(ValueError, match='difficulty must be one of normal, hard'):
+        random_scenario(3, store, IDENTITIES, difficulty='insane')
 
 
 def test_scenario_gen_writes_loadable_files(tmp_path, faces_root, store):

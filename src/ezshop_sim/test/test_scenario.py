@@ -6,6 +6,7 @@ import yaml
 from ezshop_common.store_config import load_store
 from ezshop_sim.scenario import (
     Exit,
+    LookAway,
     PutBack,
     ScenarioError,
     SensorDead,
@@ -21,7 +22,8 @@ from ezshop_sim.world import build_world
 
 REQUIRED = {'one_shopper', 'two_shoppers_one_shelf', 'four_shoppers_one_shelf',
             'neighbours_adjacent_lanes', 'put_back', 'two_item_grab', 'unenrolled_walk_in',
-            'lookalikes', 'three_enter_together', 'sensor_glitch', 'demo'}
+            'lookalikes', 'three_enter_together', 'sensor_glitch', 'demo', 'group_of_four',
+            'four_adjacent_reaches', 'lane_swap', 'walk_in_crowd', 'look_away_entrance'}
 
 
 @pytest.fixture(scope='module')
@@ -51,6 +53,48 @@ def test_end_to_end_scenario_is_short_with_a_put_back(store):
     kinds = [e.kind for e in world.events]
     assert world.end_s < 40.0
     assert 'PUT_BACK' in kinds and kinds.count('ENTERED') == 2 and kinds.count('EXITED') == 2
+
+
+def test_group_and_look_away_round_trip():
+    data = minimal()
+    second = dict(data['shoppers'][0], identity='biden', enter_s=0.3, group='pair',
+                  exit_delay_s=0.4)
+    data['shoppers'][0].update(group='pair', look_away=[
+        {'door': 'entrance', 'start_frac': 0.1, 'end_frac': 0.3}])
+    data['shoppers'].append(second)
+    scenario = parse_scenario(data)
+    first, other = scenario.shoppers
+    assert first.look_away == (LookAway('entrance', 0.1, 0.3),) and other.look_away == ()
+    assert (first.group, first.exit_delay_s, other.exit_delay_s) == ('pair', 0.0, 0.4)
+    assert parse_scenario(scenario_to_dict(scenario)) == scenario
+    plain = scenario_to_dict(parse_scenario(minimal()))['shoppers'][0]
+    assert not {'look_away', 'group', 'exit_delay_s'} & set(plain)
+
+
+def test_new_crowd_scenarios_have_what_their_names_promise(store):
+    group = load_scenario('group_of_four')
+    assert [s.enter_s for s in group.shoppers] == [0.0, 0.3, 0.6, 0.9]
+    assert len({s.group for s in group.shoppers}) == 1
+    world = build_world(group, store)
+    exits = sorted(e.t for e in world.events if e.kind == 'EXITED')
+    assert [round(b - a, 2) for a, b in zip(exits, exits[1:], strict=False)] == [0.3] * 3
+    adjacent = build_world(load_scenario('four_adjacent_reaches'), store)
+    takes = [e for e in adjacent.events if e.kind == 'TAKE' and e.shelf_id == 'shelf_b']
+    first = sorted(takes, key=lambda e: e.t)[:3]
+    assert len(takes) == 4 and {e.lane_id for e in first} == {'lane_1', 'lane_2', 'lane_3'}
+    assert first[-1].t - first[0].t <= 1.0
+    swap = build_world(load_scenario('lane_swap'), store)
+    by_shopper = {}
+    for e in (e for e in swap.events if e.kind == 'TAKE'):
+        by_shopper.setdefault(e.shopper, []).append(e.lane_id)
+    assert sorted(by_shopper.values()) == [['lane_1', 'lane_2'], ['lane_2', 'lane_1']]
+    crowd = load_scenario('walk_in_crowd')
+    assert len(crowd.shoppers) >= 4 and sum(not s.enrolled for s in crowd.shoppers) == 1
+    away = load_scenario('look_away_entrance')
+    assert any(look.door == 'entrance' for s in away.shoppers for look in s.look_away)
+    for name in ('group_of_four', 'four_adjacent_reaches', 'lane_swap', 'walk_in_crowd',
+                 'look_away_entrance'):
+        assert build_world(load_scenario(name), store).end_s < 60.0, name
 
 
 def test_special_scenarios_have_what_their_names_promise(store):
@@ -92,6 +136,25 @@ def test_parse_builds_typed_actions():
     (lambda d: d.update(events=[{'kind': 'meteor', 'shelf': 'shelf_a', 'lane': 'lane_1',
                                  'start_s': 1, 'duration_s': 1}]), 'events[0].kind: must be one of'),
     (lambda d: d.update(timing={'walk_s': 'slow'}), 'timing.walk_s: must be a finite number'),
+    (lambda d: d['shoppers'][0].update(look_away=[{'door': 'window', 'start_frac': 0.1,
+                                                   'end_frac': 0.2}]),
+     'shoppers[0].look_away[0].door: must be one of entrance, exit'),
+    (lambda d: d['shoppers'][0].update(look_away=[{'door': 'exit', 'start_frac': 0.5,
+                                                   'end_frac': 0.2}]),
+     'shoppers[0].look_away[0].end_frac: must be > start_frac (0.5)'),
+    (lambda d: d['shoppers'][0].update(look_away=[{'door': 'exit', 'start_frac': 0.1,
+                                                   'end_frac': 1.5}]),
+     'shoppers[0].look_away[0].end_frac: must be <= 1.0'),
+    (lambda d: d['shoppers'][0].update(look_away=[{'door': 'exit', 'start': 0.1}]),
+     'shoppers[0].look_away[0].start: unknown key'),
+    (lambda d: d['shoppers'][0].update(look_away={'door': 'exit'}),
+     'shoppers[0].look_away: must be a list'),
+    (lambda d: d['shoppers'][0].update(exit_delay_s=0.3),
+     'shoppers[0].exit_delay_s: only for a shopper in a group'),
+    (lambda d: d['shoppers'][0].update(group='friends'),
+     "shoppers[0].group: no other shopper is in group 'friends'"),
+    (lambda d: d['shoppers'][0].update(group='friends', exit_delay_s=-1),
+     'shoppers[0].exit_delay_s: must be >= 0.0'),
 ])
 def test_invalid_scenarios_name_the_bad_key(mutate, message):
     data = minimal()

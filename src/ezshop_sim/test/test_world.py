@@ -127,3 +127,45 @@ def test_shoppers_at_one_shelf_stand_side_by_side_above_the_reach_zones(store, s
             standing_checked += len(standing)
             t += 0.1
     assert standing_checked > 100
+
+
+def test_a_lone_shopper_walks_down_the_middle_of_the_door(store):
+    world = build_world(load_scenario('one_shopper'), store)
+    view = world.appearances['cam_entrance'][0]
+    assert [k[1] for k in view.keyframes[:4]] == [320.0] * 4
+    assert [k[3] for k in view.keyframes] == [50.0, pytest.approx(113.25), 165.0, 165.0, 165.0]
+
+
+def test_a_group_waits_at_the_exit_and_leaves_together(store):
+    scenario = load_scenario('group_of_four')
+    world = build_world(scenario, store)
+    exits = {e.shopper: e.t for e in world.events if e.kind == 'EXITED'}
+    takes = {e.shopper: e.t for e in world.events if e.kind == 'TAKE'}
+    # Whoever finished shopping first waited for the last one.
+    last_done = max(takes.values())
+    timing = scenario.timing
+    walk_out = timing.hold_s + timing.reach_in_s + timing.arrive_s + timing.walk_s
+    first_exit = min(exits.values())
+    assert first_exit == pytest.approx(last_done + walk_out + timing.door_approach_s, abs=1e-6)
+    for shopper in scenario.shoppers:
+        assert exits[shopper.identity] == pytest.approx(first_exit + shopper.exit_delay_s)
+
+
+def test_looking_away_is_kept_on_the_door_pass(store):
+    world = build_world(load_scenario('look_away_entrance'), store)
+    view = next(v for v in world.appearances['cam_entrance'] if v.identity == 'obama')
+    duration = 1.8 + 0.5 + 0.6
+    assert view.looking_away == [(pytest.approx(0.2 * duration), pytest.approx(0.45 * duration))]
+    assert view.looks_away(1.0) and not view.looks_away(2.0)
+    assert all(not v.looking_away for v in world.appearances['cam_exit'])
+
+
+def test_everyone_at_a_door_is_close_and_clearly_visible_for_a_second(store):
+    from ezshop_sim.poses import DOOR_CLEAR_S
+    from ezshop_sim.scenario import scenario_names
+
+    for name in scenario_names():
+        world = build_world(load_scenario(name), store)
+        for camera in ('cam_entrance', 'cam_exit'):
+            for view in world.appearances[camera]:
+                assert view.clear_s >= DOOR_CLEAR_S - 1e-6, (name, camera, view.identity)
