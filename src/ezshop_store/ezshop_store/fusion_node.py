@@ -183,7 +183,7 @@ class FusionNode(Node):
         if effects.actions:
             self._flush_unsent()
         for alert in effects.alerts:
-            self.get_logger().warning(alert.message, throttle_duration_sec=0.5)
+            self.get_logger().warning(alert.message)
             self.alerts_pub.publish(convert.alert_msg(alert, self.get_fully_qualified_name()))
         for event in effects.presence:
             verb = 'seen in the store (late entry)' if event.kind == SEEN else 'absent'

@@ -2,8 +2,12 @@
 
 A pass is one track that is close (face height >= ``min_face_height_px``) and seen steadily
 (no gap longer than ``max_gap_s``) for ``min_steady_s`` with the same identified customer:
-it yields one event, and never a second one for the same track. A customer who got an event
-less than ``cooldown_s`` ago gets no new one (a track lost and found again in the same pass).
+it yields one event, and never a second one for the same track. In a group the name may settle
+only as the person leaves the view (few encodings to go round, the face hidden behind another
+for part of the pass): a track that ends (unseen for ``max_gap_s``) close and named, after
+being seen for at least ``min_track_s``, is a pass too, stamped at its last sighting. A
+customer who got an event less than ``cooldown_s`` ago gets no new one (a track lost and found
+again in the same pass).
 A close face that stays unknown for ``unknown_after_s`` (longer than identification takes)
 raises one UNKNOWN_PERSON per track. All times are the images' capture stamps (seconds).
 """
@@ -24,6 +28,7 @@ class DoorSettings:
     cooldown_s: float = 10.0
     unknown_after_s: float = 2.0
     forget_after_s: float = 5.0
+    min_track_s: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,10 @@ class _TrackState:
     customer_id: str = ''
     steady_since: float | None = None
     close_since: float | None = None
+    first_seen: float = 0.0
     last_seen: float = 0.0
+    close_at_end: bool = False
+    ended: bool = False
     passed: bool = False
     passed_customer: str = ''
     unknown_reported: bool = False
@@ -66,6 +74,7 @@ class DoorStats:
     unknown_persons: int = 0
     suppressed_by_cooldown: int = 0
     out_of_order: int = 0
+    passes_at_track_end: int = 0
 
 
 class DoorLogic:
@@ -88,10 +97,13 @@ class DoorLogic:
         decisions = []
         for face in faces:
             self.stats.faces += 1
-            state = self._tracks.setdefault(face.track_id, _TrackState(last_seen=stamp))
+            state = self._tracks.setdefault(face.track_id, _TrackState(
+                first_seen=stamp, last_seen=stamp))
             gap = stamp - state.last_seen
             state.last_seen = stamp
+            state.ended = False
             close = face.height_px >= s.min_face_height_px
+            state.close_at_end = close
             if not close or gap > s.max_gap_s:
                 state.close_since = stamp if close else None
                 state.steady_since = stamp if close and face.customer_id else None
@@ -113,24 +125,32 @@ class DoorLogic:
             decision = self._decide(face, state, stamp)
             if decision:
                 decisions.append(decision)
+        decisions += self._ended_tracks(stamp)
         self._forget(stamp)
+        return decisions
+
+    def _ended_tracks(self, stamp: float) -> list[DoorDecision]:
+        """Tracks gone for max_gap_s that left close and named without their pass: a pass."""
+        s = self.settings
+        decisions = []
+        for track_id, state in self._tracks.items():
+            if state.ended or stamp - state.last_seen <= s.max_gap_s:
+                continue
+            state.ended = True
+            if state.passed or not state.customer_id or not state.close_at_end \
+                    or state.last_seen - state.first_seen < s.min_track_s:
+                continue
+            decision = self._pass(state, track_id, state.customer_id, state.last_seen)
+            if decision is not None:
+                self.stats.passes_at_track_end += 1
+                decisions.append(decision)
         return decisions
 
     def _decide(self, face: FaceSeen, state: _TrackState, stamp: float) -> DoorDecision | None:
         s = self.settings
         if face.customer_id and not state.passed and state.steady_since is not None \
                 and stamp - state.steady_since >= s.min_steady_s:
-            state.passed = True
-            state.passed_customer = face.customer_id
-            last = self._last_event.get(face.customer_id)
-            if last is not None and stamp - last < s.cooldown_s:
-                self.stats.suppressed_by_cooldown += 1
-                self._last_event[face.customer_id] = stamp
-                return None
-            self._last_event[face.customer_id] = stamp
-            self.stats.passes += 1
-            confidence = sum(state.confidences) / max(len(state.confidences), 1)
-            return DoorDecision(KIND_PASS, face.customer_id, face.track_id, confidence, stamp)
+            return self._pass(state, face.track_id, face.customer_id, stamp)
         if not face.customer_id and not state.passed and not state.unknown_reported \
                 and state.close_since is not None \
                 and stamp - state.close_since >= s.unknown_after_s:
@@ -138,6 +158,20 @@ class DoorLogic:
             self.stats.unknown_persons += 1
             return DoorDecision(KIND_UNKNOWN, '', face.track_id, 1.0, stamp)
         return None
+
+    def _pass(self, state: _TrackState, track_id: int, customer_id: str,
+              stamp: float) -> DoorDecision | None:
+        """The track's pass (once), unless this customer passed within the cooldown."""
+        state.passed = True
+        state.passed_customer = customer_id
+        last = self._last_event.get(customer_id)
+        self._last_event[customer_id] = stamp
+        if last is not None and stamp - last < self.settings.cooldown_s:
+            self.stats.suppressed_by_cooldown += 1
+            return None
+        self.stats.passes += 1
+        confidence = sum(state.confidences) / max(len(state.confidences), 1)
+        return DoorDecision(KIND_PASS, customer_id, track_id, confidence, stamp)
 
     def _forget(self, stamp: float) -> None:
         horizon = self.settings.forget_after_s

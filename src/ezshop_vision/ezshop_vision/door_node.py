@@ -55,7 +55,10 @@ class DoorNode(Node):
                                     'unknown after this time raises UNKNOWN_PERSON (s)',
                                     0.0, 60.0),
             forget_after_s=declare(self, 'forget_after_s', 5.0, 'Forget a track not seen for '
-                                   'this long (s)', 0.1, 600.0))
+                                   'this long (s)', 0.1, 600.0),
+            min_track_s=declare(self, 'min_track_s', 0.2, 'A track that leaves close and '
+                                'identified before its steady time counts as a pass when it was '
+                                'seen at least this long (s)', 0.0, 30.0))
         period = declare(self, 'diagnostics_period_s', 1.0, 'Period of /diagnostics (s)',
                          0.1, 60.0)
         path = store_file or str(default_store_file())
@@ -121,6 +124,7 @@ class DoorNode(Node):
                 'camera': self.camera_id,
                 'faces_seen': stats.faces,
                 'passes': stats.passes,
+                'passes_at_track_end': stats.passes_at_track_end,
                 'unknown_persons': stats.unknown_persons,
                 'suppressed_by_cooldown': stats.suppressed_by_cooldown,
                 'out_of_order_frames': stats.out_of_order,

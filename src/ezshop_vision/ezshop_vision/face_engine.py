@@ -2,6 +2,11 @@
 
 ``face_recognition`` is imported on first use (it takes ~1.7 s), so modules that only need
 boxes or the gallery stay quick to import.
+
+Every FaceEngine loads its own dlib models (face_recognition's model files, the same steps as
+``face_recognition.face_locations`` / ``face_encodings``): dlib objects are not safe for
+concurrent use, and dlib releases the GIL while it works, so one engine per worker thread lets
+a face node use every core.
 """
 
 from __future__ import annotations
@@ -23,10 +28,22 @@ DETECTOR_MODELS = ('hog', 'cnn')
 LANDMARK_MODELS = ('large', 'small')
 
 
-def _face_recognition():
-    import face_recognition
+class _DlibModels:
+    """One private copy of the dlib models face_recognition uses."""
 
-    return face_recognition
+    def __init__(self, detector_model: str):
+        import dlib
+        import face_recognition.api as api
+        import face_recognition_models as files
+
+        self.api = api
+        self.hog = dlib.get_frontal_face_detector()
+        self.cnn = (dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location())
+                    if detector_model == 'cnn' else None)
+        self.landmarks = {
+            'large': dlib.shape_predictor(files.pose_predictor_model_location()),
+            'small': dlib.shape_predictor(files.pose_predictor_five_point_model_location())}
+        self.encoder = dlib.face_recognition_model_v1(files.face_recognition_model_location())
 
 
 @dataclass(frozen=True)
@@ -57,7 +74,7 @@ class FaceEngine:
         self.settings = settings or DetectorSettings()
         self.num_jitters = num_jitters
         self.landmarks = landmarks
-        self._fr = _face_recognition()
+        self._models = _DlibModels(self.settings.model)
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         """Face boxes in the pixel coordinates of ``rgb``."""
@@ -65,9 +82,13 @@ class FaceEngine:
         small = rgb
         if scale < 1.0:
             small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        locations = self._fr.face_locations(
-            small, number_of_times_to_upsample=self.settings.upsample,
-            model=self.settings.model)
+        models = self._models
+        if models.cnn is not None:
+            rects = [found.rect for found in models.cnn(small, self.settings.upsample)]
+        else:
+            rects = models.hog(small, self.settings.upsample)
+        locations = [models.api._trim_css_to_bounds(models.api._rect_to_css(rect), small.shape)
+                     for rect in rects]
         boxes = [Box.from_trbl(*loc) for loc in locations]
         if scale < 1.0:
             boxes = [b.scaled(1.0 / scale) for b in boxes]
@@ -78,9 +99,11 @@ class FaceEngine:
         """One float32 embedding (EMBEDDING_DIM) per box, shape (len(boxes), EMBEDDING_DIM)."""
         if not boxes:
             return np.zeros((0, EMBEDDING_DIM), np.float32)
-        encodings = self._fr.face_encodings(
-            rgb, known_face_locations=[b.to_trbl() for b in boxes],
-            num_jitters=self.num_jitters, model=self.landmarks)
+        models = self._models
+        predictor = models.landmarks[self.landmarks]
+        encodings = [models.encoder.compute_face_descriptor(
+            rgb, predictor(rgb, models.api._css_to_rect(b.to_trbl())), self.num_jitters)
+            for b in boxes]
         return np.asarray(encodings, dtype=np.float32).reshape(len(boxes), EMBEDDING_DIM)
 
 

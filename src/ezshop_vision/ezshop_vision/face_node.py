@@ -1,8 +1,11 @@
 """face_node: detect, track and identify faces in one or several camera streams.
 
 The image callbacks only keep the newest frame per camera (counting the ones replaced before
-they were processed as skipped); a worker thread processes the newest frames with one
-FacePipeline per camera and publishes cameras/<cam>/faces (header = the image's).
+they were processed as skipped); worker threads (``worker_threads``; the cameras split in the
+order given into contiguous groups, each worker with its own dlib models) process the newest
+frames with one FacePipeline per camera and publish cameras/<cam>/faces (header = the
+image's). dlib releases the GIL, so two workers use two cores: a crowd at one door no longer
+starves the other cameras.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class _Camera:
     faces_pub: object = None
     annotated_pub: object = None
     pending: Image | None = None
+    worker: int = 0
     received: int = 0
     processed: int = 0
     skipped: int = 0
@@ -56,6 +60,16 @@ class _Camera:
     last_frame_wall: float = 0.0
     processing_s: float = 0.0
     counters: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Worker:
+    """A thread with its own face engine and the cameras it processes."""
+
+    cameras: list[_Camera] = field(default_factory=list)
+    wake: threading.Event = field(default_factory=threading.Event)
+    gallery: object | None = None
+    thread: threading.Thread | None = None
 
 
 class FaceNode(Node):
@@ -102,9 +116,13 @@ class FaceNode(Node):
                                   'cameras/<id>/image_annotated (boxes, track ids, names)')
         period = declare(self, 'diagnostics_period_s', 1.0, 'Period of /diagnostics (s)',
                          0.1, 60.0)
+        threads = declare(self, 'worker_threads', 2, 'Threads processing the cameras (each '
+                          'with its own face models; cameras are shared out among them)', 1, 8)
 
-        self._engine = FaceEngine(DetectorSettings(model, upsample, downscale),
-                                  landmarks=landmarks)
+        camera_ids = list(dict.fromkeys(c for c in camera_ids if c))
+        self._workers = [_Worker() for _ in range(max(1, min(threads, len(camera_ids))))]
+        engines = [FaceEngine(DetectorSettings(model, upsample, downscale),
+                              landmarks=landmarks) for _ in self._workers]
         settings = PipelineSettings(detect_every, max_enc, votes_needed, vote_window, recheck,
                                     min_face_px)
         tracker_settings = TrackerSettings(min_iou, max_misses, follow_score, 0.5,
@@ -112,16 +130,19 @@ class FaceNode(Node):
         self._policy = MatchPolicy(tolerance, margin)
         ids = new_id_source()
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._pending_gallery = None
         self._names: dict[str, str] = {}
         self._gallery_size = 0
         self._gallery_rejected = 0
         self._cameras: dict[str, _Camera] = {}
-        for camera_id in dict.fromkeys(c for c in camera_ids if c):
-            camera = _Camera(camera_id, FacePipeline(self._engine, settings, self._policy,
-                                                     None, tracker_settings, ids))
+        for index, camera_id in enumerate(camera_ids):
+            # Contiguous groups in the order given: list the door cameras together so a
+            # crowd at a door and the shelves it is heading for are worked on side by side.
+            worker = index * len(self._workers) // len(camera_ids)
+            camera = _Camera(camera_id, FacePipeline(engines[worker], settings, self._policy,
+                                                     None, tracker_settings, ids),
+                             worker=worker)
+            self._workers[worker].cameras.append(camera)
             camera.faces_pub = self.create_publisher(
                 FaceArray, f'cameras/{camera_id}/faces', reliable_qos(10))
             if self._annotated:
@@ -138,13 +159,14 @@ class FaceNode(Node):
                                                diagnostics_qos())
         self._last_diag = time.monotonic()
         self.create_timer(period, self._publish_diagnostics)
-        self._worker = threading.Thread(target=self._work, name='face_node_worker',
-                                        daemon=True)
-        self._worker.start()
+        for index, worker in enumerate(self._workers):
+            worker.thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
+                                             name=f'face_node_worker_{index}')
+            worker.thread.start()
         self.get_logger().info(
-            f'processing {", ".join(self._cameras)}: {model} upsample {upsample} downscale '
-            f'{downscale}, detect every {detect_every} frames, tolerance {tolerance} margin '
-            f'{margin}')
+            f'processing {", ".join(self._cameras)} in {len(self._workers)} worker(s): {model} '
+            f'upsample {upsample} downscale {downscale}, detect every {detect_every} frames, '
+            f'tolerance {tolerance} margin {margin}')
 
     # Executor thread: keep the newest frame only.
     def _on_image(self, camera: _Camera, msg: Image) -> None:
@@ -153,32 +175,34 @@ class FaceNode(Node):
             if camera.pending is not None:
                 camera.skipped += 1
             camera.pending = msg
-        self._wake.set()
+        self._workers[camera.worker].wake.set()
 
     def _on_gallery(self, msg: Gallery) -> None:
         gallery, problems = gallery_from_msg(msg)
         for problem in problems:
             self.get_logger().warning(f'gallery entry ignored: {problem}')
         with self._lock:
-            self._pending_gallery = gallery
+            for worker in self._workers:
+                worker.gallery = gallery
             self._names = dict(gallery.names)
             self._gallery_size = len(gallery)
             self._gallery_rejected += len(problems)
         self.get_logger().info(f'gallery: {len(gallery)} customers')
-        self._wake.set()
+        for worker in self._workers:
+            worker.wake.set()
 
-    # Worker thread: process the newest frame of every camera.
-    def _work(self) -> None:
+    # Worker threads: process the newest frame of each of their cameras.
+    def _work(self, worker: _Worker) -> None:
         while not self._stop.is_set():
-            if not self._wake.wait(timeout=0.2):
+            if not worker.wake.wait(timeout=0.2):
                 continue
-            self._wake.clear()
-            for camera in self._cameras.values():
+            worker.wake.clear()
+            for camera in worker.cameras:
                 with self._lock:
                     msg, camera.pending = camera.pending, None
-                    gallery, self._pending_gallery = self._pending_gallery, None
+                    gallery, worker.gallery = worker.gallery, None
                 if gallery is not None:
-                    for cam in self._cameras.values():
+                    for cam in worker.cameras:
                         cam.pipeline.set_gallery(gallery)
                 if msg is not None and not self._stop.is_set():
                     self._process(camera, msg)
@@ -258,9 +282,11 @@ class FaceNode(Node):
 
     def destroy_node(self):
         self._stop.set()
-        self._wake.set()
-        if self._worker.is_alive():
-            self._worker.join(timeout=5.0)
+        for worker in self._workers:
+            worker.wake.set()
+        for worker in self._workers:
+            if worker.thread is not None and worker.thread.is_alive():
+                worker.thread.join(timeout=5.0)
         return super().destroy_node()
 
 

@@ -3,7 +3,8 @@
 from ezshop_vision.door_logic import KIND_PASS, KIND_UNKNOWN, DoorLogic, DoorSettings, FaceSeen
 
 SETTINGS = DoorSettings(min_face_height_px=80, min_steady_s=0.5, max_gap_s=0.5,
-                        cooldown_s=10.0, unknown_after_s=2.0, forget_after_s=5.0)
+                        cooldown_s=10.0, unknown_after_s=2.0, forget_after_s=5.0,
+                        min_track_s=0.2)
 
 
 def _run(logic, frames):
@@ -28,8 +29,30 @@ def test_one_event_per_pass_however_long_the_face_stays():
 
 def test_far_or_brief_faces_make_no_event():
     logic = DoorLogic(SETTINGS)
-    assert _run(logic, _walk(1, 'ada', 0.0, 3.0, height=50)) == []
-    assert _run(logic, _walk(2, 'bob', 10.0, 0.3)) == []
+    assert _run(logic, _walk(1, 'ada', 0.0, 3.0, height=50) + [(4.0, [])]) == []
+    assert _run(logic, _walk(2, 'bob', 10.0, 0.15) + [(11.0, [])]) == []
+
+
+def test_a_group_member_named_only_as_they_leave_still_passes():
+    """Four at the door: the fourth is hidden behind the first, then seen for 0.3 s at a few
+    frames per second, named in the last frame, and gone: the pass counts when the track ends."""
+    frames = [(0.0, [FaceSeen(9, '', 125, 0.0)]), (0.3, [FaceSeen(9, 'dan', 125, 0.7)]),
+              (0.6, []), (0.9, []), (1.2, [])]
+    logic = DoorLogic(SETTINGS)
+    decisions = _run(logic, frames)
+    assert [(d.kind, d.customer_id, d.track_id, d.stamp) for d in decisions] == [
+        (KIND_PASS, 'dan', 9, 0.3)]
+    assert logic.stats.passes_at_track_end == 1
+    # Nobody gets it twice: the same pass found again by another track is in the cooldown.
+    assert _run(logic, _walk(10, 'dan', 1.3, 1.0)) == []
+
+
+def test_a_track_leaving_far_or_unnamed_is_no_pass():
+    far = [(0.0, [FaceSeen(1, 'ada', 120, 0.8)]), (0.3, [FaceSeen(1, 'ada', 60, 0.8)]),
+           (1.0, [])]
+    unnamed = [(5.0, [FaceSeen(2, '', 120, 0.0)]), (5.3, [FaceSeen(2, '', 120, 0.0)]),
+               (6.0, [])]
+    assert _run(DoorLogic(SETTINGS), far + unnamed) == []
 
 
 def test_a_gap_restarts_the_steady_time():
