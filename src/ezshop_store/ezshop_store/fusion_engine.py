@@ -43,7 +43,7 @@ CoverageFn = Callable[[str, str], dict[str, core.Box]]
 class EngineSettings:
     decision_timeout_ns: int = 1 * S
     buffer_horizon_ns: int = 20 * S
-    late_attribution_ns: int = 10 * S
+    late_attribution_ns: int = 4 * S
 
 
 @dataclass

@@ -66,7 +66,7 @@ class FusionNode(Node):
                         'assign_best (charge the best, flag it)'))
         declare_s('buffer_horizon', 20.0, 'Face frames older than this behind the newest are '
                   'dropped; must exceed late_attribution_s + window_before (s)', 1.0, 300.0)
-        declare_s('late_attribution_s', 10.0, 'A held pick is decided again when one of its '
+        declare_s('late_attribution_s', 4.0, 'A held pick is decided again when one of its '
                   'candidate faces is identified or becomes present within this time (s)',
                   0.0, 120.0)
         self.declare_parameter('presence_min_confidence', 0.3, float_param(

@@ -112,6 +112,9 @@ class FaceNode(Node):
                                'to follow a face between detections', -1.0, 1.0)
         tracking_scale = declare(self, 'tracking_scale', 0.5, 'Image scale used for template '
                                  'following', 0.1, 1.0)
+        min_appearance = declare(self, 'min_appearance', 0.3, 'Template similarity (-1..1) a '
+                                 'detection needs to continue a track: lower lets a track jump '
+                                 'to a neighbour who crosses it (a crowd at a shelf)', -1.0, 1.0)
         self._annotated = declare(self, 'publish_annotated', False, 'Publish '
                                   'cameras/<id>/image_annotated (boxes, track ids, names)')
         period = declare(self, 'diagnostics_period_s', 1.0, 'Period of /diagnostics (s)',
@@ -125,8 +128,9 @@ class FaceNode(Node):
                               landmarks=landmarks) for _ in self._workers]
         settings = PipelineSettings(detect_every, max_enc, votes_needed, vote_window, recheck,
                                     min_face_px)
-        tracker_settings = TrackerSettings(min_iou, max_misses, follow_score, 0.5,
-                                           tracking_scale)
+        tracker_settings = TrackerSettings(min_iou, max_misses, follow_score,
+                                           tracking_scale=tracking_scale,
+                                           min_appearance=min_appearance)
         self._policy = MatchPolicy(tolerance, margin)
         ids = new_id_source()
         self._lock = threading.Lock()

@@ -30,7 +30,7 @@ class TrackerSettings:
     min_follow_score: float = 0.5  # template match score needed to follow a face
     search_factor: float = 0.5    # search window margin, as a fraction of the face size
     tracking_scale: float = 0.5   # image scale used for template following
-    min_appearance: float = 0.1   # template similarity needed to continue a track (a
+    min_appearance: float = 0.3   # template similarity needed to continue a track (a
     #                               different person stepping into the same place starts
     #                               a new track)
 
