@@ -8,7 +8,8 @@ the FusionEffects each call returns, like the store node does with the store's E
   or after stamp + window_after, or at its deadline (node clock) with what has arrived.
 - **Decisions** come from fusion_core (scores by proximity to the reach zone x time).
 - **Late attribution.** A held pick (unattributed, ambiguous or low confidence) keeps its
-  window and candidate tracks for ``late_attribution_ns``. When one of its unknown tracks is
+  window and candidate tracks for ``late_attribution_ns`` after it was decided (image time; a
+  light lane reports its change seconds after the stamp). When one of its unknown tracks is
   identified, or a candidate becomes present, the same scoring decides again; a charge that
   clears every rule is published once, as a CartAction resolving the held one.
 - **Presence** (presence.Presence): late entries and absent checkouts as SEEN / ABSENT events.
@@ -71,6 +72,7 @@ class _Pick:
     deadline_ns: int
     frame_id: str
     held: core.Decision | None = None
+    held_since_ns: int = 0  # newest image stamp when it was held
     unknown: set[core.TrackKey] = field(default_factory=set)
 
 
@@ -166,9 +168,9 @@ class FusionEngine:
         if events:
             effects.merge(self._retry_held())
         horizon = self.presence.now_ns - self.settings.late_attribution_ns
-        expired = [p for p in self.held if p.change.stamp_ns < horizon]
+        expired = [p for p in self.held if p.held_since_ns < horizon]
         if expired:
-            self.held = [p for p in self.held if p.change.stamp_ns >= horizon]
+            self.held = [p for p in self.held if p.held_since_ns >= horizon]
             effects.counters['held_not_resolved'] += len(expired)
         return effects
 
@@ -219,6 +221,7 @@ class FusionEngine:
             return effects
         if decision.held:
             pick.held = decision
+            pick.held_since_ns = max(self.presence.now_ns, pick.change.stamp_ns)
             self.held.append(pick)
         reason = decision.reason if pick.zones else \
             f'no camera covers {pick.change.shelf_id}/{pick.change.lane_id}'

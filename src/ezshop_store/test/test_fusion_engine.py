@@ -149,3 +149,22 @@ def test_duplicate_shelf_events_are_counted_not_decided_twice():
     take(eng)
     assert take(eng).counters['duplicate_shelf_events'] == 1
     assert len(eng.waiting) == 1
+
+
+def test_the_late_window_runs_from_the_decision_not_the_stamp():
+    """A light lane reports its change 2.5 s after it began; the track is named 3 s after the
+    decision (5.5 s after the stamp): still inside a 4 s late window."""
+    eng = FusionEngine(
+        FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS),
+        lambda shelf, lane: {CAM: ZONES[lane]}, ROLES,
+        EngineSettings(decision_timeout_ns=1 * S, buffer_horizon_ns=30 * S,
+                       late_attribution_ns=4 * S), PresenceSettings())
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 2500 * MS)
+    assert [a.outcome for a in actions([take(eng, t=EVENT_T)])] == [UNATTRIBUTED]
+    play(eng, lambda t: [face(7, '', 100)], EVENT_T + 2600 * MS, EVENT_T + 5400 * MS)
+    assert eng.tick(EVENT_T + 5400 * MS).counters['held_not_resolved'] == 0
+    assert len(eng.held) == 1
+    late = actions(play(eng, lambda t: [face(7, 'alice', 100)], EVENT_T + 5500 * MS,
+                        EVENT_T + 6000 * MS))
+    assert [(a.customer_id, a.resolves_event_id) for a in late] == [('alice', 'ev-1')]
