@@ -11,7 +11,9 @@ track seen there is scored by how near its face was to the lane's reach zone and
 
 so a shopper standing at the lane for the whole window scores ~1, someone walking past for two
 frames scores little. A track counts for a customer when any of its faces in the window was
-identified; its score is the best over the covering cameras. Unknown tracks are candidates too
+identified; a customer's tracks count together (their nearest face in each frame), and unknown
+tracks that follow one another where the previous ended count as one unknown person (a tracker
+breaks a fast-moving face into pieces). The score is the best over the covering cameras. Unknown tracks are candidates too
 (named ``unknown:<camera>:<track>``): they can make a decision ambiguous or unattributed but are
 never charged. A track still unknown in the window but identified later can be named by the
 caller (``late_names``): the same scoring then decides again (late attribution).
@@ -196,12 +198,74 @@ def unknown_tracks(frames_by_camera: Mapping[str, list[Frame]]) -> set[TrackKey]
     return seen - named
 
 
+#: Unknown tracks are pieces of one person when one ends and the next starts this soon after ...
+LINK_GAP_NS = 700_000_000
+#: ... this near (in face widths, centre to centre). A tracker breaks a face into pieces when
+#: it moves fast or the frame rate drops; a walk-in scored piece by piece loses to a customer
+#: who only stood nearby.
+LINK_DISTANCE_FACES = 1.5
+
+
+@dataclass
+class _Piece:
+    """One track in a camera's window: its span and where it started and ended."""
+
+    first_ns: int
+    last_ns: int
+    first: tuple[float, float]
+    last: tuple[float, float]
+    width: float
+    name: str = ''
+
+
+def _pieces(camera_id: str, frames: list[Frame]) -> dict[int, _Piece]:
+    pieces: dict[int, _Piece] = {}
+    for frame in frames:
+        for face in frame.faces:
+            centre = face.box.center
+            piece = pieces.get(face.track_id)
+            if piece is None:
+                piece = pieces[face.track_id] = _Piece(frame.stamp_ns, frame.stamp_ns, centre,
+                                                       centre, face.box.width)
+            piece.last_ns, piece.last = frame.stamp_ns, centre
+            if face.customer_id:
+                piece.name = face.customer_id
+    return pieces
+
+
+def link_unknown_pieces(pieces: Mapping[int, _Piece]) -> dict[int, int]:
+    """Unknown track -> the first track of its chain (pieces of one person, one after the other,
+    each starting near where the previous one ended)."""
+    chains: dict[int, int] = {}
+    open_ends: list[tuple[int, _Piece]] = []  # (chain head, last piece of the chain)
+    for track_id, piece in sorted(pieces.items(), key=lambda kv: (kv[1].first_ns, kv[0])):
+        if piece.name:
+            continue
+        best = None
+        for index, (head, end) in enumerate(open_ends):
+            gap = piece.first_ns - end.last_ns
+            reach = LINK_DISTANCE_FACES * max(piece.width, end.width)
+            distance = math.dist(end.last, piece.first)
+            if 0 < gap <= LINK_GAP_NS and distance <= reach and \
+                    (best is None or distance < best[0]):
+                best = (distance, index, head)
+        if best is None:
+            chains[track_id] = track_id
+            open_ends.append((track_id, piece))
+        else:
+            chains[track_id] = best[2]
+            open_ends[best[1]] = (best[2], piece)
+    return chains
+
+
 def score_tracks(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str, Box],
                  distance_scale_px: float,
                  late_names: Mapping[TrackKey, str] | None = None) -> dict[str, float]:
-    """Score every track near a lane: candidate id -> score in 0 .. 1 (see module doc).
+    """Score every person near a lane: candidate id -> score in 0 .. 1 (see module doc).
 
-    ``late_names`` names tracks that were identified only after the window.
+    A customer's tracks count together (in each frame their nearest face). Unknown tracks that
+    follow one another where the previous one ended are one unknown person; ``late_names``
+    (tracks identified only after the window) name such a chain when they agree.
     """
     late_names = late_names or {}
     scores: dict[str, float] = {}
@@ -209,19 +273,33 @@ def score_tracks(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str
         zone = zones.get(camera_id)
         if zone is None or not frames:
             continue
-        sums: dict[int, float] = {}
-        names: dict[int, str] = {}
+        pieces = _pieces(camera_id, frames)
+        chains = link_unknown_pieces(pieces)
+        chain_names: dict[int, set[str]] = {}
+        for track_id, head in chains.items():
+            late = late_names.get((camera_id, track_id))
+            if late:
+                chain_names.setdefault(head, set()).add(late)
+        candidate: dict[int, str] = {}
+        for track_id, piece in pieces.items():
+            if piece.name:
+                candidate[track_id] = piece.name
+                continue
+            head = chains[track_id]
+            names = chain_names.get(head, set())
+            candidate[track_id] = (next(iter(names)) if len(names) == 1
+                                   else f'{UNKNOWN_PREFIX}{camera_id}:{head}')
+        sums: dict[str, float] = {}
         for frame in frames:
+            nearest: dict[str, float] = {}
             for face in frame.faces:
-                sums[face.track_id] = sums.get(face.track_id, 0.0) + proximity(
-                    face.box, zone, distance_scale_px)
-                if face.customer_id:
-                    names[face.track_id] = face.customer_id
-        for track_id, total in sums.items():
-            name = (names.get(track_id) or late_names.get((camera_id, track_id))
-                    or f'{UNKNOWN_PREFIX}{camera_id}:{track_id}')
-            score = total / len(frames)
-            scores[name] = max(scores.get(name, 0.0), score)
+                name = candidate[face.track_id]
+                nearest[name] = max(nearest.get(name, 0.0),
+                                    proximity(face.box, zone, distance_scale_px))
+            for name, value in nearest.items():
+                sums[name] = sums.get(name, 0.0) + value
+        for name, total in sums.items():
+            scores[name] = max(scores.get(name, 0.0), total / len(frames))
     return scores
 
 

@@ -188,3 +188,56 @@ def test_ready_only_when_every_covering_camera_reached_the_window_end():
     assert ready_to_decide(EVENT_T, 500 * MS, latest, ['cam_a'])
     assert not ready_to_decide(EVENT_T, 500 * MS, latest, ['cam_a', 'cam_b'])
     assert not ready_to_decide(EVENT_T, 500 * MS, latest, ['cam_c'])
+
+
+def test_a_walk_in_broken_into_pieces_still_outscores_a_customer_standing_by():
+    # The walk-in's face (reaching into lane_1) is tracked as three pieces one after the other;
+    # alice stands beside the zone all the time. Scored piece by piece, alice would win.
+    def faces_at(t):
+        piece = 7 if t < EVENT_T - 500 * MS else 8 if t < EVENT_T else 9
+        return [face(piece, '', 100 + (piece - 7) * 10), face(1, 'alice', 260, cy=90)]
+    scores, decision = run(frames(faces_at), in_store=('alice',))
+    assert decision.outcome == UNATTRIBUTED and decision.customer_id == ''
+    assert decision.candidates[0][0] == f'unknown:{CAM}:7'
+    assert scores[f'unknown:{CAM}:7'] > 0.9 > scores['alice']
+
+
+def test_a_customer_tracked_in_two_pieces_counts_once_for_the_whole_window():
+    def faces_at(t):
+        return [face(3 if t < EVENT_T else 4, 'alice', 100)]
+    scores, decision = run(frames(faces_at))
+    assert scores['alice'] > 0.95 and decision.customer_id == 'alice'
+
+
+def test_unknown_pieces_far_apart_or_overlapping_are_different_people():
+    def faces_at(t):
+        found = [face(5, '', 100)]
+        if t >= EVENT_T:  # starts while 5 is still there: someone else
+            found.append(face(6, '', 120))
+        if t < EVENT_T - 500 * MS:
+            found.append(face(7, '', 560))
+        elif t >= EVENT_T - 400 * MS:  # follows 7 in time, but across the image
+            found.append(face(8, '', 330))
+        return found
+    scores, _ = run(frames(faces_at))
+    assert {f'unknown:{CAM}:{n}' for n in (5, 6, 7, 8)} == set(scores)
+
+
+def test_a_named_track_is_never_continued_by_an_unknown_one():
+    # alice leaves the lane, an unknown face steps into her place at once: not alice.
+    def faces_at(t):
+        return [face(1, 'alice', 100)] if t < EVENT_T - 700 * MS else [face(2, '', 100)]
+    scores, decision = run(frames(faces_at))
+    assert decision.outcome == UNATTRIBUTED
+    assert scores[f'unknown:{CAM}:2'] > scores['alice']
+
+
+def test_late_names_name_a_chain_of_unknown_pieces_when_they_agree():
+    def faces_at(t):
+        return [face(7 if t < EVENT_T else 8, '', 100)]
+    window = {CAM: frames(faces_at)}
+    late = score_tracks(window, {CAM: ZONES['lane_1']}, 60.0, {(CAM, 8): 'alice'})
+    assert late['alice'] > 0.95 and len(late) == 1
+    both = score_tracks(window, {CAM: ZONES['lane_1']}, 60.0,
+                        {(CAM, 7): 'bob', (CAM, 8): 'alice'})
+    assert set(both) == {f'unknown:{CAM}:7'}
