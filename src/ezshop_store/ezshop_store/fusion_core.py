@@ -13,10 +13,11 @@ so a shopper standing at the lane for the whole window scores ~1, someone walkin
 frames scores little. A track counts for a customer when any of its faces in the window was
 identified; a customer's tracks count together (their nearest face in each frame), and unknown
 tracks that follow one another where the previous ended count as one unknown person (a tracker
-breaks a fast-moving face into pieces). The score is the best over the covering cameras. Unknown tracks are candidates too
-(named ``unknown:<camera>:<track>``): they can make a decision ambiguous or unattributed but are
-never charged. A track still unknown in the window but identified later can be named by the
-caller (``late_names``): the same scoring then decides again (late attribution).
+breaks a fast-moving face into pieces). The score is the best over the covering cameras.
+Unknown tracks are candidates too (named ``unknown:<camera>:<track>``): they can make a decision
+ambiguous or unattributed but are never charged. A track still unknown in the window but
+identified later can be named by the caller (``late_names``): the same scoring then decides
+again (late attribution).
 
 No coin flips: a decision is charged only when the best candidate is identified, in the store,
 scores at least ``min_score`` and wins with confidence >= ``min_confidence`` and a lead of at
