@@ -97,7 +97,7 @@ class FusionParams:
     min_score: float = 0.15
     ambiguity_margin: float = 0.15
     ambiguous_policy: str = POLICY_HOLD
-    min_confidence: float = 0.25
+    min_confidence: float = 0.15
 
 
 @dataclass(frozen=True)

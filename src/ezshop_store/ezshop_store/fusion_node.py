@@ -58,7 +58,7 @@ class FusionNode(Node):
             1.0))
         self.declare_parameter('ambiguity_margin', 0.15, float_param(
             'Best and second-best scores closer than this are ambiguous', 0.0, 1.0))
-        self.declare_parameter('min_confidence', 0.25, float_param(
+        self.declare_parameter('min_confidence', 0.15, float_param(
             'A winner with a lower confidence (score x lead over the second) is held for '
             'staff, never charged', 0.0, 1.0))
         self.declare_parameter('ambiguous_policy', core.POLICY_HOLD, ParameterDescriptor(
