@@ -57,7 +57,7 @@ def store(tmp_path, repo_root):
     ros.add(FusionNode(context=ros.context, parameter_overrides=[
         Parameter('store_file', value=store_file),
         Parameter('exit_absent_checkout_s', value=1.0),
-        Parameter('late_entry_wait_s', value=1.0)]))
+        Parameter('late_entry_wait_s', value=3.0)]))
     for door in ('entrance', 'exit'):
         ros.add(DoorNode(context=ros.context, cli_args=['--ros-args', '-r',
                                                         f'__node:=door_{door}'],
