@@ -210,20 +210,25 @@ def _hair_colour(identity: str) -> tuple[int, int, int]:
 
 
 def _side_by_side(faces: list[_Face], width: int) -> list[_Face]:
-    """Move faces apart so no two crops overlap; closer (bigger) faces keep their place.
+    """Move faces apart so no two crops overlap; who keeps their place does not change from one
+    frame to the next.
 
-    A face that clashes moves a little sideways, else steps behind (higher up and smaller,
-    like someone queueing), else stays where it is (partly covered).
+    ``faces`` come in arrival order (the world's view order). Faces leaning in to reach keep
+    their place first, then everyone else in arrival order; a face that clashes with one placed
+    before moves a little sideways, else steps behind (higher up and smaller, like someone
+    queueing), else stays where it is (partly covered). Ordering by size instead made two
+    neighbours swap places in the frame where one began to lean in (a face jumping onto the
+    other's place, which no camera ever sees, and a track swap in the face node).
     Returns the faces in drawing order: far (small) first, near (big) last.
     """
     placed: list[_Face] = []
-    for face in sorted(faces, key=lambda f: -f.size):
+    for face in sorted(faces, key=lambda f: f.reach_to is None):  # stable: arrival order kept
         if any(_overlap(p, face.x, face.y, face.size) for p in placed):
             spot = _free_spot(face, placed, width)
             if spot is not None:
                 face.x, face.y, face.size = spot
         placed.append(face)
-    return list(reversed(placed))
+    return sorted(placed, key=lambda f: f.size)
 
 
 def _free_spot(face: _Face, placed: list[_Face], width: int):

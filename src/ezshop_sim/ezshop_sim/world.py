@@ -296,13 +296,15 @@ class _Builder:
         spacing = spots[1] - spots[0] if len(spots) > 1 else cam.width
         by_distance = sorted(range(len(spots)), key=lambda i: (abs(spots[i] - centre), i))
         # In front of the lane or one spot beside it; failing that two spots away (a crowd);
-        # failing that behind someone in front of the lane (people queue, never cross the
-        # whole shelf to stand in front of another lane).
+        # failing that the nearest free spot; only when every spot is taken, behind someone in
+        # front of the lane (people queue).
         near = [i for i in by_distance if abs(spots[i] - centre) <= spacing + 1.0]
         wider = [i for i in by_distance if abs(spots[i] - centre) <= 2 * spacing + 1.0]
         fallback = near[0] if near else by_distance[0]
+        # (Two faces on one spot were drawn apart frame by frame and could swap places.)
         spot = next((i for i in near if i not in taken),
-                    next((i for i in wider if i not in taken), fallback))
+                    next((i for i in wider if i not in taken),
+                         next((i for i in by_distance if i not in taken), fallback)))
         taken[spot] = cursor.index
         cursor.spots[cam.camera_id] = spot
 
