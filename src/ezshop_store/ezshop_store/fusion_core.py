@@ -98,6 +98,7 @@ class FusionParams:
     ambiguity_margin: float = 0.15
     ambiguous_policy: str = POLICY_HOLD
     min_confidence: float = 0.15
+    late_min_confidence: float = 0.3  # a late attribution rests on names that came later
 
 
 @dataclass(frozen=True)
@@ -321,10 +322,13 @@ def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[
                      and (cid.startswith(UNKNOWN_PREFIX) or cid in present)),
                     key=lambda pair: (-pair[0], pair[1]))
     if quantity < 0:
+        # Customers who do not hold the item drop out; unknown faces stay: an unknown face
+        # nearest a put-back (someone not yet identified) must not hand the credit to the
+        # holder standing beside them.
         holders = [(s, c) for s, c in ranked
-                   if not c.startswith(UNKNOWN_PREFIX)
-                   and holdings.get(c, {}).get(change.item_id, 0) > 0]
-        if holders:
+                   if c.startswith(UNKNOWN_PREFIX)
+                   or holdings.get(c, {}).get(change.item_id, 0) > 0]
+        if any(not c.startswith(UNKNOWN_PREFIX) for _, c in holders):
             ranked = holders
     candidates = tuple((cid, round(float(score), 4)) for score, cid in ranked)
 

@@ -11,7 +11,9 @@ the FusionEffects each call returns, like the store node does with the store's E
   window and candidate tracks for ``late_attribution_ns`` after it was decided (image time; a
   light lane reports its change seconds after the stamp). When one of its unknown tracks is
   identified, or a candidate becomes present, the same scoring decides again; a charge that
-  clears every rule is published once, as a CartAction resolving the held one.
+  clears every rule, with at least ``late_min_confidence`` (names that came later rest on
+  tracks that may have changed hands), is published once, as a CartAction resolving the held
+  one.
 - **Presence** (presence.Presence): late entries and absent checkouts as SEEN / ABSENT events.
 """
 
@@ -236,7 +238,8 @@ class FusionEngine:
         still = []
         for pick in self.held:
             decision = self._score(pick, late=True)
-            if decision.outcome != core.ASSIGNED:
+            if decision.outcome != core.ASSIGNED \
+                    or decision.confidence < self.params.late_min_confidence:
                 still.append(pick)
                 continue
             for event in self.presence.ensure_open([decision.customer_id]):

@@ -61,6 +61,9 @@ class FusionNode(Node):
         self.declare_parameter('min_confidence', 0.15, float_param(
             'A winner with a lower confidence (score x lead over the second) is held for '
             'staff, never charged', 0.0, 1.0))
+        self.declare_parameter('late_min_confidence', 0.3, float_param(
+            'A late attribution needs at least this confidence (its names came after the '
+            'window, on tracks that may have changed hands)', 0.0, 1.0))
         self.declare_parameter('ambiguous_policy', core.POLICY_HOLD, ParameterDescriptor(
             description='What to do when ambiguous: hold (unattributed, for staff; default) or '
                         'assign_best (charge the best, flag it)'))
@@ -93,7 +96,8 @@ class FusionNode(Node):
             min_score=self.get_parameter('min_score').value,
             ambiguity_margin=self.get_parameter('ambiguity_margin').value,
             ambiguous_policy=policy,
-            min_confidence=self.get_parameter('min_confidence').value)
+            min_confidence=self.get_parameter('min_confidence').value,
+            late_min_confidence=self.get_parameter('late_min_confidence').value)
         presence = PresenceSettings(
             min_confidence=self.get_parameter('presence_min_confidence').value,
             late_entry_wait_ns=seconds['late_entry_wait_s'],

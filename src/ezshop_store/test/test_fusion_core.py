@@ -241,3 +241,10 @@ def test_late_names_name_a_chain_of_unknown_pieces_when_they_agree():
     both = score_tracks(window, {CAM: ZONES['lane_1']}, 60.0,
                         {(CAM, 7): 'bob', (CAM, 8): 'alice'})
     assert set(both) == {f'unknown:{CAM}:7'}
+
+
+def test_an_unknown_face_nearest_a_put_back_keeps_it_held_not_credited_to_a_holder():
+    both = frames(lambda t: [face(7, '', 100), face(2, 'bob', 300)])
+    scores, decision = run(both, delta=+1, holdings={'bob': {'cola': 1}})
+    assert scores['bob'] >= PARAMS.min_score  # bob is a candidate, just not the nearest
+    assert decision.outcome == UNATTRIBUTED and decision.customer_id == ''

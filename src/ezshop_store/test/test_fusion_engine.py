@@ -168,3 +168,17 @@ def test_the_late_window_runs_from_the_decision_not_the_stamp():
     late = actions(play(eng, lambda t: [face(7, 'alice', 100)], EVENT_T + 5500 * MS,
                         EVENT_T + 6000 * MS))
     assert [(a.customer_id, a.resolves_event_id) for a in late] == [('alice', 'ev-1')]
+
+
+def test_a_weak_late_attribution_is_not_charged():
+    # The unknown taker is never named; bob, standing off the zone, is named after the window:
+    # bob now wins by a hair, which is not enough for a late charge.
+    eng = engine()
+    eng.on_door_event(True, 'bob', EVENT_T - 20 * S)
+    take(eng)
+    play(eng, lambda t: [face(8, '', 309)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    assert len(eng.held) == 1
+    later = play(eng, lambda t: [face(8, 'bob', 309)], EVENT_T + 1 * S, EVENT_T + 2 * S)
+    assert actions(later) == [] and len(eng.held) == 1
+    # The same scores would be charged as a first decision (confidence ~0.2 > 0.15).
+    assert 0.15 < eng._score(eng.held[0], late=True).confidence < 0.3
