@@ -9,8 +9,9 @@ the FusionEffects each call returns, like the store node does with the store's E
 - **Decisions** come from fusion_core (scores by proximity to the reach zone x time).
 - **Late attribution.** A held pick (unattributed, ambiguous or low confidence) keeps its
   window and candidate tracks for ``late_attribution_ns`` after it was decided (image time; a
-  light lane reports its change seconds after the stamp). When one of its unknown tracks is
-  identified, or a candidate becomes present, the same scoring decides again; a charge that
+  light lane reports its change seconds after the stamp). When the unknown face that was
+  nearest is identified (that track only, and only its new name may win), or a candidate
+  becomes present, the same scoring decides again; a charge that
   clears every rule, with at least ``late_min_confidence`` (names that came later rest on
   tracks that may have changed hands), is published once, as a CartAction resolving the held
   one.
@@ -202,13 +203,25 @@ class FusionEngine:
 
     def _score(self, pick: _Pick, late: bool) -> core.Decision:
         frames = self._window(pick)
-        names = self.track_names if late else None
+        names = self._late_name(pick) if late else None
         scores = core.score_tracks(frames, pick.zones, self.params.distance_scale_px, names)
         if not late:
             pick.unknown = core.unknown_tracks(frames)
         return core.decide(pick.change, scores,
                            self.presence.present_at(pick.change.stamp_ns), self.holdings,
                            self.params)
+
+    def _late_name(self, pick: _Pick) -> dict[core.TrackKey, str]:
+        """The name the held pick's nearest unknown face got since, if it got one: only that
+        track is named late (naming other tracks let a bystander outscore a taker the cameras
+        never identified, measured in the hard bench)."""
+        best = pick.held.candidates[0][0] if pick.held and pick.held.candidates else ''
+        if not best.startswith(core.UNKNOWN_PREFIX):
+            return {}
+        camera_id, _, track = best[len(core.UNKNOWN_PREFIX):].rpartition(':')
+        key = (camera_id, int(track))
+        name = self.track_names.get(key)
+        return {key: name} if name else {}
 
     def _decide(self, pick: _Pick) -> FusionEffects:
         effects = FusionEffects()
@@ -237,9 +250,11 @@ class FusionEngine:
         effects = FusionEffects()
         still = []
         for pick in self.held:
+            named = self._late_name(pick)
             decision = self._score(pick, late=True)
             if decision.outcome != core.ASSIGNED \
-                    or decision.confidence < self.params.late_min_confidence:
+                    or decision.confidence < self.params.late_min_confidence \
+                    or (named and decision.customer_id not in named.values()):
                 still.append(pick)
                 continue
             for event in self.presence.ensure_open([decision.customer_id]):

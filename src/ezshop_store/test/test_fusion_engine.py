@@ -182,3 +182,16 @@ def test_a_weak_late_attribution_is_not_charged():
     assert actions(later) == [] and len(eng.held) == 1
     # The same scores would be charged as a first decision (confidence ~0.2 > 0.15).
     assert 0.15 < eng._score(eng.held[0], late=True).confidence < 0.3
+
+
+def test_only_the_nearest_unknown_face_can_be_named_late():
+    # The taker (track 7, never identified) is followed at the same place by bob (track 8,
+    # unknown at first): one unknown chain. bob being named later must not charge bob.
+    eng = engine()
+    eng.on_door_event(True, 'bob', EVENT_T - 20 * S)
+    take(eng)
+    play(eng, lambda t: [face(7, '', 100)] if t < EVENT_T - 200 * MS else [face(8, '', 110)],
+         EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    assert len(eng.held) == 1
+    later = play(eng, lambda t: [face(8, 'bob', 110)], EVENT_T + 1 * S, EVENT_T + 2 * S)
+    assert actions(later) == [] and len(eng.held) == 1
