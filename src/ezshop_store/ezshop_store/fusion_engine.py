@@ -9,9 +9,9 @@ the FusionEffects each call returns, like the store node does with the store's E
 - **Decisions** come from fusion_core (scores by proximity to the reach zone x time).
 - **Late attribution.** A held pick (unattributed, ambiguous or low confidence) keeps its
   window and candidate tracks for ``late_attribution_ns`` after it was decided (image time; a
-  light lane reports its change seconds after the stamp). When the unknown face that was
-  nearest is identified (that track only, and only its new name may win), or a candidate
-  becomes present, the same scoring decides again; a charge that
+  light lane reports its change seconds after the stamp). When a candidate becomes present
+  (or, with ``late_naming``, the unknown face that was nearest is identified: that track only,
+  and only its new name may win), the same scoring decides again; a charge that
   clears every rule, with at least ``late_min_confidence`` (names that came later rest on
   tracks that may have changed hands), is published once, as a CartAction resolving the held
   one.
@@ -48,6 +48,7 @@ class EngineSettings:
     decision_timeout_ns: int = 1 * S
     buffer_horizon_ns: int = 20 * S
     late_attribution_ns: int = 4 * S
+    late_naming: bool = False  # decide again when the nearest unknown face is named later
 
 
 @dataclass
@@ -216,7 +217,7 @@ class FusionEngine:
         track is named late (naming other tracks let a bystander outscore a taker the cameras
         never identified, measured in the hard bench)."""
         best = pick.held.candidates[0][0] if pick.held and pick.held.candidates else ''
-        if not best.startswith(core.UNKNOWN_PREFIX):
+        if not self.settings.late_naming or not best.startswith(core.UNKNOWN_PREFIX):
             return {}
         camera_id, _, track = best[len(core.UNKNOWN_PREFIX):].rpartition(':')
         key = (camera_id, int(track))

@@ -61,6 +61,10 @@ class FusionNode(Node):
         self.declare_parameter('min_confidence', 0.15, float_param(
             'A winner with a lower confidence (score x lead over the second) is held for '
             'staff, never charged', 0.0, 1.0))
+        self.declare_parameter('late_naming', False, ParameterDescriptor(
+            description='Also decide a held pick again when the unknown face nearest it is '
+                        'identified later (off: in crowds tracks change hands, measured 3-4 of '
+                        '10 such late charges on the wrong cart)'))
         self.declare_parameter('late_min_confidence', 0.3, float_param(
             'A late attribution needs at least this confidence (its names came after the '
             'window, on tracks that may have changed hands)', 0.0, 1.0))
@@ -109,7 +113,8 @@ class FusionNode(Node):
                                   buffer_horizon_ns=max(seconds['buffer_horizon'],
                                                         seconds['late_attribution_s']
                                                         + seconds['window_before']),
-                                  late_attribution_ns=seconds['late_attribution_s'])
+                                  late_attribution_ns=seconds['late_attribution_s'],
+                                  late_naming=self.get_parameter('late_naming').value)
         self.store = load_store(self.get_parameter('store_file').value or None)
         self.engine = FusionEngine(params, self._coverage,
                                    {c.camera_id: c.role for c in self.store.cameras},

@@ -26,7 +26,7 @@ def engine(**presence):
         FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS),
         lambda shelf, lane: {CAM: ZONES[lane]} if lane in ZONES else {}, ROLES,
         EngineSettings(decision_timeout_ns=1 * S, buffer_horizon_ns=30 * S,
-                       late_attribution_ns=10 * S),
+                       late_attribution_ns=10 * S, late_naming=True),
         PresenceSettings(**{'absent_checkout_ns': 60 * S, **presence}))
 
 
@@ -158,7 +158,7 @@ def test_the_late_window_runs_from_the_decision_not_the_stamp():
         FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS),
         lambda shelf, lane: {CAM: ZONES[lane]}, ROLES,
         EngineSettings(decision_timeout_ns=1 * S, buffer_horizon_ns=30 * S,
-                       late_attribution_ns=4 * S), PresenceSettings())
+                       late_attribution_ns=4 * S, late_naming=True), PresenceSettings())
     eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
     play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 2500 * MS)
     assert [a.outcome for a in actions([take(eng, t=EVENT_T)])] == [UNATTRIBUTED]
@@ -194,4 +194,16 @@ def test_only_the_nearest_unknown_face_can_be_named_late():
          EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
     assert len(eng.held) == 1
     later = play(eng, lambda t: [face(8, 'bob', 110)], EVENT_T + 1 * S, EVENT_T + 2 * S)
+    assert actions(later) == [] and len(eng.held) == 1
+
+
+def test_by_default_a_name_that_comes_later_settles_nothing():
+    eng = FusionEngine(
+        FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS),
+        lambda shelf, lane: {CAM: ZONES[lane]}, ROLES, EngineSettings(), PresenceSettings())
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    take(eng)
+    play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    assert len(eng.held) == 1
+    later = play(eng, lambda t: [face(7, 'alice', 100)], EVENT_T + 1 * S, EVENT_T + 2 * S)
     assert actions(later) == [] and len(eng.held) == 1
