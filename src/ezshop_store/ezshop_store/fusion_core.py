@@ -328,7 +328,11 @@ def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[
         holders = [(s, c) for s, c in ranked
                    if c.startswith(UNKNOWN_PREFIX)
                    or holdings.get(c, {}).get(change.item_id, 0) > 0]
-        if any(not c.startswith(UNKNOWN_PREFIX) for _, c in holders):
+        best_holder = max((s for s, c in holders if not c.startswith(UNKNOWN_PREFIX)),
+                          default=None)
+        # A customer clearly nearer than every holder put it back (their own take may still be
+        # held): the credit is not handed to a holder beside them.
+        if best_holder is not None and ranked[0][0] < best_holder + params.ambiguity_margin:
             ranked = holders
     candidates = tuple((cid, round(float(score), 4)) for score, cid in ranked)
 

@@ -248,3 +248,12 @@ def test_an_unknown_face_nearest_a_put_back_keeps_it_held_not_credited_to_a_hold
     scores, decision = run(both, delta=+1, holdings={'bob': {'cola': 1}})
     assert scores['bob'] >= PARAMS.min_score  # bob is a candidate, just not the nearest
     assert decision.outcome == UNATTRIBUTED and decision.customer_id == ''
+
+
+def test_a_put_back_by_someone_clearly_nearer_than_the_holder_is_not_credited_to_the_holder():
+    # alice puts back at lane_1 (her own take was held, so the carts say she holds none); bob
+    # holds cola and stands off the zone: bob must not be credited.
+    both = frames(lambda t: [face(1, 'alice', 100), face(2, 'bob', 300)])
+    scores, decision = run(both, delta=+1, holdings={'bob': {'cola': 1}})
+    assert scores['bob'] >= PARAMS.min_score
+    assert decision.customer_id != 'bob'
