@@ -187,19 +187,6 @@ def proximity(face: Box, zone: Box, distance_scale_px: float) -> float:
     return math.exp(-zone.distance_to(cx, cy) / distance_scale_px)
 
 
-def unknown_tracks(frames_by_camera: Mapping[str, list[Frame]]) -> set[TrackKey]:
-    """Tracks never identified in these frames (candidates for a late attribution)."""
-    seen: set[TrackKey] = set()
-    named: set[TrackKey] = set()
-    for camera_id, frames in frames_by_camera.items():
-        for frame in frames:
-            for face in frame.faces:
-                seen.add((camera_id, face.track_id))
-                if face.customer_id:
-                    named.add((camera_id, face.track_id))
-    return seen - named
-
-
 #: Unknown tracks are pieces of one person when one ends and the next starts this soon after ...
 LINK_GAP_NS = 700_000_000
 #: ... this near (in face widths, centre to centre). A tracker breaks a face into pieces when

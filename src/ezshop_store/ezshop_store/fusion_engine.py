@@ -24,15 +24,9 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from ezshop_common.store_config import ROLE_ENTRANCE, ROLE_EXIT
 from ezshop_store import fusion_core as core
-from ezshop_store.presence import (
-    ROLE_ENTRANCE,
-    ROLE_EXIT,
-    SEEN,
-    Presence,
-    PresenceEvent,
-    PresenceSettings,
-)
+from ezshop_store.presence import SEEN, Presence, PresenceEvent, PresenceSettings
 from ezshop_store.store_types import INFO, WARN, AlertOut
 
 S = 1_000_000_000
@@ -74,10 +68,8 @@ class _Pick:
     change: core.ShelfChange
     zones: dict[str, core.Box]
     deadline_ns: int
-    frame_id: str
     held: core.Decision | None = None
     held_since_ns: int = 0  # newest image stamp when it was held
-    unknown: set[core.TrackKey] = field(default_factory=set)
 
 
 class FusionEngine:
@@ -99,7 +91,6 @@ class FusionEngine:
         self.track_names: dict[core.TrackKey, str] = {}
         self.track_first: dict[core.TrackKey, int] = {}
         self.seen_events: OrderedDict[str, None] = OrderedDict()
-        self.counters: Counter = Counter()
 
     # ------------------------------------------------------------------ inputs
     def on_frame(self, frame: core.Frame, now_ns: int) -> FusionEffects:
@@ -144,8 +135,7 @@ class FusionEngine:
         self.presence.store_visit(customer_id, open_visit, stamp_ns)
         return self._retry_held() if open_visit else FusionEffects()
 
-    def on_shelf_event(self, change: core.ShelfChange, frame_id: str,
-                       now_ns: int) -> FusionEffects:
+    def on_shelf_event(self, change: core.ShelfChange, now_ns: int) -> FusionEffects:
         effects = FusionEffects()
         if change.event_id in self.seen_events:
             effects.counters['duplicate_shelf_events'] += 1
@@ -158,7 +148,7 @@ class FusionEngine:
         if not zones:
             effects.counters['lanes_without_camera'] += 1
         deadline = now_ns + self.params.window_after_ns + self.settings.decision_timeout_ns
-        self.waiting.append(_Pick(change, zones, deadline, frame_id))
+        self.waiting.append(_Pick(change, zones, deadline))
         effects.merge(self.decide_ready(now_ns))
         return effects
 
@@ -202,12 +192,10 @@ class FusionEngine:
         end = pick.change.stamp_ns + self.params.window_after_ns
         return {cam: self.buffer.window(cam, start, end) for cam in pick.zones}
 
-    def _score(self, pick: _Pick, late: bool) -> core.Decision:
-        frames = self._window(pick)
-        names = self._late_name(pick) if late else None
-        scores = core.score_tracks(frames, pick.zones, self.params.distance_scale_px, names)
-        if not late:
-            pick.unknown = core.unknown_tracks(frames)
+    def _score(self, pick: _Pick,
+               late_names: dict[core.TrackKey, str] | None = None) -> core.Decision:
+        scores = core.score_tracks(self._window(pick), pick.zones,
+                                   self.params.distance_scale_px, late_names)
         return core.decide(pick.change, scores,
                            self.presence.present_at(pick.change.stamp_ns), self.holdings,
                            self.params)
@@ -226,7 +214,7 @@ class FusionEngine:
 
     def _decide(self, pick: _Pick) -> FusionEffects:
         effects = FusionEffects()
-        decision = self._score(pick, late=False)
+        decision = self._score(pick)
         effects.counters[f'decisions_{decision.outcome}'] += 1
         if decision.customer_id:
             for event in self.presence.ensure_open([decision.customer_id]):
@@ -252,7 +240,7 @@ class FusionEngine:
         still = []
         for pick in self.held:
             named = self._late_name(pick)
-            decision = self._score(pick, late=True)
+            decision = self._score(pick, named)
             if decision.outcome != core.ASSIGNED \
                     or decision.confidence < self.params.late_min_confidence \
                     or (named and decision.customer_id not in named.values()):

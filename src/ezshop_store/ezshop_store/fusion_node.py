@@ -173,7 +173,7 @@ class FusionNode(Node):
             return
         if change.event_id not in self.engine.seen_events:
             self.frame_ids[change.event_id] = msg.header.frame_id
-        self._publish(self.engine.on_shelf_event(change, msg.header.frame_id, self._now()))
+        self._publish(self.engine.on_shelf_event(change, self._now()))
 
     def _tick(self) -> None:
         if self.unsent:

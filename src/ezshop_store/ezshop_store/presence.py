@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ezshop_common.store_config import ROLE_ENTRANCE, ROLE_EXIT
+
 #: How a stay was opened and closed.
 OPENED_AT_DOOR = 'door'
 OPENED_LATE = 'late'
@@ -24,10 +26,6 @@ OPENED_BY_STORE = 'store'
 CLOSED_AT_DOOR = 'door'
 CLOSED_ABSENT = 'absent'
 CLOSED_BY_STORE = 'store'
-
-#: Camera roles (same values as ezshop_common.store_config).
-ROLE_ENTRANCE = 'entrance'
-ROLE_EXIT = 'exit'
 
 #: Presence events for the store (CustomerEvent SEEN / ABSENT).
 SEEN = 'seen'
@@ -196,7 +194,3 @@ class Presence:
                     and st.until_ns < self.now_ns - s.retention_ns]:
             del self.stays[cid]
         return events
-
-    def last_seen(self, customer_id: str) -> int | None:
-        stay = self.stays.get(customer_id)
-        return stay.last_seen_ns if stay else None

@@ -21,12 +21,12 @@ ROLES = {'cam_entrance': 'entrance', 'cam_exit': 'exit', CAM: 'shelf'}
 EVENT_T = 100 * S
 
 
-def engine(**presence):
+def engine(settings=None, **presence):
     return FusionEngine(
         FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS),
         lambda shelf, lane: {CAM: ZONES[lane]} if lane in ZONES else {}, ROLES,
-        EngineSettings(decision_timeout_ns=1 * S, buffer_horizon_ns=30 * S,
-                       late_attribution_ns=10 * S, late_naming=True),
+        settings or EngineSettings(decision_timeout_ns=1 * S, buffer_horizon_ns=30 * S,
+                                   late_attribution_ns=10 * S, late_naming=True),
         PresenceSettings(**{'absent_checkout_ns': 60 * S, **presence}))
 
 
@@ -54,7 +54,7 @@ def presence_events(effects):
 
 
 def take(eng, lane='lane_1', delta=-1, event_id='ev-1', t=EVENT_T):
-    return eng.on_shelf_event(ShelfChange(event_id, t, 'shelf_a', lane, 'cola', delta), '',
+    return eng.on_shelf_event(ShelfChange(event_id, t, 'shelf_a', lane, 'cola', delta),
                               now_ns=t)
 
 
@@ -154,11 +154,8 @@ def test_duplicate_shelf_events_are_counted_not_decided_twice():
 def test_the_late_window_runs_from_the_decision_not_the_stamp():
     """A light lane reports its change 2.5 s after it began; the track is named 3 s after the
     decision (5.5 s after the stamp): still inside a 4 s late window."""
-    eng = FusionEngine(
-        FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS),
-        lambda shelf, lane: {CAM: ZONES[lane]}, ROLES,
-        EngineSettings(decision_timeout_ns=1 * S, buffer_horizon_ns=30 * S,
-                       late_attribution_ns=4 * S, late_naming=True), PresenceSettings())
+    eng = engine(EngineSettings(decision_timeout_ns=1 * S, buffer_horizon_ns=30 * S,
+                                late_attribution_ns=4 * S, late_naming=True))
     eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
     play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 2500 * MS)
     assert [a.outcome for a in actions([take(eng, t=EVENT_T)])] == [UNATTRIBUTED]
@@ -181,7 +178,7 @@ def test_a_weak_late_attribution_is_not_charged():
     later = play(eng, lambda t: [face(8, 'bob', 309)], EVENT_T + 1 * S, EVENT_T + 2 * S)
     assert actions(later) == [] and len(eng.held) == 1
     # The same scores would be charged as a first decision (confidence ~0.2 > 0.15).
-    assert 0.15 < eng._score(eng.held[0], late=True).confidence < 0.3
+    assert 0.15 < eng._score(eng.held[0], eng._late_name(eng.held[0])).confidence < 0.3
 
 
 def test_only_the_nearest_unknown_face_can_be_named_late():
@@ -198,9 +195,7 @@ def test_only_the_nearest_unknown_face_can_be_named_late():
 
 
 def test_by_default_a_name_that_comes_later_settles_nothing():
-    eng = FusionEngine(
-        FusionParams(window_before_ns=1000 * MS, window_after_ns=500 * MS),
-        lambda shelf, lane: {CAM: ZONES[lane]}, ROLES, EngineSettings(), PresenceSettings())
+    eng = engine(EngineSettings())
     eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
     take(eng)
     play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
