@@ -98,7 +98,7 @@ class RefereeNode(Node):
         p('faces_subdir', 'dev', _desc('subfolder of faces_dir holding <identity>/ folders'))
         p('store_file', '', _desc("store description; '' = the scenario's"))
         p('timeout_s', 600.0, _desc('give up this long after the start (s)', 10.0, 7200.0))
-        p('receipt_wait_s', 30.0, _desc('after SCENARIO_DONE, wait this long for missing '
+        p('receipt_wait_s', 75.0, _desc('after SCENARIO_DONE, wait this long for missing '
                                         'receipts, e.g. a visit the store closes when the '
                                         'customer has not been seen for a while (s)',
                                         0.0, 600.0))

@@ -183,6 +183,7 @@ class _Cursor:
     held: Counter = field(default_factory=Counter)
     views: dict[str, Appearance] = field(default_factory=dict)  # camera id -> open appearance
     spots: dict[str, int] = field(default_factory=dict)  # camera id -> standing spot index
+    arriving: tuple[str, str] | None = None  # lane walked to, reached at ``t``
     done: bool = False
 
 
@@ -201,7 +202,8 @@ class _Builder:
         self.free_at: dict[tuple[str, str], float] = {}
         self.appearances: dict[str, list[Appearance]] = {c.camera_id: [] for c in store.cameras}
         self.door_passes: list[_DoorPass] = []
-        self.occupied: dict[str, dict[int, int]] = {c.camera_id: {} for c in store.cameras}
+        self.occupied: dict[str, dict[int, list[int]]] = {  # camera -> spot -> standing there
+            c.camera_id: {} for c in store.cameras}
         self.entrance = next(d for d in store.doors if d.role == ROLE_ENTRANCE)
         self.exit = next(d for d in store.doors if d.role == ROLE_EXIT)
         self.group_sizes = Counter(s.group for s in scenario.shoppers if s.group)
@@ -240,6 +242,9 @@ class _Builder:
 
     # --- actions -------------------------------------------------------------------------
     def step(self, cursor: _Cursor) -> None:
+        if cursor.arriving is not None:
+            self.arrive(cursor)
+            return
         shopper = cursor.shopper
         j = cursor.next_action
         action = shopper.actions[j]
@@ -302,16 +307,17 @@ class _Builder:
         wider = [i for i in by_distance if abs(spots[i] - centre) <= 2 * spacing + 1.0]
         fallback = near[0] if near else by_distance[0]
         # (Two faces on one spot were drawn apart frame by frame and could swap places.)
-        spot = next((i for i in near if i not in taken),
-                    next((i for i in wider if i not in taken),
-                         next((i for i in by_distance if i not in taken), fallback)))
-        taken[spot] = cursor.index
+        spot = next((i for i in near if not taken.get(i)),
+                    next((i for i in wider if not taken.get(i)),
+                         next((i for i in by_distance if not taken.get(i)), fallback)))
+        taken.setdefault(spot, []).append(cursor.index)  # a queue when several stand there
         cursor.spots[cam.camera_id] = spot
 
     def release_spot(self, cursor: _Cursor, cam_id: str) -> None:
         spot = cursor.spots.pop(cam_id, None)
-        if spot is not None and self.occupied[cam_id].get(spot) == cursor.index:
-            del self.occupied[cam_id][spot]
+        standing = self.occupied[cam_id].get(spot, [])
+        if cursor.index in standing:
+            standing.remove(cursor.index)
 
     def stand(self, cursor: _Cursor, cam: Camera, zone) -> poses.Pose:
         """The shopper's standing pose at their spot in this camera's view."""
@@ -338,13 +344,21 @@ class _Builder:
                 else:
                     self.open_view(cursor, cam, zone, t0, t1)
             cursor.t = t1
+            cursor.lane = key
         else:
+            # Arriving is a step of its own, played when the walk ends: the spots free then
+            # are those of the people there then (taken now, a spot was still held by someone
+            # who leaves before the walk ends, and two shoppers were drawn on one spot).
             self.leave_shelf(cursor)
             cursor.t += self.timing.walk_s
-            t0, t1 = cursor.t, cursor.t + self.timing.arrive_s
-            for _cam_id, (cam, zone) in new.items():
-                self.open_view(cursor, cam, zone, t0, t1)
-            cursor.t = t1
+            cursor.arriving = key
+
+    def arrive(self, cursor: _Cursor) -> None:
+        key, cursor.arriving = cursor.arriving, None
+        t0, t1 = cursor.t, cursor.t + self.timing.arrive_s
+        for _cam_id, (cam, zone) in self.zones(key).items():
+            self.open_view(cursor, cam, zone, t0, t1)
+        cursor.t = t1
         cursor.lane = key
 
     def open_view(self, cursor: _Cursor, cam: Camera, zone, t0: float, t1: float) -> None:

@@ -52,7 +52,7 @@ def test_referee_node_counts_cart_level_errors_and_presence_events(ros, capsys, 
         Parameter('scenario', value='one_shopper'),
         Parameter('fail_on_wrong', value=True),
         Parameter('results_file', value=str(tmp_path / 'results.json'))]))
-    assert node.cfg['receipt_wait_s'] == 30.0
+    assert node.cfg['receipt_wait_s'] == 75.0
     node.referee.enrolled_ids.update({'id-ada': 'ada', 'id-bob': 'bob'})
     node.watch()
     probe = ros.node('referee_probe')

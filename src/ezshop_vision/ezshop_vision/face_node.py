@@ -102,6 +102,9 @@ class FaceNode(Node):
         vote_window = declare(self, 'vote_window', 5, 'Encodings (votes) kept per track', 1, 20)
         recheck = declare(self, 'recheck_interval_s', 2.0, 'Re-encode an already decided '
                           'track this often (s)', 0.1, 60.0)
+        unknown_recheck = declare(self, 'unknown_recheck_interval_s', 0.5, 'Re-encode a track '
+                                  'that is still unknown after vote_window votes this often '
+                                  '(s): a walk-in\'s track may pass to a customer', 0.05, 60.0)
         min_face_px = declare(self, 'min_face_px', 40, 'Faces smaller than this (pixels) are '
                               'tracked but not identified', 8, 1000)
         min_iou = declare(self, 'min_iou', 0.2, 'Overlap needed to continue a track with a '
@@ -127,7 +130,7 @@ class FaceNode(Node):
         engines = [FaceEngine(DetectorSettings(model, upsample, downscale),
                               landmarks=landmarks) for _ in self._workers]
         settings = PipelineSettings(detect_every, max_enc, votes_needed, vote_window, recheck,
-                                    min_face_px)
+                                    min_face_px, unknown_recheck)
         tracker_settings = TrackerSettings(min_iou, max_misses, follow_score,
                                            tracking_scale=tracking_scale,
                                            min_appearance=min_appearance)

@@ -6,9 +6,13 @@ Encodings (~107 ms each with dlib-bin) are the expensive part, so a frame encode
 unconfirmed tracks first (fewest votes), then confirmed tracks due for their low-rate
 re-check. A track's identity is the customer holding at least ``votes_needed`` of its last
 ``vote_window`` votes and more votes than any other outcome (unknown included), provided the
-newest vote does not name someone else. A vote that disagrees with the track's identity makes
-the track suspect: it is encoded again on the next frames until the votes settle, so a track
-that jumped to another person loses the wrong name within a few frames.
+newest vote does not name someone else. A vote that disagrees with the track's identity (or
+names someone on an unknown track) makes the track suspect: it is encoded again on the next
+frames until the votes settle, so a track that jumped to another person loses the wrong name
+within a few frames. ``votes_needed`` agreeing votes at the end of a track whose older votes
+say otherwise start its identity over (the tracker stepped onto another face: the older votes
+were that other person's). Unknown tracks are re-checked more often
+(``unknown_recheck_interval_s``) than named ones: a walk-in's track can pass to a customer.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class PipelineSettings:
     vote_window: int = 5               # votes kept per track
     recheck_interval_s: float = 2.0    # re-encode a decided track this often
     min_face_px: int = 40              # smaller faces are tracked but not encoded
+    unknown_recheck_interval_s: float = 0.5  # re-encode an unknown track with full votes
 
     def __post_init__(self):
         if self.detect_every < 1:
@@ -68,6 +73,29 @@ class PipelineStats:
 
 def decide_identity(track: Track, policy: MatchPolicy, votes_needed: int) -> None:
     """Set the track's customer_id, distance and confidence from its votes."""
+    _decide_from_votes(track, policy, votes_needed)
+    run = _newest_run(list(track.votes))
+    if len(run) >= votes_needed and run[0].customer_id and \
+            track.customer_id != run[0].customer_id:
+        # The newest votes agree on someone the older ones outvote: the track now follows
+        # another face, and the older votes were that other person's.
+        for _ in range(len(track.votes) - len(run)):
+            track.votes.popleft()
+            track.embeddings.popleft()
+        _decide_from_votes(track, policy, votes_needed)
+
+
+def _newest_run(votes: list) -> list:
+    """The newest votes that all name the same outcome."""
+    run = []
+    for vote in reversed(votes):
+        if run and vote.customer_id != run[0].customer_id:
+            break
+        run.insert(0, vote)
+    return run
+
+
+def _decide_from_votes(track: Track, policy: MatchPolicy, votes_needed: int) -> None:
     votes = list(track.votes)
     track.customer_id, track.confidence = '', 0.0
     track.distance = votes[-1].distance if votes else math.nan
@@ -145,7 +173,9 @@ class FacePipeline:
         if not track.customer_id and len(track.votes) < self.settings.vote_window:
             return True
         since = stamp - track.last_encoded
-        return since >= self.settings.recheck_interval_s or since < 0.0  # < 0: time jumped back
+        interval = (self.settings.recheck_interval_s if track.customer_id
+                    else self.settings.unknown_recheck_interval_s)
+        return since >= interval or since < 0.0  # < 0: time jumped back
 
     def _encode_some(self, rgb: np.ndarray, stamp: float) -> None:
         height, width = rgb.shape[:2]
@@ -161,7 +191,7 @@ class FacePipeline:
             match = self.gallery.identify(embedding, self.policy)
             record_vote(track, embedding, match, stamp)
             decide_identity(track, self.policy, self.settings.votes_needed)
-            if before and match.customer_id != before:
-                track.suspect = True
-            elif track.customer_id == match.customer_id:
-                track.suspect = False
+            if track.customer_id == match.customer_id:
+                track.suspect = False  # the votes agree with the newest one
+            elif match.customer_id != before and (before or match.customer_id):
+                track.suspect = True  # someone else, or someone on an unknown track

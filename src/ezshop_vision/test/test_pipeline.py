@@ -171,3 +171,38 @@ def test_a_track_found_again_after_a_miss_is_re_identified_at_once(
         pytest.skip('the tracker started a new track for Kit (nothing to re-identify)')
     assert 'obama' not in names, names
     assert names[-1] == 'kit_harington', names
+
+
+def test_a_walk_ins_track_that_passes_to_a_customer_gets_the_customers_name(
+        engine, enrolled_gallery, dev_identities, dev_faces):
+    """Kit (not enrolled) stands at a shelf long enough for his track to be decided unknown;
+    Obama steps into his place and the tracker keeps the track: it must be named Obama within
+    a second (an unknown track is re-checked every 0.5 s, and its stale unknown votes are Kit's),
+    not after the named tracks' 2 s re-check plus enough votes to outvote Kit's."""
+    from ezshop_vision.tracker import TrackerSettings
+
+    by_name = {i.name: i for i in dev_identities}
+
+    def sprite(name, index):
+        photo = by_name[name].photos[index]
+        return make_sprite(load_bgr(photo), dev_faces[photo].boxes[0], name)
+
+    pipeline = FacePipeline(engine, PipelineSettings(detect_every=1, recheck_interval_s=2.0),
+                            gallery=enrolled_gallery(['obama']),
+                            tracker_settings=TrackerSettings(min_appearance=-1.0))
+    base = background()
+    kit, obama = sprite('kit_harington', 2), sprite('obama', 3)
+    for i in range(8):
+        frame, _ = render([Mover(kit, 200, 100, 0, 0)], base)
+        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
+    (kit_track,) = pipeline.tracker.tracks
+    assert kit_track.customer_id == '' and len(kit_track.votes) == 5
+    names = []
+    for i in range(8, 18):
+        frame, _ = render([Mover(obama, 200, 100, 0, 0)], base)
+        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
+        names += [r.customer_id for r in results if r.track_id == kit_track.track_id]
+    if len(names) < 10:
+        pytest.skip('the tracker started a new track for Obama (nothing to re-identify)')
+    assert names[-1] == 'obama', names
+    assert names.index('obama') <= 8, names
