@@ -327,10 +327,8 @@ class _Builder:
     def walk_to(self, cursor: _Cursor, key: tuple[str, str]) -> None:
         if cursor.lane == key:
             return
-        same_shelf = cursor.lane is not None and cursor.lane[0] == key[0]
-        old = self.zones(cursor.lane) if cursor.lane else {}
-        new = self.zones(key)
-        if same_shelf:
+        if cursor.lane is not None and cursor.lane[0] == key[0]:  # along the same shelf
+            old, new = self.zones(cursor.lane), self.zones(key)
             self.anchor(cursor)
             t0, t1 = cursor.t, cursor.t + self.timing.step_s
             for cam_id, (cam, zone) in old.items():

@@ -46,15 +46,18 @@ def test_five_faces_in_one_frame_are_all_tracked_and_named_once(
     assert set(names) <= {'bbt_howard', 'bbt_leonard', 'bbt_penny', 'bbt_raj', 'bbt_sheldon'}
 
 
+def _sprite(dev_identities, dev_faces, name, index):
+    """The face sprite of photo ``index`` of a dev identity."""
+    photo = next(i for i in dev_identities if i.name == name).photos[index]
+    return make_sprite(load_bgr(photo), dev_faces[photo].boxes[0], name)
+
+
 @pytest.fixture(scope='module')
 def moving_scene(dev_identities, dev_faces):
     """Three faces (two enrolled, one stranger) moving across a 640x480 frame without
     overlapping (an occluded face is lost by design)."""
-    by_name = {i.name: i for i in dev_identities}
-
     def sprite(name, index):
-        photo = by_name[name].photos[index]
-        return make_sprite(load_bgr(photo), dev_faces[photo].boxes[0], name)
+        return _sprite(dev_identities, dev_faces, name, index)
 
     def build():
         return [Mover(sprite('obama', 3), 20, 10, 3, 2),
@@ -111,38 +114,42 @@ def test_gallery_swap_re_decides_without_re_encoding(engine, enrolled_gallery, m
     assert pipeline.stats.encodings <= encodings + 3
 
 
+def _swap_pipeline(engine, gallery, recheck_s=2.0):
+    """One face at a time, detected every frame; tracks continue whatever the face looks like
+    (a swap the tracker cannot see)."""
+    from ezshop_vision.tracker import TrackerSettings
+
+    return FacePipeline(engine, PipelineSettings(detect_every=1, recheck_interval_s=recheck_s),
+                        gallery=gallery, tracker_settings=TrackerSettings(min_appearance=-1.0))
+
+
+def _show(pipeline, base, sprite, frames, track_id=None):
+    """Show ``sprite`` in the same place for these frame numbers; the names the track gets
+    (every visible face's result when ``track_id`` is None), frame by frame."""
+    names = []
+    for i in frames:
+        frame, _ = render([Mover(sprite, 200, 100, 0, 0)], base)
+        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
+        names += [r.customer_id for r in results if track_id in (None, r.track_id)]
+    return names
+
+
 def _obama_tracked(engine, enrolled_gallery, dev_identities, dev_faces, recheck_s):
     """A pipeline that has named Obama on one track (4 frames); returns it, the background,
     Kit's sprite and the track id."""
-    from ezshop_vision.tracker import TrackerSettings
-
-    by_name = {i.name: i for i in dev_identities}
-
-    def sprite(name, index):
-        photo = by_name[name].photos[index]
-        return make_sprite(load_bgr(photo), dev_faces[photo].boxes[0], name)
-
-    pipeline = FacePipeline(engine, PipelineSettings(detect_every=1,
-                                                     recheck_interval_s=recheck_s),
-                            gallery=enrolled_gallery(['obama', 'kit_harington']),
-                            tracker_settings=TrackerSettings(min_appearance=-1.0))
+    pipeline = _swap_pipeline(engine, enrolled_gallery(['obama', 'kit_harington']), recheck_s)
     base = background()
-    obama, kit = sprite('obama', 3), sprite('kit_harington', 2)
-    for i in range(4):
-        frame, _ = render([Mover(obama, 200, 100, 0, 0)], base)
-        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
-    assert [r.customer_id for r in results] == ['obama']
-    return pipeline, base, kit, results[0].track_id
+    obama = _sprite(dev_identities, dev_faces, 'obama', 3)
+    kit = _sprite(dev_identities, dev_faces, 'kit_harington', 2)
+    _show(pipeline, base, obama, range(3))
+    assert _show(pipeline, base, obama, [3]) == ['obama']
+    (track,) = pipeline.tracker.visible()
+    return pipeline, base, kit, track.track_id
 
 
 def _kit_frames(pipeline, base, kit, track_id, frames):
     """Show Kit in Obama's place; the names the track gets, frame by frame."""
-    names = []
-    for i in frames:
-        frame, _ = render([Mover(kit, 200, 100, 0, 0)], base)
-        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
-        names += [r.customer_id for r in results if r.track_id == track_id]
-    return names
+    return _show(pipeline, base, kit, frames, track_id)
 
 
 def test_a_track_that_jumps_to_another_person_loses_the_wrong_name_quickly(
@@ -179,29 +186,14 @@ def test_a_walk_ins_track_that_passes_to_a_customer_gets_the_customers_name(
     Obama steps into his place and the tracker keeps the track: it must be named Obama within
     a second (an unknown track is re-checked every 0.5 s, and its stale unknown votes are Kit's),
     not after the named tracks' 2 s re-check plus enough votes to outvote Kit's."""
-    from ezshop_vision.tracker import TrackerSettings
-
-    by_name = {i.name: i for i in dev_identities}
-
-    def sprite(name, index):
-        photo = by_name[name].photos[index]
-        return make_sprite(load_bgr(photo), dev_faces[photo].boxes[0], name)
-
-    pipeline = FacePipeline(engine, PipelineSettings(detect_every=1, recheck_interval_s=2.0),
-                            gallery=enrolled_gallery(['obama']),
-                            tracker_settings=TrackerSettings(min_appearance=-1.0))
+    pipeline = _swap_pipeline(engine, enrolled_gallery(['obama']))
     base = background()
-    kit, obama = sprite('kit_harington', 2), sprite('obama', 3)
-    for i in range(8):
-        frame, _ = render([Mover(kit, 200, 100, 0, 0)], base)
-        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
+    kit = _sprite(dev_identities, dev_faces, 'kit_harington', 2)
+    obama = _sprite(dev_identities, dev_faces, 'obama', 3)
+    _show(pipeline, base, kit, range(8))
     (kit_track,) = pipeline.tracker.tracks
     assert kit_track.customer_id == '' and len(kit_track.votes) == 5
-    names = []
-    for i in range(8, 18):
-        frame, _ = render([Mover(obama, 200, 100, 0, 0)], base)
-        results = pipeline.process(frame[:, :, ::-1].copy(), stamp=i * 0.1)
-        names += [r.customer_id for r in results if r.track_id == kit_track.track_id]
+    names = _show(pipeline, base, obama, range(8, 18), kit_track.track_id)
     if len(names) < 10:
         pytest.skip('the tracker started a new track for Obama (nothing to re-identify)')
     assert names[-1] == 'obama', names
