@@ -10,19 +10,23 @@ track seen there is scored by how near its face was to the lane's reach zone and
                        / number of that camera's frames in the window        (0 .. 1)
 
 so a shopper standing at the lane for the whole window scores ~1, someone walking past for two
-frames scores little. A track counts for a customer when any of its faces in the window was
-identified; a customer's tracks count together (their nearest face in each frame), and unknown
-tracks that follow one another where the previous ended count as one unknown person (a tracker
-breaks a fast-moving face into pieces). The score is the best over the covering cameras.
+frames scores little. A track's faces count for the name the face node gave them; its unnamed
+faces count for the name that follows them on the track (the votes had not settled yet), and
+those after its last name stay unknown (the track lost its name: it may have passed to someone
+else). A customer's tracks count together (their nearest face in each frame), and unknown runs
+that follow one another where the previous ended count as one unknown person (a tracker breaks
+a fast-moving face into pieces). The score is the best over the covering cameras.
 Unknown tracks are candidates too (named ``unknown:<camera>:<track>``): they can make a decision
 ambiguous or unattributed but are never charged. A track still unknown in the window but
 identified later can be named by the caller (``late_names``): the same scoring then decides
 again (late attribution).
 
 No coin flips: a decision is charged only when the best candidate is identified, in the store,
-scores at least ``min_score`` and wins with confidence >= ``min_confidence`` and a lead of at
-least ``ambiguity_margin``; anything else is held for staff (the default policy) with every
-candidate kept.
+scores at least ``min_score``, wins with confidence >= ``min_confidence`` and a lead of at
+least ``ambiguity_margin``, and their face was at the lane in at least one frame (peak
+proximity >= ``min_reach_proximity``: whoever took it reached into the lane; a customer who
+only stood near while the cameras missed the taker's face is not charged); anything else is
+held for staff (the default policy) with every candidate kept.
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ class FusionParams:
     ambiguous_policy: str = POLICY_HOLD
     min_confidence: float = 0.15
     late_min_confidence: float = 0.3  # a late attribution rests on names that came later
+    min_reach_proximity: float = 0.5  # the winner's face came this near the reach zone
 
 
 @dataclass(frozen=True)
@@ -195,9 +200,13 @@ LINK_GAP_NS = 700_000_000
 LINK_DISTANCE_FACES = 1.5
 
 
+#: (track id, run): one run of a track under one name.
+PieceKey = tuple[int, int]
+
+
 @dataclass
 class _Piece:
-    """One track in a camera's window: its span and where it started and ended."""
+    """One run of a track in a camera's window: its span and where it started and ended."""
 
     first_ns: int
     last_ns: int
@@ -207,27 +216,57 @@ class _Piece:
     name: str = ''
 
 
-def _pieces(camera_id: str, frames: list[Frame]) -> dict[int, _Piece]:
-    pieces: dict[int, _Piece] = {}
-    for frame in frames:
+def run_names(names: list[str]) -> list[str]:
+    """The name each face of one track counts for, given the names the face node gave it.
+
+    Unnamed faces before the track's first name are that person before the votes settled, and
+    so are unnamed faces between two runs of one name (a disputed vote) or before another name
+    (the new person before their votes settled). Unnamed faces after the last name stay
+    unnamed: the track lost its name, most likely to someone it passed to; counting them for the
+    name it had charged a customer for a walk-in's reach (measured in the hard bench).
+    """
+    labels = list(names)
+    following = ''
+    for index in range(len(labels) - 1, -1, -1):
+        if labels[index]:
+            following = labels[index]
+        elif following:
+            labels[index] = following
+    return labels
+
+
+def _pieces(frames: list[Frame]) -> tuple[dict[PieceKey, _Piece], list[dict[int, PieceKey]]]:
+    """Every run of every track in a camera's window (see :func:`run_names`), and for each
+    frame the run each of its faces belongs to."""
+    faces_of: dict[int, list[tuple[int, Frame, Face]]] = {}
+    for index, frame in enumerate(frames):
         for face in frame.faces:
+            faces_of.setdefault(face.track_id, []).append((index, frame, face))
+    pieces: dict[PieceKey, _Piece] = {}
+    piece_of: list[dict[int, PieceKey]] = [{} for _ in frames]
+    for track_id, seen in faces_of.items():
+        labels = run_names([face.customer_id for _, _, face in seen])
+        run = 0
+        for position, ((index, frame, face), name) in enumerate(zip(seen, labels, strict=True)):
+            if position and name != labels[position - 1]:
+                run += 1
+            key = (track_id, run)
             centre = face.box.center
-            piece = pieces.get(face.track_id)
+            piece = pieces.get(key)
             if piece is None:
-                piece = pieces[face.track_id] = _Piece(frame.stamp_ns, frame.stamp_ns, centre,
-                                                       centre, face.box.width)
+                piece = pieces[key] = _Piece(frame.stamp_ns, frame.stamp_ns, centre, centre,
+                                             face.box.width, name)
             piece.last_ns, piece.last = frame.stamp_ns, centre
-            if face.customer_id:
-                piece.name = face.customer_id
-    return pieces
+            piece_of[index][track_id] = key
+    return pieces, piece_of
 
 
-def link_unknown_pieces(pieces: Mapping[int, _Piece]) -> dict[int, int]:
-    """Unknown track -> the first track of its chain (pieces of one person, one after the other,
-    each starting near where the previous one ended)."""
-    chains: dict[int, int] = {}
+def link_unknown_pieces(pieces: Mapping[PieceKey, _Piece]) -> dict[PieceKey, int]:
+    """Unknown run -> the track of the first run of its chain (pieces of one person, one after
+    the other, each starting near where the previous one ended)."""
+    chains: dict[PieceKey, int] = {}
     open_ends: list[tuple[int, _Piece]] = []  # (chain head, last piece of the chain)
-    for track_id, piece in sorted(pieces.items(), key=lambda kv: (kv[1].first_ns, kv[0])):
+    for key, piece in sorted(pieces.items(), key=lambda kv: (kv[1].first_ns, kv[0])):
         if piece.name:
             continue
         best = None
@@ -239,18 +278,20 @@ def link_unknown_pieces(pieces: Mapping[int, _Piece]) -> dict[int, int]:
                     (best is None or distance < best[0]):
                 best = (distance, index, head)
         if best is None:
-            chains[track_id] = track_id
-            open_ends.append((track_id, piece))
+            chains[key] = key[0]
+            open_ends.append((key[0], piece))
         else:
-            chains[track_id] = best[2]
+            chains[key] = best[2]
             open_ends[best[1]] = (best[2], piece)
     return chains
 
 
-def score_tracks(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str, Box],
-                 distance_scale_px: float,
-                 late_names: Mapping[TrackKey, str] | None = None) -> dict[str, float]:
-    """Score every person near a lane: candidate id -> score in 0 .. 1 (see module doc).
+def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str, Box],
+                  distance_scale_px: float,
+                  late_names: Mapping[TrackKey, str] | None = None
+                  ) -> tuple[dict[str, float], dict[str, float]]:
+    """Every person near a lane: (candidate id -> score in 0 .. 1 (see module doc),
+    candidate id -> peak proximity: the nearest their face came to the reach zone in any frame).
 
     A customer's tracks count together (in each frame their nearest face). Unknown tracks that
     follow one another where the previous one ended are one unknown person; ``late_names``
@@ -258,48 +299,67 @@ def score_tracks(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str
     """
     late_names = late_names or {}
     scores: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     for camera_id, frames in frames_by_camera.items():
         zone = zones.get(camera_id)
         if zone is None or not frames:
             continue
-        pieces = _pieces(camera_id, frames)
-        chains = link_unknown_pieces(pieces)
-        chain_names: dict[int, set[str]] = {}
-        for track_id, head in chains.items():
-            late = late_names.get((camera_id, track_id))
-            if late:
-                chain_names.setdefault(head, set()).add(late)
-        candidate: dict[int, str] = {}
-        for track_id, piece in pieces.items():
-            if piece.name:
-                candidate[track_id] = piece.name
-                continue
-            head = chains[track_id]
-            names = chain_names.get(head, set())
-            candidate[track_id] = (next(iter(names)) if len(names) == 1
-                                   else f'{UNKNOWN_PREFIX}{camera_id}:{head}')
+        pieces, piece_of = _pieces(frames)
+        candidate = _candidate_names(camera_id, pieces, late_names)
         sums: dict[str, float] = {}
-        for frame in frames:
+        for frame, runs in zip(frames, piece_of, strict=True):
             nearest: dict[str, float] = {}
             for face in frame.faces:
-                name = candidate[face.track_id]
+                name = candidate[runs[face.track_id]]
                 nearest[name] = max(nearest.get(name, 0.0),
                                     proximity(face.box, zone, distance_scale_px))
             for name, value in nearest.items():
                 sums[name] = sums.get(name, 0.0) + value
+                peaks[name] = max(peaks.get(name, 0.0), value)
         for name, total in sums.items():
             scores[name] = max(scores.get(name, 0.0), total / len(frames))
-    return scores
+    return scores, peaks
+
+
+def score_tracks(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str, Box],
+                 distance_scale_px: float,
+                 late_names: Mapping[TrackKey, str] | None = None) -> dict[str, float]:
+    """The scores of :func:`lane_nearness` alone."""
+    return lane_nearness(frames_by_camera, zones, distance_scale_px, late_names)[0]
+
+
+def _candidate_names(camera_id: str, pieces: Mapping[PieceKey, _Piece],
+                     late_names: Mapping[TrackKey, str]) -> dict[PieceKey, str]:
+    """Run -> candidate id: its customer, a late name, or its unknown chain's name."""
+    chains = link_unknown_pieces(pieces)
+    chain_names: dict[int, set[str]] = {}
+    for (track_id, _), head in chains.items():
+        late = late_names.get((camera_id, track_id))
+        if late:
+            chain_names.setdefault(head, set()).add(late)
+    candidate: dict[PieceKey, str] = {}
+    for key, piece in pieces.items():
+        if piece.name:
+            candidate[key] = piece.name
+            continue
+        head = chains[key]
+        names = chain_names.get(head, set())
+        candidate[key] = (next(iter(names)) if len(names) == 1
+                          else f'{UNKNOWN_PREFIX}{camera_id}:{head}')
+    return candidate
 
 
 def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[str],
-           holdings: Mapping[str, Mapping[str, int]], params: FusionParams) -> Decision:
+           holdings: Mapping[str, Mapping[str, int]], params: FusionParams,
+           peaks: Mapping[str, float] | None = None) -> Decision:
     """Pick the customer a shelf change belongs to.
 
     Takes (quantity_delta < 0) go to the best-scoring identified customer who is in the store.
     Put-backs prefer nearby customers who hold the item. Best and second best within
     ``ambiguity_margin``: ambiguous (assigned to the best or held, by policy). A winner whose
-    confidence is below ``min_confidence``: held. Nobody identified above ``min_score``, or an
+    confidence is below ``min_confidence``, or (given ``peaks``) whose face never came within
+    ``min_reach_proximity`` of the reach zone: held (the taker was someone the cameras did not
+    see; the customer nearest them only stood by). Nobody identified above ``min_score``, or an
     unknown face scoring best: unattributed.
     """
     present = set(in_store)
@@ -350,4 +410,9 @@ def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[
         return make('', confidence, False, LOW_CONFIDENCE_HELD,
                     f'{best_id} best but confidence {confidence:.2f} is below '
                     f'{params.min_confidence:.2f}; held for staff')
+    if peaks is not None and peaks.get(best_id, 0.0) < params.min_reach_proximity:
+        return make('', confidence, False, LOW_CONFIDENCE_HELD,
+                    f'{best_id} best but never at the lane (nearest proximity '
+                    f'{peaks.get(best_id, 0.0):.2f} < {params.min_reach_proximity:.2f}); '
+                    'held for staff')
     return make(best_id, confidence, False, ASSIGNED, '')

@@ -194,11 +194,11 @@ class FusionEngine:
 
     def _score(self, pick: _Pick,
                late_names: dict[core.TrackKey, str] | None = None) -> core.Decision:
-        scores = core.score_tracks(self._window(pick), pick.zones,
-                                   self.params.distance_scale_px, late_names)
+        scores, peaks = core.lane_nearness(self._window(pick), pick.zones,
+                                           self.params.distance_scale_px, late_names)
         return core.decide(pick.change, scores,
                            self.presence.present_at(pick.change.stamp_ns), self.holdings,
-                           self.params)
+                           self.params, peaks)
 
     def _late_name(self, pick: _Pick) -> dict[core.TrackKey, str]:
         """The name the held pick's nearest unknown face got since, if it got one: only that

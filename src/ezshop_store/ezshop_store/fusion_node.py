@@ -61,6 +61,9 @@ class FusionNode(Node):
         self.declare_parameter('min_confidence', 0.15, float_param(
             'A winner with a lower confidence (score x lead over the second) is held for '
             'staff, never charged', 0.0, 1.0))
+        self.declare_parameter('min_reach_proximity', 0.5, float_param(
+            'A winner whose face never came this near the reach zone (proximity, 1 = inside '
+            'it) in the window is held: the taker was a face the cameras missed', 0.0, 1.0))
         self.declare_parameter('late_naming', False, ParameterDescriptor(
             description='Also decide a held pick again when the unknown face nearest it is '
                         'identified later (off: in crowds tracks change hands, measured 3-4 of '
@@ -101,7 +104,8 @@ class FusionNode(Node):
             ambiguity_margin=self.get_parameter('ambiguity_margin').value,
             ambiguous_policy=policy,
             min_confidence=self.get_parameter('min_confidence').value,
-            late_min_confidence=self.get_parameter('late_min_confidence').value)
+            late_min_confidence=self.get_parameter('late_min_confidence').value,
+            min_reach_proximity=self.get_parameter('min_reach_proximity').value)
         presence = PresenceSettings(
             min_confidence=self.get_parameter('presence_min_confidence').value,
             late_entry_wait_ns=seconds['late_entry_wait_s'],

@@ -15,7 +15,9 @@ from ezshop_store.fusion_core import (
     FusionParams,
     ShelfChange,
     decide,
+    lane_nearness,
     ready_to_decide,
+    run_names,
     score_tracks,
 )
 
@@ -52,8 +54,9 @@ def run(frames_list, lane='lane_1', delta=-1, in_store=('alice', 'bob'), holding
         buffer.add(frame)
     window = buffer.window(CAM, EVENT_T - params.window_before_ns,
                            EVENT_T + params.window_after_ns)
-    scores = score_tracks({CAM: window}, {CAM: ZONES[lane]}, params.distance_scale_px)
-    return scores, decide(change(lane, delta, item), scores, in_store, holdings or {}, params)
+    scores, peaks = lane_nearness({CAM: window}, {CAM: ZONES[lane]}, params.distance_scale_px)
+    return scores, decide(change(lane, delta, item), scores, in_store, holdings or {}, params,
+                          peaks)
 
 
 def test_one_shopper_at_the_lane_is_charged():
@@ -228,6 +231,38 @@ def test_a_named_track_is_never_continued_by_an_unknown_one():
     scores, decision = run(frames(faces_at))
     assert decision.outcome == UNATTRIBUTED
     assert scores[f'unknown:{CAM}:2'] > scores['alice']
+
+
+def test_a_customer_who_never_reached_is_not_charged_for_a_taker_the_cameras_missed():
+    # alice stands just beside lane_1 the whole window (near enough to score, never in the
+    # zone); the taker's face was never detected. Charging alice would be a guess.
+    scores, decision = run(frames(lambda t: [face(1, 'alice', 270)]), in_store=('alice',))
+    assert scores['alice'] >= PARAMS.min_score
+    assert decision.outcome == LOW_CONFIDENCE_HELD and decision.customer_id == ''
+    assert 'never at the lane' in decision.reason
+    # The same shopper stepping into the zone for a moment is charged.
+    def reaching(t):
+        return [face(1, 'alice', 100 if abs(t - EVENT_T) < 100 * MS else 270)]
+    assert run(frames(reaching), in_store=('alice',))[1].customer_id == 'alice'
+
+
+def test_unnamed_faces_count_for_the_name_that_follows_them_on_the_track():
+    assert run_names(['', 'a', '', 'a', '', 'b', '']) == ['a', 'a', 'a', 'a', 'b', 'b', '']
+    assert run_names(['', '']) == ['', '']
+
+
+def test_a_track_that_loses_its_name_counts_for_nobody_after():
+    # alice's track passes to a walk-in who leans into lane_1 (alice is pushed aside and gets a
+    # new track): the face node drops the name once the walk-in's votes come in. The reach is
+    # the walk-in's, not alice's.
+    def faces_at(t):
+        if t < EVENT_T - 800 * MS:
+            return [face(1, 'alice', 260, cy=90)]
+        named = 'alice' if t < EVENT_T - 600 * MS else ''
+        return [face(1, named, 100), face(2, 'alice', 300, cy=60)]
+    scores, decision = run(frames(faces_at), in_store=('alice',))
+    assert decision.outcome == UNATTRIBUTED and decision.customer_id == ''
+    assert scores[f'unknown:{CAM}:1'] > scores['alice']
 
 
 def test_late_names_name_a_chain_of_unknown_pieces_when_they_agree():
