@@ -39,6 +39,12 @@ CROP_REACH = 0.85
 #: Ways out of a door camera's view after the close hold.
 LEAVE_LEFT, LEAVE_RIGHT, LEAVE_DOWN = 'left', 'right', 'down'
 
+#: Someone queueing behind a shopper at a shelf: each place back, the face is this much
+#: smaller, this many face sizes higher up and this many face sizes to the side.
+QUEUE_STEP_SCALE = 0.8
+QUEUE_RISE_FACES = 0.5
+QUEUE_SIDE_FACES = 0.5
+
 Keyframe = tuple[float, float, float, float]  # t, x, y, size
 
 
@@ -83,6 +89,21 @@ def standing_spots(camera: Camera, zone: ReachZone) -> list[float]:
     if count == 1:
         return [camera.width / 2.0]
     return [0.6 * size + i * span / (count - 1) for i in range(count)]
+
+
+def queue_pose(camera: Camera, zone: ReachZone, x: float, place: int) -> Pose:
+    """Standing at spot x, ``place`` people behind the first one there (0 = in front): each
+    place a step further back (higher up and smaller) and half a face to the side, alternately
+    right and left (kept in the image), so a face behind is partly covered, never hidden."""
+    front_x, front_y, size = stand_pose(zone, x)
+    if place <= 0:
+        return (front_x, front_y, size)
+    back = QUEUE_STEP_SCALE ** place
+    side = (1 if place % 2 else -1) * QUEUE_SIDE_FACES * size * ((place + 1) // 2)
+    queue_size = size * back
+    low, high = 0.5 * queue_size, camera.width - 0.5 * queue_size
+    queue_x = front_x + side if low <= front_x + side <= high else front_x - side
+    return (min(max(queue_x, low), high), front_y - QUEUE_RISE_FACES * size * place, queue_size)
 
 
 def reach_pose(zone: ReachZone) -> Pose:

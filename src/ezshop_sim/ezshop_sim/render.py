@@ -30,6 +30,8 @@ NORMALIZED_FACE = 200
 #: Per-frame jitter: position (pixels, sd), size (relative sd), brightness gain / offset, blur.
 JITTER_PX = 1.5
 JITTER_SIZE = 0.02
+#: A face whose pose is the same this long before and after is standing still.
+STILL_S = 0.1
 GAIN_RANGE = (0.85, 1.15)
 OFFSET_RANGE = (-12.0, 12.0)
 BLUR_CHANCE = 0.3
@@ -52,6 +54,8 @@ class _Face:
     reach_to: tuple[int, int] | None
     away: bool = False  # looking away: the camera sees the back of the head
     hair: tuple[int, int, int] = _HAIR_COLOURS[0]
+    identity: str = ''
+    standing: bool = True  # standing still (not walking, not reaching)
 
 
 class FrameRenderer:
@@ -78,18 +82,7 @@ class FrameRenderer:
         camera = self.store.camera(camera_id)
         frame = self._background(camera, t).copy()
         rng = random.Random(f'{self.seed}:{camera_id}:{frame_index}')
-        faces = []
-        for view, (x, y, size) in self.world.in_view(camera_id, t):
-            reach_to = None
-            if any(a <= t < b for a, b in view.reaching) and camera.role == ROLE_SHELF:
-                reach_to = self._reach_target(camera, x)
-            faces.append(_Face(x, y, size, self._crops.get(view.photo),
-                               _shopper_colour(view.identity), reach_to,
-                               view.looks_away(t), _hair_colour(view.identity)))
-        if camera.role == ROLE_SHELF:
-            placed = _side_by_side(faces, camera.width)
-        else:  # in view order = who started the pass first = nearest: drawn last
-            placed = list(reversed(faces))
+        placed = self.placed_faces(camera_id, t)
         for face in placed:
             face.x += rng.gauss(0.0, JITTER_PX)
             face.y += rng.gauss(0.0, JITTER_PX)
@@ -98,6 +91,24 @@ class FrameRenderer:
         for face in placed:
             self._draw_face(frame, face, rng)
         return frame
+
+    def placed_faces(self, camera_id: str, t: float) -> list[_Face]:
+        """The faces camera ``camera_id`` shows at time t, where they are drawn (before the
+        per-frame jitter), in drawing order."""
+        camera = self.store.camera(camera_id)
+        faces = []
+        for view, (x, y, size) in self.world.in_view(camera_id, t):
+            reach_to = None
+            if any(a <= t < b for a, b in view.reaching) and camera.role == ROLE_SHELF:
+                reach_to = self._reach_target(camera, x)
+            still = view.pose_at(t - STILL_S) == view.pose_at(t + STILL_S) == (x, y, size)
+            faces.append(_Face(x, y, size, self._crops.get(view.photo),
+                               _shopper_colour(view.identity), reach_to,
+                               view.looks_away(t), _hair_colour(view.identity),
+                               view.identity, still and reach_to is None))
+        if camera.role == ROLE_SHELF:
+            return _side_by_side(faces, camera.width)
+        return list(reversed(faces))  # in view order = who started first = nearest: drawn last
 
     def _reach_target(self, camera: Camera, x: float) -> tuple[int, int] | None:
         best = None
@@ -210,25 +221,29 @@ def _hair_colour(identity: str) -> tuple[int, int, int]:
 
 
 def _side_by_side(faces: list[_Face], width: int) -> list[_Face]:
-    """Move faces apart so no two crops overlap; who keeps their place does not change from one
-    frame to the next.
+    """Where each face is drawn, and in which order.
 
-    ``faces`` come in arrival order (the world's view order). Faces leaning in to reach keep
-    their place first, then everyone else in arrival order; a face that clashes with one placed
-    before moves a little sideways, else steps behind (higher up and smaller, like someone
-    queueing), else stays where it is (partly covered). Ordering by size instead made two
-    neighbours swap places in the frame where one began to lean in (a face jumping onto the
-    other's place, which no camera ever sees, and a track swap in the face node).
-    Returns the faces in drawing order: far (small) first, near (big) last.
+    ``faces`` come in arrival order (the world's view order). A face leaning in to reach or
+    walking is drawn where it is, in front of or behind whoever it passes (by size: nearer the
+    camera is bigger), as a real camera sees it. The world places standing shoppers apart (a
+    spot each, or a queue a step behind); should two standing faces still be inside each other,
+    the later one steps a little sideways, else behind (higher up and smaller), else stays
+    (partly covered). Standing faces make way only for standing faces, so nobody's place
+    depends on a neighbour's reach: moving standing faces out of a reaching face's way made them
+    jump ~50 px in the frame a neighbour leant in (a jump no camera sees), and the face node's
+    tracker passed a customer's track to the walk-in leaning in beside her. Returns the faces
+    in drawing order: far (small) first, near (big) last.
     """
-    placed: list[_Face] = []
-    for face in sorted(faces, key=lambda f: f.reach_to is None):  # stable: arrival order kept
-        if any(_overlap(p, face.x, face.y, face.size) for p in placed):
-            spot = _free_spot(face, placed, width)
+    standing: list[_Face] = []
+    for face in faces:
+        if not face.standing:
+            continue
+        if any(_inside(p, face) for p in standing):
+            spot = _free_spot(face, standing, width)
             if spot is not None:
                 face.x, face.y, face.size = spot
-        placed.append(face)
-    return sorted(placed, key=lambda f: f.size)
+        standing.append(face)
+    return sorted(faces, key=lambda f: f.size)
 
 
 def _free_spot(face: _Face, placed: list[_Face], width: int):
@@ -245,6 +260,12 @@ def _free_spot(face: _Face, placed: list[_Face], width: int):
                         clear(p, x, y, size) for p in placed):
                     return (x, y, size)
     return None
+
+
+def _inside(a: _Face, b: _Face) -> bool:
+    """Whether two faces' centres are within half a face of each other."""
+    reach = 0.25 * (a.size + b.size)
+    return abs(a.x - b.x) < reach and abs(a.y - b.y) < reach
 
 
 def _touches(front: _Face, x: float, y: float, size: float) -> bool:

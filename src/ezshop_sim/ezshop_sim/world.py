@@ -301,15 +301,13 @@ class _Builder:
         spacing = spots[1] - spots[0] if len(spots) > 1 else cam.width
         by_distance = sorted(range(len(spots)), key=lambda i: (abs(spots[i] - centre), i))
         # In front of the lane or one spot beside it; failing that two spots away (a crowd);
-        # failing that the nearest free spot; only when every spot is taken, behind someone in
-        # front of the lane (people queue).
+        # failing that behind someone in front of the lane (people queue: reaching in from
+        # the far end of the shelf, across everyone, is not what people do).
         near = [i for i in by_distance if abs(spots[i] - centre) <= spacing + 1.0]
         wider = [i for i in by_distance if abs(spots[i] - centre) <= 2 * spacing + 1.0]
         fallback = near[0] if near else by_distance[0]
-        # (Two faces on one spot were drawn apart frame by frame and could swap places.)
         spot = next((i for i in near if not taken.get(i)),
-                    next((i for i in wider if not taken.get(i)),
-                         next((i for i in by_distance if not taken.get(i)), fallback)))
+                    next((i for i in wider if not taken.get(i)), fallback))
         taken.setdefault(spot, []).append(cursor.index)  # a queue when several stand there
         cursor.spots[cam.camera_id] = spot
 
@@ -320,9 +318,12 @@ class _Builder:
             standing.remove(cursor.index)
 
     def stand(self, cursor: _Cursor, cam: Camera, zone) -> poses.Pose:
-        """The shopper's standing pose at their spot in this camera's view."""
-        spots = poses.standing_spots(cam, zone)
-        return poses.stand_pose(zone, spots[cursor.spots[cam.camera_id]])
+        """The shopper's standing pose at their spot in this camera's view: in front, or
+        behind whoever came to the spot before them."""
+        spot = cursor.spots[cam.camera_id]
+        queue = self.occupied[cam.camera_id].get(spot, [])
+        place = queue.index(cursor.index) if cursor.index in queue else 0
+        return poses.queue_pose(cam, zone, poses.standing_spots(cam, zone)[spot], place)
 
     def walk_to(self, cursor: _Cursor, key: tuple[str, str]) -> None:
         if cursor.lane == key:

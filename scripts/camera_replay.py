@@ -1,0 +1,110 @@
+"""Replay one camera of a simulated scenario through the face pipeline beside the truth.
+
+For each frame between two scenario times it prints where the world puts every shopper (name,
+face centre x,y and size, R = reaching, away = looking away) and what the face pipeline made of
+the frame (track:name@x,y,size; ? = unknown, ~ = followed by template, not detected). This is
+how crowd failures of the hard bench were found: run the failing scenario's YAML (kept in the
+bench's work folder) and look at the seconds before the wrong or held pick.
+
+    scripts/run python scripts/camera_replay.py SCENARIO.yaml cam_shelf_b 29 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from ezshop_common.store_config import load_store
+from ezshop_sim.photos import enrolment_photos, identities_dir, split_photos
+from ezshop_sim.render import FrameRenderer
+from ezshop_sim.scenario import load_scenario
+from ezshop_sim.world import build_world
+from ezshop_vision.face_engine import DetectorSettings, FaceEngine
+from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
+from ezshop_vision.gallery import Gallery, MatchPolicy
+from ezshop_vision.tracker import TrackerSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Frames before the first printed one, so tracks and votes are as they were in the run.
+WARM_UP_S = 3.0
+
+
+def face_node_settings(path: Path) -> dict:
+    """The face_node parameters of a vision.yaml."""
+    return yaml.safe_load(path.read_text())['face_node']['ros__parameters']
+
+
+def build_pipeline(p: dict, engine: FaceEngine, gallery: Gallery) -> FacePipeline:
+    settings = PipelineSettings(p['detect_every'], p['max_encodings_per_frame'],
+                                p['votes_needed'], p['vote_window'], p['recheck_interval_s'],
+                                p['min_face_px'], p['unknown_recheck_interval_s'])
+    tracker = TrackerSettings(p['min_iou'], p['max_misses'], p['min_follow_score'],
+                              tracking_scale=p['tracking_scale'],
+                              min_appearance=p['min_appearance'])
+    return FacePipeline(engine, settings, MatchPolicy(p['tolerance'], p['margin']), gallery,
+                        tracker)
+
+
+def enrolled_gallery(scenario, folder: Path, engine: FaceEngine) -> Gallery:
+    """The enrolled shoppers' gallery, encoded from their enrolment photos."""
+    gallery = Gallery()
+    for identity, photos in enrolment_photos(scenario, folder).items():
+        embeddings = []
+        for photo in photos:
+            rgb = cv2.imread(str(photo))[:, :, ::-1].copy()
+            boxes = engine.detect(rgb)
+            if boxes:
+                embeddings.append(engine.encode(rgb, boxes[:1])[0])
+        if embeddings:
+            gallery.add(identity, np.vstack(embeddings), identity)
+    return gallery
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('scenario', help='scenario YAML (or a shipped scenario name)')
+    parser.add_argument('camera', help='camera id, e.g. cam_shelf_b')
+    parser.add_argument('start_s', type=float, help='first scenario time to print (s)')
+    parser.add_argument('end_s', type=float, help='last scenario time to print (s)')
+    parser.add_argument('--fps', type=float, default=10.0, help='frames per second (default 10)')
+    parser.add_argument('--faces-subdir', default='dev')
+    parser.add_argument('--vision-config', type=Path, default=ROOT / 'config' / 'vision.yaml')
+    args = parser.parse_args(argv)
+
+    scenario = load_scenario(args.scenario)
+    store = load_store(None)
+    folder = identities_dir(None, args.faces_subdir)
+    photos = {i: list(split_photos(folder, i).appearance) for i in scenario.identities}
+    world = build_world(scenario, store, photos)
+    renderer = FrameRenderer(world, scenario.seed)
+    params = face_node_settings(args.vision_config)
+    engine = FaceEngine(DetectorSettings(params['detector_model'], params['upsample'],
+                                         params['downscale']))
+    pipeline = build_pipeline(params, engine, enrolled_gallery(scenario, folder, engine))
+
+    first = max(0.0, args.start_s - WARM_UP_S)
+    frames = int(round((args.end_s - first) * args.fps)) + 1
+    for frame_index in range(frames):
+        t = round(first + frame_index / args.fps, 6)
+        image = renderer.render(args.camera, t, frame_index)
+        results = pipeline.process(image[:, :, ::-1].copy(), stamp=t)
+        if t >= args.start_s:
+            truth = []
+            for view, (x, y, size) in world.in_view(args.camera, t):
+                reaching = ' R' if any(a <= t < b for a, b in view.reaching) else ''
+                away = ' away' if view.looks_away(t) else ''
+                truth.append(f'{view.identity}@{x:.0f},{y:.0f},{size:.0f}{reaching}{away}')
+            seen = [f'{r.track_id}:{r.customer_id or "?"}@{r.box.x + r.box.w / 2:.0f},'
+                    f'{r.box.y + r.box.h / 2:.0f},{r.box.h:.0f}{"" if r.detected else "~"}'
+                    for r in results]
+            print(f'{t:6.1f} truth [{" | ".join(truth)}]  seen [{" ".join(seen)}]')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
