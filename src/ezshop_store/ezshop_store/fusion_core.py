@@ -103,7 +103,7 @@ class FusionParams:
     ambiguous_policy: str = POLICY_HOLD
     min_confidence: float = 0.15
     late_min_confidence: float = 0.3  # a late attribution rests on names that came later
-    min_reach_proximity: float = 0.5  # the winner's face came this near the reach zone
+    min_reach_proximity: float = 0.9  # the winner's face entered the reach zone
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ class FusionNode(Node):
         self.declare_parameter('min_confidence', 0.15, float_param(
             'A winner with a lower confidence (score x lead over the second) is held for '
             'staff, never charged', 0.0, 1.0))
-        self.declare_parameter('min_reach_proximity', 0.5, float_param(
+        self.declare_parameter('min_reach_proximity', 0.9, float_param(
             'A winner whose face never came this near the reach zone (proximity, 1 = inside '
             'it) in the window is held: the taker was a face the cameras missed', 0.0, 1.0))
         self.declare_parameter('late_naming', False, ParameterDescriptor(

@@ -240,6 +240,10 @@ def test_a_customer_who_never_reached_is_not_charged_for_a_taker_the_cameras_mis
     assert scores['alice'] >= PARAMS.min_score
     assert decision.outcome == LOW_CONFIDENCE_HELD and decision.customer_id == ''
     assert 'never at the lane' in decision.reason
+    # Standing just above the zone (20 px: where a shopper stands before leaning in) is not
+    # reaching either.
+    beside = run(frames(lambda t: [face(1, 'alice', 100, cy=40)]), in_store=('alice',))[1]
+    assert beside.outcome == LOW_CONFIDENCE_HELD
     # The same shopper stepping into the zone for a moment is charged.
     def reaching(t):
         return [face(1, 'alice', 100 if abs(t - EVENT_T) < 100 * MS else 270)]
