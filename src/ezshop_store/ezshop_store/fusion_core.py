@@ -321,13 +321,6 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
     return scores, peaks
 
 
-def score_tracks(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str, Box],
-                 distance_scale_px: float,
-                 late_names: Mapping[TrackKey, str] | None = None) -> dict[str, float]:
-    """The scores of :func:`lane_nearness` alone."""
-    return lane_nearness(frames_by_camera, zones, distance_scale_px, late_names)[0]
-
-
 def _candidate_names(camera_id: str, pieces: Mapping[PieceKey, _Piece],
                      late_names: Mapping[TrackKey, str]) -> dict[PieceKey, str]:
     """Run -> candidate id: its customer, a late name, or its unknown chain's name."""
@@ -351,16 +344,16 @@ def _candidate_names(camera_id: str, pieces: Mapping[PieceKey, _Piece],
 
 def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[str],
            holdings: Mapping[str, Mapping[str, int]], params: FusionParams,
-           peaks: Mapping[str, float] | None = None) -> Decision:
+           peaks: Mapping[str, float]) -> Decision:
     """Pick the customer a shelf change belongs to.
 
     Takes (quantity_delta < 0) go to the best-scoring identified customer who is in the store.
     Put-backs prefer nearby customers who hold the item. Best and second best within
     ``ambiguity_margin``: ambiguous (assigned to the best or held, by policy). A winner whose
-    confidence is below ``min_confidence``, or (given ``peaks``) whose face never came within
-    ``min_reach_proximity`` of the reach zone: held (the taker was someone the cameras did not
-    see; the customer nearest them only stood by). Nobody identified above ``min_score``, or an
-    unknown face scoring best: unattributed.
+    confidence is below ``min_confidence``, or whose face never came within
+    ``min_reach_proximity`` of the reach zone (``peaks``, from :func:`lane_nearness`): held
+    (the taker was someone the cameras did not see; the customer nearest them only stood by).
+    Nobody identified above ``min_score``, or an unknown face scoring best: unattributed.
     """
     present = set(in_store)
     quantity = -change.quantity_delta
@@ -410,7 +403,7 @@ def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[
         return make('', confidence, False, LOW_CONFIDENCE_HELD,
                     f'{best_id} best but confidence {confidence:.2f} is below '
                     f'{params.min_confidence:.2f}; held for staff')
-    if peaks is not None and peaks.get(best_id, 0.0) < params.min_reach_proximity:
+    if peaks.get(best_id, 0.0) < params.min_reach_proximity:
         return make('', confidence, False, LOW_CONFIDENCE_HELD,
                     f'{best_id} best but never at the lane (nearest proximity '
                     f'{peaks.get(best_id, 0.0):.2f} < {params.min_reach_proximity:.2f}); '

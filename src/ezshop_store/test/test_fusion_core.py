@@ -18,7 +18,6 @@ from ezshop_store.fusion_core import (
     lane_nearness,
     ready_to_decide,
     run_names,
-    score_tracks,
 )
 
 MS = 1_000_000
@@ -102,11 +101,11 @@ def test_a_track_named_after_the_window_counts_when_named_late():
     for frame in unknown:
         buffer.add(frame)
     window = {CAM: buffer.window(CAM, EVENT_T - 1000 * MS, EVENT_T + 500 * MS)}
-    first = decide(change(), score_tracks(window, {CAM: ZONES['lane_1']}, 60.0),
-                   ('alice',), {}, PARAMS)
+    scores, peaks = lane_nearness(window, {CAM: ZONES['lane_1']}, 60.0)
+    first = decide(change(), scores, ('alice',), {}, PARAMS, peaks)
     assert first.outcome == UNATTRIBUTED
-    late = decide(change(), score_tracks(window, {CAM: ZONES['lane_1']}, 60.0,
-                                         {(CAM, 7): 'alice'}), ('alice',), {}, PARAMS)
+    scores, peaks = lane_nearness(window, {CAM: ZONES['lane_1']}, 60.0, {(CAM, 7): 'alice'})
+    late = decide(change(), scores, ('alice',), {}, PARAMS, peaks)
     assert late.outcome == ASSIGNED and late.customer_id == 'alice'
 
 
@@ -273,10 +272,10 @@ def test_late_names_name_a_chain_of_unknown_pieces_when_they_agree():
     def faces_at(t):
         return [face(7 if t < EVENT_T else 8, '', 100)]
     window = {CAM: frames(faces_at)}
-    late = score_tracks(window, {CAM: ZONES['lane_1']}, 60.0, {(CAM, 8): 'alice'})
+    late, _ = lane_nearness(window, {CAM: ZONES['lane_1']}, 60.0, {(CAM, 8): 'alice'})
     assert late['alice'] > 0.95 and len(late) == 1
-    both = score_tracks(window, {CAM: ZONES['lane_1']}, 60.0,
-                        {(CAM, 7): 'bob', (CAM, 8): 'alice'})
+    both, _ = lane_nearness(window, {CAM: ZONES['lane_1']}, 60.0,
+                            {(CAM, 7): 'bob', (CAM, 8): 'alice'})
     assert set(both) == {f'unknown:{CAM}:7'}
 
 
