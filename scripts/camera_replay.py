@@ -15,8 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 import yaml
 
 from ezshop_common.store_config import load_store
@@ -24,6 +22,7 @@ from ezshop_sim.photos import enrolment_photos, identities_dir, split_photos
 from ezshop_sim.render import FrameRenderer
 from ezshop_sim.scenario import load_scenario
 from ezshop_sim.world import build_world
+from ezshop_vision.enrollment import Person, make_engine, person_embeddings
 from ezshop_vision.face_engine import DetectorSettings, FaceEngine
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import Gallery, MatchPolicy
@@ -50,18 +49,14 @@ def build_pipeline(p: dict, engine: FaceEngine, gallery: Gallery) -> FacePipelin
                         tracker)
 
 
-def enrolled_gallery(scenario, folder: Path, engine: FaceEngine) -> Gallery:
-    """The enrolled shoppers' gallery, encoded from their enrolment photos."""
+def enrolled_gallery(scenario, folder: Path) -> Gallery:
+    """The enrolled shoppers' gallery, as the referee enrols them (same engine and checks)."""
+    engine = make_engine()
     gallery = Gallery()
     for identity, photos in enrolment_photos(scenario, folder).items():
-        embeddings = []
-        for photo in photos:
-            rgb = cv2.imread(str(photo))[:, :, ::-1].copy()
-            boxes = engine.detect(rgb)
-            if boxes:
-                embeddings.append(engine.encode(rgb, boxes[:1])[0])
-        if embeddings:
-            gallery.add(identity, np.vstack(embeddings), identity)
+        embeddings, _ = person_embeddings(engine, Person(identity, tuple(photos)))
+        if len(embeddings):
+            gallery.add(identity, embeddings, identity)
     return gallery
 
 
@@ -85,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     params = face_node_settings(args.vision_config)
     engine = FaceEngine(DetectorSettings(params['detector_model'], params['upsample'],
                                          params['downscale']))
-    pipeline = build_pipeline(params, engine, enrolled_gallery(scenario, folder, engine))
+    pipeline = build_pipeline(params, engine, enrolled_gallery(scenario, folder))
 
     first = max(0.0, args.start_s - WARM_UP_S)
     frames = int(round((args.end_s - first) * args.fps)) + 1
