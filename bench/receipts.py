@@ -294,6 +294,11 @@ def scenarios_to_run(args, store, identities: list[str], work: Path) -> list[tup
             path.write_text(yaml.safe_dump(scenario_to_dict(scenario), sort_keys=False))
             load_scenario(path)  # what we wrote must load
             chosen.append((difficulty, str(path)))
+    if args.only:
+        wanted = {name.strip() for name in args.only.split(',') if name.strip()}
+        chosen = [(kind, s) for kind, s in chosen if Path(s).stem in wanted]
+        if not chosen:
+            raise SystemExit(f'receipts.py: none of {sorted(wanted)} is in the chosen set')
     return chosen
 
 
@@ -313,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                         help='only random scenarios (e.g. for your own photos)')
     parser.add_argument('--scenarios', default='', help='comma-separated shipped scenarios '
                         '(default: all)')
+    parser.add_argument('--only', default='', help='comma-separated scenario names to run out '
+                        'of the chosen set (e.g. one failing hard_s651673_n8 of the same seed)')
     parser.add_argument('--faces-dir', default='', help='faces folder (default $EZSHOP_FACES)')
     parser.add_argument('--faces-subdir', default='dev')
     parser.add_argument('--timeout', type=float, default=300.0, help='per scenario (s)')

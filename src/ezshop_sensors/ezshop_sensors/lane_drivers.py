@@ -23,7 +23,13 @@ from importlib.metadata import entry_points
 
 from gpiozero import DistanceSensor, LightSensor
 from gpiozero.exc import DistanceSensorNoEcho, PWMSoftwareFallback
-from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockTriggerPin
+from gpiozero.pins.mock import (
+    MockChargingPin,
+    MockFactory,
+    MockPin,
+    MockTriggerPin,
+    PinState,
+)
 
 KIND_ULTRASONIC = 'ultrasonic'
 KIND_LIGHT = 'light'
@@ -194,16 +200,70 @@ def make_pin_factory(name: str):
     return matches[0].load()()
 
 
+class _PunctualEchoPin(MockPin):
+    """Mock echo pin whose falling edge is stamped when the pulse was due to end.
+
+    gpiozero's mock stamps an edge when its sleeping thread wakes; a busy machine wakes it
+    milliseconds late (0.17 m of distance per millisecond), so a constant mock distance read
+    as noise the shelf monitor never accepted as steady."""
+
+    due_fall: float | None = None
+
+    def _change_state(self, value):
+        if value or self.due_fall is None:
+            return super()._change_state(value)
+        return _change_state_at(self, value, self.due_fall)
+
+
+class _PunctualTriggerPin(MockTriggerPin):
+    """Mock trigger pin driving a :class:`_PunctualEchoPin` for exactly ``echo_time``."""
+
+    def _echo(self):
+        time.sleep(0.001)
+        self.echo_pin.drive_high()
+        self.echo_pin.due_fall = self.echo_pin._last_change + self.echo_time
+        time.sleep(self.echo_time)
+        self.echo_pin.drive_low()
+
+
+class _PunctualChargingPin(MockChargingPin):
+    """Mock LDR pin whose charged edge is stamped ``charge_time`` after it became an input,
+    however late its thread wakes (within the sensor's time limit)."""
+
+    _due_high: float | None = None
+
+    def _set_function(self, value):
+        if value == 'input':
+            self._due_high = time.monotonic() + self.charge_time
+        super()._set_function(value)
+
+    def _change_state(self, value):
+        if not value or self._due_high is None:
+            return super()._change_state(value)
+        return _change_state_at(self, value, self._due_high)
+
+
+def _change_state_at(pin: MockPin, value: bool, at: float) -> bool:
+    """MockPin._change_state, stamped ``at`` (monotonic s) instead of now; its state log too."""
+    if pin._state == value:
+        return False
+    pin._state = value
+    pin.states.append(PinState(at - pin._last_change, value))
+    pin._last_change = at
+    return True
+
+
 def prepare_mock_pins(factory: MockFactory, spec: LaneSpec) -> None:
     """With the mock factory, wire the lane's pins so the sensor reads ``spec.mock_value``
-    (metres or lux): an echo pin answering the trigger, or a charging LDR pin."""
+    (metres or lux): an echo pin answering the trigger, or a charging LDR pin, both stamping
+    their edges on time so the value does not depend on how busy the machine is."""
     if spec.kind == KIND_ULTRASONIC:
-        echo = factory.pin(spec.echo_pin, pin_class=MockPin)
-        factory.pin(spec.trigger_pin, pin_class=MockTriggerPin, echo_pin=echo,
+        echo = factory.pin(spec.echo_pin, pin_class=_PunctualEchoPin)
+        factory.pin(spec.trigger_pin, pin_class=_PunctualTriggerPin, echo_pin=echo,
                     echo_time=2.0 * spec.mock_value / SPEED_OF_SOUND_MPS)
     else:
         fraction = 1.0 - min(1.0, max(0.0, spec.mock_value / spec.full_scale_lux))
-        factory.pin(spec.pin, pin_class=MockChargingPin,
+        factory.pin(spec.pin, pin_class=_PunctualChargingPin,
                     charge_time=fraction * spec.charge_time_limit_s)
 
 

@@ -20,8 +20,8 @@ def test_lane_sensor_node_feeds_shelf_monitor_across_processes(ros, repo_root):
         '--params-file', params, '-p', 'pin_factory:=mock',
         # The mock LDR charges in (1 - lux / full_scale) of the time limit: at the shipped
         # 1000 lux full scale, 20 lux charges 0.2 ms before the 10 ms limit, and a thread woken
-        # late reads a timeout (0 lux: garbage). At 100 lux full scale it is 2 ms before.
-        '-p', 'lane_3.full_scale_lux:=100.0'])
+        # late reads a timeout (0 lux: garbage). Here it charges 10 ms before a 50 ms limit.
+        '-p', 'lane_3.full_scale_lux:=100.0', '-p', 'lane_3.charge_time_limit_s:=0.05'])
     monitor = ChildProcess([
         exe('shelf_monitor'), '--ros-args', '--params-file', params,
         '-p', 'shelves:=[shelf_a]', '-p', 'settle_s:=0.5', '-p', 'light_settle_s:=0.5'])
