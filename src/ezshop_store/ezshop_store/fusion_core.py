@@ -286,6 +286,32 @@ def link_unknown_pieces(pieces: Mapping[PieceKey, _Piece]) -> dict[PieceKey, int
     return chains
 
 
+def unknown_chain(frames: list[Frame], head: int) -> set[int]:
+    """The tracks of the unknown chain whose first track is ``head`` (see
+    :func:`link_unknown_pieces`) in one camera's window."""
+    pieces, _ = _pieces(frames)
+    return {track for (track, _), first in link_unknown_pieces(pieces).items()
+            if first == head}
+
+
+def names_that_follow(frames: list[Frame], until_ns: int) -> dict[int, str]:
+    """Track -> the name its last face at or before ``until_ns`` counts for, judged with the
+    frames after that too (:func:`run_names` over the whole track): the name an unnamed face
+    of a pick's window got once its track's votes settled, not whatever the track is called
+    now (it may have passed to someone else since)."""
+    seen: dict[int, list[tuple[int, str]]] = {}
+    for frame in frames:
+        for face in frame.faces:
+            seen.setdefault(face.track_id, []).append((frame.stamp_ns, face.customer_id))
+    following: dict[int, str] = {}
+    for track_id, faces in seen.items():
+        labels = run_names([name for _, name in faces])
+        last = [i for i, (stamp, _) in enumerate(faces) if stamp <= until_ns]
+        if last and labels[last[-1]]:
+            following[track_id] = labels[last[-1]]
+    return following
+
+
 def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str, Box],
                   distance_scale_px: float,
                   late_names: Mapping[TrackKey, str] | None = None

@@ -201,16 +201,25 @@ class FusionEngine:
                            self.params, peaks)
 
     def _late_name(self, pick: _Pick) -> dict[core.TrackKey, str]:
-        """The name the held pick's nearest unknown face got since, if it got one: only that
-        track is named late (naming other tracks let a bystander outscore a taker the cameras
-        never identified, measured in the hard bench)."""
+        """The name the held pick's nearest unknown face went on to get, if its track got one
+        (the name its unnamed faces count for, see fusion_core.run_names) and, where that face
+        is a chain of tracks, every track of the chain got the same one. Only that face is
+        named late: naming other tracks let a bystander outscore a taker the cameras never
+        identified (measured in the hard bench)."""
         best = pick.held.candidates[0][0] if pick.held and pick.held.candidates else ''
         if not self.settings.late_naming or not best.startswith(core.UNKNOWN_PREFIX):
             return {}
-        camera_id, _, track = best[len(core.UNKNOWN_PREFIX):].rpartition(':')
-        key = (camera_id, int(track))
-        name = self.track_names.get(key)
-        return {key: name} if name else {}
+        camera_id, _, head = best[len(core.UNKNOWN_PREFIX):].rpartition(':')
+        window = self._window(pick).get(camera_id, [])
+        chain = core.unknown_chain(window, int(head))
+        start = pick.change.stamp_ns - self.params.window_before_ns
+        end = pick.change.stamp_ns + self.params.window_after_ns
+        latest = self.buffer.latest_stamp(camera_id) or end
+        following = core.names_that_follow(self.buffer.window(camera_id, start, latest), end)
+        names = {following.get(track, '') for track in chain}
+        if len(names) != 1 or '' in names:
+            return {}
+        return {(camera_id, track): following[track] for track in chain}
 
     def _decide(self, pick: _Pick) -> FusionEffects:
         effects = FusionEffects()

@@ -202,3 +202,31 @@ def test_by_default_a_name_that_comes_later_settles_nothing():
     assert len(eng.held) == 1
     later = play(eng, lambda t: [face(7, 'alice', 100)], EVENT_T + 1 * S, EVENT_T + 2 * S)
     assert actions(later) == [] and len(eng.held) == 1
+
+
+def test_a_late_name_is_the_one_the_face_got_next_not_whoever_has_the_track_now():
+    eng = engine()
+    eng.on_door_event(True, 'bob', EVENT_T - 20 * S)
+    take(eng)
+    play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    assert len(eng.held) == 1
+    # The taker's track is named alice, who was not in the store at the pick (too unsure to
+    # count as a sighting): she cannot be charged...
+    play(eng, lambda t: [face(7, 'alice', 100, confidence=0.2)], EVENT_T + 1 * S,
+         EVENT_T + 2 * S)
+    # ... then the track passes to bob, who is in the store: the pick is not his.
+    later = play(eng, lambda t: [face(7, 'bob', 100)], EVENT_T + 2100 * MS, EVENT_T + 3 * S)
+    assert actions(later) == [] and len(eng.held) == 1
+
+
+def test_a_late_name_needs_every_track_of_the_unknown_chain_to_agree():
+    eng = engine()
+    eng.on_door_event(True, 'bob', EVENT_T - 20 * S)
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    take(eng)
+    # One unknown person near the lane on two tracks, one after the other at the same place.
+    play(eng, lambda t: [face(7, '', 100)] if t < EVENT_T - 200 * MS else [face(8, '', 110)],
+         EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    assert len(eng.held) == 1
+    agreed = play(eng, lambda t: [face(8, 'alice', 110)], EVENT_T + 1 * S, EVENT_T + 2 * S)
+    assert actions(agreed) == [] and len(eng.held) == 1  # track 7 was never named
