@@ -42,7 +42,7 @@ class EngineSettings:
     decision_timeout_ns: int = 1 * S
     buffer_horizon_ns: int = 20 * S
     late_attribution_ns: int = 4 * S
-    late_naming: bool = False  # decide again when the nearest unknown face is named later
+    late_naming: bool = True  # decide again when the nearest unknown face is named later
 
 
 @dataclass

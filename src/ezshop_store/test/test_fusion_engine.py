@@ -194,8 +194,8 @@ def test_only_the_nearest_unknown_face_can_be_named_late():
     assert actions(later) == [] and len(eng.held) == 1
 
 
-def test_by_default_a_name_that_comes_later_settles_nothing():
-    eng = engine(EngineSettings())
+def test_with_late_naming_off_a_name_that_comes_later_settles_nothing():
+    eng = engine(EngineSettings(late_naming=False))
     eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
     take(eng)
     play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
