@@ -1,35 +1,14 @@
 """Session-wide test setup: every ROS process of a test session stays on this machine, on a
 ROS_DOMAIN_ID of its own, with the project's Fast DDS profile."""
 
-import fcntl
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent
-_domain_lock = None
-
-
-def _claim_domain_id() -> int:
-    """Hold a lock file for a free domain id so parallel test sessions never share one."""
-    global _domain_lock
-    from ezshop_testing.env import DOMAIN_ID_RANGE, pick_domain_id
-
-    first = pick_domain_id()
-    low, high = DOMAIN_ID_RANGE
-    span = high - low + 1
-    for i in range(span):
-        domain_id = low + (first - low + i) % span
-        lock = open(f'/tmp/ezshop-ros-domain-{domain_id}.lock', 'w')
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            continue
-        _domain_lock = lock
-        return domain_id
-    raise RuntimeError('no free ROS_DOMAIN_ID for this test session')
+_domain_claim = contextlib.ExitStack()
 
 
 def pytest_configure(config):
@@ -37,11 +16,19 @@ def pytest_configure(config):
         raise pytest.UsageError(
             'run the tests in the built environment: `make test`, or `scripts/run pytest ...`')
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    os.environ['ROS_DOMAIN_ID'] = str(_claim_domain_id())
+    from ezshop_testing.env import claimed_domain_id
+
+    # A domain of the session's own, held machine-wide until it ends: benches, the demo and
+    # other test sessions claim theirs the same way and never share it.
+    os.environ['ROS_DOMAIN_ID'] = str(_domain_claim.enter_context(claimed_domain_id()))
     os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE',
                           str(ROOT / 'config' / 'fastdds_localhost.xml'))
     # Logs of nodes under test go to a per-session folder, not the user's ~/.ros.
     os.environ.setdefault('ROS_LOG_DIR', f'/tmp/ezshop-test-logs/{os.getpid()}')
+
+
+def pytest_unconfigure(config):
+    _domain_claim.close()
 
 
 def pytest_report_header(config):

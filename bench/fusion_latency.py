@@ -33,7 +33,7 @@ from sensor_msgs.msg import RegionOfInterest
 
 from ezshop_msgs.msg import CartAction, CustomerEvent, FaceArray, FaceDetection, ShelfEvent
 from ezshop_store.convert import stamp_ns, to_time
-from ezshop_testing.env import pick_domain_id, ros_env
+from ezshop_testing.env import claim_domain_for_this_process, ros_env
 from ezshop_testing.processes import ChildProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,7 +180,7 @@ def main() -> int:
     if not FUSION_NODE.exists():
         print(f'{FUSION_NODE} missing: run scripts/build ezshop_store', file=sys.stderr)
         return 2
-    os.environ['ROS_DOMAIN_ID'] = str(pick_domain_id())
+    claim_domain_for_this_process()
     row = run(args)
     print(' '.join(f'{k}={v}' for k, v in row.items()))
     write_results(row)

@@ -35,6 +35,7 @@ from ezshop_sim.generator import DIFFICULTIES, random_suite
 from ezshop_sim.photos import identities_dir, list_identities
 from ezshop_sim.referee import percentile
 from ezshop_sim.scenario import load_scenario, scenario_names, scenario_to_dict
+from ezshop_testing.env import claim_domain_for_this_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'bench' / 'results'
@@ -335,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix='ezshop-bench-'))
     scenarios = scenarios_to_run(args, store, identities, work)
 
-    print(f'{len(scenarios)} scenarios; logs and databases in {work}', flush=True)
+    domain_id = claim_domain_for_this_process()
+    print(f'{len(scenarios)} scenarios; logs and databases in {work}; '
+          f'ROS_DOMAIN_ID={domain_id}', flush=True)
     hog = subprocess.Popen(CPU_HOG, start_new_session=True) if args.cpu_hog else None
     hog_nice = os.getpriority(os.PRIO_PROCESS, hog.pid) if hog else None
     reports = []

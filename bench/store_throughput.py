@@ -33,7 +33,7 @@ from ezshop_msgs.srv import GetCart, RegisterCustomer
 from ezshop_store.convert import to_time
 from ezshop_store.db import models as m
 from ezshop_store.db.scratch import postgres_schema, postgres_unavailable_reason
-from ezshop_testing.env import pick_domain_id, ros_env
+from ezshop_testing.env import claim_domain_for_this_process, ros_env
 from ezshop_testing.processes import ChildProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -248,7 +248,7 @@ def main() -> int:
     if not STORE_NODE.exists():
         print(f'{STORE_NODE} missing: run scripts/build ezshop_store', file=sys.stderr)
         return 2
-    os.environ['ROS_DOMAIN_ID'] = str(pick_domain_id())
+    claim_domain_for_this_process()
     rows = []
     if 'sqlite' in args.backends:
         with tempfile.TemporaryDirectory() as folder:

@@ -69,11 +69,36 @@ if [ -z "${ROS_DISTRO:-}" ]; then
   fi
 fi
 
+# --- ROS 2 launch system and command line (not on PyPI) -------------------------------------
+# launch, launch_ros, ros2launch, launch_testing, the ros2 CLI, rosidl_runtime_py and
+# diagnostic_updater as wheels, plus composition_interfaces (launch_ros imports it) as source,
+# from $EZSHOP_ROS_VENDOR (default ../shared/vendor/ros2, see its README.md and SOURCES.md).
+# A full ROS 2 install (ROS_DISTRO set) has them already.
+BASE_PATHS=(src)
+if [ -z "${ROS_DISTRO:-}" ]; then
+  ROS_VENDOR="${EZSHOP_ROS_VENDOR:-$ROOT/../shared/vendor/ros2}"
+  if [ -d "$ROS_VENDOR/wheels" ]; then
+    ROS_VENDOR="$(cd "$ROS_VENDOR" && pwd)"
+    VENDOR_STAMP="$VENV/.ezshop-ros-vendor.sha256"
+    VENDOR_WANT="$(cd "$ROS_VENDOR/wheels" && sha256sum ./*.whl | sha256sum | cut -d' ' -f1)"
+    if [ "$(cat "$VENDOR_STAMP" 2>/dev/null)" != "$VENDOR_WANT" ]; then
+      say "installing ros2 launch and CLI wheels from $ROS_VENDOR/wheels"
+      "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+        "$ROS_VENDOR"/wheels/*.whl
+      echo "$VENDOR_WANT" > "$VENDOR_STAMP"
+    fi
+    BASE_PATHS+=("$ROS_VENDOR/src")
+  else
+    say "warning: no ROS 2 vendor folder at $ROS_VENDOR (set EZSHOP_ROS_VENDOR): no 'ros2' command"
+    say "         and no ros2 launch; graphs start with the project's runner"
+  fi
+fi
+
 # --- colcon build ---------------------------------------------------------------------------
 # shellcheck disable=SC1091
 source "$ROOT/scripts/env.sh" --no-workspace
 say "colcon build (ROS ${ROS_DISTRO:-kilted wheels})"
-colcon --log-base "$ROOT/log" build --base-paths src --symlink-install \
+colcon --log-base "$ROOT/log" build --base-paths "${BASE_PATHS[@]}" --symlink-install \
   --event-handlers console_direct- console_start_end- summary+ \
   --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python" \
   || die "colcon build failed (see log/latest_build)"

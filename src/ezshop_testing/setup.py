@@ -21,6 +21,7 @@ setup(
             'smoke_talker = ezshop_testing.smoke_talker:main',
             'smoke_listener = ezshop_testing.smoke_listener:main',
             'msg_echo = ezshop_testing.msg_echo:main',
+            'with_domain = ezshop_testing.with_domain:main',
         ],
     },
 )

@@ -17,6 +17,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Illuminance, Range
 
+from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_sensors.lane_drivers import (
     KIND_LIGHT,
     KIND_ULTRASONIC,
@@ -175,7 +176,7 @@ class LaneSensorNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
+    init_node_process(args)
     node = None
     try:
         node = LaneSensorNode()
@@ -185,7 +186,7 @@ def main(args=None) -> None:
     finally:
         if node is not None:
             node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()
 
 
 if __name__ == '__main__':

@@ -17,6 +17,7 @@ from sensor_msgs.msg import Illuminance, Range
 
 from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
 from ezshop_msgs.msg import Alert, ShelfEvent, ShelfState
+from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_sensors.lane_filter import FilterParams, LaneFilter
 from ezshop_sensors.messages import (
     lane_diagnostic,
@@ -213,7 +214,7 @@ class ShelfMonitorNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
+    init_node_process(args)
     node = None
     try:
         node = ShelfMonitorNode()
@@ -223,7 +224,7 @@ def main(args=None) -> None:
     finally:
         if node is not None:
             node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()
 
 
 if __name__ == '__main__':

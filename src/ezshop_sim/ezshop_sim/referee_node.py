@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -25,6 +24,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import CartAction, CustomerEvent, Gallery, GroundTruth, Receipt, ShelfEvent
 from ezshop_msgs.srv import ForgetCustomer
+from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_sim.photos import enrolment_photos, identities_dir
 from ezshop_sim.referee import (
     CUSTOMER_ABSENT,
@@ -297,7 +297,7 @@ class RefereeNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
+    init_node_process(args)
     code = EXIT_SETUP_FAILED
     node = None
     try:
@@ -310,11 +310,13 @@ def main(args=None) -> int:
         else:
             node.say('enrolment failed; is store_node running?')
     except (KeyboardInterrupt, ExternalShutdownException):
-        code = EXIT_TIMEOUT
+        # Stopped on request (Ctrl-C, SIGTERM): no verdict, and not a failure either.
+        print('referee: stopped before the verdict', file=sys.stderr, flush=True)
+        code = EXIT_OK
     finally:
         if node is not None:
             node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()
     return code
 
 

@@ -26,6 +26,7 @@ from sensor_msgs.msg import CameraInfo, Illuminance, Image, Range
 
 from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
 from ezshop_msgs.msg import GroundTruth
+from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_sim.lanes import lane_signals
 from ezshop_sim.photos import identities_dir, split_photos
 from ezshop_sim.render import FrameRenderer
@@ -321,7 +322,7 @@ def _camera_info(camera) -> CameraInfo:
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
+    init_node_process(args)
     node = None
     code = 0
     try:
@@ -338,7 +339,7 @@ def main(args=None) -> int:
     finally:
         if node is not None:
             node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()
     return code
 
 

@@ -20,6 +20,7 @@ from rclpy.qos import QoSProfile
 
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import Alert, Cart, CartAction, CustomerEvent, FaceArray, ShelfEvent
+from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_store import convert
 from ezshop_store import fusion_core as core
 from ezshop_store.diagnostics import diagnostic_array
@@ -64,10 +65,10 @@ class FusionNode(Node):
         self.declare_parameter('min_reach_proximity', 0.9, float_param(
             'A winner whose face never came this near the reach zone (proximity, 1 = inside '
             'it) in the window is held: the taker was a face the cameras missed', 0.0, 1.0))
-        self.declare_parameter('late_naming', False, ParameterDescriptor(
+        self.declare_parameter('late_naming', True, ParameterDescriptor(
             description='Also decide a held pick again when the unknown face nearest it is '
-                        'identified later (off: in crowds tracks change hands, measured 3-4 of '
-                        '10 such late charges on the wrong cart)'))
+                        'identified later, by the first name its track got after the window '
+                        '(not its newest: in crowds tracks change hands)'))
         self.declare_parameter('late_min_confidence', 0.3, float_param(
             'A late attribution needs at least this confidence (its names came after the '
             'window, on tracks that may have changed hands)', 0.0, 1.0))
@@ -227,7 +228,7 @@ class FusionNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
+    init_node_process(args)
     node = FusionNode()
     try:
         rclpy.spin(node)
@@ -235,4 +236,4 @@ def main(args=None):
         pass
     finally:
         node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()

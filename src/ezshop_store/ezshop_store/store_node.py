@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -32,6 +31,7 @@ from ezshop_msgs.msg import (
     ShelfEvent,
 )
 from ezshop_msgs.srv import Checkout, ForgetCustomer, GetCart, RegisterCustomer, SetStock
+from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_store import cart_rules as rules
 from ezshop_store import convert, store_admin
 from ezshop_store.db.engine import make_engine, upgrade
@@ -342,7 +342,7 @@ def spin_events(node: Node) -> None:
 
 
 def main(args=None):
-    rclpy.init(args=args)
+    init_node_process(args)
     node = StoreNode()
     try:
         spin_events(node)
@@ -350,4 +350,4 @@ def main(args=None):
         pass
     finally:
         node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()

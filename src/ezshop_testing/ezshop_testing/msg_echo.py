@@ -10,6 +10,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_testing.samples import sample
 from ezshop_testing.types import ezshop_message_types, ezshop_service_types
 
@@ -43,7 +44,7 @@ class MsgEcho(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
+    init_node_process(args)
     node = MsgEcho()
     try:
         rclpy.spin(node)
@@ -51,4 +52,4 @@ def main(args=None):
         pass
     finally:
         node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()

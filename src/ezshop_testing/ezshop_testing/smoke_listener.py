@@ -6,6 +6,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from ezshop_msgs.msg import Alert
+from ezshop_ros.process import init_node_process, shutdown_node_process
 
 
 class SmokeListener(Node):
@@ -21,7 +22,7 @@ class SmokeListener(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
+    init_node_process(args)
     node = SmokeListener()
     try:
         rclpy.spin(node)
@@ -29,4 +30,4 @@ def main(args=None):
         pass
     finally:
         node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()

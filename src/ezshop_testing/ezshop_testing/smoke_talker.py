@@ -7,6 +7,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from ezshop_msgs.msg import Alert
+from ezshop_ros.process import init_node_process, shutdown_node_process
 
 
 class SmokeTalker(Node):
@@ -36,7 +37,7 @@ class SmokeTalker(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
+    init_node_process(args)
     node = SmokeTalker()
     try:
         rclpy.spin(node)
@@ -44,4 +45,4 @@ def main(args=None):
         pass
     finally:
         node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()

@@ -12,6 +12,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
+from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_vision.calibration import CalibrationError, load_calibration
 from ezshop_vision.camera_source import Backoff, FrameSource, SourceError, fit_frame
 from ezshop_vision.image_conversion import cv2_to_imgmsg
@@ -157,7 +158,7 @@ class CameraNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
+    init_node_process(args)
     node = CameraNode()
     try:
         rclpy.spin(node)
@@ -165,4 +166,4 @@ def main(args=None):
         pass
     finally:
         node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()

@@ -21,6 +21,7 @@ from ezshop_common.store_config import (
     load_store,
 )
 from ezshop_msgs.msg import Alert, CustomerEvent, FaceArray
+from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_vision.door_logic import KIND_PASS, DoorLogic, DoorSettings, FaceSeen
 from ezshop_vision.ros_params import (
     declare,
@@ -134,7 +135,7 @@ class DoorNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
+    init_node_process(args)
     node = None
     try:
         node = DoorNode()
@@ -147,4 +148,4 @@ def main(args=None):
     finally:
         if node is not None:
             node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()

@@ -21,6 +21,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, RegionOfInterest
 
 from ezshop_msgs.msg import FaceArray, FaceDetection, Gallery
+from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_vision.annotate import annotate
 from ezshop_vision.face_engine import DetectorSettings, FaceEngine
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
@@ -298,7 +299,7 @@ class FaceNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
+    init_node_process(args)
     node = FaceNode()
     try:
         rclpy.spin(node)
@@ -306,4 +307,4 @@ def main(args=None):
         pass
     finally:
         node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node_process()

@@ -1,0 +1,46 @@
+"""How an EZShop node process starts, so it stops cleanly however it is stopped.
+
+Under `ros2 launch`, Ctrl-C reaches every node twice: once from the terminal (the whole process
+group) and once from launch itself. rclpy's own handlers shut the context down on the first
+SIGINT or SIGTERM (spin ends with ExternalShutdownException and the node cleans up); Python's
+default SIGINT handler would also raise KeyboardInterrupt, on the second Ctrl-C in the middle of
+that cleanup: a traceback, a worker join aborted, a store that had not committed what it held.
+So once the first stop signal has reached Python, the process ignores further ones (it is
+stopping already), and again after rclpy.shutdown, which restores the default (fatal) action
+while the interpreter still has Fast DDS and worker threads to tear down.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import rclpy
+
+#: Signals that stop a node: rclpy shuts its context down on them.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def ignore_stop_signals() -> None:
+    """From now on SIGINT and SIGTERM do nothing: the process is stopping already."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _stop_requested(signum, frame) -> None:
+    """The first stop signal at the Python level (rclpy's handler, which calls this one, has
+    shut the context down): no KeyboardInterrupt, and no later signal cuts the cleanup short."""
+    ignore_stop_signals()
+
+
+def init_node_process(args: list[str] | None = None) -> None:
+    """rclpy.init for a node's main(): the first stop signal shuts the ROS context down (the
+    main loop ends and the node cleans up), any later one is ignored."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop_requested)
+    rclpy.init(args=args)
+
+
+def shutdown_node_process() -> None:
+    """rclpy.try_shutdown at the end of a node's main(), still deaf to stop signals after."""
+    rclpy.try_shutdown()
+    ignore_stop_signals()
