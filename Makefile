@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
-LAUNCH ?= launch/smoke.launch.xml
+LAUNCH ?= smoke.launch.xml
 LAUNCH_ARGS ?=
 
 .PHONY: help setup build test lint shell launch demo bench clean
@@ -16,7 +16,7 @@ help:
 	@echo "make test    set up if needed, then run every test (ruff, unit, node, system)"
 	@echo "make bench   the receipt-accuracy benchmark: scenario suite + random scenarios"
 	@echo "make shell   a shell in the built environment (venv + ROS + workspace, LOCALHOST DDS)"
-	@echo "make launch LAUNCH=launch/<file>.launch.xml LAUNCH_ARGS='name:=value ...'"
+	@echo "make launch LAUNCH=<file>.launch.xml LAUNCH_ARGS='name:=value ...'  (ros2 launch ezshop_bringup <file>)"
 	@echo "make clean   remove build/ install/ log/ (keeps .venv)"
 
 setup:
@@ -39,7 +39,7 @@ lint: setup
 shell: setup
 	@scripts/run
 
-# `ros2 launch` where a full ROS 2 is installed; else the project's runner for the same file.
+# `ros2 launch ezshop_bringup $(LAUNCH)` (or a launch file path) in the built environment.
 launch: setup
 	@scripts/launch $(LAUNCH) $(LAUNCH_ARGS)
 

@@ -31,6 +31,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import RegionOfInterest
 
+from ezshop_common.paths import config_dir
 from ezshop_msgs.msg import CartAction, CustomerEvent, FaceArray, FaceDetection, ShelfEvent
 from ezshop_store.convert import stamp_ns, to_time
 from ezshop_testing.env import claim_domain_for_this_process, ros_env
@@ -66,7 +67,7 @@ def run(args) -> dict:
                              lambda msg: received.setdefault(msg.event_id, (time.time(), msg)),
                              reliable(keep_all=True))
     proc = ChildProcess([str(FUSION_NODE), '--ros-args',
-                         '-p', f'store_file:={ROOT / "config" / "store.yaml"}',
+                         '-p', f'store_file:={config_dir() / "store.yaml"}',
                          '-p', f'window_after:={args.window_after}',
                          '-p', f'window_before:={args.window_before}'], env=ros_env())
     sent: dict[str, tuple[int, str]] = {}

@@ -63,10 +63,10 @@ def run_scenario(scenario: str, faces_dir: str, faces_subdir: str, work: Path,
     """One scenario through the whole graph; the referee's report plus wall and CPU time."""
     name = Path(scenario).stem
     results = work / f'{name}.json'
-    cmd = [sys.executable, '-m', 'ezshop_launch', str(ROOT / 'launch' / 'sim.launch.xml'),
-           f'scenario:={scenario}', f'database_url:=sqlite:///{work / name}.db',
-           f'results_file:={results}', f'faces_dir:={faces_dir}',
-           f'faces_subdir:={faces_subdir}', f'timeout_s:={timeout_s:.1f}']
+    cmd = ['ros2', 'launch', 'ezshop_bringup', 'sim.launch.xml', f'scenario:={scenario}',
+           f'database_url:=sqlite:///{work / name}.db', f'results_file:={results}',
+           f'faces_dir:={faces_dir}', f'faces_subdir:={faces_subdir}',
+           f'timeout_s:={timeout_s:.1f}']
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     with open(work / f'{name}.log', 'w') as log:
@@ -321,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
                         '(default: all)')
     parser.add_argument('--only', default='', help='comma-separated scenario names to run out '
                         'of the chosen set (e.g. one failing hard_s651673_n8 of the same seed)')
-    parser.add_argument('--faces-dir', default='', help='faces folder (default $EZSHOP_FACES)')
+    parser.add_argument('--faces-dir', default='',
+                        help='faces folder (default $EZSHOP_FACES, else the shipped photos)')
     parser.add_argument('--faces-subdir', default='dev')
     parser.add_argument('--timeout', type=float, default=300.0, help='per scenario (s)')
     parser.add_argument('--cpu-hog', action='store_true',

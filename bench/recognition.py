@@ -1,5 +1,8 @@
 """Face identification accuracy on the real photos of ../shared/faces.
 
+It needs the whole shared set (all 11 dlib_* group photos; EZShop ships 4 of them):
+--faces-dir, else $EZSHOP_FACES, else $EZSHOP_SHARED_FACES or ../shared/faces beside the checkout.
+
 Protocol: enrol k photos of each dev identity (photos 1..k), identify the rest of their
 photos; treat as impostors the faces of people never enrolled: the dlib_* group photos
 (strangers; 66 faces) and, by rotation over 4 folds, a quarter of the dev identities left out
@@ -14,19 +17,21 @@ and for a sweep around them:
 - FAR: impostor faces accepted as anyone
 
 Run: scripts/run python bench/recognition.py [--k 2,3] [--tolerance 0.55] [--margin 0.05]
+     [--faces-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ezshop_common.paths import faces_root
+from ezshop_common.paths import FACES_ENV, faces_root, shared_faces
 from ezshop_vision.face_photos import list_identities, load_groups
 from ezshop_vision.gallery import DEFAULT_MARGIN, DEFAULT_TOLERANCE, Gallery, MatchPolicy
 from ezshop_vision.photo_encodings import photo_faces
@@ -109,15 +114,23 @@ def main() -> None:
                         'list runs each (the sweep uses the first)')
     parser.add_argument('--tolerance', type=float, default=DEFAULT_TOLERANCE)
     parser.add_argument('--margin', type=float, default=DEFAULT_MARGIN)
+    parser.add_argument('--faces-dir', default='', help='faces folder with dev/ and groups/ '
+                        '(default $EZSHOP_FACES, else the shared set: $EZSHOP_SHARED_FACES or '
+                        '../shared/faces)')
     args = parser.parse_args()
+    root = Path(args.faces_dir) if args.faces_dir else (
+        faces_root() if os.environ.get(FACES_ENV) else shared_faces())
+    if not (root / 'dev').is_dir() or not load_groups(root):
+        parser.error(f'no face photos with groups/groups.json at {root}: put ../shared/faces '
+                     'beside the checkout or set EZSHOP_SHARED_FACES or --faces-dir')
     ks = [int(k) for k in args.k.split(',')]
     start = time.monotonic()
     policy = MatchPolicy(args.tolerance, args.margin)
     per_k = {}
     for k in ks:
-        folds_k, n_ids, n_photos, n_strangers = build_folds(faces_root(), k)
+        folds_k, n_ids, n_photos, n_strangers = build_folds(root, k)
         per_k[k] = evaluate(folds_k, policy)
-    folds, *_ = build_folds(faces_root(), ks[0])
+    folds, *_ = build_folds(root, ks[0])
     encode_s = time.monotonic() - start
     chosen = per_k[ks[0]]
     sweep = [evaluate(folds, MatchPolicy(t, m)) for t in (0.45, 0.5, 0.55, 0.58, 0.6)

@@ -24,6 +24,7 @@ import random
 import time
 from pathlib import Path
 
+from ezshop_common.paths import config_dir
 from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
 from ezshop_sensors.lane_filter import NS, FilterParams, LaneFilter
 from ezshop_sensors.trace_generator import (
@@ -102,7 +103,7 @@ def main() -> None:
     parser.add_argument('--no-write', action='store_true', help='print only')
     args = parser.parse_args()
 
-    store = load_store(ROOT / 'config' / 'store.yaml')
+    store = load_store(config_dir() / 'store.yaml')
     lanes = store.lanes
     params = FilterParams()
     noise = NoiseModel()

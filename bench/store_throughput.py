@@ -28,6 +28,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sqlalchemy import create_engine, func, select
 
+from ezshop_common.paths import config_dir
 from ezshop_msgs.msg import Cart, CartAction, CustomerEvent
 from ezshop_msgs.srv import GetCart, RegisterCustomer
 from ezshop_store.convert import to_time
@@ -96,7 +97,7 @@ class Bench:
 
 def run_backend(backend: str, url: str, rates: list[int], seconds: float) -> list[dict]:
     proc = ChildProcess([str(STORE_NODE), '--ros-args', '-p', f'database_url:={url}',
-                         '-p', f'store_file:={ROOT / "config" / "store.yaml"}'], env=ros_env())
+                         '-p', f'store_file:={config_dir() / "store.yaml"}'], env=ros_env())
     bench = Bench()
     engine = create_engine(url)
     rows = []

@@ -5,9 +5,9 @@ person's photos 3+, the gallery enrolled from photos 1-2 of every dev identity),
 moving inside its own quarter of the frame. The same seeded sequence runs through
 (a) the naive loop, as tutorials write it: face_recognition detection (HOG, upsample 0) and an
     encoding of every face in every frame, each identified with the same gallery and rule;
-(b) face_node, the installed executable with config/vision.yaml, as a separate process: the
-    bench publishes the frames at --feed-fps on cameras/cam_bench/image_raw (best effort,
-    depth 1) and counts the FaceArrays that come back.
+(b) face_node, the installed executable with config/vision.yaml (ezshop_bringup), as a separate
+    process: the bench publishes the frames at --feed-fps on cameras/cam_bench/image_raw
+    (best effort, depth 1) and counts the FaceArrays that come back.
 Printed and written (bench/results/vision_fps.json, .md), per face count: fps (frames
 processed per wall second), CPU (% of one core, the process doing the work) and identification
 accuracy (truth faces in processed frames reported with the right customer id; a missed face
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ezshop_common.paths import faces_root
+from ezshop_common.paths import config_dir, faces_root
 from ezshop_vision.face_photos import list_identities, load_bgr
 from ezshop_vision.gallery import Gallery, MatchPolicy
 from ezshop_vision.photo_encodings import photo_faces
@@ -143,7 +143,7 @@ def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_f
     from ezshop_vision.ros_params import diagnostics_qos, image_qos, latched_qos, reliable_qos
 
     exe = ROOT / 'install' / 'ezshop_vision' / 'lib' / 'ezshop_vision' / 'face_node'
-    cmd = [str(exe), '--ros-args', '--params-file', str(ROOT / 'config' / 'vision.yaml'),
+    cmd = [str(exe), '--ros-args', '--params-file', str(config_dir() / 'vision.yaml'),
            '-p', f"camera_ids:=['{CAM}']", *sum((['-p', p] for p in extra_params), [])]
     context = Context()
     rclpy.init(context=context)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from ezshop_common.paths import config_dir
 from ezshop_common.store_config import load_store
 from ezshop_sim.photos import enrolment_photos, identities_dir, split_photos
 from ezshop_sim.render import FrameRenderer
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('end_s', type=float, help='last scenario time to print (s)')
     parser.add_argument('--fps', type=float, default=10.0, help='frames per second (default 10)')
     parser.add_argument('--faces-subdir', default='dev')
-    parser.add_argument('--vision-config', type=Path, default=ROOT / 'config' / 'vision.yaml')
+    parser.add_argument('--vision-config', type=Path, default=config_dir() / 'vision.yaml')
     args = parser.parse_args(argv)
 
     scenario = load_scenario(args.scenario)

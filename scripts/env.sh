@@ -25,9 +25,9 @@ if [ "${1:-}" != "--no-workspace" ] && [ -f "$_ezshop_root/install/setup.bash" ]
 fi
 
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
-export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_ezshop_root/config/fastdds_localhost.xml}"
+export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_ezshop_root/src/ezshop_bringup/config/fastdds_localhost.xml}"
 export EZSHOP_ROOT="$_ezshop_root"
-export EZSHOP_FACES="${EZSHOP_FACES:-$(cd "$_ezshop_root/.." && pwd)/shared/faces}"
+# Face photos: the shipped ones unless EZSHOP_FACES is set (see ezshop_common.paths).
 export PYTHONUNBUFFERED=1
 
 [ "$_ezshop_nounset" = 1 ] && set -u

@@ -47,9 +47,9 @@ def face(track, customer, x, size=120):
 
 
 @pytest.fixture
-def store(tmp_path, repo_root):
+def store(tmp_path, config_dir):
     ros = RosHarness()
-    store_file = str(repo_root / 'config' / 'store.yaml')
+    store_file = str(config_dir / 'store.yaml')
     ros.add(StoreNode(context=ros.context, parameter_overrides=[
         Parameter('database_url', value=f'sqlite:///{tmp_path / "store.db"}'),
         Parameter('store_file', value=store_file),

@@ -29,9 +29,9 @@ CLEAN = re.compile(r'\[INFO\] \[([\w-]+)\]: process has finished cleanly')
 
 @pytest.mark.parametrize('stop_signal', [signal.SIGINT, signal.SIGTERM],
                          ids=['ctrl-c', 'sigterm'])
-def test_every_node_of_the_simulated_store_stops_cleanly(repo_root, faces_root, tmp_path,
+def test_every_node_of_the_simulated_store_stops_cleanly(faces_root, tmp_path,
                                                         stop_signal):
-    launch = ChildProcess(['ros2', 'launch', str(repo_root / 'launch' / 'sim.launch.xml'),
+    launch = ChildProcess(['ros2', 'launch', 'ezshop_bringup', 'sim.launch.xml',
                            'scenario:=one_shopper', 'log_level:=info',
                            f'database_url:=sqlite:///{tmp_path / "store.db"}',
                            f'results_file:={tmp_path / "results.json"}'])

@@ -26,8 +26,8 @@ def ros2(*args, timeout=30.0):
 
 
 @pytest.fixture
-def smoke(repo_root):
-    launch = ChildProcess(['ros2', 'launch', str(repo_root / 'launch' / 'smoke.launch.xml'),
+def smoke():
+    launch = ChildProcess(['ros2', 'launch', 'ezshop_bringup', 'smoke.launch.xml',
                            'greeting:=hi'])
     yield launch
     launch.stop()

@@ -1,4 +1,5 @@
-"""The store description: catalogue, planogram, doors and cameras, from config/store.yaml.
+"""The store description: catalogue, planogram, doors and cameras, from store.yaml
+(ezshop_bringup/config/store.yaml for the demo store).
 
 One validating loader, used by every package. Errors name the offending key path, e.g.
 ``shelves[0].lanes[2].ultrasonic.item_depth_m: must be > 0 (got -0.1)``.
@@ -19,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ezshop_common.paths import config_dir
 from ezshop_common.yaml_fields import Field
 
 SENSOR_ULTRASONIC = 'ultrasonic'
@@ -31,7 +33,7 @@ ROLE_SHELF = 'shelf'
 DOOR_ROLES = (ROLE_ENTRANCE, ROLE_EXIT)
 CAMERA_ROLES = (ROLE_ENTRANCE, ROLE_EXIT, ROLE_SHELF)
 
-#: Environment variable naming the store file; else $EZSHOP_ROOT/config/store.yaml.
+#: Environment variable naming the store file; else ezshop_bringup config/store.yaml.
 STORE_FILE_ENV = 'EZSHOP_STORE_FILE'
 
 
@@ -220,11 +222,10 @@ class StoreConfig:
 
 
 def default_store_file() -> Path:
-    """$EZSHOP_STORE_FILE, else $EZSHOP_ROOT/config/store.yaml, else ./config/store.yaml."""
+    """$EZSHOP_STORE_FILE, else store.yaml of ezshop_bringup's config (paths.config_dir)."""
     if os.environ.get(STORE_FILE_ENV):
         return Path(os.environ[STORE_FILE_ENV])
-    root = os.environ.get('EZSHOP_ROOT')
-    return Path(root or '.') / 'config' / 'store.yaml'
+    return config_dir() / 'store.yaml'
 
 
 def load_store(path: str | os.PathLike | None = None) -> StoreConfig:

@@ -16,12 +16,12 @@ from ezshop_common.store_config import (
 
 
 @pytest.fixture(scope='module')
-def demo_data(repo_root):
-    return yaml.safe_load((repo_root / 'config' / 'store.yaml').read_text())
+def demo_data(config_dir):
+    return yaml.safe_load((config_dir / 'store.yaml').read_text())
 
 
-def test_demo_store_loads(repo_root):
-    store = load_store(repo_root / 'config' / 'store.yaml')
+def test_demo_store_loads(config_dir):
+    store = load_store(config_dir / 'store.yaml')
     assert store.currency == 'EUR'
     assert [s.shelf_id for s in store.shelves] == ['shelf_a', 'shelf_b']
     assert len(store.lanes) == 6
@@ -36,8 +36,8 @@ def test_demo_store_loads(repo_root):
     assert store.lane('shelf_a', 'lane_1').range_topic == 'shelves/shelf_a/lane_1/range'
 
 
-def test_ultrasonic_geometry_round_trips(repo_root):
-    lane = load_store(repo_root / 'config' / 'store.yaml').lane('shelf_a', 'lane_1')
+def test_ultrasonic_geometry_round_trips(config_dir):
+    lane = load_store(config_dir / 'store.yaml').lane('shelf_a', 'lane_1')
     geo = lane.ultrasonic
     for n in range(lane.capacity + 1):
         assert math.isclose(geo.count_for_distance(geo.distance_for_count(n), lane.capacity), n)
@@ -100,8 +100,8 @@ def test_unreadable_and_invalid_files(tmp_path):
         load_store(top)
 
 
-def test_default_store_file_follows_environment(tmp_path, monkeypatch, repo_root):
+def test_default_store_file_follows_environment(tmp_path, monkeypatch, config_dir):
     target = tmp_path / 'mystore.yaml'
-    target.write_text((repo_root / 'config' / 'store.yaml').read_text())
+    target.write_text((config_dir / 'store.yaml').read_text())
     monkeypatch.setenv('EZSHOP_STORE_FILE', str(target))
     assert load_store().source == str(target)

@@ -13,8 +13,8 @@ def exe(name):
     return f"{get_package_prefix('ezshop_sensors')}/lib/ezshop_sensors/{name}"
 
 
-def test_lane_sensor_node_feeds_shelf_monitor_across_processes(ros, repo_root):
-    params = str(repo_root / 'config' / 'sensors.yaml')
+def test_lane_sensor_node_feeds_shelf_monitor_across_processes(ros, config_dir):
+    params = str(config_dir / 'sensors.yaml')
     controller = ChildProcess([
         exe('lane_sensor_node'), '--ros-args', '-r', '__node:=lane_sensor_shelf_a',
         '--params-file', params, '-p', 'pin_factory:=mock',

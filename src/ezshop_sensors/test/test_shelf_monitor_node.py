@@ -44,8 +44,8 @@ def float32(value: float) -> float:
 
 
 @pytest.fixture(scope='module')
-def graph(repo_root):
-    store = load_store(repo_root / 'config' / 'store.yaml')
+def graph(config_dir):
+    store = load_store(config_dir / 'store.yaml')
     harness = RosHarness()
     got = {'events': [], 'states': [], 'alerts': [], 'diag': []}
     probe = harness.node('probe')
@@ -63,7 +63,7 @@ def graph(repo_root):
                                          qos_profile_sensor_data),
     }
     monitor = harness.add(ShelfMonitorNode(context=harness.context, parameter_overrides=[
-        Parameter('store_file', value=str(repo_root / 'config' / 'store.yaml')),
+        Parameter('store_file', value=str(config_dir / 'store.yaml')),
         Parameter('shelves', value=['shelf_a']),
         Parameter('sensor_timeout_s', value=TIMEOUT_S),
         Parameter('diagnostics_period_s', value=0.2),
@@ -219,7 +219,7 @@ def test_late_subscriber_gets_the_shelf_state(graph):
     assert lanes['lane_3'].kind == 'light'
 
 
-def test_sensor_timeout_runs_on_sim_time(ros, repo_root):
+def test_sensor_timeout_runs_on_sim_time(ros, config_dir):
     from rosgraph_msgs.msg import Clock
 
     alerts = []
@@ -228,7 +228,7 @@ def test_sensor_timeout_runs_on_sim_time(ros, repo_root):
     probe.create_subscription(Alert, 'alerts', alerts.append, reliable(50))
     monitor = ros.add(ShelfMonitorNode(context=ros.context, parameter_overrides=[
         Parameter('use_sim_time', value=True),
-        Parameter('store_file', value=str(repo_root / 'config' / 'store.yaml')),
+        Parameter('store_file', value=str(config_dir / 'store.yaml')),
         Parameter('shelves', value=['shelf_b']),
         Parameter('sensor_timeout_s', value=2.0),
         Parameter('diagnostics_period_s', value=0.1)]))
@@ -255,14 +255,14 @@ def time_msg(seconds):
     return Time(sec=ns // NS, nanosec=ns % NS)
 
 
-def test_shelves_unset_watches_every_lane_with_the_shipped_parameters(ros, repo_root):
+def test_shelves_unset_watches_every_lane_with_the_shipped_parameters(ros, config_dir):
     """config/sensors.yaml leaves `shelves` unset (rclpy cannot declare an empty list)."""
     import yaml
-    shipped = yaml.safe_load((repo_root / 'config' / 'sensors.yaml').read_text())
+    shipped = yaml.safe_load((config_dir / 'sensors.yaml').read_text())
     params = shipped['shelf_monitor']['ros__parameters']
     assert 'shelves' not in params
     overrides = [Parameter(name, value=value) for name, value in params.items()]
-    overrides.append(Parameter('store_file', value=str(repo_root / 'config' / 'store.yaml')))
+    overrides.append(Parameter('store_file', value=str(config_dir / 'store.yaml')))
     monitor = ros.add(ShelfMonitorNode(context=ros.context, parameter_overrides=overrides))
-    store = load_store(repo_root / 'config' / 'store.yaml')
+    store = load_store(config_dir / 'store.yaml')
     assert set(monitor.filters) == {lane.key for lane in store.lanes}

@@ -398,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--count', type=int, default=1,
                         help='how many scenarios (seeds seed, seed+1, ...)')
     parser.add_argument('--store-file', default=None, help='store layout (default: the repo\'s)')
-    parser.add_argument('--faces-dir', default=None, help='faces folder (default $EZSHOP_FACES)')
+    parser.add_argument('--faces-dir', default=None,
+                        help='faces folder (default $EZSHOP_FACES, else the shipped photos)')
     parser.add_argument('--subdir', default=DEFAULT_SUBDIR,
                         help='subfolder of the faces folder holding <identity>/ folders')
     parser.add_argument('--out', default='-',

@@ -1,10 +1,11 @@
 """Shopper photos: which photos enrol a person and which ones the simulator shows.
 
 Photos live in an identities folder holding ``<identity>/<photo>.jpg`` (by default
-``$EZSHOP_FACES/dev``; both parts are settings). For every identity the photos, sorted by name,
-are split deterministically: the first one (two when the person has three or more) enrol the
-person, the others are what the cameras show; a person with a single photo is shown with it.
-Photos are only ever read from that folder, never copied.
+``faces_root()/dev``: $EZSHOP_FACES, else the photos shipped with ezshop_common; both parts
+are settings). For every identity the photos, sorted by name, are split deterministically:
+the first one (two when the person has three or more) enrol the person, the others are what
+the cameras show; a person with a single photo is shown with it. Photos are only ever read from
+that folder, never copied.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ class RefereeNode(Node):
         super().__init__('referee', **kwargs)
         p = self.declare_parameter
         p('scenario', 'demo', _desc('shipped scenario name or path (the same as sim_node)'))
-        p('faces_dir', '', _desc("faces folder; '' = $EZSHOP_FACES (else ../shared/faces)"))
+        p('faces_dir', '', _desc("faces folder; '' = $EZSHOP_FACES, else the shipped photos"))
         p('faces_subdir', 'dev', _desc('subfolder of faces_dir holding <identity>/ folders'))
         p('store_file', '', _desc("store description; '' = the scenario's"))
         p('timeout_s', 600.0, _desc('give up this long after the start (s)', 10.0, 7200.0))

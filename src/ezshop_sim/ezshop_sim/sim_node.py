@@ -65,7 +65,7 @@ class SimNode(Node):
         p = self.declare_parameter
         p('scenario', 'demo', _desc('shipped scenario name, or path to a scenario YAML file'))
         p('seed', -1, _desc('random seed; -1 = the seed written in the scenario'))
-        p('faces_dir', '', _desc("faces folder; '' = $EZSHOP_FACES (else ../shared/faces)"))
+        p('faces_dir', '', _desc("faces folder; '' = $EZSHOP_FACES, else the shipped photos"))
         p('faces_subdir', 'dev', _desc("subfolder of faces_dir holding <identity>/ folders "
                                        "('' = faces_dir itself)"))
         p('store_file', '', _desc("store layout; '' = the scenario's, else "

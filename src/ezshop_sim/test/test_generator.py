@@ -16,8 +16,8 @@ IDENTITIES = ['alex_lacamoire', 'bbt_amy', 'bbt_raj', 'biden', 'df_p04', 'obama'
 
 
 @pytest.fixture(scope='module')
-def store(repo_root):
-    return load_store(repo_root / 'config' / 'store.yaml')
+def store(config_dir):
+    return load_store(config_dir / 'store.yaml')
 
 
 def test_same_seed_same_scenario_other_seed_other(store):

@@ -20,8 +20,8 @@ MIN_FRAMES_FOUND = 6
 
 
 @pytest.fixture(scope='module')
-def store(repo_root):
-    return load_store(repo_root / 'config' / 'store.yaml')
+def store(config_dir):
+    return load_store(config_dir / 'store.yaml')
 
 
 @pytest.fixture(scope='module')

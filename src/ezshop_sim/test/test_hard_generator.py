@@ -28,8 +28,8 @@ EPS = 1e-6
 
 
 @pytest.fixture(scope='module')
-def store(repo_root):
-    return load_store(repo_root / 'config' / 'store.yaml')
+def store(config_dir):
+    return load_store(config_dir / 'store.yaml')
 
 
 @pytest.fixture(scope='module')

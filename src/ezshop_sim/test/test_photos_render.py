@@ -25,8 +25,8 @@ def folder(faces_root):
 
 
 @pytest.fixture(scope='module')
-def store(repo_root):
-    return load_store(repo_root / 'config' / 'store.yaml')
+def store(config_dir):
+    return load_store(config_dir / 'store.yaml')
 
 
 def appearance(folder, scenario):

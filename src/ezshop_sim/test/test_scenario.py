@@ -27,8 +27,8 @@ REQUIRED = {'one_shopper', 'two_shoppers_one_shelf', 'four_shoppers_one_shelf',
 
 
 @pytest.fixture(scope='module')
-def store(repo_root):
-    return load_store(repo_root / 'config' / 'store.yaml')
+def store(config_dir):
+    return load_store(config_dir / 'store.yaml')
 
 
 def minimal(**overrides):

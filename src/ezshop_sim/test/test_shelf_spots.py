@@ -14,8 +14,8 @@ STEP_S = 0.1
 
 
 @pytest.fixture(scope='module')
-def store(repo_root):
-    return load_store(repo_root / 'config' / 'store.yaml')
+def store(config_dir):
+    return load_store(config_dir / 'store.yaml')
 
 
 def _standing(view, t):

@@ -28,8 +28,8 @@ def stamp_s(msg):
 
 
 @pytest.fixture(scope='module')
-def store(repo_root):
-    return load_store(repo_root / 'config' / 'store.yaml')
+def store(config_dir):
+    return load_store(config_dir / 'store.yaml')
 
 
 def test_sim_node_plays_a_scenario_over_dds(ros, faces_root, store):

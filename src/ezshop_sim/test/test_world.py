@@ -8,8 +8,8 @@ from ezshop_sim.world import build_world
 
 
 @pytest.fixture(scope='module')
-def store(repo_root):
-    return load_store(repo_root / 'config' / 'store.yaml')
+def store(config_dir):
+    return load_store(config_dir / 'store.yaml')
 
 
 def test_ground_truth_of_the_end_to_end_scenario(store):

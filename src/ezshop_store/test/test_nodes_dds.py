@@ -153,7 +153,7 @@ class Probe:
 
 @pytest.fixture(scope='module', params=['sqlite', pytest.param('postgres',
                                                                marks=pytest.mark.postgres)])
-def graph(request, tmp_path_factory, repo_root):
+def graph(request, tmp_path_factory, config_dir):
     """store_node + fusion_node in one private context, plus the test's probe."""
     if request.param == 'sqlite':
         url = f'sqlite:///{tmp_path_factory.mktemp("store") / "store.db"}'
@@ -166,7 +166,7 @@ def graph(request, tmp_path_factory, repo_root):
         context = postgres_schema()
         url = context.__enter__()
     ros = RosHarness()
-    store_file = str(repo_root / 'config' / 'store.yaml')
+    store_file = str(config_dir / 'store.yaml')
     ros.add(StoreNode(context=ros.context, parameter_overrides=[
         Parameter('database_url', value=url), Parameter('store_file', value=store_file),
         Parameter('checkout_grace_period', value=0.3),

@@ -25,19 +25,20 @@ def reliable(latched=False):
                       else DurabilityPolicy.VOLATILE)
 
 
-def start_store(repo_root, url):
+def start_store(repo_root, config_dir, url):
     exe = repo_root / 'install' / 'ezshop_store' / 'lib' / 'ezshop_store' / 'store_node'
     if not exe.exists():
         pytest.fail(f'{exe} missing: run scripts/build ezshop_store')
     proc = ChildProcess([str(exe), '--ros-args', '-p', f'database_url:={url}',
-                         '-p', f'store_file:={repo_root / "config" / "store.yaml"}',
+                         '-p', f'store_file:={config_dir / "store.yaml"}',
                          '-p', 'checkout_grace_period:=1.0', '-p', 'diagnostics_period:=0.1'],
                         env=ros_env())
     assert proc.wait_for_line('store ready', TIMEOUT), proc.output
     return proc
 
 
-def test_kill_9_mid_visit_and_during_grace_then_receipt_is_right(ros, repo_root, db_url):
+def test_kill_9_mid_visit_and_during_grace_then_receipt_is_right(ros, repo_root, config_dir,
+                                                                  db_url):
     probe = ros.node('restart_probe')
     events = probe.create_publisher(CustomerEvent, 'customer_events', reliable())
     actions = probe.create_publisher(CartAction, 'cart_actions', reliable())
@@ -73,7 +74,7 @@ def test_kill_9_mid_visit_and_during_grace_then_receipt_is_right(ros, repo_root,
 
     def start():
         inventories.clear()
-        process = start_store(repo_root, db_url)
+        process = start_store(repo_root, config_dir, db_url)
         # The killed node's endpoints linger in discovery: wait for the new one's state.
         assert ros.spin_until(lambda: inventories, TIMEOUT)
         return process

@@ -33,8 +33,8 @@ def engine(db_url):
 
 
 @pytest.fixture
-def store(repo_root):
-    return load_store(repo_root / 'config' / 'store.yaml')
+def store(config_dir):
+    return load_store(config_dir / 'store.yaml')
 
 
 @pytest.fixture

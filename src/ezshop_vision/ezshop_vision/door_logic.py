@@ -16,19 +16,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ezshop_common.settings import setting
+
 KIND_PASS = 'pass'
 KIND_UNKNOWN = 'unknown'
 
 
 @dataclass(frozen=True)
 class DoorSettings:
-    min_face_height_px: float = 80.0
-    min_steady_s: float = 0.5
-    max_gap_s: float = 0.5
-    cooldown_s: float = 10.0
-    unknown_after_s: float = 2.0
-    forget_after_s: float = 5.0
-    min_track_s: float = 0.2
+    """The door's thresholds; all read on every frame, so all may change at run time."""
+
+    min_face_height_px: float = setting(
+        80.0, 'A face at least this tall (pixels) is close enough to count as passing the door',
+        1.0, 4000.0, dynamic=True)
+    min_steady_s: float = setting(
+        0.5, 'Time a close, identified face must be seen steadily before the pass counts (s)',
+        0.0, 30.0, dynamic=True)
+    max_gap_s: float = setting(
+        0.5, 'Longest gap in sightings that still counts as steady (s)', 0.0, 30.0,
+        dynamic=True)
+    cooldown_s: float = setting(
+        10.0, 'No second event for the same customer within this time (s)', 0.0, 3600.0,
+        dynamic=True)
+    unknown_after_s: float = setting(
+        2.0, 'A close face still unknown after this time raises UNKNOWN_PERSON (s)', 0.0, 60.0,
+        dynamic=True)
+    forget_after_s: float = setting(
+        5.0, 'Forget a track not seen for this long (s)', 0.1, 600.0, dynamic=True)
+    min_track_s: float = setting(
+        0.2, 'A track that leaves close and identified before its steady time counts as a '
+        'pass when it was seen at least this long (s)', 0.0, 30.0, dynamic=True)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
@@ -21,16 +20,11 @@ from ezshop_common.store_config import (
     load_store,
 )
 from ezshop_msgs.msg import Alert, CustomerEvent, FaceArray
+from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, task
+from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import init_node_process, shutdown_node_process
 from ezshop_vision.door_logic import KIND_PASS, DoorLogic, DoorSettings, FaceSeen
-from ezshop_vision.ros_params import (
-    declare,
-    diagnostic_array,
-    diagnostics_qos,
-    reliable_qos,
-    stamp_to_seconds,
-    status,
-)
+from ezshop_vision.ros_params import reliable_qos, stamp_to_seconds
 
 
 class DoorNode(Node):
@@ -38,30 +32,9 @@ class DoorNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('door_node', **kwargs)
-        store_file = declare(self, 'store_file', '', 'Store description (YAML); empty = '
-                             '$EZSHOP_STORE_FILE or <repo>/config/store.yaml')
-        self.door_id = declare(self, 'door_id', 'entrance', 'Door id in the store file')
-        settings = DoorSettings(
-            min_face_height_px=declare(
-                self, 'min_face_height_px', 80.0, 'A face at least this tall (pixels) is '
-                'close enough to count as passing the door', 1.0, 4000.0),
-            min_steady_s=declare(self, 'min_steady_s', 0.5, 'Time a close, identified face '
-                                 'must be seen steadily before the pass counts (s)',
-                                 0.0, 30.0),
-            max_gap_s=declare(self, 'max_gap_s', 0.5, 'Longest gap in sightings that still '
-                              'counts as steady (s)', 0.0, 30.0),
-            cooldown_s=declare(self, 'cooldown_s', 10.0, 'No second event for the same '
-                               'customer within this time (s)', 0.0, 3600.0),
-            unknown_after_s=declare(self, 'unknown_after_s', 2.0, 'A close face still '
-                                    'unknown after this time raises UNKNOWN_PERSON (s)',
-                                    0.0, 60.0),
-            forget_after_s=declare(self, 'forget_after_s', 5.0, 'Forget a track not seen for '
-                                   'this long (s)', 0.1, 600.0),
-            min_track_s=declare(self, 'min_track_s', 0.2, 'A track that leaves close and '
-                                'identified before its steady time counts as a pass when it was '
-                                'seen at least this long (s)', 0.0, 30.0))
-        period = declare(self, 'diagnostics_period_s', 1.0, 'Period of /diagnostics (s)',
-                         0.1, 60.0)
+        store_file = declare_read_only(self, 'store_file', '', 'Store description (YAML); '
+                                       "empty = ezshop_bringup's config/store.yaml")
+        self.door_id = declare_read_only(self, 'door_id', 'entrance', 'Door id in the store file')
         path = store_file or str(default_store_file())
         try:
             door = next(d for d in load_store(path).doors if d.door_id == self.door_id)
@@ -71,18 +44,21 @@ class DoorNode(Node):
             raise RuntimeError(f'door {self.door_id!r} is not in {path}') from None
         self.camera_id = door.camera_id
         self.kind = CustomerEvent.ENTERED if door.role == ROLE_ENTRANCE else CustomerEvent.EXITED
-        self._logic = DoorLogic(settings)
+        self._logic = DoorLogic(declare_settings(self, DoorSettings,
+                                                 on_change=self._on_settings))
         self._bad_messages = 0
         self._events_pub = self.create_publisher(CustomerEvent, 'customer_events',
                                                  reliable_qos(100))
         self._alerts_pub = self.create_publisher(Alert, 'alerts', reliable_qos(50))
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
-                                               diagnostics_qos())
         self.create_subscription(FaceArray, f'cameras/{self.camera_id}/faces', self._on_faces,
                                  reliable_qos(10))
-        self.create_timer(period, self._publish_diagnostics)
+        self._diagnostics = diagnostics_updater(self, self.camera_id)
+        self._diagnostics.add(self.door_id, task(self._door_status))
         self.get_logger().info(f'door {self.door_id} ({door.role}) watching camera '
                                f'{self.camera_id}')
+
+    def _on_settings(self, settings: DoorSettings) -> None:
+        self._logic.settings = settings
 
     def _on_faces(self, msg: FaceArray) -> None:
         faces = []
@@ -116,22 +92,19 @@ class DoorNode(Node):
                                           f'{decision.track_id})')
             self._events_pub.publish(event)
 
-    def _publish_diagnostics(self) -> None:
+    def _door_status(self):
         stats = self._logic.stats
-        level = DiagnosticStatus.OK if not self._bad_messages else DiagnosticStatus.WARN
-        self._diag_pub.publish(diagnostic_array(self, [status(
-            f'{self.get_name()}: {self.door_id}', level, 'ok' if not self._bad_messages
-            else f'{self._bad_messages} malformed face(s)', {
-                'camera': self.camera_id,
-                'faces_seen': stats.faces,
-                'passes': stats.passes,
-                'passes_at_track_end': stats.passes_at_track_end,
-                'unknown_persons': stats.unknown_persons,
-                'suppressed_by_cooldown': stats.suppressed_by_cooldown,
-                'out_of_order_frames': stats.out_of_order,
-                'malformed_faces': self._bad_messages,
-                'active_tracks': self._logic.active_tracks,
-            }, hardware_id=self.camera_id)]))
+        return (OK if not self._bad_messages else WARN,
+                'ok' if not self._bad_messages else f'{self._bad_messages} malformed face(s)', {
+                    'camera': self.camera_id,
+                    'faces_seen': stats.faces,
+                    'passes': stats.passes,
+                    'passes_at_track_end': stats.passes_at_track_end,
+                    'unknown_persons': stats.unknown_persons,
+                    'suppressed_by_cooldown': stats.suppressed_by_cooldown,
+                    'out_of_order_frames': stats.out_of_order,
+                    'malformed_faces': self._bad_messages,
+                    'active_tracks': self._logic.active_tracks})
 
 
 def main(args=None):

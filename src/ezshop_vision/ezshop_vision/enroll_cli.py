@@ -1,7 +1,7 @@
 """enroll: enrol customers from photos through the store's register_customer service.
 
   enroll --name "Ada Lovelace" ada1.jpg ada2.jpg
-  enroll --folder ../shared/faces/dev --photos 1,2      (one customer per sub-folder)
+  enroll --folder src/ezshop_common/faces/dev --photos 1,2     (one customer per sub-folder)
 
 Each photo must show exactly one usable face; only embeddings are sent, never photos.
 Python API: register_people([Person(name, photos), ...]) (used by the simulator).

@@ -1,4 +1,4 @@
-"""Face photo folders: ``<root>/<identity>/<n>.jpg`` (the layout of ../shared/faces/dev).
+"""Face photo folders: ``<root>/<identity>/<n>.jpg`` (the layout of the shipped faces/dev).
 
 Used by enrolment (bulk mode), the simulator and the benches. Plain Python, no rclpy.
 """

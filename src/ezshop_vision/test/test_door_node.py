@@ -1,7 +1,9 @@
 """door_node over real DDS: exactly one ENTERED / EXITED per pass, one per person when several
-pass together, UNKNOWN_PERSON event + alert for a close stranger, bad faces counted."""
+pass together, UNKNOWN_PERSON event + alert for a close stranger, bad faces counted, thresholds
+that `ros2 param set` really changes."""
 
 import pytest
+from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import RegionOfInterest
 
@@ -22,11 +24,11 @@ def _faces(sec, nanosec, people):
     return msg
 
 
-def _door_graph(ros, repo_root, door_id):
+def _door_graph(ros, config_dir, door_id):
     node = ros.add(DoorNode(context=ros.context, parameter_overrides=[
-        Parameter('store_file', value=str(repo_root / 'config' / 'store.yaml')),
+        Parameter('store_file', value=str(config_dir / 'store.yaml')),
         Parameter('door_id', value=door_id),
-        Parameter('diagnostics_period_s', value=0.2)]))
+        Parameter('diagnostic_updater.period', value=0.2)]))
     probe = ros.node(f'door_probe_{door_id}')
     events, alerts = [], []
     probe.create_subscription(CustomerEvent, 'customer_events', events.append,
@@ -45,8 +47,8 @@ def _play(ros, pub, start, seconds, people, fps=10):
         ros.spin_for(0.005)
 
 
-def test_entrance_one_event_per_person_and_pass(ros, repo_root, diag_probe):
-    node, pub, events, alerts = _door_graph(ros, repo_root, 'entrance')
+def test_entrance_one_event_per_person_and_pass(ros, config_dir, diag_probe):
+    node, pub, events, alerts = _door_graph(ros, config_dir, 'entrance')
     assert node.camera_id == 'cam_entrance'
     # Ada and Bob pass together (Bob's face a little smaller), a far face behind them.
     _play(ros, pub, 100.0, 3.0, [(1, 'ada', 140), (2, 'bob', 100), (3, '', 30)])
@@ -72,8 +74,8 @@ def test_entrance_one_event_per_person_and_pass(ros, repo_root, diag_probe):
     assert diag_probe('door_node: entrance')['passes'] == '2'
 
 
-def test_exit_door_emits_exited(ros, repo_root):
-    _, pub, events, _ = _door_graph(ros, repo_root, 'exit')
+def test_exit_door_emits_exited(ros, config_dir):
+    _, pub, events, _ = _door_graph(ros, config_dir, 'exit')
     _play(ros, pub, 200.0, 1.5, [(1, 'ada', 140)])
     assert ros.spin_until(lambda: events, 5.0)
     ros.spin_for(0.2)
@@ -81,8 +83,33 @@ def test_exit_door_emits_exited(ros, repo_root):
         [(CustomerEvent.EXITED, 'ada', 'exit')]
 
 
-def test_unknown_door_is_a_clear_error(ros, repo_root):
+def test_unknown_door_is_a_clear_error(ros, config_dir):
     with pytest.raises(RuntimeError, match="door 'side' is not in"):
         DoorNode(context=ros.context, parameter_overrides=[
-            Parameter('store_file', value=str(repo_root / 'config' / 'store.yaml')),
+            Parameter('store_file', value=str(config_dir / 'store.yaml')),
             Parameter('door_id', value='side')])
+
+
+def set_parameters(ros, node_name, **values):
+    """SetParameters over DDS, as `ros2 param set` does; the results, in order."""
+    client = ros.node('param_setter').create_client(SetParameters, f'{node_name}/set_parameters')
+    request = SetParameters.Request(parameters=[
+        Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
+    return list(ros.call(client, request, timeout=20).results)
+
+
+def test_ros2_param_set_changes_the_door_threshold_and_refuses_wiring(ros, config_dir):
+    _, pub, events, _ = _door_graph(ros, config_dir, 'exit')
+    _play(ros, pub, 300.0, 1.5, [(1, 'ada', 60)])  # too small for min_face_height_px 80
+    ros.spin_for(0.5)
+    assert events == []
+    result, = set_parameters(ros, '/door_node', min_face_height_px=50.0)
+    assert result.successful, result.reason
+    _play(ros, pub, 302.0, 1.5, [(2, 'bob', 60)])
+    assert ros.spin_until(lambda: events, 5.0)
+    assert [e.customer_id for e in events] == ['bob']
+    # Out of range, and a parameter read once at start: refused, not silently ignored.
+    too_small, door_id = set_parameters(ros, '/door_node', min_face_height_px=0.5,
+                                        door_id='entrance')
+    assert not too_small.successful and not door_id.successful
+    assert 'read-only' in door_id.reason or 'read only' in door_id.reason.lower()

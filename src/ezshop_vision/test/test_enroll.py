@@ -15,18 +15,21 @@ from ezshop_vision.enrollment import Person, check_photo, make_engine, parse_pho
 from ezshop_vision.face_engine import EMBEDDING_MODEL
 from ezshop_vision.face_photos import load_bgr
 
+#: A group photo (relative to a faces folder): enrolment must refuse it.
+TWO_PEOPLE = 'groups/fr_two_people.jpg'
+
 
 @pytest.fixture(scope='module')
 def enrol_engine():
     return make_engine()
 
 
-def test_photo_checks(faces_root, tmp_path, enrol_engine, dev_faces):
+def test_photo_checks(faces_root, faces_with, tmp_path, enrol_engine, dev_faces):
     obama = faces_root / 'dev' / 'obama' / '1.jpg'
     good = check_photo(enrol_engine, obama)
     assert good.ok and good.embedding.shape == (128,)
     assert np.linalg.norm(good.embedding - dev_faces[obama].embeddings[0]) < 0.02
-    two = check_photo(enrol_engine, faces_root / 'groups' / 'fr_two_people.jpg')
+    two = check_photo(enrol_engine, faces_with(TWO_PEOPLE) / TWO_PEOPLE)
     assert not two.ok and '2 faces' in two.reason
     bgr = load_bgr(obama)
     face_w = dev_faces[obama].boxes[0].w
@@ -77,12 +80,12 @@ def _run_enroll(ros, args, timeout=60.0):
     return code, proc.output
 
 
-def test_enroll_cli_single_person_and_folder(ros, faces_root, tmp_path, fake_store,
+def test_enroll_cli_single_person_and_folder(ros, faces_root, faces_with, tmp_path, fake_store,
                                              dev_faces):
     dev = faces_root / 'dev'
     code, out = _run_enroll(ros, ['--name', 'Barack Obama', str(dev / 'obama' / '1.jpg'),
                                   str(dev / 'obama' / '2.jpg'),
-                                  str(faces_root / 'groups' / 'fr_two_people.jpg')])
+                                  str(faces_with(TWO_PEOPLE) / TWO_PEOPLE)])
     assert code == 0, out
     assert 'fr_two_people.jpg refused: 2 faces found' in out
     assert 'enrolled Barack Obama: customer_id=cust_1 (2 photos)' in out

@@ -18,6 +18,8 @@ from ezshop_vision.ros_params import image_qos, latched_qos, reliable_qos
 
 CAM = 'cam_test'
 CAM2 = 'cam_test2'
+#: Kit Harington and Rose Leslie in one photo (relative to a faces folder).
+KIT_WITH_ROSE = 'groups/fr_kit_with_rose.jpg'
 
 
 @pytest.fixture
@@ -63,9 +65,10 @@ def _send(ros, image_pub, faces, image, sec, timeout=10.0):
     raise AssertionError(f'no FaceArray for frame {sec}')
 
 
-def test_identifies_two_faces_keeps_header_and_annotates(ros, faces_root, face_graph):
+def test_identifies_two_faces_keeps_header_and_annotates(ros, faces_root, faces_with,
+                                                         face_graph):
     image_pub, faces, annotated = face_graph.image_pub, face_graph.faces, face_graph.annotated
-    bgr = load_bgr(faces_root / 'groups' / 'fr_kit_with_rose.jpg')
+    bgr = load_bgr(faces_with(KIT_WITH_ROSE) / KIT_WITH_ROSE)
     image = cv2_to_imgmsg(bgr, 'bgr8')
     for sec in range(1, 4):
         result = _send(ros, image_pub, faces, image, sec)

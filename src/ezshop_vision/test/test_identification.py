@@ -88,11 +88,11 @@ def test_people_not_enrolled_stay_unknown(dev_identities, dev_faces, enrolled_ga
     assert [(who, m.customer_id) for who, m in accepted if m.known] == []
 
 
-def test_unenrolled_group_faces_stay_unknown(faces_root, enrolled_gallery):
+def test_unenrolled_group_faces_stay_unknown(faces_with, enrolled_gallery):
     from ezshop_vision.face_photos import load_groups
     from ezshop_vision.photo_encodings import photo_faces
 
-    strangers = [g['path'] for g in load_groups(faces_root)
+    strangers = [g['path'] for g in load_groups(faces_with('groups/groups.json'))
                  if g['file'].startswith('groups/dlib_')][:4]
     gallery = enrolled_gallery()
     found = photo_faces(strangers)

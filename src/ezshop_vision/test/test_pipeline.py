@@ -8,6 +8,10 @@ from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import Gallery
 from ezshop_vision.scenes import Mover, background, make_sprite, render
 
+#: Group photos (relative to a faces folder): two enrolled people; five people.
+KIT_WITH_ROSE = 'groups/fr_kit_with_rose.jpg'
+FIVE_FACES = 'groups/faceapi_bbt5.jpg'
+
 
 def _by_truth(results, truth):
     """For each truth box, the result whose box overlaps it most (or None)."""
@@ -19,10 +23,10 @@ def _by_truth(results, truth):
 
 
 def test_every_face_of_a_group_photo_gets_its_own_track_and_identity(
-        faces_root, engine, enrolled_gallery):
+        faces_with, engine, enrolled_gallery):
     pipeline = FacePipeline(engine, PipelineSettings(detect_every=1, max_encodings_per_frame=2),
                             gallery=enrolled_gallery())
-    rgb = load_rgb(faces_root / 'groups' / 'fr_kit_with_rose.jpg')
+    rgb = load_rgb(faces_with(KIT_WITH_ROSE) / KIT_WITH_ROSE)
     for i in range(3):
         results = pipeline.process(rgb, stamp=float(i) * 0.1)
     assert len(results) == 2
@@ -33,10 +37,10 @@ def test_every_face_of_a_group_photo_gets_its_own_track_and_identity(
 
 
 def test_five_faces_in_one_frame_are_all_tracked_and_named_once(
-        faces_root, engine, enrolled_gallery):
+        faces_with, engine, enrolled_gallery):
     pipeline = FacePipeline(engine, PipelineSettings(detect_every=1, max_encodings_per_frame=5),
                             gallery=enrolled_gallery())
-    rgb = load_rgb(faces_root / 'groups' / 'faceapi_bbt5.jpg')
+    rgb = load_rgb(faces_with(FIVE_FACES) / FIVE_FACES)
     for i in range(2):
         results = pipeline.process(rgb, stamp=float(i))
     assert len({r.track_id for r in results}) == 5

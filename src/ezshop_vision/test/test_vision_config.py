@@ -8,9 +8,20 @@ from ezshop_vision.door_node import DoorNode
 from ezshop_vision.face_node import FaceNode
 
 
-def test_every_parameter_in_vision_yaml_is_declared_with_its_type(ros, repo_root):
-    config = yaml.safe_load((repo_root / 'config' / 'vision.yaml').read_text())
-    store = str(repo_root / 'config' / 'store.yaml')
+def flat(values: dict, prefix: str = '') -> dict:
+    """Nested keys as ROS reads them from a parameter file: a.b for {a: {b: ...}}."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f'{prefix}{key}.'))
+        else:
+            out[f'{prefix}{key}'] = value
+    return out
+
+
+def test_every_parameter_in_vision_yaml_is_declared_with_its_type(ros, config_dir):
+    config = yaml.safe_load((config_dir / 'vision.yaml').read_text())
+    store = str(config_dir / 'store.yaml')
     def camera(o):
         return CameraNode(context=ros.context, parameter_overrides=o)
 
@@ -27,7 +38,7 @@ def test_every_parameter_in_vision_yaml_is_declared_with_its_type(ros, repo_root
     }
     assert set(config) == set(makers)
     for name, maker in makers.items():
-        values = config[name]['ros__parameters']
+        values = flat(config[name]['ros__parameters'])
         node = ros.add(maker([Parameter(k, value=v) for k, v in values.items()]))
         for key, value in values.items():
             assert node.has_parameter(key), f'{name}: {key} is not declared'

@@ -30,7 +30,7 @@ def _write_pass(folder, photo, face_box):
         cv2.imwrite(str(folder / f'{n}.png'), frame)
 
 
-def test_one_entered_event_for_one_pass(ros, repo_root, tmp_path, dev_identities, dev_faces):
+def test_one_entered_event_for_one_pass(ros, config_dir, tmp_path, dev_identities, dev_faces):
     obama = next(i for i in dev_identities if i.name == 'obama')
     _write_pass(tmp_path / 'frames', obama.photos[3], dev_faces[obama.photos[3]].boxes[0])
     gallery = Gallery()
@@ -47,8 +47,8 @@ def test_one_entered_event_for_one_pass(ros, repo_root, tmp_path, dev_identities
     gallery_pub.publish(gallery_to_msg(gallery))
 
     lib = f"{get_package_prefix('ezshop_vision')}/lib/ezshop_vision"
-    config = str(repo_root / 'config' / 'vision.yaml')
-    store = str(repo_root / 'config' / 'store.yaml')
+    config = str(config_dir / 'vision.yaml')
+    store = str(config_dir / 'store.yaml')
     face = ChildProcess([f'{lib}/face_node', '--ros-args', '--params-file', config,
                          '-p', "camera_ids:=['cam_entrance']"])
     door = ChildProcess([f'{lib}/door_node', '--ros-args', '--params-file', config,

@@ -1,5 +1,0 @@
-import sys
-
-from ezshop_launch.cli import main
-
-sys.exit(main())
