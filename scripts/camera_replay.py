@@ -15,14 +15,13 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 from ezshop_common.paths import config_dir
 from ezshop_common.store_config import load_store
 from ezshop_sim.photos import enrolment_photos, identities_dir, split_photos
 from ezshop_sim.render import FrameRenderer
 from ezshop_sim.scenario import load_scenario
 from ezshop_sim.world import build_world
+from ezshop_testing.param_files import node_parameters
 from ezshop_vision.enrollment import Person, make_engine, person_embeddings
 from ezshop_vision.face_engine import DetectorSettings, FaceEngine
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
@@ -36,7 +35,7 @@ WARM_UP_S = 3.0
 
 def face_node_settings(path: Path) -> dict:
     """The face_node parameters of a vision.yaml."""
-    return yaml.safe_load(path.read_text())['face_node']['ros__parameters']
+    return node_parameters(path)['face_node']
 
 
 def build_pipeline(p: dict, engine: FaceEngine, gallery: Gallery) -> FacePipeline:

@@ -56,3 +56,11 @@ def task(compute: Callable[[], tuple[bytes, str, Mapping[str, object]]]
          ) -> Callable[[DiagnosticStatusWrapper], DiagnosticStatusWrapper]:
     """An Updater task from a function returning (level, message, values)."""
     return lambda stat: fill(stat, *compute())
+
+
+def counter_status(counters: Mapping[str, object], warn_keys: tuple[str, ...] = ()
+                   ) -> tuple[bytes, str, Mapping[str, object]]:
+    """A task result from counters: WARN naming the warn_keys that are non-zero, else OK."""
+    warn = [key for key in warn_keys if counters.get(key)]
+    return (WARN if warn else OK, ('check: ' + ', '.join(warn)) if warn else 'OK',
+            dict(sorted(counters.items())))

@@ -45,7 +45,9 @@ def declare_settings(node: Node, settings_type: type[SettingsT], *, prefix: str 
                      **overrides: Any) -> SettingsT:
     """Declare one parameter per setting of settings_type (named prefix + field name) and
     return the settings built from their values. overrides replace a field's default (e.g. a
-    node-specific default). Without on_change every parameter is read-only."""
+    node-specific default). Without on_change every parameter is read-only. A settings type
+    with a problems() method (cross-field checks) has it checked at start (ValueError) and on
+    every change (refused)."""
     values: dict[str, Any] = {}
     dynamic: dict[str, tuple[str, SettingInfo]] = {}
     for field, info in setting_fields(settings_type):
@@ -62,17 +64,29 @@ def declare_settings(node: Node, settings_type: type[SettingsT], *, prefix: str 
         if live:
             dynamic[name] = (field.name, info)
     current = settings_type(**values)
+    problems = _problems(current)
+    if problems:
+        raise ValueError(f'{node.get_name()}: ' + '; '.join(problems))
     if not dynamic:
         return current
 
     def validate(parameters) -> SetParametersResult:
+        changes = {}
         for parameter in parameters:
             if parameter.name in dynamic:
-                problem = out_of_range(dynamic[parameter.name][1], parameter.value)
+                field_name, info = dynamic[parameter.name]
+                problem = out_of_range(info, parameter.value)
                 if problem:
                     return SetParametersResult(successful=False,
                                                reason=f'{parameter.name}: {problem}')
-        return SetParametersResult(successful=True)
+                changes[field_name] = parameter.value
+        if not changes:
+            return SetParametersResult(successful=True)
+        try:  # a settings class may refuse a combination in its own constructor
+            problems = _problems(dataclasses.replace(current, **changes))
+        except (TypeError, ValueError) as exc:
+            problems = [str(exc)]
+        return SetParametersResult(successful=not problems, reason='; '.join(problems))
 
     def apply(parameters) -> None:
         nonlocal current
@@ -87,6 +101,12 @@ def declare_settings(node: Node, settings_type: type[SettingsT], *, prefix: str 
     node.add_on_set_parameters_callback(validate)
     node.add_post_set_parameters_callback(apply)
     return current
+
+
+def _problems(settings: Any) -> list[str]:
+    """A settings object's own cross-field checks (its problems() method), if it has them."""
+    check = getattr(settings, 'problems', None)
+    return list(check()) if callable(check) else []
 
 
 def declare_read_only(node: Node, name: str, default: Any, description: str) -> Any:

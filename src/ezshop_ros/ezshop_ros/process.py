@@ -15,6 +15,8 @@ from __future__ import annotations
 import signal
 
 import rclpy
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
 
 #: Signals that stop a node: rclpy shuts its context down on them.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -44,3 +46,29 @@ def shutdown_node_process() -> None:
     """rclpy.try_shutdown at the end of a node's main(), still deaf to stop signals after."""
     rclpy.try_shutdown()
     ignore_stop_signals()
+
+
+def spin_once(executor: Executor, timeout_sec: float) -> None:
+    """executor.spin_once for a node's own main loop: a stop signal that shuts the context down
+    at any moment ends it with ExternalShutdownException, as rclpy.spin does (between rclpy's
+    own checks it surfaces as an RCLError about an invalid context)."""
+    try:
+        executor.spin_once(timeout_sec=timeout_sec)
+    except ExternalShutdownException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised unless the context was shut down
+        if executor.context.ok():
+            raise
+        raise ExternalShutdownException() from exc
+
+
+def spin(node: Node) -> None:
+    """rclpy.spin for a node's main(), ending with ExternalShutdownException on a stop signal
+    wherever it lands (even in a callback that was publishing as the context shut down)."""
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    try:
+        while node.context.ok():
+            spin_once(executor, 0.1)
+    finally:
+        executor.shutdown(timeout_sec=0.0)

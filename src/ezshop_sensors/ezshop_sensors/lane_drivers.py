@@ -31,6 +31,8 @@ from gpiozero.pins.mock import (
     PinState,
 )
 
+from ezshop_common.settings import setting
+
 KIND_ULTRASONIC = 'ultrasonic'
 KIND_LIGHT = 'light'
 KINDS = (KIND_ULTRASONIC, KIND_LIGHT)
@@ -46,21 +48,47 @@ warnings.filterwarnings('ignore', category=DistanceSensorNoEcho)
 
 
 @dataclass(frozen=True)
-class LaneSpec:
-    """One lane of a shelf controller, as given by the node's parameters."""
+class ControllerSettings:
+    """Settings shared by the lanes of one shelf controller."""
 
-    lane_id: str
-    kind: str
-    frame_id: str
-    rate_hz: float = 10.0
-    echo_pin: str = ''
-    trigger_pin: str = ''
-    pin: str = ''
-    max_distance_m: float = 1.0
-    queue_len: int = 1
-    charge_time_limit_s: float = 0.01
-    full_scale_lux: float = 1000.0
-    mock_value: float = 0.3
+    ping_gap_s: float = setting(
+        0.025, 'Quiet time (s) after one HC-SR04 ping before the next sensor may ping', 0.0,
+        1.0, dynamic=True)
+
+
+@dataclass(frozen=True)
+class LaneSpec:
+    """One lane of a shelf controller, as given by the node's ``<lane>.*`` parameters.
+
+    The node reads ``lane_id`` from its lane list and ``kind`` first (the mock_value default
+    depends on it). The publish rate and the lux scale are read on every message, so they may
+    change at run time; pins, frame and the gpiozero device settings are fixed at start.
+    """
+
+    lane_id: str = ''
+    kind: str = KIND_ULTRASONIC
+    frame_id: str = setting('', 'frame_id of the readings (default <shelf>_<lane>)')
+    rate_hz: float = setting(10.0, 'Publish rate (Hz); a new reading is needed for each '
+                             'message', 0.1, 50.0, dynamic=True)
+    echo_pin: str = setting('', "HC-SR04 ECHO GPIO (gpiozero pin name, e.g. 'GPIO24')")
+    trigger_pin: str = setting('', "HC-SR04 TRIG GPIO (e.g. 'GPIO23')")
+    pin: str = setting('', "LDR + capacitor GPIO (e.g. 'GPIO18')")
+    max_distance_m: float = setting(
+        1.0, 'HC-SR04: readings at or beyond this (m) are published as +inf', 0.05, 4.0)
+    queue_len: int = setting(
+        1, 'gpiozero median queue length (1 = raw; the shelf monitor filters)', 1, 50)
+    charge_time_limit_s: float = setting(
+        0.01, 'LDR: capacitor charge time (s) that reads as dark (gpiozero)', 0.001, 1.0)
+    full_scale_lux: float = setting(
+        1000.0, 'LDR: lux published for a gpiozero value of 1.0 (linear map)', 1.0, 1e6,
+        dynamic=True)
+    mock_value: float = setting(
+        0.3, "With pin_factory 'mock': the constant reading (m or lux; default 0.3 m, light "
+        'lanes 400 lux)', 0.0, 1e6)
+
+
+#: mock_value of a light lane unless set.
+DEFAULT_MOCK_LUX = 400.0
 
 
 @dataclass(frozen=True)

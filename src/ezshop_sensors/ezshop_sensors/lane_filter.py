@@ -32,6 +32,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
+from ezshop_common.settings import setting
 from ezshop_common.store_config import SENSOR_ULTRASONIC, Lane
 
 NS = 1_000_000_000
@@ -56,23 +57,55 @@ REJECT_REASONS = (REJECT_NAN, REJECT_TOO_CLOSE, REJECT_TOO_FAR, REJECT_SPIKE,
 
 @dataclass(frozen=True)
 class FilterParams:
-    """Every threshold of the lane filter. Defaults were tuned on bench/shelf_events.py."""
+    """Every threshold of the lane filter. Defaults were tuned on bench/shelf_events.py.
 
-    median_window: int = 5
-    settle_s: float = 1.0
-    putback_settle_s: float = 1.5
-    light_settle_s: float = 2.5
-    hysteresis_items: float = 0.6
-    level_tolerance_items: float = 0.3
-    steady_band_m: float = 0.01
-    steady_fraction: float = 0.75
-    back_wall_margin_m: float = 0.03
-    occlusion_margin_items: float = 0.5
-    spike_jump_m: float = 0.10
-    light_hysteresis_ratio: float = 1.5
-    spike_jump_ratio: float = 4.0
-    sensor_timeout_s: float = 3.0
-    recover_readings: int = 3
+    All are read on every reading (or timeout check), so all may change at run time except
+    ``median_window``, the length of the filter's window."""
+
+    median_window: int = setting(5, 'Readings in the median filter', 1, 51)
+    settle_s: float = setting(1.0, 'A lower count must hold this long (s) before it is '
+                              'accepted', 0.1, 10.0, dynamic=True)
+    putback_settle_s: float = setting(
+        1.5, 'A higher count (put-back) on an ultrasonic lane must hold this long (s); longer '
+        'than settle_s because a hand in the beam looks like more items', 0.1, 10.0,
+        dynamic=True)
+    light_settle_s: float = setting(
+        2.5, 'A light lane change must hold this long (s); longer than the longest hand '
+        'shadow', 0.1, 20.0, dynamic=True)
+    hysteresis_items: float = setting(
+        0.6, 'Ultrasonic: the reading must leave the accepted count by more than this many '
+        'items before a change is considered (>= level_tolerance_items)', 0.0, 1.0,
+        dynamic=True)
+    level_tolerance_items: float = setting(
+        0.3, 'Ultrasonic: a reading within this many items of a whole count stands for that '
+        'count', 0.05, 0.49, dynamic=True)
+    steady_band_m: float = setting(
+        0.01, 'Ultrasonic: settle window readings must lie within this (m) of their median '
+        '(items stand still, hands do not)', 0.001, 0.1, dynamic=True)
+    steady_fraction: float = setting(
+        0.75, 'Ultrasonic: fraction of settle window readings that must be within '
+        'steady_band_m', 0.0, 1.0, dynamic=True)
+    back_wall_margin_m: float = setting(
+        0.03, 'Ultrasonic: readings beyond the back wall by more than this (m) are impossible',
+        0.0, 1.0, dynamic=True)
+    occlusion_margin_items: float = setting(
+        0.5, 'Ultrasonic: readings this many items in front of a full lane are something in '
+        'the beam', 0.0, 5.0, dynamic=True)
+    spike_jump_m: float = setting(
+        0.10, 'Ultrasonic: a reading jumping more than this (m) is kept only if the next '
+        'reading confirms it', 0.005, 4.0, dynamic=True)
+    light_hysteresis_ratio: float = setting(
+        1.5, 'Light: a lane turns empty only above dark_below_lux times this', 1.0, 10.0,
+        dynamic=True)
+    spike_jump_ratio: float = setting(
+        4.0, 'Light: a reading changing by more than this factor is kept only if the next '
+        'reading confirms it', 1.0, 1000.0, dynamic=True)
+    sensor_timeout_s: float = setting(
+        3.0, 'A lane without a valid reading this long (s) is unmonitored', 0.1, 600.0,
+        dynamic=True)
+    recover_readings: int = setting(
+        3, 'Consecutive valid readings that bring an unmonitored lane back', 1, 100,
+        dynamic=True)
 
     def __post_init__(self):
         if self.median_window < 1 or self.recover_readings < 1:
@@ -83,6 +116,18 @@ class FilterParams:
             raise ValueError('hysteresis_items must be >= level_tolerance_items')
         if self.light_hysteresis_ratio < 1.0:
             raise ValueError('light_hysteresis_ratio must be >= 1')
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """How often the shelf monitor republishes its state and checks for silent lanes; the
+    node re-creates its timers when they change."""
+
+    state_period_s: float = setting(5.0, 'shelf_state is also republished this often (s)',
+                                    0.1, 3600.0, dynamic=True)
+    timeout_check_period_s: float = setting(
+        1.0, 'Lanes are checked for sensor_timeout_s this often (s)', 0.05, 60.0,
+        dynamic=True)
 
 
 @dataclass(frozen=True)
@@ -128,12 +173,8 @@ class LaneFilter:
     def __init__(self, lane: Lane, params: FilterParams | None = None,
                  start_ns: int = 0, initial_count: int | None = None):
         self.lane = lane
-        self.params = params or FilterParams()
         self.ultrasonic = lane.sensor == SENSOR_ULTRASONIC
-        p = self.params
-        self.settle_ns = int(NS * (p.settle_s if self.ultrasonic else p.light_settle_s))
-        self.putback_settle_ns = int(NS * (p.putback_settle_s if self.ultrasonic
-                                           else p.light_settle_s))
+        self.params = params or FilterParams()
         #: Accepted count; None until the first settled level.
         self.count: int | None = None
         self.initial_count = lane.initial_count if initial_count is None else initial_count
@@ -152,6 +193,19 @@ class LaneFilter:
         self._changed_while_blind = False
 
     # ----------------------------------------------------------------- public
+    @property
+    def params(self) -> FilterParams:
+        return self._params
+
+    @params.setter
+    def params(self, params: FilterParams) -> None:
+        """New thresholds, used from the next reading on (median_window is kept)."""
+        self._params = params
+        self.settle_ns = int(NS * (params.settle_s if self.ultrasonic
+                                   else params.light_settle_s))
+        self.putback_settle_ns = int(NS * (params.putback_settle_s if self.ultrasonic
+                                           else params.light_settle_s))
+
     @property
     def reported_count(self) -> int:
         """The count to show: accepted, or the store's initial count until initialised."""

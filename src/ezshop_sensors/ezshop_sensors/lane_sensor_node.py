@@ -8,20 +8,23 @@ message building in ezshop_sensors.messages.
 
 from __future__ import annotations
 
-import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import dataclasses
+
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Illuminance, Range
 
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.diagnostics import ERROR, OK, diagnostics_updater, fill
+from ezshop_ros.parameters import declare_read_only, declare_settings
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin
 from ezshop_sensors.lane_drivers import (
+    DEFAULT_MOCK_LUX,
     KIND_LIGHT,
     KIND_ULTRASONIC,
     KINDS,
+    ControllerSettings,
     LaneSpec,
     PingSequencer,
     lux_from_light_value,
@@ -30,11 +33,6 @@ from ezshop_sensors.lane_drivers import (
     prepare_mock_pins,
 )
 from ezshop_sensors.messages import illuminance_msg, range_msg
-
-
-def _float(description: str, low: float, high: float) -> ParameterDescriptor:
-    return ParameterDescriptor(description=description, floating_point_range=[
-        FloatingPointRange(from_value=low, to_value=high)])
 
 
 def _sensor_data() -> QoSProfile:
@@ -50,100 +48,94 @@ class LaneSensorNode(Node):
         """``pin_factory``: a gpiozero pin factory object that overrides the parameter
         (tests pass a MockFactory whose pins they wired themselves)."""
         super().__init__('lane_sensor_node', **kwargs)
-        self.declare_parameter('shelf_id', 'shelf_a', ParameterDescriptor(
-            description='shelf id as in config/store.yaml (part of the topic names)'))
-        self.declare_parameter('lanes', Parameter.Type.STRING_ARRAY, ParameterDescriptor(
-            description='lane ids of this controller; each has <lane>.* parameters'))
-        self.declare_parameter('pin_factory', '', ParameterDescriptor(
-            description="gpiozero pin factory: '' = gpiozero's default, 'mock' = MockFactory "
-                        '(no hardware; lanes read <lane>.mock_value), lgpio, rpigpio, pigpio, '
-                        'native'))
-        self.declare_parameter('ping_gap_s', 0.025, _float(
-            'quiet time (s) after one HC-SR04 ping before the next sensor may ping', 0.0, 1.0))
-        self.declare_parameter('diagnostics_period_s', 1.0, _float(
-            '/diagnostics period (s)', 0.05, 60.0))
-        shelf_id = self.get_parameter('shelf_id').value
-        self.specs = [self._declare_lane(shelf_id, lane_id)
-                      for lane_id in self.get_parameter('lanes').value or []]
+        shelf_id = declare_read_only(self, 'shelf_id', 'shelf_a', 'Shelf id as in '
+                                     'config/store.yaml (part of the topic names)')
+        lane_ids = declare_read_only(self, 'lanes', Parameter.Type.STRING_ARRAY, 'Lane ids of '
+                                     'this controller; each has <lane>.* parameters') or []
+        factory_name = declare_read_only(
+            self, 'pin_factory', '', "gpiozero pin factory: '' = gpiozero's default, 'mock' = "
+            'MockFactory (no hardware; lanes read <lane>.mock_value), lgpio, rpigpio, pigpio, '
+            'native')
+        self.settings = declare_settings(self, ControllerSettings, on_change=self._on_settings)
+        #: The lanes by id, as their parameters say now.
+        self.specs = {lane_id: self._declare_lane(shelf_id, lane_id) for lane_id in lane_ids}
         if not self.specs:
             self.get_logger().warning('no lanes configured (parameter lanes is empty)')
 
-        factory_name = self.get_parameter('pin_factory').value
         factory = pin_factory if pin_factory is not None else make_pin_factory(factory_name)
         if pin_factory is None and factory_name == 'mock':
-            for spec in self.specs:
+            for spec in self.specs.values():
                 prepare_mock_pins(factory, spec)
-        self.sequencer = PingSequencer(self.get_parameter('ping_gap_s').value)
+        self.sequencer = PingSequencer(self.settings.ping_gap_s)
         self.sensors = {}
         self.published = {}
         self._last_seq = {}
-        for spec in self.specs:
-            self.sensors[spec.lane_id] = open_sensor(spec, factory, self.sequencer, self._now_ns)
-            self.published[spec.lane_id] = 0
-            self._last_seq[spec.lane_id] = 0
+        self._reported = {}
+        self._lane_pubs = {}
+        self._lane_timers = {}
+        for lane_id, spec in self.specs.items():
+            self.sensors[lane_id] = open_sensor(spec, factory, self.sequencer, self._now_ns)
+            self.published[lane_id] = self._last_seq[lane_id] = self._reported[lane_id] = 0
             if spec.kind == KIND_ULTRASONIC:
-                pub = self.create_publisher(
-                    Range, f'shelves/{shelf_id}/{spec.lane_id}/range', _sensor_data())
+                self._lane_pubs[lane_id] = self.create_publisher(
+                    Range, f'shelves/{shelf_id}/{lane_id}/range', _sensor_data())
             else:
-                pub = self.create_publisher(
-                    Illuminance, f'shelves/{shelf_id}/{spec.lane_id}/illuminance',
-                    _sensor_data())
-            self.create_timer(1.0 / spec.rate_hz,
-                              lambda spec=spec, pub=pub: self._publish(spec, pub))
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        self.create_timer(self.get_parameter('diagnostics_period_s').value,
-                          self._publish_diagnostics)
-        self._published_at_last_diag = dict(self.published)
+                self._lane_pubs[lane_id] = self.create_publisher(
+                    Illuminance, f'shelves/{shelf_id}/{lane_id}/illuminance', _sensor_data())
+            self._lane_timers[lane_id] = self._lane_timer(spec)
+        self._diagnostics = diagnostics_updater(self, shelf_id)
+        for lane_id in self.specs:
+            self._diagnostics.add(f'lane {lane_id}',
+                                  lambda stat, lane_id=lane_id: self._lane_status(stat, lane_id))
         self.get_logger().info(
-            f'shelf {shelf_id}: ' + ', '.join(f'{s.lane_id} ({s.kind})' for s in self.specs)
+            f'shelf {shelf_id}: ' + ', '.join(f'{s.lane_id} ({s.kind})'
+                                              for s in self.specs.values())
             + f" on pin factory {factory_name or 'default'}")
 
     def _declare_lane(self, shelf_id: str, lane_id: str) -> LaneSpec:
-        def declare(name, default, descriptor):
-            return self.declare_parameter(f'{lane_id}.{name}', default, descriptor).value
-
-        text = ParameterDescriptor
-        kind = declare('kind', KIND_ULTRASONIC, text(description=f'one of {KINDS}'))
+        kind = declare_read_only(self, f'{lane_id}.kind', KIND_ULTRASONIC,
+                                 f'One of {KINDS}: HC-SR04 or LDR + capacitor')
         if kind not in KINDS:
             raise ValueError(f'{lane_id}.kind must be one of {KINDS} (got {kind!r})')
-        spec = LaneSpec(
-            lane_id=lane_id, kind=kind,
-            frame_id=declare('frame_id', f'{shelf_id}_{lane_id}',
-                             text(description='frame_id of the readings')),
-            rate_hz=declare('rate_hz', 10.0, _float('publish rate (Hz)', 0.1, 50.0)),
-            echo_pin=declare('echo_pin', '', text(
-                description="HC-SR04 ECHO GPIO (gpiozero pin name, e.g. 'GPIO24')")),
-            trigger_pin=declare('trigger_pin', '', text(
-                description="HC-SR04 TRIG GPIO (e.g. 'GPIO23')")),
-            pin=declare('pin', '', text(description="LDR + capacitor GPIO (e.g. 'GPIO18')")),
-            max_distance_m=declare('max_distance_m', 1.0, _float(
-                'HC-SR04: readings at or beyond this (m) are published as +inf', 0.05, 4.0)),
-            queue_len=declare('queue_len', 1, ParameterDescriptor(
-                description='gpiozero median queue length (1 = raw; the shelf monitor filters)',
-                integer_range=[IntegerRange(from_value=1, to_value=50, step=1)])),
-            charge_time_limit_s=declare('charge_time_limit_s', 0.01, _float(
-                'LDR: capacitor charge time (s) that reads as dark (gpiozero)', 0.001, 1.0)),
-            full_scale_lux=declare('full_scale_lux', 1000.0, _float(
-                'LDR: lux published for a gpiozero value of 1.0 (linear map)', 1.0, 1e6)),
-            mock_value=declare('mock_value', 0.3 if kind == KIND_ULTRASONIC else 400.0,
-                               _float("with pin_factory 'mock': the constant reading "
-                                      '(m or lux)', 0.0, 1e6)),
-        )
+        defaults = {'frame_id': f'{shelf_id}_{lane_id}'}
+        if kind == KIND_LIGHT:
+            defaults['mock_value'] = DEFAULT_MOCK_LUX
+        spec = dataclasses.replace(
+            declare_settings(self, LaneSpec, prefix=f'{lane_id}.', **defaults,
+                             on_change=lambda s, lane_id=lane_id: self._on_lane(lane_id, s)),
+            lane_id=lane_id, kind=kind)
         pins = (spec.echo_pin, spec.trigger_pin) if kind == KIND_ULTRASONIC else (spec.pin,)
         if not all(pins):
             needed = 'echo_pin and trigger_pin' if kind == KIND_ULTRASONIC else 'pin'
             raise ValueError(f'lane {lane_id} ({kind}) needs {needed}')
         return spec
 
+    def _lane_timer(self, spec: LaneSpec):
+        return self.create_timer(1.0 / spec.rate_hz,
+                                 lambda lane_id=spec.lane_id: self._publish(lane_id))
+
+    def _on_settings(self, settings: ControllerSettings) -> None:
+        self.settings = settings
+        self.sequencer.gap_s = settings.ping_gap_s
+
+    def _on_lane(self, lane_id: str, settings: LaneSpec) -> None:
+        """`ros2 param set` of a lane's rate or lux scale: the next message uses it."""
+        old = self.specs[lane_id]
+        spec = self.specs[lane_id] = dataclasses.replace(settings, lane_id=lane_id,
+                                                         kind=old.kind)
+        if spec.rate_hz != old.rate_hz:
+            self.destroy_timer(self._lane_timers[lane_id])
+            self._lane_timers[lane_id] = self._lane_timer(spec)
+
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
 
-    def _publish(self, spec: LaneSpec, pub) -> None:
-        sample = self.sensors[spec.lane_id].latest()
-        if sample is None or sample.seq == self._last_seq[spec.lane_id]:
+    def _publish(self, lane_id: str) -> None:
+        spec, pub = self.specs[lane_id], self._lane_pubs[lane_id]
+        sample = self.sensors[lane_id].latest()
+        if sample is None or sample.seq == self._last_seq[lane_id]:
             return  # no new reading since the last message: a silent sensor stays silent
-        self._last_seq[spec.lane_id] = sample.seq
+        self._last_seq[lane_id] = sample.seq
         if spec.kind == KIND_LIGHT:
             pub.publish(illuminance_msg(sample.stamp_ns, spec.frame_id,
                                         lux_from_light_value(sample.value,
@@ -151,23 +143,18 @@ class LaneSensorNode(Node):
         else:
             pub.publish(range_msg(sample.stamp_ns, spec.frame_id, sample.value,
                                   spec.max_distance_m))
-        self.published[spec.lane_id] += 1
+        self.published[lane_id] += 1
 
-    def _publish_diagnostics(self) -> None:
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        for spec in self.specs:
-            sensor = self.sensors[spec.lane_id]
-            fresh = self.published[spec.lane_id] - self._published_at_last_diag[spec.lane_id]
-            array.status.append(DiagnosticStatus(
-                level=DiagnosticStatus.OK if fresh else DiagnosticStatus.ERROR,
-                name=f'{self.get_name()}: lane {spec.lane_id}', hardware_id=spec.frame_id,
-                message=f'{fresh} readings since last report' if fresh else 'no readings',
-                values=[KeyValue(key=k, value=str(v)) for k, v in (
-                    ('kind', spec.kind), ('published', self.published[spec.lane_id]),
-                    ('failed_reads', sensor.failed_reads))]))
-        self._published_at_last_diag = dict(self.published)
-        self.diag_pub.publish(array)
+    def _lane_status(self, stat, lane_id: str):
+        """diagnostic_updater task of one lane: ERROR without a reading since the last one."""
+        spec = self.specs[lane_id]
+        fresh = self.published[lane_id] - self._reported[lane_id]
+        self._reported[lane_id] = self.published[lane_id]
+        stat.hardware_id = spec.frame_id
+        return fill(stat, OK if fresh else ERROR,
+                    f'{fresh} readings since last report' if fresh else 'no readings', {
+                        'kind': spec.kind, 'published': self.published[lane_id],
+                        'failed_reads': self.sensors[lane_id].failed_reads})
 
     def destroy_node(self):
         for sensor in self.sensors.values():
@@ -180,7 +167,7 @@ def main(args=None) -> None:
     node = None
     try:
         node = LaneSensorNode()
-        rclpy.spin(node)
+        spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import Illuminance, Range
 
 from ezshop_common.store_config import SENSOR_ULTRASONIC
@@ -101,8 +101,9 @@ def sensor_alert_msg(lane_filter: LaneFilter, ok: bool, stamp_ns: int, reason: s
     return msg
 
 
-def lane_diagnostic(node_name: str, lane_filter: LaneFilter) -> DiagnosticStatus:
-    """One DiagnosticStatus per lane: ERROR while unmonitored, WARN before the first count."""
+def lane_status(lane_filter: LaneFilter) -> tuple[bytes, str, dict[str, object]]:
+    """A lane's diagnostic (level, message, values): ERROR while unmonitored, WARN before the
+    first count."""
     lane = lane_filter.lane
     if not lane_filter.sensor_ok:
         level, message = DiagnosticStatus.ERROR, 'unmonitored: sensor silent or garbage'
@@ -110,11 +111,7 @@ def lane_diagnostic(node_name: str, lane_filter: LaneFilter) -> DiagnosticStatus
         level, message = DiagnosticStatus.WARN, 'waiting for a steady first reading'
     else:
         level, message = DiagnosticStatus.OK, f'count {lane_filter.count}/{lane.capacity}'
-    values = {'count': lane_filter.reported_count, 'capacity': lane.capacity,
-              'item_id': lane.item_id, 'sensor': lane.sensor,
-              'sensor_ok': lane_filter.sensor_ok, 'last_raw': lane_filter.last_raw,
-              **lane_filter.counters}
-    return DiagnosticStatus(
-        level=level, name=f'{node_name}: lane {lane.shelf_id}/{lane.lane_id}',
-        hardware_id=lane.frame_id, message=message,
-        values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+    return level, message, {'count': lane_filter.reported_count, 'capacity': lane.capacity,
+                            'item_id': lane.item_id, 'sensor': lane.sensor,
+                            'sensor_ok': lane_filter.sensor_ok, 'last_raw': lane_filter.last_raw,
+                            **lane_filter.counters}

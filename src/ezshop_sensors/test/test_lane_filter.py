@@ -266,3 +266,21 @@ def test_params_are_validated():
         FilterParams(level_tolerance_items=0.6)
     with pytest.raises(ValueError):
         FilterParams(hysteresis_items=0.2, level_tolerance_items=0.3)
+
+
+def test_new_params_apply_from_the_next_reading():
+    """What `ros2 param set settle_s` does to a running lane: a pending change settles at the
+    new time (settle times are kept in ns, so they must follow the params)."""
+    import dataclasses
+
+    lane_filter = LaneFilter(COLA, PARAMS)
+    level = COLA.ultrasonic.distance_for_count
+    for i in range(20):                       # 2 s at 4 items: the first count, no event
+        assert lane_filter.add(i * NS // 10, level(4)) == ([], [])
+    events = []
+    for i in range(20, 27):                   # 0.7 s at 3 items: shorter than settle_s 1.0
+        events += lane_filter.add(i * NS // 10, level(3))[0]
+    assert events == [] and lane_filter.count == 4
+    lane_filter.params = dataclasses.replace(PARAMS, settle_s=0.5)
+    events += lane_filter.add(27 * NS // 10, level(3))[0]
+    assert [(e.count_before, e.count_after) for e in events] == [(4, 3)]

@@ -56,11 +56,11 @@ def wire_pins(factory):
     return echoes
 
 
-def lane_params():
-    params = [Parameter('shelf_id', value='shelf_a'),
+def lane_params(shelf_id='shelf_a'):
+    params = [Parameter('shelf_id', value=shelf_id),
               Parameter('lanes', value=['lane_1', 'lane_2', 'lane_3', 'lane_9']),
               Parameter('ping_gap_s', value=GAP_S),
-              Parameter('diagnostics_period_s', value=0.5)]
+              Parameter('diagnostic_updater.period', value=0.5)]
     for lane, trig, echo in (('lane_1', 'GPIO23', 'GPIO24'), ('lane_2', 'GPIO17', 'GPIO27'),
                              ('lane_9', 'GPIO5', 'GPIO6')):
         params += [Parameter(f'{lane}.kind', value='ultrasonic'),
@@ -152,7 +152,9 @@ def test_hc_sr04s_ping_one_after_another_with_a_quiet_gap(graph):
 def test_dead_hc_sr04_publishes_nothing_and_shows_error_in_diagnostics(graph):
     assert graph['got']['lane_9'] == []
     assert graph['node'].sensors['lane_9'].failed_reads >= 1
-    last = {s.name: s for s in graph['got']['diag'][-1].status}
+    # The newest full report (diagnostic_updater also sends one 'starting up' per lane).
+    last = next({s.name: s for s in array.status} for array in reversed(graph['got']['diag'])
+                if len(array.status) == 4)
     assert last['lane_sensor_node: lane lane_9'].level == DiagnosticStatus.ERROR
     assert last['lane_sensor_node: lane lane_1'].level == DiagnosticStatus.OK
 
@@ -184,3 +186,37 @@ def test_ping_sequencer_serves_in_arrival_order_with_a_gap():
     assert len(log) == 5
     times = [t for _, t in log]
     assert all(b - a >= 0.012 - 0.001 for a, b in zip(times, times[1:], strict=False))
+
+
+def test_ros2_param_set_changes_lux_scale_and_rate_and_refuses_wiring(set_parameters):
+    """A second controller (own node name and shelf, the module's graph still runs)."""
+    factory = MockFactory()
+    wire_pins(factory)
+    with RosHarness() as ros:
+        lux, ranges = [], []
+        probe = ros.node('probe_dynamic')
+        probe.create_subscription(Illuminance, 'shelves/shelf_t/lane_3/illuminance',
+                                  lux.append, qos_profile_sensor_data)
+        probe.create_subscription(Range, 'shelves/shelf_t/lane_1/range', ranges.append,
+                                  qos_profile_sensor_data)
+        ros.add(LaneSensorNode(pin_factory=factory, context=ros.context,
+                               parameter_overrides=lane_params('shelf_t'),
+                               cli_args=['--ros-args', '-r', '__node:=lane_sensor_dynamic']))
+        assert ros.spin_until(lambda: len(lux) >= 3 and len(ranges) >= 3, 20.0)
+        assert abs(statistics.median(m.illuminance for m in lux) - LUX) < 5.0
+        result, rate = set_parameters(ros, '/lane_sensor_dynamic',
+                                      **{'lane_3.full_scale_lux': FULL_SCALE / 2,
+                                         'lane_1.rate_hz': 0.1})
+        assert result.successful and rate.successful, (result.reason, rate.reason)
+        lux.clear()
+        ranges.clear()
+        assert ros.spin_until(lambda: len(lux) >= 3, 10.0)
+        assert abs(statistics.median(m.illuminance for m in lux) - LUX / 2) < 5.0
+        ros.spin_for(1.0)  # lane_1 at 20 Hz would have sent ~20 messages by now
+        assert len(ranges) <= 1
+        # Pins, ids and the factory are read once at start: refused, not silently ignored.
+        pin, shelf, factory_name = set_parameters(
+            ros, '/lane_sensor_dynamic', **{'lane_3.pin': 'GPIO19'}, shelf_id='shelf_x',
+            pin_factory='mock')
+        for refused in (pin, shelf, factory_name):
+            assert not refused.successful and 'read-only' in refused.reason.replace(' ', '-')

@@ -26,6 +26,7 @@ from ezshop_sensors.lane_filter import NS, FilterParams, LaneFilter
 from ezshop_sensors.messages import illuminance_msg, range_msg
 from ezshop_sensors.shelf_monitor_node import ShelfMonitorNode
 from ezshop_sensors.trace_generator import CountChange, HandDip, generate_trace
+from ezshop_testing.param_files import node_parameters
 from ezshop_testing.ros import RosHarness
 
 TIMEOUT_S = 1.0
@@ -66,7 +67,8 @@ def graph(config_dir):
         Parameter('store_file', value=str(config_dir / 'store.yaml')),
         Parameter('shelves', value=['shelf_a']),
         Parameter('sensor_timeout_s', value=TIMEOUT_S),
-        Parameter('diagnostics_period_s', value=0.2),
+        Parameter('diagnostic_updater.period', value=0.2),
+        Parameter('timeout_check_period_s', value=0.2),
         Parameter('state_period_s', value=1.0)]))
     assert harness.spin_until(lambda: all(p.get_subscription_count() > 0
                                           for p in pubs.values()), timeout=10.0)
@@ -231,7 +233,8 @@ def test_sensor_timeout_runs_on_sim_time(ros, config_dir):
         Parameter('store_file', value=str(config_dir / 'store.yaml')),
         Parameter('shelves', value=['shelf_b']),
         Parameter('sensor_timeout_s', value=2.0),
-        Parameter('diagnostics_period_s', value=0.1)]))
+        Parameter('timeout_check_period_s', value=0.1),
+        Parameter('diagnostic_updater.period', value=0.1)]))
     assert ros.spin_until(lambda: clock_pub.get_subscription_count() > 0, 10.0)
 
     def tick(sim_s):
@@ -257,12 +260,64 @@ def time_msg(seconds):
 
 def test_shelves_unset_watches_every_lane_with_the_shipped_parameters(ros, config_dir):
     """config/sensors.yaml leaves `shelves` unset (rclpy cannot declare an empty list)."""
-    import yaml
-    shipped = yaml.safe_load((config_dir / 'sensors.yaml').read_text())
-    params = shipped['shelf_monitor']['ros__parameters']
+    params = node_parameters(config_dir / 'sensors.yaml')['shelf_monitor']
     assert 'shelves' not in params
     overrides = [Parameter(name, value=value) for name, value in params.items()]
     overrides.append(Parameter('store_file', value=str(config_dir / 'store.yaml')))
     monitor = ros.add(ShelfMonitorNode(context=ros.context, parameter_overrides=overrides))
     store = load_store(config_dir / 'store.yaml')
     assert set(monitor.filters) == {lane.key for lane in store.lanes}
+    for name, value in params.items():
+        if name != 'store_file':
+            assert monitor.get_parameter(name).value == value, name
+
+
+def test_ros2_param_set_changes_the_settle_time_and_refuses_wiring(ros, config_dir,
+                                                                   set_parameters):
+    """A second monitor (own node name, shelf_b; the module's graph on shelf_a still runs)."""
+    events = []
+    probe = ros.node('settle_probe')
+    probe.create_subscription(ShelfEvent, 'shelf_events', events.append, reliable(100))
+    pub = probe.create_publisher(Range, 'shelves/shelf_b/lane_1/range', qos_profile_sensor_data)
+    monitor = ros.add(ShelfMonitorNode(
+        context=ros.context, cli_args=['--ros-args', '-r', '__node:=shelf_monitor_settle'],
+        parameter_overrides=[Parameter('store_file', value=str(config_dir / 'store.yaml')),
+                             Parameter('shelves', value=['shelf_b'])]))
+    assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 10.0)
+    lane_filter = monitor.filters[('shelf_b', 'lane_1')]
+    geometry = lane_filter.lane.ultrasonic
+    base_ns = monitor.get_clock().now().nanoseconds
+
+    def play(start_s, seconds, count):
+        """Readings at 10 Hz (stamped from base_ns + start_s) at the level of count items."""
+        for i in range(int(seconds * 10)):
+            msg = range_msg(base_ns + int((start_s + i / 10) * NS), lane_filter.lane.frame_id,
+                            float32(geometry.distance_for_count(count)), 4.0)
+            before = lane_filter.counters['readings']
+            pub.publish(msg)
+            assert ros.spin_until(lambda n=before: lane_filter.counters['readings'] > n, 5.0)
+
+    def chips_events():
+        return [e for e in events if (e.shelf_id, e.lane_id) == ('shelf_b', 'lane_1')]
+
+    play(0.0, 2.0, 4)                 # the first steady level: count 4, no event
+    assert lane_filter.count == 4
+    play(2.0, 0.7, 3)                 # 0.7 s at 3 items: shorter than settle_s 1.0
+    play(2.7, 1.0, 4)
+    ros.spin_for(0.2)
+    assert chips_events() == [] and lane_filter.count == 4
+    result, = set_parameters(ros, '/shelf_monitor_settle', settle_s=0.5)
+    assert result.successful, result.reason
+    play(3.7, 0.7, 3)                 # the same 0.7 s now settles
+    assert ros.spin_until(lambda: chips_events(), 5.0)
+    assert [(e.count_before, e.count_after) for e in chips_events()] == [(4, 3)]
+    # Wiring read once at start, out of range, and two thresholds FilterParams rejects
+    # together: refused, not silently ignored.
+    store_file, window, too_long = set_parameters(
+        ros, '/shelf_monitor_settle', store_file='', median_window=7, settle_s=60.0)
+    for refused in (store_file, window):
+        assert not refused.successful and 'read-only' in refused.reason.replace(' ', '-')
+    assert not too_long.successful
+    hysteresis, = set_parameters(ros, '/shelf_monitor_settle', hysteresis_items=0.2)
+    assert not hysteresis.successful and 'hysteresis_items' in hysteresis.reason
+    assert monitor.params.hysteresis_items == 0.6 and lane_filter.params.settle_s == 0.5

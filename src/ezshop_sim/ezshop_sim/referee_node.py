@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -24,7 +23,8 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import CartAction, CustomerEvent, Gallery, GroundTruth, Receipt, ShelfEvent
 from ezshop_msgs.srv import ForgetCustomer
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.parameters import declare_settings
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin_once
 from ezshop_sim.photos import enrolment_photos, identities_dir
 from ezshop_sim.referee import (
     CUSTOMER_ABSENT,
@@ -37,6 +37,7 @@ from ezshop_sim.referee import (
     report_lines,
     verdict_line,
 )
+from ezshop_sim.referee_settings import RefereeSettings
 from ezshop_sim.scenario import load_scenario
 from ezshop_sim.scoring import (
     GT_ENTERED,
@@ -80,37 +81,14 @@ def stamp_seconds(msg) -> float:
     return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
-def _desc(text: str, low: float | None = None, high: float | None = None):
-    desc = ParameterDescriptor(description=text)
-    if low is not None:
-        desc.floating_point_range = [FloatingPointRange(from_value=low, to_value=high)]
-    return desc
-
-
 class RefereeNode(Node):
     """Judges one simulated scenario end to end."""
 
     def __init__(self, **kwargs):
         super().__init__('referee', **kwargs)
-        p = self.declare_parameter
-        p('scenario', 'demo', _desc('shipped scenario name or path (the same as sim_node)'))
-        p('faces_dir', '', _desc("faces folder; '' = $EZSHOP_FACES, else the shipped photos"))
-        p('faces_subdir', 'dev', _desc('subfolder of faces_dir holding <identity>/ folders'))
-        p('store_file', '', _desc("store description; '' = the scenario's"))
-        p('timeout_s', 600.0, _desc('give up this long after the start (s)', 10.0, 7200.0))
-        p('receipt_wait_s', 75.0, _desc('after SCENARIO_DONE, wait this long for missing '
-                                        'receipts, e.g. a visit the store closes when the '
-                                        'customer has not been seen for a while (s)',
-                                        0.0, 600.0))
-        p('service_timeout_s', 90.0, _desc('wait this long for the store services (s)',
-                                           1.0, 600.0))
-        p('results_file', '', _desc("write the results as JSON here; '' = do not"))
-        p('fail_on_wrong', False, _desc('exit 3 when a receipt is wrong (for tests and CI)'))
-        self.cfg = {n: self.get_parameter(n).value for n in (
-            'scenario', 'faces_dir', 'faces_subdir', 'store_file', 'timeout_s',
-            'receipt_wait_s', 'service_timeout_s', 'results_file', 'fail_on_wrong')}
-        self.scenario = load_scenario(self.cfg['scenario'])
-        self.store = load_store(self.cfg['store_file'] or self.scenario.store_file)
+        self.cfg = declare_settings(self, RefereeSettings)
+        self.scenario = load_scenario(self.cfg.scenario)
+        self.store = load_store(self.cfg.store_file or self.scenario.store_file)
         self.referee = Referee(prices={i.item_id: i.price_cents for i in self.store.items})
         self.started = time.monotonic()
         self.enrolled: dict[str, str] = {}  # name -> customer_id
@@ -121,14 +99,15 @@ class RefereeNode(Node):
         from ezshop_vision.enroll_cli import register_people
         from ezshop_vision.enrollment import Person
 
-        folder = identities_dir(self.cfg['faces_dir'] or None, self.cfg['faces_subdir'] or None)
+        folder = identities_dir(self.cfg.faces_dir or None, self.cfg.faces_subdir or None)
         photos = enrolment_photos(self.scenario, folder)
         self._forget_stale(executor, set(photos))
         people = [Person(name, tuple(paths)) for name, paths in sorted(photos.items())]
         self.say(f'enrolling {len(people)} shoppers from {folder}: '
                  + ', '.join(p.name for p in people))
-        results = register_people(people, timeout_s=self.cfg['service_timeout_s'],
-                                  context=self.context, log=self.say)
+        results = register_people(people, timeout_s=self.cfg.service_timeout_s,
+                                  context=self.context, log=self.say,
+                                  namespace=self.get_namespace())
         ok = True
         for result in results:
             if result.success:
@@ -144,9 +123,9 @@ class RefereeNode(Node):
         gallery would hold two identities with one face and nobody would be recognised."""
         galleries = []
         sub = self.create_subscription(Gallery, 'gallery', galleries.append, _qos(1, True))
-        deadline = time.monotonic() + self.cfg['service_timeout_s']
+        deadline = time.monotonic() + self.cfg.service_timeout_s
         while not galleries and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.1)
+            spin_once(executor, 0.1)
         self.destroy_subscription(sub)
         if not galleries:
             self.say('no gallery from the store yet; enrolling anyway')
@@ -159,7 +138,7 @@ class RefereeNode(Node):
             future = client.call_async(ForgetCustomer.Request(customer_id=customer_id))
             end = time.monotonic() + 10.0
             while not future.done() and time.monotonic() < end:
-                executor.spin_once(timeout_sec=0.05)
+                spin_once(executor, 0.05)
         self.destroy_client(client)
         self.say(f'forgot {len(stale)} customers left from an earlier run')
 
@@ -270,13 +249,13 @@ class RefereeNode(Node):
 
     # -- verdict ---------------------------------------------------------------------------
     def run(self, executor) -> int:
-        deadline = self.started + self.cfg['timeout_s']
+        deadline = self.started + self.cfg.timeout_s
         while time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.1)
+            spin_once(executor, 0.1)
             if self.referee.finished():
                 break
             done_at = self.referee.scenario_done_at
-            if done_at is not None and time.monotonic() - done_at > self.cfg['receipt_wait_s']:
+            if done_at is not None and time.monotonic() - done_at > self.cfg.receipt_wait_s:
                 break
         return self.verdict()
 
@@ -286,14 +265,14 @@ class RefereeNode(Node):
                       finished=self.referee.finished())
         print('\n' + self.referee.table(self.store.currency), flush=True)
         print('\n' + '\n'.join(report_lines(report)), flush=True)
-        if self.cfg['results_file']:
-            path = Path(self.cfg['results_file'])
+        if self.cfg.results_file:
+            path = Path(self.cfg.results_file)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(report, indent=2))
         print(verdict_line(report, self.referee.scenario_done_at is not None), flush=True)
         if not report['finished']:
             return EXIT_TIMEOUT
-        return EXIT_WRONG if self.cfg['fail_on_wrong'] and not report['all_right'] else EXIT_OK
+        return EXIT_WRONG if self.cfg.fail_on_wrong and not report['all_right'] else EXIT_OK
 
 
 def main(args=None) -> int:

@@ -15,8 +15,6 @@ import time
 
 import rclpy
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -26,11 +24,14 @@ from sensor_msgs.msg import CameraInfo, Illuminance, Image, Range
 
 from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
 from ezshop_msgs.msg import GroundTruth
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, task
+from ezshop_ros.parameters import declare_settings
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin_once
 from ezshop_sim.lanes import lane_signals
 from ezshop_sim.photos import identities_dir, split_photos
 from ezshop_sim.render import FrameRenderer
 from ezshop_sim.scenario import load_scenario
+from ezshop_sim.sim_settings import SimSettings
 from ezshop_sim.world import build_world
 
 GT_KINDS = {'ENTERED': GroundTruth.ENTERED, 'EXITED': GroundTruth.EXITED,
@@ -50,57 +51,22 @@ def _qos(depth: int, reliable: bool, transient_local: bool = False) -> QoSProfil
         else DurabilityPolicy.VOLATILE)
 
 
-def _desc(text: str, low: float | None = None, high: float | None = None) -> ParameterDescriptor:
-    desc = ParameterDescriptor(description=text)
-    if low is not None:
-        desc.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
-    return desc
-
-
 class SimNode(Node):
     """Publishes a simulated store: camera frames, lane readings, ground truth."""
 
     def __init__(self, **kwargs):
         super().__init__('sim_node', **kwargs)
-        p = self.declare_parameter
-        p('scenario', 'demo', _desc('shipped scenario name, or path to a scenario YAML file'))
-        p('seed', -1, _desc('random seed; -1 = the seed written in the scenario'))
-        p('faces_dir', '', _desc("faces folder; '' = $EZSHOP_FACES, else the shipped photos"))
-        p('faces_subdir', 'dev', _desc("subfolder of faces_dir holding <identity>/ folders "
-                                       "('' = faces_dir itself)"))
-        p('store_file', '', _desc("store layout; '' = the scenario's, else "
-                                  "$EZSHOP_STORE_FILE or config/store.yaml"))
-        p('fps', 10.0, _desc('camera frames per second (per camera)', 1.0, 30.0))
-        p('rate_hz', 15.0, _desc('lane sensor readings per second (per lane)', 1.0, 50.0))
-        p('time_scale', 1.0, _desc('scenario seconds per wall-clock second', 0.1, 10.0))
-        p('start_delay_s', 0.0, _desc('wait this long (wall clock) before the scenario clock '
-                                      'starts, after wait_for_subscribers', 0.0, 600.0))
-        p('wait_for_subscribers', [''], _desc(
-            'topics that must each have a subscriber before the scenario clock starts '
-            "(empty entries ignored), e.g. ['cameras/cam_entrance/image_raw', 'shelf_events']"))
-        p('wait_timeout_s', 30.0, _desc('start anyway after waiting this long for '
-                                        'subscribers (a warning is logged)', 0.0, 3600.0))
-        p('on_done', 'idle', _desc("after SCENARIO_DONE: 'idle' keeps publishing an empty "
-                                   "store, 'exit' ends the process"))
-        p('publish_clock', False, _desc('publish /clock (scenario time) for use_sim_time nodes; '
-                                        'useful with time_scale != 1'))
-        self._cfg = {name: self.get_parameter(name).value for name in (
-            'scenario', 'seed', 'faces_dir', 'faces_subdir', 'store_file', 'fps', 'rate_hz',
-            'time_scale', 'start_delay_s', 'wait_for_subscribers', 'wait_timeout_s',
-            'on_done', 'publish_clock')}
-        cfg = self._cfg
-        if cfg['on_done'] not in ('idle', 'exit'):
-            raise ValueError(f"on_done must be 'idle' or 'exit' (got {cfg['on_done']!r})")
+        self._cfg = cfg = declare_settings(self, SimSettings)
 
-        self.scenario = load_scenario(cfg['scenario'])
-        self.seed = self.scenario.seed if cfg['seed'] < 0 else cfg['seed']
-        store_file = cfg['store_file'] or self.scenario.store_file
+        self.scenario = load_scenario(cfg.scenario)
+        self.seed = self.scenario.seed if cfg.seed < 0 else cfg.seed
+        store_file = cfg.store_file or self.scenario.store_file
         self.store = load_store(store_file)
-        folder = identities_dir(cfg['faces_dir'] or None, cfg['faces_subdir'] or None)
+        folder = identities_dir(cfg.faces_dir or None, cfg.faces_subdir or None)
         photos = {i: list(split_photos(folder, i).appearance) for i in self.scenario.identities}
         self.world = build_world(self.scenario, self.store, photos)
         self.renderer = FrameRenderer(self.world, self.seed)
-        self.signals = lane_signals(self.world, self.seed, cfg['rate_hz'])
+        self.signals = lane_signals(self.world, self.seed, cfg.rate_hz)
 
         # Images: RELIABLE publisher, depth 1 -- matches best-effort *and* reliable depth-1
         # subscribers (a best-effort publisher would not match a reliable one); keep-last 1
@@ -123,9 +89,8 @@ class SimNode(Node):
                                                               sensor_qos), 0))
         self._gt_pub = self.create_publisher(GroundTruth, 'sim/ground_truth',
                                              _qos(1000, reliable=True, transient_local=True))
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', _qos(10, True))
         self._clock_pub = self.create_publisher(Clock, '/clock', _qos(1, True)) \
-            if cfg['publish_clock'] else None
+            if cfg.publish_clock else None
 
         self.state = 'waiting'
         self._idle_k = 0
@@ -140,11 +105,12 @@ class SimNode(Node):
                         'readings_skipped': 0, 'readings_silent': 0,
                         'ground_truth_published': 0, 'idle_readings_published': 0}
         self._wait_timed_out = False
-        scale = cfg['time_scale']
+        scale = cfg.time_scale
         self.create_timer(0.02, self._control)
-        self.create_timer(1.0 / (cfg['fps'] * scale), self._publish_frames)
-        self.create_timer(1.0 / (cfg['rate_hz'] * scale), self._publish_readings)
-        self.create_timer(1.0, self._publish_diagnostics)
+        self.create_timer(1.0 / (cfg.fps * scale), self._publish_frames)
+        self.create_timer(1.0 / (cfg.rate_hz * scale), self._publish_readings)
+        self._diagnostics = diagnostics_updater(self, 'ezshop_sim')
+        self._diagnostics.add('simulator', task(self._simulator_status))
         self.get_logger().info(
             f'scenario {self.scenario.name!r} (seed {self.seed}): '
             f'{len(self.scenario.shoppers)} shoppers, {self.world.end_s:.1f} s simulated, '
@@ -155,14 +121,14 @@ class SimNode(Node):
         """Scenario seconds since the scenario clock started (0 before)."""
         if self.state == 'waiting':
             return 0.0
-        return (time.monotonic() - self._start_mono) * self._cfg['time_scale']
+        return (time.monotonic() - self._start_mono) * self._cfg.time_scale
 
     def stamp(self, t: float) -> Time:
         ns = self._epoch_ns + int(round(t * 1e9))
         return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
     def _waiting_for(self) -> list[str]:
-        return [topic for topic in self._cfg['wait_for_subscribers']
+        return [topic for topic in self._cfg.wait_for_subscribers
                 if topic and self.count_subscribers(topic) == 0]
 
     def _control(self) -> None:
@@ -170,15 +136,15 @@ class SimNode(Node):
         if self.state == 'waiting':
             if self._ready_at is None:
                 missing = self._waiting_for()
-                if missing and now - self._created < self._cfg['wait_timeout_s']:
+                if missing and now - self._created < self._cfg.wait_timeout_s:
                     return
                 if missing:
                     self._wait_timed_out = True
                     self.get_logger().warning(
                         f'starting without subscribers on: {", ".join(missing)} '
-                        f'(waited {self._cfg["wait_timeout_s"]:.0f} s)')
+                        f'(waited {self._cfg.wait_timeout_s:.0f} s)')
                 self._ready_at = now
-            if now - self._ready_at < self._cfg['start_delay_s']:
+            if now - self._ready_at < self._cfg.start_delay_s:
                 return
             self._start()
         t = self.sim_time()
@@ -191,7 +157,7 @@ class SimNode(Node):
         if self.state == 'running' and self._next_event >= len(events):
             self.state = 'done'
             self.get_logger().info(f'scenario {self.scenario.name!r} done')
-            if self._cfg['on_done'] == 'exit':
+            if self._cfg.on_done == 'exit':
                 self._gt_pub.wait_for_all_acked(Duration(seconds=5.0))
                 self.finished = True
 
@@ -200,7 +166,7 @@ class SimNode(Node):
         self._start_mono = time.monotonic()
         self.state = 'running'
         self.get_logger().info(f'scenario {self.scenario.name!r} starts '
-                               f'(time scale {self._cfg["time_scale"]})')
+                               f'(time scale {self._cfg.time_scale})')
 
     def _publish_truth(self, event) -> None:
         msg = GroundTruth(kind=GT_KINDS[event.kind], shopper=event.shopper,
@@ -221,7 +187,7 @@ class SimNode(Node):
     def _publish_frames(self) -> None:
         if self.state == 'waiting':
             return
-        fps = self._cfg['fps']
+        fps = self._cfg.fps
         due = math.floor(self.sim_time() * fps + 1e-9)
         if due < self._next_frame:
             return
@@ -287,25 +253,19 @@ class SimNode(Node):
         msg.header.frame_id = lane.frame_id
         return msg
 
-    def _publish_diagnostics(self) -> None:
-        level = DiagnosticStatus.OK
+    def _simulator_status(self):
+        level = OK
         message = self.state
         if self.state == 'waiting' and self._ready_at is None:
             message = 'waiting for subscribers: ' + ', '.join(self._waiting_for())
         if self._counts['frames_skipped'] or self._wait_timed_out:
-            level = DiagnosticStatus.WARN
+            level = WARN
             message += ' (frames skipped)' if self._counts['frames_skipped'] else \
                 ' (started without all subscribers)'
-        values = {'scenario': self.scenario.name, 'seed': self.seed,
-                  'sim_time_s': f'{self.sim_time():.2f}', 'end_s': f'{self.world.end_s:.2f}',
-                  'ground_truth_total': len(self.world.events), **self._counts}
-        status = DiagnosticStatus(
-            level=level, name=f'{self.get_name()}: simulator', message=message,
-            hardware_id='ezshop_sim',
-            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self._diag_pub.publish(array)
+        return level, message, {
+            'scenario': self.scenario.name, 'seed': self.seed,
+            'sim_time_s': f'{self.sim_time():.2f}', 'end_s': f'{self.world.end_s:.2f}',
+            'ground_truth_total': len(self.world.events), **self._counts}
 
 
 def _camera_info(camera) -> CameraInfo:
@@ -330,7 +290,7 @@ def main(args=None) -> int:
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         while rclpy.ok() and not node.finished:
-            executor.spin_once(timeout_sec=0.1)
+            spin_once(executor, 0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ValueError as exc:  # bad scenario, store file, photo folder or parameter

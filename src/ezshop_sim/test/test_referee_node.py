@@ -1,6 +1,8 @@
 """The referee node over real DDS: messages in, counts and printed lines out (no store graph;
 the test publishes what the simulator, fusion, doors and store would)."""
 
+import dataclasses
+
 from builtin_interfaces.msg import Time
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -52,7 +54,7 @@ def test_referee_node_counts_cart_level_errors_and_presence_events(ros, capsys, 
         Parameter('scenario', value='one_shopper'),
         Parameter('fail_on_wrong', value=True),
         Parameter('results_file', value=str(tmp_path / 'results.json'))]))
-    assert node.cfg['receipt_wait_s'] == 75.0
+    assert node.cfg.receipt_wait_s == 75.0
     node.referee.enrolled_ids.update({'id-ada': 'ada', 'id-bob': 'bob'})
     node.watch()
     probe = ros.node('referee_probe')
@@ -108,5 +110,5 @@ def test_referee_node_counts_cart_level_errors_and_presence_events(ros, capsys, 
     assert node.verdict() == EXIT_WRONG
     assert 'VERDICT: RECEIPTS RIGHT, BUT 1 UNITS WENT TO THE WRONG CART' in \
         capsys.readouterr().out
-    node.cfg['fail_on_wrong'] = False
+    node.cfg = dataclasses.replace(node.cfg, fail_on_wrong=False)
     assert node.verdict() == EXIT_OK

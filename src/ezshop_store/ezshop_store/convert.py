@@ -107,9 +107,9 @@ def cart_line(line: Line) -> CartLine:
                     unit_price_cents=line.unit_price_cents, line_total_cents=line.total_cents)
 
 
-def cart_msg(view: CartView) -> Cart:
+def cart_msg(view: CartView, store_id: str) -> Cart:
     """A Cart; visit_id '' means the customer has no open visit any more (checked out)."""
-    msg = Cart(customer_id=view.customer_id,
+    msg = Cart(customer_id=view.customer_id, store_id=store_id,
                visit_id=str(view.visit_id) if view.in_store else '',
                lines=[cart_line(ln) for ln in view.lines], total_cents=view.total_cents,
                currency=view.currency)
@@ -117,8 +117,8 @@ def cart_msg(view: CartView) -> Cart:
     return msg
 
 
-def receipt_msg(view: ReceiptView) -> Receipt:
-    msg = Receipt(receipt_id=str(view.receipt_id), revision=view.revision,
+def receipt_msg(view: ReceiptView, store_id: str) -> Receipt:
+    msg = Receipt(receipt_id=str(view.receipt_id), store_id=store_id, revision=view.revision,
                   visit_id=str(view.visit_id), customer_id=view.customer_id,
                   customer_name=view.customer_name, lines=[cart_line(ln) for ln in view.lines],
                   total_cents=view.total_cents, currency=view.currency,

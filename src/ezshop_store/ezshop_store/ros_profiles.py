@@ -1,9 +1,8 @@
-"""QoS profiles and parameter descriptors shared by store_node and fusion_node.
+"""QoS profiles shared by store_node and fusion_node.
 
 Each call returns a new object, so no endpoint ever shares (or mutates) another's profile.
 """
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 
@@ -20,13 +19,3 @@ def keep_all() -> QoSProfile:
     return QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=1000,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
-
-
-def float_param(description: str, low: float, high: float) -> ParameterDescriptor:
-    return ParameterDescriptor(description=description, floating_point_range=[
-        FloatingPointRange(from_value=low, to_value=high)])
-
-
-def int_param(description: str, low: int, high: int) -> ParameterDescriptor:
-    return ParameterDescriptor(description=description, integer_range=[
-        IntegerRange(from_value=low, to_value=high, step=1)])

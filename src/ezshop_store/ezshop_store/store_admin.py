@@ -89,7 +89,7 @@ def set_stock(service: StoreService, item_id: str, stock: int, stamp_ns: int) ->
     if stock < 0 or not math.isfinite(stock):
         raise AdminError(f'stock must be >= 0 (got {stock})')
     with Session(service.engine) as s, s.begin():
-        s.get(m.Item, item_id).stock = stock
+        s.get(m.Item, (service.store_id, item_id)).stock = stock
     before = service.items[item_id].stock
     service.items[item_id].stock = stock
     effects = Effects(inventory_changed=True)

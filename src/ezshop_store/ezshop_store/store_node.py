@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
 from sqlalchemy.exc import OperationalError
 from visualization_msgs.msg import MarkerArray
 
@@ -31,14 +28,16 @@ from ezshop_msgs.msg import (
     ShelfEvent,
 )
 from ezshop_msgs.srv import Checkout, ForgetCustomer, GetCart, RegisterCustomer, SetStock
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.diagnostics import counter_status, diagnostics_updater, task
+from ezshop_ros.parameters import declare_settings
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin_once
 from ezshop_store import cart_rules as rules
 from ezshop_store import convert, store_admin
 from ezshop_store.db.engine import make_engine, upgrade
-from ezshop_store.diagnostics import diagnostic_array
 from ezshop_store.markers import store_markers
-from ezshop_store.ros_profiles import float_param, int_param, keep_all, reliable
+from ezshop_store.ros_profiles import keep_all, reliable
 from ezshop_store.store_service import StoreService
+from ezshop_store.store_settings import StoreSettings
 from ezshop_store.store_types import ERROR, INFO, WARN, Effects
 
 
@@ -47,33 +46,11 @@ class StoreNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('store_node', **kwargs)
-        self.declare_parameter('store_file', '', ParameterDescriptor(
-            description="Store description (catalogue, planogram); '' = "
-                        'ezshop_common default_store_file()', read_only=True))
-        self.declare_parameter('database_url', '', ParameterDescriptor(
-            description="SQLAlchemy URL of the store database; '' = SQLite (WAL) file "
-                        '$ROS_HOME/ezshop/store.db', read_only=True))
-        self.declare_parameter('checkout_grace_period', 2.0, float_param(
-            'Seconds between seeing EXITED and checking out, so cart actions stamped before '
-            'the exit but still in flight land on the visit (s)', 0.0, 120.0))
-        self.declare_parameter('batch_period', 0.02, float_param(
-            'Queued events are applied (one transaction) at least this often (s)', 0.001, 1.0))
-        self.declare_parameter('batch_max_events', 1000, int_param(
-            'Apply the queue at once when it holds this many events', 1, 100000))
-        self.declare_parameter('diagnostics_period', 1.0, float_param(
-            'Period of /diagnostics (s)', 0.1, 60.0))
-        self.declare_parameter('markers_frame', 'store', ParameterDescriptor(
-            description='frame_id of store_markers (rviz)'))
-        self.declare_parameter('markers_period', 0.5, float_param(
-            'store_markers are republished at most this often, when something changed (s)',
-            0.05, 60.0))
-
-        self.store = load_store(self.get_parameter('store_file').value or None)
-        self.engine = make_engine(self.get_parameter('database_url').value)
+        self.settings = declare_settings(self, StoreSettings, on_change=self._on_settings)
+        self.store = load_store(self.settings.store_file or None)
+        self.engine = make_engine(self.settings.database_url)
         upgrade(self.engine)
-        self.service = StoreService(self.engine, self.store)
-        self.grace_ns = int(self.get_parameter('checkout_grace_period').value * 1e9)
-        self.batch_max = self.get_parameter('batch_max_events').value
+        self.service = StoreService(self.engine, self.store, self.settings.store_id)
         self.counters: Counter = Counter()
         self._queue: list = []
         self._due: dict[int, int] = {}
@@ -92,8 +69,6 @@ class StoreNode(Node):
                                                    reliable(1, latched=True))
         self.gallery_pub = self.create_publisher(Gallery, 'gallery', reliable(1, latched=True))
         self.alerts_pub = self.create_publisher(Alert, 'alerts', reliable(100))
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', QoSProfile(
-            depth=10))
         self.markers_pub = self.create_publisher(MarkerArray, 'store_markers',
                                                  reliable(1, latched=True))
         self._markers_dirty = True
@@ -104,16 +79,18 @@ class StoreNode(Node):
         self.create_service(Checkout, 'checkout', self._checkout)
         self.create_service(SetStock, 'set_stock', self._set_stock)
 
-        self.create_timer(self.get_parameter('batch_period').value, self.flush)
+        self.create_timer(self.settings.batch_period, self.flush)
         self.create_timer(0.05, self._checkout_due)
-        self.create_timer(self.get_parameter('diagnostics_period').value, self._diagnostics)
-        self.create_timer(self.get_parameter('markers_period').value, self._publish_markers)
+        self.create_timer(self.settings.markers_period, self._publish_markers)
+        self._diagnostics = diagnostics_updater(self, 'store')
+        self._diagnostics.add('store', task(self._store_status))
 
         now = self.get_clock().now().nanoseconds
         for visit_id in self.service.exiting_visits():
-            self._due[visit_id] = rules.checkout_due_ns(now, self.grace_ns)
+            self._due[visit_id] = rules.checkout_due_ns(now, self.settings.grace_ns)
         for customer_id in self.service.visits:
-            self.carts_pub.publish(convert.cart_msg(self.service.cart_view(customer_id)))
+            self.carts_pub.publish(convert.cart_msg(self.service.cart_view(customer_id),
+                                                    self.settings.store_id))
         self._publish_inventory(None)
         self._publish_gallery()
         self.get_logger().info(
@@ -129,7 +106,7 @@ class StoreNode(Node):
             self.get_logger().warning(f'bad {what} ignored: {exc}')
             return
         self.counters[f'received_{what}'] += 1
-        if len(self._queue) >= self.batch_max:
+        if len(self._queue) >= self.settings.batch_max_events:
             self.flush()
 
     def _on_customer_event(self, msg: CustomerEvent) -> None:
@@ -160,7 +137,7 @@ class StoreNode(Node):
         self._last_stamp = convert.to_time(events[-1].stamp_ns)
         now = self.get_clock().now().nanoseconds
         for visit_id in effects.exiting:
-            self._due[visit_id] = rules.checkout_due_ns(now, self.grace_ns)
+            self._due[visit_id] = rules.checkout_due_ns(now, self.settings.grace_ns)
         self._publish(effects)
 
     def _apply_one_by_one(self, events: list) -> Effects:
@@ -195,12 +172,12 @@ class StoreNode(Node):
                 log.warning(alert.message, throttle_duration_sec=0.5)
             self.alerts_pub.publish(convert.alert_msg(alert, self.get_fully_qualified_name()))
         for view in effects.carts.values():
-            self.carts_pub.publish(convert.cart_msg(view))
+            self.carts_pub.publish(convert.cart_msg(view, self.settings.store_id))
         for receipt in effects.receipts:
             log.info(f'receipt {receipt.receipt_id} rev {receipt.revision} for '
                      f'{receipt.customer_id}: {len(receipt.lines)} lines, '
                      f'{receipt.total_cents} cents')
-            self.receipts_pub.publish(convert.receipt_msg(receipt))
+            self.receipts_pub.publish(convert.receipt_msg(receipt, self.settings.store_id))
         if effects.inventory_changed or effects.carts:
             self._markers_dirty = True
         if effects.inventory_changed:
@@ -209,7 +186,7 @@ class StoreNode(Node):
             self._publish_gallery()
 
     def _publish_inventory(self, stamp) -> None:
-        msg = Inventory(items=[InventoryItem(
+        msg = Inventory(store_id=self.settings.store_id, items=[InventoryItem(
             item_id=item_id, name=item.name, price_cents=item.price_cents, stock=item.stock,
             low_stock_threshold=item.low_stock_threshold)
             for item_id, item in sorted(self.service.items.items())])
@@ -223,7 +200,7 @@ class StoreNode(Node):
         views = [self.service.cart_view(cid) for cid in sorted(self.service.visits)]
         self.markers_pub.publish(store_markers(
             self.store, self.service.items, views, self.service.customers,
-            self.get_parameter('markers_frame').value,
+            self.settings.markers_frame,
             self._last_stamp or self.get_clock().now().to_msg()))
 
     def _publish_gallery(self) -> None:
@@ -247,13 +224,15 @@ class StoreNode(Node):
                 continue
             self._publish(effects)
 
-    def _diagnostics(self) -> None:
+    def _on_settings(self, settings: StoreSettings) -> None:
+        self.settings = settings
+        self._markers_dirty = True
+
+    def _store_status(self):
         counters = dict(self.counters)
         counters['open_visits'] = len(self.service.visits)
         counters['queued_events'] = len(self._queue)
-        self.diag_pub.publish(diagnostic_array(
-            self.get_name(), 'store', counters, warn_keys=('db_errors', 'failed_events'),
-            stamp=self.get_clock().now().to_msg()))
+        return counter_status(counters, warn_keys=('db_errors', 'failed_events'))
 
     # ------------------------------------------------------------ services
     def _register(self, request, response):
@@ -287,7 +266,7 @@ class StoreNode(Node):
         response.success = request.customer_id in self.service.customers
         response.message = '' if response.success else f'unknown customer {request.customer_id!r}'
         response.in_store = view.in_store
-        response.cart = convert.cart_msg(view)
+        response.cart = convert.cart_msg(view, self.settings.store_id)
         return response
 
     def _checkout(self, request, response):
@@ -302,7 +281,8 @@ class StoreNode(Node):
         effects.alert(INFO, 'staff_checkout', f'staff checked out {request.customer_id}',
                       [request.customer_id, str(receipt.visit_id)], receipt.stamp_ns)
         self._publish(effects)
-        response.success, response.receipt = True, convert.receipt_msg(receipt)
+        response.success = True
+        response.receipt = convert.receipt_msg(receipt, self.settings.store_id)
         return response
 
     def _set_stock(self, request, response):
@@ -336,7 +316,7 @@ def spin_events(node: Node) -> None:
     executor.add_node(node)
     try:
         while node.context.ok():
-            executor.spin_once(timeout_sec=0.1)
+            spin_once(executor, 0.1)
     finally:
         executor.shutdown()
 

@@ -79,9 +79,11 @@ class LiveVisit:
 class StoreService:
     """Applies customer events, cart actions and shelf events; checks visits out."""
 
-    def __init__(self, engine: Engine, store: StoreConfig):
+    def __init__(self, engine: Engine, store: StoreConfig,
+                 store_id: str = m.DEFAULT_STORE_ID):
         self.engine = engine
         self.store = store
+        self.store_id = store_id  # this store's rows in a database several stores may share
         self.currency = store.currency
         self.items: dict[str, ItemState] = {}
         self.customers: dict[str, str | None] = {}
@@ -94,11 +96,13 @@ class StoreService:
         """Insert catalogue items missing from the database (with their initial stock) and
         update names, prices and thresholds of known ones; stock in the database is kept."""
         with Session(self.engine) as s, s.begin():
-            known = {item.id: item for item in s.scalars(select(m.Item))}
+            known = {item.id: item for item in s.scalars(
+                select(m.Item).where(m.Item.store_id == self.store_id))}
             for item in self.store.items:
                 row = known.get(item.item_id)
                 if row is None:
-                    s.add(m.Item(id=item.item_id, name=item.name, price_cents=item.price_cents,
+                    s.add(m.Item(store_id=self.store_id, id=item.item_id, name=item.name,
+                                 price_cents=item.price_cents,
                                  stock=item.initial_stock,
                                  low_stock_threshold=item.low_stock_threshold))
                 else:
@@ -111,13 +115,15 @@ class StoreService:
         with Session(self.engine) as s:
             self.items = {row.id: ItemState(row.name, row.price_cents, row.stock,
                                             row.low_stock_threshold)
-                          for row in s.scalars(select(m.Item))}
+                          for row in s.scalars(
+                              select(m.Item).where(m.Item.store_id == self.store_id))}
             self.customers = {cid: (None if forgotten is not None else name)
                               for cid, name, forgotten in s.execute(select(
                                   m.Customer.id, m.Customer.name, m.Customer.forgotten_at_ns))}
             self.visits = {}
-            live = s.scalars(select(m.Visit).where(m.Visit.state.in_(
-                (rules.VISIT_OPEN, rules.VISIT_EXITING))).order_by(m.Visit.id))
+            live = s.scalars(select(m.Visit).where(
+                m.Visit.store_id == self.store_id,
+                m.Visit.state.in_((rules.VISIT_OPEN, rules.VISIT_EXITING))).order_by(m.Visit.id))
             by_id = {}
             for visit in live:
                 lv = LiveVisit(visit.id, visit.customer_id, visit.entered_at_ns,
@@ -191,9 +197,11 @@ class StoreService:
             else:
                 raise TypeError(f'not an event: {event!r}')
         for item_id, stock in pending.stock.items():
-            s.execute(update(m.Item).where(m.Item.id == item_id).values(stock=stock))
+            s.execute(update(m.Item).where(m.Item.store_id == self.store_id,
+                                           m.Item.id == item_id).values(stock=stock))
         for alert in effects.alerts:
-            s.add(m.AlertRecord(stamp_ns=alert.stamp_ns, level=alert.level, kind=alert.kind,
+            s.add(m.AlertRecord(store_id=self.store_id, stamp_ns=alert.stamp_ns, level=alert.level,
+                                kind=alert.kind,
                                 message=alert.message, refs=json.dumps(list(alert.refs))))
 
     @staticmethod
@@ -215,7 +223,7 @@ class StoreService:
                         pending: _Pending) -> None:
         outcome = self._customer_outcome(s, ev, effects, pending)
         effects.counters[f'customer_events_{outcome}'] += 1
-        s.add(m.CustomerEventRecord(event_id=ev.event_id, kind=ev.kind,
+        s.add(m.CustomerEventRecord(event_id=ev.event_id, store_id=self.store_id, kind=ev.kind,
                                     customer_id=ev.customer_id, door_id=ev.door_id,
                                     stamp_ns=ev.stamp_ns, outcome=outcome))
 
@@ -307,7 +315,8 @@ class StoreService:
 
     def _open_visit(self, s: Session, customer_id: str, stamp_ns: int, opened_by: str,
                     effects: Effects, pending: _Pending) -> LiveVisit:
-        row = m.Visit(customer_id=customer_id, entered_at_ns=stamp_ns, exited_at_ns=None,
+        row = m.Visit(store_id=self.store_id, customer_id=customer_id, entered_at_ns=stamp_ns,
+                      exited_at_ns=None,
                       state=rules.VISIT_OPEN, opened_by=opened_by, ended_by='')
         s.add(row)
         s.flush()
@@ -348,15 +357,16 @@ class StoreService:
     def _closed_visit_covering(self, s: Session, customer_id: str, stamp_ns: int) -> bool:
         """A closed visit of this customer that was still open at (or after) stamp_ns."""
         return s.scalar(select(func.count()).select_from(m.Visit).where(
-            m.Visit.customer_id == customer_id, m.Visit.state == rules.VISIT_CLOSED,
-            m.Visit.exited_at_ns >= stamp_ns)) > 0
+            m.Visit.store_id == self.store_id, m.Visit.customer_id == customer_id,
+            m.Visit.state == rules.VISIT_CLOSED, m.Visit.exited_at_ns >= stamp_ns)) > 0
 
     # cart actions -----------------------------------------------------------
     def _cart_action(self, s: Session, ev: CartActionIn, effects: Effects,
                      pending: _Pending) -> None:
         item = self.items.get(ev.item_id)
         row = m.CartEvent(
-            event_id=ev.event_id, visit_id=None, customer_id=ev.customer_id,
+            event_id=ev.event_id, store_id=self.store_id, visit_id=None,
+            customer_id=ev.customer_id,
             item_id=ev.item_id, quantity=ev.quantity, applied_quantity=0,
             unit_price_cents=item.price_cents if item else 0, confidence=float(ev.confidence),
             ambiguous=bool(ev.ambiguous), candidates=json.dumps(list(ev.candidates)),
@@ -454,7 +464,8 @@ class StoreService:
 
     def _closed_spans(self, s: Session, customer_id: str, stamp_ns: int):
         rows = s.execute(select(m.Visit.id, m.Visit.entered_at_ns, m.Visit.exited_at_ns)
-                         .where(m.Visit.customer_id == customer_id,
+                         .where(m.Visit.store_id == self.store_id,
+                                m.Visit.customer_id == customer_id,
                                 m.Visit.state == rules.VISIT_CLOSED,
                                 m.Visit.entered_at_ns <= stamp_ns,
                                 m.Visit.exited_at_ns >= stamp_ns)
@@ -500,9 +511,10 @@ class StoreService:
                 effects.alert(INFO, 'low_stock', f'{ev.item_id} stock is {after} (threshold '
                               f'{item.low_stock_threshold})', [ev.item_id], ev.stamp_ns)
         effects.counters['shelf_events'] += 1
-        s.add(m.ShelfEventRecord(event_id=ev.event_id, shelf_id=ev.shelf_id, lane_id=ev.lane_id,
-                                 item_id=ev.item_id, quantity_delta=ev.quantity_delta,
-                                 applied_delta=applied, stamp_ns=ev.stamp_ns))
+        s.add(m.ShelfEventRecord(event_id=ev.event_id, store_id=self.store_id,
+                                 shelf_id=ev.shelf_id, lane_id=ev.lane_id, item_id=ev.item_id,
+                                 quantity_delta=ev.quantity_delta, applied_delta=applied,
+                                 stamp_ns=ev.stamp_ns))
 
     # ---------------------------------------------------------------- checkout
     def checkout(self, customer_id: str, stamp_ns: int) -> tuple[ReceiptView | None, Effects]:
@@ -564,7 +576,8 @@ class StoreService:
         """Every receipt (all revisions) of a customer, oldest first (read from the database)."""
         with Session(self.engine) as s:
             rows = s.execute(select(m.Receipt, m.Visit).join(m.Visit)
-                             .where(m.Visit.customer_id == customer_id).order_by(m.Receipt.id))
+                             .where(m.Visit.store_id == self.store_id,
+                                    m.Visit.customer_id == customer_id).order_by(m.Receipt.id))
             return [ReceiptView(
                 r.id, r.revision, v.id, customer_id, self.customers.get(customer_id) or '',
                 tuple(rules.Line(ln.item_id, ln.name, ln.quantity, ln.unit_price_cents)

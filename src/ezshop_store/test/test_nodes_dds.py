@@ -170,7 +170,7 @@ def graph(request, tmp_path_factory, config_dir):
     ros.add(StoreNode(context=ros.context, parameter_overrides=[
         Parameter('database_url', value=url), Parameter('store_file', value=store_file),
         Parameter('checkout_grace_period', value=0.3),
-        Parameter('diagnostics_period', value=0.2)]))
+        Parameter('diagnostic_updater.period', value=0.2)]))
     ros.add(FusionNode(context=ros.context, parameter_overrides=[
         Parameter('store_file', value=store_file), Parameter('window_before', value=1.0),
         Parameter('window_after', value=WINDOW_AFTER),

@@ -31,7 +31,7 @@ def start_store(repo_root, config_dir, url):
         pytest.fail(f'{exe} missing: run scripts/build ezshop_store')
     proc = ChildProcess([str(exe), '--ros-args', '-p', f'database_url:={url}',
                          '-p', f'store_file:={config_dir / "store.yaml"}',
-                         '-p', 'checkout_grace_period:=1.0', '-p', 'diagnostics_period:=0.1'],
+                         '-p', 'checkout_grace_period:=1.0', '-p', 'diagnostic_updater.period:=0.1'],
                         env=ros_env())
     assert proc.wait_for_line('store ready', TIMEOUT), proc.output
     return proc

@@ -5,12 +5,11 @@ For each message type T it subscribes `roundtrip/T/in` and republishes what it r
 `roundtrip/S/request_seen`, and answers with samples.sample(S.Response, 'response').
 """
 
-import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin
 from ezshop_testing.samples import sample
 from ezshop_testing.types import ezshop_message_types, ezshop_service_types
 
@@ -47,7 +46,7 @@ def main(args=None):
     init_node_process(args)
     node = MsgEcho()
     try:
-        rclpy.spin(node)
+        spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -1,12 +1,11 @@
 """Smoke-test fixture: prints every ezshop_msgs/Alert it hears."""
 
-import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from ezshop_msgs.msg import Alert
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin
 
 
 class SmokeListener(Node):
@@ -25,7 +24,7 @@ def main(args=None):
     init_node_process(args)
     node = SmokeListener()
     try:
-        rclpy.spin(node)
+        spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

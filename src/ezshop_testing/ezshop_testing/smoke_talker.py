@@ -1,13 +1,12 @@
 """Smoke-test fixture: publishes an ezshop_msgs/Alert at a fixed rate."""
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from ezshop_msgs.msg import Alert
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin
 
 
 class SmokeTalker(Node):
@@ -40,7 +39,7 @@ def main(args=None):
     init_node_process(args)
     node = SmokeTalker()
     try:
-        rclpy.spin(node)
+        spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -6,23 +6,23 @@ from __future__ import annotations
 
 import time
 
-import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.diagnostics import ERROR, OK, diagnostics_updater, task
+from ezshop_ros.parameters import declare_read_only, declare_settings
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin
 from ezshop_vision.calibration import CalibrationError, load_calibration
-from ezshop_vision.camera_source import Backoff, FrameSource, SourceError, fit_frame
-from ezshop_vision.image_conversion import cv2_to_imgmsg
-from ezshop_vision.ros_params import (
-    declare,
-    diagnostic_array,
-    diagnostics_qos,
-    image_qos,
-    status,
+from ezshop_vision.camera_source import (
+    Backoff,
+    CameraSettings,
+    FrameSource,
+    SourceError,
+    fit_frame,
 )
+from ezshop_vision.image_conversion import cv2_to_imgmsg
+from ezshop_vision.ros_params import image_qos
 
 
 class CameraNode(Node):
@@ -30,37 +30,27 @@ class CameraNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('camera_node', **kwargs)
-        source = declare(self, 'source', '0', 'Device index ("0"), video file, stream URL '
-                         '(rtsp://, http://) or a folder of images')
-        self.camera_id = declare(self, 'camera_id', 'cam_entrance', 'Camera id; topics are '
-                                 'cameras/<camera_id>/image_raw and camera_info')
-        self.frame_id = declare(self, 'frame_id', '', 'frame_id of the images (empty = '
-                                'camera_id)') or self.camera_id
-        fps = declare(self, 'fps', 15.0, 'Frames published per second', 0.1, 120.0)
-        self.width = declare(self, 'width', 640, 'Output width in pixels (0 = as the source)',
-                             0, 8192)
-        self.height = declare(self, 'height', 480, 'Output height in pixels (0 = as the '
-                              'source)', 0, 8192)
-        loop = declare(self, 'loop', True, 'Start a video file or image folder again at its '
-                       'end')
-        self._start_when_subscribed = declare(
-            self, 'start_when_subscribed', False, 'Read no frame until image_raw has a '
-            'subscriber (plays a clip or folder from its start for a late face_node)')
-        calibration_file = declare(self, 'calibration_file', '', 'camera_calibration YAML '
-                                   'for camera_info (empty = camera_info without intrinsics)')
-        self._backoff = Backoff(
-            declare(self, 'reconnect_initial_s', 0.5, 'First reconnect delay (s); doubles '
-                    'after each failure', 0.01, 60.0),
-            declare(self, 'reconnect_max_s', 10.0, 'Longest reconnect delay (s)', 0.01, 600.0))
-        period = declare(self, 'diagnostics_period_s', 1.0, 'Period of /diagnostics (s)',
-                         0.1, 60.0)
+        source = declare_read_only(self, 'source', '0', 'Device index ("0"), video file, '
+                                   'stream URL (rtsp://, http://) or a folder of images')
+        self.camera_id = declare_read_only(self, 'camera_id', 'cam_entrance', 'Camera id; '
+                                           'topics are cameras/<camera_id>/image_raw and '
+                                           'camera_info')
+        self.frame_id = declare_read_only(self, 'frame_id', '', 'frame_id of the images '
+                                          '(empty = camera_id)') or self.camera_id
+        calibration_file = declare_read_only(self, 'calibration_file', '', 'camera_calibration'
+                                             ' YAML for camera_info (empty = camera_info '
+                                             'without intrinsics)')
+        self.settings = declare_settings(self, CameraSettings, on_change=self._on_settings)
+        self._start_when_subscribed = self.settings.start_when_subscribed
+        self._backoff = Backoff(self.settings.reconnect_initial_s,
+                                self.settings.reconnect_max_s)
         self._calibration = None
         if calibration_file:
             try:
                 self._calibration = load_calibration(calibration_file)
             except CalibrationError as exc:
                 self.get_logger().error(f'{exc}; publishing camera_info without intrinsics')
-        self._source = FrameSource(source, loop=loop)
+        self._source = FrameSource(source, loop=self.settings.loop)
         self._next_attempt = 0.0
         self._finished = False
         self.published = 0
@@ -72,12 +62,20 @@ class CameraNode(Node):
             Image, f'cameras/{self.camera_id}/image_raw', image_qos())
         self._info_pub = self.create_publisher(
             CameraInfo, f'cameras/{self.camera_id}/camera_info', image_qos())
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
-                                               diagnostics_qos())
-        self.create_timer(1.0 / fps, self._tick)
-        self.create_timer(period, self._publish_diagnostics)
+        self._timer = self.create_timer(1.0 / self.settings.fps, self._tick)
+        self._diagnostics = diagnostics_updater(self, self.camera_id)
+        self._diagnostics.add(self.camera_id, task(self._camera_status))
         self.get_logger().info(f'camera {self.camera_id}: {self._source.kind} {source} at '
-                               f'{fps} fps')
+                               f'{self.settings.fps} fps')
+
+    def _on_settings(self, settings: CameraSettings) -> None:
+        """A `ros2 param set` of the rate or the reconnect delays: applied at once."""
+        if settings.fps != self.settings.fps:
+            self.destroy_timer(self._timer)
+            self._timer = self.create_timer(1.0 / settings.fps, self._tick)
+        self._backoff.initial_s = settings.reconnect_initial_s
+        self._backoff.maximum_s = settings.reconnect_max_s
+        self.settings = settings
 
     def _tick(self) -> None:
         if self._finished:
@@ -109,7 +107,7 @@ class CameraNode(Node):
             self.get_logger().info(f'{self.camera_id}: end of source')
             return
         self._backoff.reset()
-        frame = fit_frame(frame, self.width, self.height)
+        frame = fit_frame(frame, self.settings.width, self.settings.height)
         image = cv2_to_imgmsg(frame, 'bgr8')
         image.header.stamp = self.get_clock().now().to_msg()
         image.header.frame_id = self.frame_id
@@ -136,21 +134,20 @@ class CameraNode(Node):
             info.p = list(cal.p)
         return info
 
-    def _publish_diagnostics(self) -> None:
+    def _camera_status(self):
         if self._finished:
-            level, message = DiagnosticStatus.OK, 'end of source'
+            level, message = OK, 'end of source'
         elif self._source.is_open:
-            level, message = DiagnosticStatus.OK, 'streaming'
+            level, message = OK, 'streaming'
         else:
-            level, message = DiagnosticStatus.ERROR, f'source down: {self._last_error}'
-        self._diag_pub.publish(diagnostic_array(self, [status(
-            f'{self.get_name()}: {self.camera_id}', level, message, {
-                'source': self._source.source,
-                'source_kind': self._source.kind,
-                'frames_published': self.published,
-                'read_failures': self.failures,
-                'reconnects': self.reconnects,
-            }, hardware_id=self.camera_id)]))
+            level, message = ERROR, f'source down: {self._last_error}'
+        return level, message, {
+            'source': self._source.source,
+            'source_kind': self._source.kind,
+            'frames_published': self.published,
+            'read_failures': self.failures,
+            'reconnects': self.reconnects,
+        }
 
     def destroy_node(self):
         self._source.close()
@@ -161,7 +158,7 @@ def main(args=None):
     init_node_process(args)
     node = CameraNode()
     try:
-        rclpy.spin(node)
+        spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

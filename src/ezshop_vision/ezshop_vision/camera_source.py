@@ -3,11 +3,13 @@ images; plus the reconnect backoff. Plain Python (OpenCV), no rclpy."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ezshop_common.settings import setting
 from ezshop_vision.face_photos import PHOTO_SUFFIXES, list_photos
 
 KIND_DEVICE = 'device'
@@ -24,6 +26,25 @@ def source_kind(source: str) -> str:
     if '://' in text:
         return KIND_URL
     return KIND_FOLDER if Path(text).is_dir() else KIND_FILE
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """How a camera publishes its source. The rate and the reconnect delays are read on every
+    frame / failure, so they may change at run time; the output size and the playback mode are
+    fixed at start (camera_info and the consumers expect one size)."""
+
+    fps: float = setting(15.0, 'Frames published per second', 0.1, 120.0, dynamic=True)
+    width: int = setting(640, 'Output width in pixels (0 = as the source)', 0, 8192)
+    height: int = setting(480, 'Output height in pixels (0 = as the source)', 0, 8192)
+    loop: bool = setting(True, 'Start a video file or image folder again at its end')
+    start_when_subscribed: bool = setting(
+        False, 'Read no frame until image_raw has a subscriber (plays a clip or folder from '
+        'its start for a late face_node)')
+    reconnect_initial_s: float = setting(
+        0.5, 'First reconnect delay (s); doubles after each failure', 0.01, 60.0, dynamic=True)
+    reconnect_max_s: float = setting(10.0, 'Longest reconnect delay (s)', 0.01, 600.0,
+                                     dynamic=True)
 
 
 class SourceError(RuntimeError):
@@ -107,8 +128,8 @@ class Backoff:
         self._delay = initial_s
 
     def next_delay(self) -> float:
-        delay = self._delay
-        self._delay = min(self._delay * 2.0, self.maximum_s)
+        delay = min(self._delay, self.maximum_s)  # maximum_s may have been lowered meanwhile
+        self._delay = min(delay * 2.0, self.maximum_s)
         return delay
 
     def reset(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 
-import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
@@ -22,7 +21,7 @@ from ezshop_common.store_config import (
 from ezshop_msgs.msg import Alert, CustomerEvent, FaceArray
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, task
 from ezshop_ros.parameters import declare_read_only, declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin
 from ezshop_vision.door_logic import KIND_PASS, DoorLogic, DoorSettings, FaceSeen
 from ezshop_vision.ros_params import reliable_qos, stamp_to_seconds
 
@@ -112,7 +111,7 @@ def main(args=None):
     node = None
     try:
         node = DoorNode()
-        rclpy.spin(node)
+        spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except RuntimeError as exc:

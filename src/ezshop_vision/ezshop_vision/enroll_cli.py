@@ -58,8 +58,10 @@ def people_from_folder(folder: str | Path, numbers: list[int] | None = None) -> 
 def register_people(people: list[Person], service: str = 'register_customer',
                     timeout_s: float = 10.0, context: Context | None = None,
                     rules: PhotoRules | None = None, num_jitters: int = 1,
-                    log: Callable[[str], None] = print) -> list[EnrolResult]:
-    """Check photos, compute embeddings and call RegisterCustomer once per person."""
+                    log: Callable[[str], None] = print,
+                    namespace: str = '') -> list[EnrolResult]:
+    """Check photos, compute embeddings and call RegisterCustomer once per person (the
+    service of the store in `namespace`, '' = the root namespace)."""
     engine = make_engine(num_jitters)
     prepared = []
     for person in people:
@@ -74,7 +76,8 @@ def register_people(people: list[Person], service: str = 'register_customer',
         context = Context()
         rclpy.init(context=context)
     # Global --ros-args (e.g. a launch's __node remap for the host process) are not ours.
-    node = Node('ezshop_enroll', context=context, use_global_arguments=False)
+    node = Node('ezshop_enroll', namespace=namespace, context=context,
+                use_global_arguments=False)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     results = []

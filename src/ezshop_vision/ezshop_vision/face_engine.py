@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ezshop_common.settings import setting
 from ezshop_vision.boxes import Box
 
 #: Length of a dlib face embedding.
@@ -62,6 +63,28 @@ class DetectorSettings:
             raise ValueError(f'upsample must be 0..3, got {self.upsample}')
         if not 0.1 <= self.downscale <= 1.0:
             raise ValueError(f'downscale must be in [0.1, 1.0], got {self.downscale}')
+
+
+@dataclass(frozen=True)
+class FaceEngineSettings:
+    """The face engines of a node: detector and alignment models, one engine per worker
+    thread. The detector's upsampling and downscale are read on every detection, so they may
+    change at run time; the models are loaded and the threads started once."""
+
+    detector_model: str = setting('hog', "face_recognition detector: 'hog' (CPU) or 'cnn' "
+                                  '(needs a CUDA dlib)')
+    upsample: int = setting(0, 'Times the detector upsamples the image (finds smaller faces, '
+                            '~4x slower per step)', 0, 3, dynamic=True)
+    downscale: float = setting(1.0, 'Scale applied to the image before detection (0.5 = half '
+                               'size, faster, misses small faces)', 0.1, 1.0, dynamic=True)
+    landmark_model: str = setting('large', "Face alignment before encoding: 'large' (68 "
+                                  "points) or 'small' (5 points)")
+    worker_threads: int = setting(2, 'Threads processing the cameras (each with its own face '
+                                  'models; cameras are shared out among them)', 1, 8)
+
+    @property
+    def detector(self) -> DetectorSettings:
+        return DetectorSettings(self.detector_model, self.upsample, self.downscale)
 
 
 class FaceEngine:

@@ -14,29 +14,26 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image, RegionOfInterest
 
 from ezshop_msgs.msg import FaceArray, FaceDetection, Gallery
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
+from ezshop_ros.parameters import declare_read_only, declare_settings
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin
 from ezshop_vision.annotate import annotate
-from ezshop_vision.face_engine import DetectorSettings, FaceEngine
+from ezshop_vision.face_engine import FaceEngine, FaceEngineSettings
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import MatchPolicy
 from ezshop_vision.gallery_msgs import gallery_from_msg
 from ezshop_vision.image_conversion import ImageConversionError, cv2_to_imgmsg, imgmsg_to_cv2
 from ezshop_vision.ros_params import (
-    declare,
-    diagnostic_array,
-    diagnostics_qos,
     image_qos,
     latched_qos,
+    refuse_inconsistent,
     reliable_qos,
     stamp_to_seconds,
-    status,
 )
 from ezshop_vision.tracker import TrackerSettings, new_id_source
 
@@ -59,6 +56,7 @@ class _Camera:
     last_processed: int = 0
     last_rejected: int = 0
     last_frame_wall: float = 0.0
+    last_report_wall: float = 0.0
     processing_s: float = 0.0
     counters: dict = field(default_factory=dict)
 
@@ -78,64 +76,29 @@ class FaceNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('face_node', **kwargs)
-        camera_ids = declare(self, 'camera_ids', ['cam_entrance'],
-                             'Cameras to process (one pipeline each; topics '
-                             'cameras/<id>/image_raw -> cameras/<id>/faces)')
-        model = declare(self, 'detector_model', 'hog', "face_recognition detector: 'hog' "
-                        "(CPU) or 'cnn' (needs a CUDA dlib)")
-        upsample = declare(self, 'upsample', 0, 'Times the detector upsamples the image '
-                           '(finds smaller faces, ~4x slower per step)', 0, 3)
-        downscale = declare(self, 'downscale', 1.0, 'Scale applied to the image before '
-                            'detection (0.5 = half size, faster, misses small faces)', 0.1, 1.0)
-        landmarks = declare(self, 'landmark_model', 'large', "Face alignment before encoding: "
-                            "'large' (68 points) or 'small' (5 points)")
-        detect_every = declare(self, 'detect_every', 3, 'Run the detector on every n-th '
-                               'processed frame; faces are followed by template matching '
-                               'in between', 1, 30)
-        max_enc = declare(self, 'max_encodings_per_frame', 1, 'Most face encodings computed '
-                          'in one frame (~0.1 s each)', 1, 16)
-        tolerance = declare(self, 'tolerance', 0.55, 'Largest embedding distance that can '
-                            'identify a customer', 0.1, 1.0)
-        margin = declare(self, 'margin', 0.05, 'Needed distance gap between the best and the '
-                         'second-best customer', 0.0, 1.0)
-        votes_needed = declare(self, 'votes_needed', 2, 'Agreeing encodings needed to name a '
-                               'customer', 1, 20)
-        vote_window = declare(self, 'vote_window', 5, 'Encodings (votes) kept per track', 1, 20)
-        recheck = declare(self, 'recheck_interval_s', 2.0, 'Re-encode an already decided '
-                          'track this often (s)', 0.1, 60.0)
-        unknown_recheck = declare(self, 'unknown_recheck_interval_s', 0.5, 'Re-encode a track '
-                                  'that is still unknown after vote_window votes this often '
-                                  '(s): a walk-in\'s track may pass to a customer', 0.05, 60.0)
-        min_face_px = declare(self, 'min_face_px', 40, 'Faces smaller than this (pixels) are '
-                              'tracked but not identified', 8, 1000)
-        min_iou = declare(self, 'min_iou', 0.2, 'Overlap needed to continue a track with a '
-                          'detection', 0.01, 1.0)
-        max_misses = declare(self, 'max_misses', 2, 'Detection rounds a track may go unmatched '
-                             'before it ends', 0, 30)
-        follow_score = declare(self, 'min_follow_score', 0.5, 'Template-match score needed '
-                               'to follow a face between detections', -1.0, 1.0)
-        tracking_scale = declare(self, 'tracking_scale', 0.5, 'Image scale used for template '
-                                 'following', 0.1, 1.0)
-        min_appearance = declare(self, 'min_appearance', 0.3, 'Template similarity (-1..1) a '
-                                 'detection needs to continue a track: lower lets a track jump '
-                                 'to a neighbour who crosses it (a crowd at a shelf)', -1.0, 1.0)
-        self._annotated = declare(self, 'publish_annotated', False, 'Publish '
-                                  'cameras/<id>/image_annotated (boxes, track ids, names)')
-        period = declare(self, 'diagnostics_period_s', 1.0, 'Period of /diagnostics (s)',
-                         0.1, 60.0)
-        threads = declare(self, 'worker_threads', 2, 'Threads processing the cameras (each '
-                          'with its own face models; cameras are shared out among them)', 1, 8)
+        camera_ids = declare_read_only(self, 'camera_ids', ['cam_entrance'],
+                                       'Cameras to process (one pipeline each; topics '
+                                       'cameras/<id>/image_raw -> cameras/<id>/faces)')
+        self._annotated = declare_read_only(self, 'publish_annotated', False, 'Publish '
+                                            'cameras/<id>/image_annotated (boxes, track ids, '
+                                            'names)')
+        self._engine_settings = declare_settings(self, FaceEngineSettings,
+                                                 on_change=self._on_engine)
+        self._pipeline_settings = declare_settings(self, PipelineSettings,
+                                                   on_change=self._on_pipeline)
+        self._tracker_settings = declare_settings(self, TrackerSettings,
+                                                  on_change=self._on_tracker)
+        self._policy = declare_settings(self, MatchPolicy, on_change=self._on_policy)
+        refuse_inconsistent(self, lambda: self._engine_settings,
+                            lambda: self._pipeline_settings, lambda: self._tracker_settings,
+                            lambda: self._policy)
+        engine = self._engine_settings
 
         camera_ids = list(dict.fromkeys(c for c in camera_ids if c))
-        self._workers = [_Worker() for _ in range(max(1, min(threads, len(camera_ids))))]
-        engines = [FaceEngine(DetectorSettings(model, upsample, downscale),
-                              landmarks=landmarks) for _ in self._workers]
-        settings = PipelineSettings(detect_every, max_enc, votes_needed, vote_window, recheck,
-                                    min_face_px, unknown_recheck)
-        tracker_settings = TrackerSettings(min_iou, max_misses, follow_score,
-                                           tracking_scale=tracking_scale,
-                                           min_appearance=min_appearance)
-        self._policy = MatchPolicy(tolerance, margin)
+        self._workers = [_Worker() for _ in range(
+            max(1, min(engine.worker_threads, len(camera_ids))))]
+        self._engines = [FaceEngine(engine.detector, landmarks=engine.landmark_model)
+                         for _ in self._workers]
         ids = new_id_source()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -147,9 +110,9 @@ class FaceNode(Node):
             # Contiguous groups in the order given: list the door cameras together so a
             # crowd at a door and the shelves it is heading for are worked on side by side.
             worker = index * len(self._workers) // len(camera_ids)
-            camera = _Camera(camera_id, FacePipeline(engines[worker], settings, self._policy,
-                                                     None, tracker_settings, ids),
-                             worker=worker)
+            camera = _Camera(camera_id, FacePipeline(
+                self._engines[worker], self._pipeline_settings, self._policy, None,
+                self._tracker_settings, ids), worker=worker)
             self._workers[worker].cameras.append(camera)
             camera.faces_pub = self.create_publisher(
                 FaceArray, f'cameras/{camera_id}/faces', reliable_qos(10))
@@ -163,18 +126,41 @@ class FaceNode(Node):
         if not self._cameras:
             self.get_logger().error('no camera_ids given: nothing to process')
         self.create_subscription(Gallery, 'gallery', self._on_gallery, latched_qos())
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
-                                               diagnostics_qos())
-        self._last_diag = time.monotonic()
-        self.create_timer(period, self._publish_diagnostics)
+        self._diagnostics = diagnostics_updater(self, self.get_name())
+        for camera in self._cameras.values():
+            camera.last_report_wall = time.monotonic()
+            self._diagnostics.add(camera.camera_id,
+                                  lambda stat, cam=camera: self._camera_status(stat, cam))
         for index, worker in enumerate(self._workers):
             worker.thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
                                              name=f'face_node_worker_{index}')
             worker.thread.start()
         self.get_logger().info(
-            f'processing {", ".join(self._cameras)} in {len(self._workers)} worker(s): {model} '
-            f'upsample {upsample} downscale {downscale}, detect every {detect_every} frames, '
-            f'tolerance {tolerance} margin {margin}')
+            f'processing {", ".join(self._cameras)} in {len(self._workers)} worker(s): '
+            f'{engine.detector_model} upsample {engine.upsample} downscale {engine.downscale}, '
+            f'detect every {self._pipeline_settings.detect_every} frames, '
+            f'tolerance {self._policy.tolerance} margin {self._policy.margin}')
+
+    # Executor thread: `ros2 param set` of a dynamic setting; the workers read it next frame.
+    def _on_engine(self, settings: FaceEngineSettings) -> None:
+        self._engine_settings = settings
+        for engine in self._engines:
+            engine.settings = settings.detector
+
+    def _on_pipeline(self, settings: PipelineSettings) -> None:
+        self._pipeline_settings = settings
+        for camera in self._cameras.values():
+            camera.pipeline.settings = settings
+
+    def _on_tracker(self, settings: TrackerSettings) -> None:
+        self._tracker_settings = settings
+        for camera in self._cameras.values():
+            camera.pipeline.tracker.settings = settings
+
+    def _on_policy(self, policy: MatchPolicy) -> None:
+        self._policy = policy
+        for camera in self._cameras.values():
+            camera.pipeline.policy = policy
 
     # Executor thread: keep the newest frame only.
     def _on_image(self, camera: _Camera, msg: Image) -> None:
@@ -255,38 +241,36 @@ class FaceNode(Node):
         camera.last_frame_wall = time.monotonic()
         camera.processing_s += camera.last_frame_wall - start
 
-    def _publish_diagnostics(self) -> None:
+    def _camera_status(self, stat, camera: _Camera):
+        """The diagnostic_updater task of one camera (hardware id = the camera)."""
         now = time.monotonic()
-        elapsed = max(now - self._last_diag, 1e-6)
-        self._last_diag = now
-        statuses = []
-        for camera in self._cameras.values():
-            stats = camera.pipeline.stats
-            fps = (camera.processed - camera.last_processed) / elapsed
-            new_rejects = camera.rejected - camera.last_rejected
-            camera.last_processed, camera.last_rejected = camera.processed, camera.rejected
-            mean_ms = 1000 * camera.processing_s / max(camera.processed, 1)
-            level, message = DiagnosticStatus.OK, 'ok'
-            if new_rejects:
-                level, message = DiagnosticStatus.WARN, f'{new_rejects} malformed image(s)'
-            elif camera.processed == 0 or now - camera.last_frame_wall > 5.0:
-                level, message = DiagnosticStatus.WARN, 'no images'
-            statuses.append(status(
-                f'{self.get_name()}: {camera.camera_id}', level, message, {
-                    'frames_received': camera.received,
-                    'frames_processed': camera.processed,
-                    'frames_skipped': camera.skipped,
-                    'images_rejected': camera.rejected,
-                    'processing_errors': camera.errors,
-                    'fps': f'{fps:.1f}',
-                    'mean_processing_ms': f'{mean_ms:.1f}',
-                    'tracks': len(camera.pipeline.tracker.tracks),
-                    'detections_run': stats.detections_run,
-                    'encodings': stats.encodings,
-                    'gallery_customers': self._gallery_size,
-                    'gallery_entries_rejected': self._gallery_rejected,
-                }, hardware_id=camera.camera_id))
-        self._diag_pub.publish(diagnostic_array(self, statuses))
+        elapsed = max(now - camera.last_report_wall, 1e-6)
+        camera.last_report_wall = now
+        stats = camera.pipeline.stats
+        fps = (camera.processed - camera.last_processed) / elapsed
+        new_rejects = camera.rejected - camera.last_rejected
+        camera.last_processed, camera.last_rejected = camera.processed, camera.rejected
+        mean_ms = 1000 * camera.processing_s / max(camera.processed, 1)
+        level, message = OK, 'ok'
+        if new_rejects:
+            level, message = WARN, f'{new_rejects} malformed image(s)'
+        elif camera.processed == 0 or now - camera.last_frame_wall > 5.0:
+            level, message = WARN, 'no images'
+        stat.hardware_id = camera.camera_id
+        return fill(stat, level, message, {
+            'frames_received': camera.received,
+            'frames_processed': camera.processed,
+            'frames_skipped': camera.skipped,
+            'images_rejected': camera.rejected,
+            'processing_errors': camera.errors,
+            'fps': f'{fps:.1f}',
+            'mean_processing_ms': f'{mean_ms:.1f}',
+            'tracks': len(camera.pipeline.tracker.tracks),
+            'detections_run': stats.detections_run,
+            'encodings': stats.encodings,
+            'gallery_customers': self._gallery_size,
+            'gallery_entries_rejected': self._gallery_rejected,
+        })
 
     def destroy_node(self):
         self._stop.set()
@@ -302,7 +286,7 @@ def main(args=None):
     init_node_process(args)
     node = FaceNode()
     try:
-        rclpy.spin(node)
+        spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

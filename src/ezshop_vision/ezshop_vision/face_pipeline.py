@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ezshop_common.settings import setting
 from ezshop_vision.boxes import Box
 from ezshop_vision.gallery import Gallery, MatchPolicy
 from ezshop_vision.tracker import FaceTracker, Track, TrackerSettings, record_vote
@@ -31,15 +32,26 @@ from ezshop_vision.tracker import FaceTracker, Track, TrackerSettings, record_vo
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    """How often to detect, how much to encode, how to vote."""
+    """How often to detect, how much to encode, how to vote. All read on every frame, so all
+    may change at run time except ``vote_window`` (the length of every track's vote queue)."""
 
-    detect_every: int = 3              # run the detector on every n-th processed frame
-    max_encodings_per_frame: int = 1   # bound on the encoding work of one frame
-    votes_needed: int = 2              # agreeing votes needed to name a customer
-    vote_window: int = 5               # votes kept per track
-    recheck_interval_s: float = 2.0    # re-encode a decided track this often
-    min_face_px: int = 40              # smaller faces are tracked but not encoded
-    unknown_recheck_interval_s: float = 0.5  # re-encode an unknown track with full votes
+    detect_every: int = setting(
+        3, 'Run the detector on every n-th processed frame; faces are followed by template '
+        'matching in between', 1, 30, dynamic=True)
+    max_encodings_per_frame: int = setting(
+        1, 'Most face encodings computed in one frame (~0.1 s each)', 1, 16, dynamic=True)
+    votes_needed: int = setting(
+        2, 'Agreeing encodings needed to name a customer (at most vote_window)', 1, 20,
+        dynamic=True)
+    vote_window: int = setting(5, 'Encodings (votes) kept per track', 1, 20)
+    recheck_interval_s: float = setting(
+        2.0, 'Re-encode an already decided track this often (s)', 0.1, 60.0, dynamic=True)
+    min_face_px: int = setting(
+        40, 'Faces smaller than this (pixels) are tracked but not identified', 8, 1000,
+        dynamic=True)
+    unknown_recheck_interval_s: float = setting(
+        0.5, "Re-encode a track that is still unknown after vote_window votes this often (s): "
+        "a walk-in's track may pass to a customer", 0.05, 60.0, dynamic=True)
 
     def __post_init__(self):
         if self.detect_every < 1:

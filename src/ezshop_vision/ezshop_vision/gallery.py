@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ezshop_common.settings import setting
+
 #: Defaults chosen with bench/recognition.py on ../shared/faces (see docs/packages).
 DEFAULT_TOLERANCE = 0.55
 DEFAULT_MARGIN = 0.05
@@ -20,10 +22,13 @@ DEFAULT_MARGIN = 0.05
 
 @dataclass(frozen=True)
 class MatchPolicy:
-    """When a nearest embedding counts as a match."""
+    """When a nearest embedding counts as a match; read on every identification, so both may
+    change at run time."""
 
-    tolerance: float = DEFAULT_TOLERANCE
-    margin: float = DEFAULT_MARGIN
+    tolerance: float = setting(DEFAULT_TOLERANCE, 'Largest embedding distance that can '
+                               'identify a customer', 0.1, 1.0, dynamic=True)
+    margin: float = setting(DEFAULT_MARGIN, 'Needed distance gap between the best and the '
+                            'second-best customer', 0.0, 1.0, dynamic=True)
 
     def __post_init__(self):
         if not 0.0 < self.tolerance <= 2.0:

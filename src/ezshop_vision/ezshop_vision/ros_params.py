@@ -1,28 +1,13 @@
-"""Small rclpy helpers shared by the vision nodes: parameters, QoS, diagnostics, stamps."""
+"""Small rclpy helpers shared by the vision nodes: QoS, stamps, settings checks."""
 
 from __future__ import annotations
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import dataclasses
+from collections.abc import Callable
+
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-
-
-def declare(node: Node, name: str, default, description: str,
-            low: float | int | None = None, high: float | int | None = None,
-            read_only: bool = False):
-    """Declare a parameter with a description (and a range for numbers); return its value."""
-    descriptor = ParameterDescriptor(description=description, read_only=read_only)
-    if low is not None and high is not None:
-        if isinstance(default, bool):
-            pass
-        elif isinstance(default, int):
-            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high),
-                                                     step=1)]
-        elif isinstance(default, float):
-            descriptor.floating_point_range = [FloatingPointRange(
-                from_value=float(low), to_value=float(high), step=0.0)]
-    return node.declare_parameter(name, default, descriptor).value
 
 
 def image_qos() -> QoSProfile:
@@ -46,23 +31,32 @@ def latched_qos(depth: int = 1) -> QoSProfile:
 
 
 def diagnostics_qos() -> QoSProfile:
+    """A /diagnostics subscription (tests, benches): reliable, volatile."""
     return QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
 
 
-def status(name: str, level: bytes, message: str, values: dict,
-           hardware_id: str = '') -> DiagnosticStatus:
-    """A DiagnosticStatus (level: DiagnosticStatus.OK/WARN/ERROR) with string values."""
-    return DiagnosticStatus(
-        level=level, name=name, message=message, hardware_id=hardware_id,
-        values=[KeyValue(key=str(k), value=str(v)) for k, v in values.items()])
+def refuse_inconsistent(node: Node, *current: Callable[[], object]) -> None:
+    """Refuse a `ros2 param set` that a settings dataclass itself rejects.
 
+    ``current`` give the node's settings objects now (declared without prefix). A dataclass'
+    __post_init__ checks rules across fields (votes_needed <= vote_window) that no parameter
+    range expresses; declare_settings would only meet them after the value was set.
+    """
+    def check(parameters) -> SetParametersResult:
+        for settings in (get() for get in current):
+            names = {f.name for f in dataclasses.fields(settings)}
+            changes = {p.name: p.value for p in parameters if p.name in names}
+            if not changes:
+                continue
+            try:
+                dataclasses.replace(settings, **changes)
+            except (TypeError, ValueError) as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
 
-def diagnostic_array(node: Node, statuses: list[DiagnosticStatus]) -> DiagnosticArray:
-    array = DiagnosticArray(status=statuses)
-    array.header.stamp = node.get_clock().now().to_msg()
-    return array
+    node.add_on_set_parameters_callback(check)
 
 
 def stamp_to_seconds(stamp) -> float:

@@ -17,22 +17,29 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ezshop_common.settings import setting
 from ezshop_vision.boxes import Box
 from ezshop_vision.gallery import Match
 
 
 @dataclass(frozen=True)
 class TrackerSettings:
-    """Association and following thresholds."""
+    """Association and following thresholds, read on every frame (so they may change at run
+    time) except ``tracking_scale``, the scale the tracks' templates were cut at."""
 
-    min_iou: float = 0.2          # detection <-> track overlap needed to continue a track
-    max_misses: int = 2           # detection rounds a track may go unmatched before it ends
-    min_follow_score: float = 0.5  # template match score needed to follow a face
+    min_iou: float = setting(0.2, 'Overlap needed to continue a track with a detection',
+                             0.01, 1.0, dynamic=True)
+    max_misses: int = setting(2, 'Detection rounds a track may go unmatched before it ends',
+                              0, 30, dynamic=True)
+    min_follow_score: float = setting(
+        0.5, 'Template-match score needed to follow a face between detections', -1.0, 1.0,
+        dynamic=True)
     search_factor: float = 0.5    # search window margin, as a fraction of the face size
-    tracking_scale: float = 0.5   # image scale used for template following
-    min_appearance: float = 0.3   # template similarity needed to continue a track (a
-    #                               different person stepping into the same place starts
-    #                               a new track)
+    tracking_scale: float = setting(0.5, 'Image scale used for template following', 0.1, 1.0)
+    min_appearance: float = setting(
+        0.3, 'Template similarity (-1..1) a detection needs to continue a track: lower lets a '
+        'track jump to a neighbour who crosses it (a crowd at a shelf); a different person '
+        'stepping into the same place starts a new track', -1.0, 1.0, dynamic=True)
 
 
 @dataclass

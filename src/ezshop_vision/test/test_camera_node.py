@@ -1,5 +1,6 @@
 """camera_node over real DDS: an image folder becomes image_raw + camera_info (with the
-calibration), a video file plays, a missing source is retried with backoff and reported."""
+calibration), a video file plays, a missing source is retried with backoff and reported, the
+rate is one `ros2 param set` away and the wiring is read-only."""
 
 import cv2
 import numpy as np
@@ -33,7 +34,8 @@ def _write_frames(folder, count=3):
 def _camera(ros, source, **params):
     overrides = [Parameter('source', value=str(source)), Parameter('camera_id', value='cam_t'),
                  Parameter('fps', value=30.0), Parameter('width', value=160),
-                 Parameter('height', value=120), Parameter('diagnostics_period_s', value=0.2)]
+                 Parameter('height', value=120),
+                 Parameter('diagnostic_updater.period', value=0.2)]
     overrides += [Parameter(k, value=v) for k, v in params.items()]
     node = ros.add(CameraNode(context=ros.context, parameter_overrides=overrides))
     probe = ros.node('camera_probe')
@@ -86,8 +88,30 @@ def test_missing_source_is_retried_with_backoff_until_it_appears(ros, tmp_path, 
                           5.0)
 
 
+def test_ros2_param_set_changes_the_frame_rate_and_refuses_wiring(ros, tmp_path,
+                                                                   set_parameters):
+    _write_frames(tmp_path / 'frames')
+    # One frame every 10 s: the first would come 10 s after the start.
+    _, images, _ = _camera(ros, tmp_path / 'frames', fps=0.1)
+    ros.spin_for(1.0)
+    assert images == []
+    result, = set_parameters('/camera_node', fps=30.0)
+    assert result.successful, result.reason
+    assert ros.spin_until(lambda: len(images) >= 5, 5.0), 'the new rate was not applied'
+    # Out of range, and wiring read once at start: refused, not silently ignored.
+    too_fast, camera_id, width = set_parameters('/camera_node', fps=1000.0,
+                                                camera_id='cam_other', width=320)
+    assert not too_fast.successful
+    for refused in (camera_id, width):
+        assert not refused.successful and 'read-only' in refused.reason.replace(' ', '-')
+
+
 def test_backoff_doubles_up_to_the_cap_and_resets():
     backoff = Backoff(0.5, 3.0)
     assert [backoff.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
     backoff.reset()
     assert backoff.next_delay() == 0.5
+    backoff = Backoff(0.5, 8.0)
+    assert [backoff.next_delay() for _ in range(4)] == [0.5, 1.0, 2.0, 4.0]
+    backoff.maximum_s = 1.0  # lowered by `ros2 param set` while the source is down
+    assert [backoff.next_delay() for _ in range(2)] == [1.0, 1.0]

@@ -1,26 +1,15 @@
 """config/vision.yaml sets only parameters the nodes declare, with the declared types."""
 
-import yaml
 from rclpy.parameter import Parameter
 
+from ezshop_testing.param_files import node_parameters
 from ezshop_vision.camera_node import CameraNode
 from ezshop_vision.door_node import DoorNode
 from ezshop_vision.face_node import FaceNode
 
 
-def flat(values: dict, prefix: str = '') -> dict:
-    """Nested keys as ROS reads them from a parameter file: a.b for {a: {b: ...}}."""
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            out.update(flat(value, f'{prefix}{key}.'))
-        else:
-            out[f'{prefix}{key}'] = value
-    return out
-
-
 def test_every_parameter_in_vision_yaml_is_declared_with_its_type(ros, config_dir):
-    config = yaml.safe_load((config_dir / 'vision.yaml').read_text())
+    config = node_parameters(config_dir / 'vision.yaml')
     store = str(config_dir / 'store.yaml')
     def camera(o):
         return CameraNode(context=ros.context, parameter_overrides=o)
@@ -38,7 +27,7 @@ def test_every_parameter_in_vision_yaml_is_declared_with_its_type(ros, config_di
     }
     assert set(config) == set(makers)
     for name, maker in makers.items():
-        values = flat(config[name]['ros__parameters'])
+        values = config[name]
         node = ros.add(maker([Parameter(k, value=v) for k, v in values.items()]))
         for key, value in values.items():
             assert node.has_parameter(key), f'{name}: {key} is not declared'

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 
 from ezshop_common.paths import ros_home
 
@@ -43,9 +43,18 @@ def alembic_config() -> Config:
     return config
 
 
+#: PostgreSQL advisory lock key held while migrating: stores sharing a database start together.
+MIGRATION_LOCK_KEY = 0x457A53686F70  # "EzShop"
+
+
 def upgrade(engine: Engine, revision: str = 'head') -> None:
-    """Bring the schema to `revision` (Alembic, on this engine)."""
+    """Bring the schema to `revision` (Alembic, on this engine). On PostgreSQL one process
+    migrates at a time (an advisory lock for the transaction), so several stores starting at
+    once on one database do not race on the same migration."""
     config = alembic_config()
     with engine.begin() as connection:
+        if engine.dialect.name == 'postgresql':
+            connection.execute(text('SELECT pg_advisory_xact_lock(:key)'),
+                               {'key': MIGRATION_LOCK_KEY})
         config.attributes['connection'] = connection
         command.upgrade(config, revision)

@@ -1,5 +1,9 @@
 """SQLAlchemy 2 models of the store database. Times are integer nanoseconds (ROS stamps).
 
+Several stores may share one database: customers (and their embeddings) belong to the chain;
+items (catalogue and stock), visits and every event and alert carry the store's id. Event ids
+are unique across stores (UUIDs, or derived from one).
+
 The schema itself is created by Alembic (ezshop_store/migrations); these classes must match the
 newest migration (test_migrations checks that).
 """
@@ -50,8 +54,15 @@ class FaceEmbedding(Base):
     customer: Mapped[Customer] = relationship(back_populates='embeddings')
 
 
+#: The store id of rows written before stores had ids (one store per database).
+DEFAULT_STORE_ID = 'default'
+
+
 class Item(Base):
+    """An item of one store's catalogue, with that store's stock."""
+
     __tablename__ = 'items'
+    store_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     price_cents: Mapped[int] = mapped_column(BigInteger)
@@ -64,6 +75,8 @@ class Visit(Base):
 
     __tablename__ = 'visits'
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(String(64), index=True,
+                                          server_default=DEFAULT_STORE_ID)
     customer_id: Mapped[str] = mapped_column(ForeignKey('customers.id'), index=True)
     entered_at_ns: Mapped[int] = mapped_column(BigInteger)
     exited_at_ns: Mapped[int | None] = mapped_column(BigInteger)
@@ -78,6 +91,8 @@ class CustomerEventRecord(Base):
 
     __tablename__ = 'customer_events'
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(64), index=True,
+                                          server_default=DEFAULT_STORE_ID)
     kind: Mapped[int] = mapped_column(Integer)
     customer_id: Mapped[str] = mapped_column(String(64))
     door_id: Mapped[str] = mapped_column(String(64))
@@ -90,6 +105,8 @@ class ShelfEventRecord(Base):
 
     __tablename__ = 'shelf_events'
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(64), index=True,
+                                          server_default=DEFAULT_STORE_ID)
     shelf_id: Mapped[str] = mapped_column(String(64))
     lane_id: Mapped[str] = mapped_column(String(64))
     item_id: Mapped[str] = mapped_column(String(64))
@@ -109,6 +126,8 @@ class CartEvent(Base):
     __tablename__ = 'cart_events'
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    store_id: Mapped[str] = mapped_column(String(64), index=True,
+                                          server_default=DEFAULT_STORE_ID)
     visit_id: Mapped[int | None] = mapped_column(ForeignKey('visits.id'), index=True)
     customer_id: Mapped[str] = mapped_column(String(64))
     item_id: Mapped[str] = mapped_column(String(64))
@@ -155,6 +174,8 @@ class ReceiptLine(Base):
 class AlertRecord(Base):
     __tablename__ = 'alerts'
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(String(64), index=True,
+                                          server_default=DEFAULT_STORE_ID)
     stamp_ns: Mapped[int] = mapped_column(BigInteger)
     level: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(64))

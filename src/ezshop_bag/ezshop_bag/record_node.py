@@ -1,0 +1,267 @@
+"""record: writes the store's topics into a rosbag2 MCAP bag until SIGINT / SIGTERM.
+
+  ros2 run ezshop_bag record --ros-args -p output:=/tmp/visit -p image_rate_hz:=5.0
+  ezshop record -o /tmp/visit --image-rate 5
+
+Topics are found as they appear (like `ros2 bag record`): every topic of the store's
+(ezshop_bag.selection.RECORDED_PATTERNS, relative to this node's namespace) with a publisher
+is subscribed, once another node consumes it (or after `alone_after_s`), with its publishers'
+QoS and recorded as serialized bytes (never deserialized); camera images at most
+`image_rate_hz` per camera. The bag is closed cleanly on the first stop signal (a second one,
+as `ros2 launch` sends, is ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    LivelinessPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+)
+from rosidl_runtime_py.utilities import get_message
+
+from ezshop_bag.queued_writer import QueuedWriter
+from ezshop_bag.rosbag2 import (
+    INFINITE_NS,
+    BagError,
+    BagWriter,
+    Qos,
+    TopicInfo,
+    message_definition,
+    type_description_hash,
+)
+from ezshop_bag.selection import Throttle, TopicSelector, join_now, record_qos
+from ezshop_ros.process import init_node_process, shutdown_node_process
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_ARGS = 2
+VERSION = '0.1.0'
+MAX_IMAGE_RATE_HZ = 100.0
+
+
+def _desc(text: str, low: float | None = None, high: float | None = None):
+    desc = ParameterDescriptor(description=text)
+    if low is not None:
+        desc.floating_point_range = [FloatingPointRange(from_value=low, to_value=high)]
+    return desc
+
+
+def _ns(duration) -> int:
+    ns = duration.nanoseconds
+    return INFINITE_NS if ns < 0 or ns >= INFINITE_NS else ns
+
+
+def qos_from_rclpy(profile: QoSProfile) -> Qos:
+    """An endpoint's QoS in rosbag2's terms."""
+    return Qos(profile.history.name.lower(), profile.depth, profile.reliability.name.lower(),
+               profile.durability.name.lower(), _ns(profile.deadline), _ns(profile.lifespan),
+               profile.liveliness.name.lower(), _ns(profile.liveliness_lease_duration),
+               profile.avoid_ros_namespace_conventions)
+
+
+def qos_to_rclpy(qos: Qos) -> QoSProfile:
+    """A plain Qos as an rclpy profile (history, depth, reliability, durability)."""
+    return QoSProfile(history=HistoryPolicy[qos.history.upper()], depth=max(qos.depth, 1),
+                      reliability=ReliabilityPolicy[qos.reliability.upper()],
+                      durability=DurabilityPolicy[qos.durability.upper()],
+                      liveliness=LivelinessPolicy.AUTOMATIC)
+
+
+def image_rate(value) -> float:
+    """The image_rate_hz parameter as a float in [0, MAX_IMAGE_RATE_HZ]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0.0 <= value <= MAX_IMAGE_RATE_HZ:
+        raise BagError(f'image_rate_hz must be a number from 0 to {MAX_IMAGE_RATE_HZ:g} '
+                       f'(got {value!r})')
+    return float(value)
+
+
+def lower_priority(niceness: int) -> None:
+    """Renice every thread of this process (DDS's included; Linux nice values are per
+    thread) by `niceness`; threads started later inherit it from their creator."""
+    if niceness <= 0:
+        return
+    tasks = Path('/proc/self/task')
+    tids = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]
+    for tid in tids:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid,
+                           min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+        except OSError:
+            pass
+
+
+def default_output() -> str:
+    """rosbag2's default name, ezshop flavoured: ezshop_YYYY_MM_DD-HH_MM_SS."""
+    return datetime.now().strftime('ezshop_%Y_%m_%d-%H_%M_%S')
+
+
+class RecordNode(Node):
+    """Discovers the store's topics and writes every message into one MCAP bag."""
+
+    def __init__(self, **kwargs):
+        super().__init__('ezshop_record', **kwargs)
+        p = self.declare_parameter
+        p('output', '', _desc("bag folder to create; '' = ezshop_<date> in the current folder"))
+        # Dynamically typed, so `image_rate:=5` (an integer) works as well as 5.0.
+        p('image_rate_hz', 10.0, ParameterDescriptor(
+            description='camera images (and camera_info) recorded per second per camera, '
+                        f'0-{MAX_IMAGE_RATE_HZ:g}; 0 = none', dynamic_typing=True))
+        p('topics', [''], _desc('more topics to record: names or patterns (one * per name '
+                                'segment), relative to the namespace or absolute'))
+        p('exclude', [''], _desc('topics or patterns never recorded'))
+        p('compression', 'zstd', _desc('MCAP chunk compression: zstd, lz4 or none'))
+        p('discovery_period_s', 0.5, _desc('look for new topics this often (wall clock, s)',
+                                           0.05, 10.0))
+        p('niceness', 10, ParameterDescriptor(
+            description='lower the recorder\'s CPU priority by this much (0-19, 0 = as '
+                        'started): the store\'s own nodes come first when CPU is short, the '
+                        'recorder catches up from its queues',
+            integer_range=[IntegerRange(from_value=0, to_value=19, step=1)]))
+        p('alone_after_s', 15.0, _desc(
+            'a topic is recorded once another node subscribes to it, or once it has had '
+            'publishers this long (s) with nobody listening; 0 = at once, like ros2 bag '
+            'record. The recorder never stands in for a consumer that the simulator or a '
+            'replay waits for', 0.0, 3600.0))
+        cfg = {n: self.get_parameter(n).value for n in (
+            'output', 'image_rate_hz', 'topics', 'exclude', 'compression',
+            'discovery_period_s', 'niceness', 'alone_after_s')}
+        self.alone_after_s = cfg['alone_after_s']
+        lower_priority(cfg['niceness'])
+        self.image_rate_hz = image_rate(cfg['image_rate_hz'])
+        self.selector = TopicSelector.create(self.get_namespace(), cfg['topics'],
+                                             cfg['exclude'], images=self.image_rate_hz > 0)
+        self.throttle = Throttle(self.image_rate_hz)
+        self.output = Path(cfg['output'] or default_output()).resolve()
+        self.writer = QueuedWriter(BagWriter(self.output, cfg['compression'],
+                                             library=f'ezshop_bag {VERSION}'))
+        self._recorded: dict[str, object] = {}
+        self._published_since: dict[str, float] = {}
+        self._sequence: dict[str, int] = {}
+        # Under sim time, messages that arrive before the first /clock wait for it.
+        self._before_clock: list[tuple] = []
+        self._closed = False
+        self.create_timer(cfg['discovery_period_s'], self._discover,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._discover()
+        self.get_logger().info(
+            f'recording into {self.output} (images {self.image_rate_hz:g} Hz per camera, '
+            f'{cfg["compression"]} chunks)')
+
+    # -- discovery -----------------------------------------------------------------------
+    def _discover(self) -> None:
+        for name, types in self.get_topic_names_and_types():
+            if name in self._recorded or not types or not self.selector.wanted(name):
+                continue
+            publishers = self.get_publishers_info_by_topic(name)
+            if not publishers:
+                continue  # subscribers only: nothing to record yet
+            since = self._published_since.setdefault(name, time.monotonic())
+            consumers = [s for s in self.get_subscriptions_info_by_topic(name)
+                         if (s.node_name, s.node_namespace)
+                         != (self.get_name(), self.get_namespace())]
+            if not join_now(bool(consumers), time.monotonic() - since, self.alone_after_s):
+                continue
+            try:
+                msg_class = get_message(types[0])
+            except (AttributeError, ModuleNotFoundError, ValueError) as exc:
+                self._recorded[name] = None
+                self.get_logger().warning(f'{name}: type {types[0]} not available ({exc}); '
+                                          'not recorded')
+                continue
+            self._subscribe(name, types[0], msg_class, publishers)
+
+    def _subscribe(self, name: str, type_name: str, msg_class, publishers) -> None:
+        offered = [qos_from_rclpy(info.qos_profile) for info in publishers]
+        throttled = self.selector.throttled(name)
+        type_hash = str(publishers[0].topic_type_hash)
+        if not type_hash.startswith('RIHS'):
+            type_hash = type_description_hash(type_name)
+        self.writer.add_topic(TopicInfo(name, type_name, offered, type_hash,
+                                        definition=message_definition(type_name)))
+        qos = qos_to_rclpy(record_qos(offered, throttled))
+        self._recorded[name] = self.create_subscription(
+            msg_class, name, partial(self._on_message, name, throttled), qos, raw=True)
+        self.get_logger().info(f'recording {name} ({type_name})')
+
+    # -- messages ------------------------------------------------------------------------
+    def _on_message(self, topic: str, throttled: bool, data: bytes, info: dict) -> None:
+        now = self.get_clock().now().nanoseconds
+        if throttled and not self.throttle.keep(topic, now or time.time_ns()):
+            return
+        sequence = info.get('publication_sequence_number')
+        if sequence is None:
+            sequence = self._sequence.get(topic, 0) + 1
+            self._sequence[topic] = sequence
+        publish_ns = info.get('source_timestamp') or 0
+        if now == 0:
+            self._before_clock.append((topic, data, publish_ns, sequence))
+            return
+        for early in self._before_clock:
+            self.writer.write(early[0], early[1], now, early[2], early[3])
+        self._before_clock.clear()
+        self.writer.write(topic, data, now, publish_ns, sequence)
+
+    def close(self) -> dict | None:
+        """Flush and close the bag (once); returns its metadata."""
+        if self._closed:
+            return None
+        self._closed = True
+        for topic, data, publish_ns, sequence in self._before_clock:
+            # No /clock ever came: the reception time will have to do.
+            self.writer.write(topic, data, publish_ns or time.time_ns(), publish_ns, sequence)
+        custom = {'ezshop.namespace': self.get_namespace(),
+                  'ezshop.image_rate_hz': f'{self.image_rate_hz:g}'}
+        metadata = self.writer.close(custom, os.environ.get('ROS_DISTRO', ''))
+        dropped = self.writer.dropped
+        size = sum(f.stat().st_size for f in self.output.glob('*.mcap'))
+        self.get_logger().info(
+            f'bag closed: {self.output} ({metadata["message_count"]} messages, '
+            f'{len(metadata["topics_with_message_count"])} topics, {size / 1e6:.1f} MB, '
+            f'{metadata["duration"]["nanoseconds"] / 1e9:.1f} s'
+            + (f'; {dropped} dropped: the disk was too slow)' if dropped else ')'))
+        return metadata
+
+
+def main(args=None, parameter_overrides=None) -> int:
+    init_node_process(args)
+    node = None
+    code = EXIT_OK
+    try:
+        node = RecordNode(parameter_overrides=parameter_overrides or [])
+        executor = SingleThreadedExecutor(context=node.context)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except BagError as exc:
+        print(f'record: {exc}', file=sys.stderr, flush=True)
+        code = EXIT_BAD_ARGS
+    finally:
+        if node is not None:
+            try:
+                node.close()
+            except Exception as exc:  # noqa: BLE001 - say why the bag is incomplete
+                print(f'record: closing the bag failed: {exc!r}', file=sys.stderr, flush=True)
+                code = EXIT_FAILED
+            node.destroy_node()
+        shutdown_node_process()
+    return code
+
+
+def console_main() -> None:
+    sys.exit(main())
