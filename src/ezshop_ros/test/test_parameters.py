@@ -5,9 +5,8 @@ refused as read-only; NaN and out-of-range values refused."""
 import math
 from dataclasses import dataclass
 
-from rcl_interfaces.srv import DescribeParameters, SetParameters
+from rcl_interfaces.srv import DescribeParameters
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 
 from ezshop_common.settings import setting
 from ezshop_ros.parameters import declare_settings
@@ -26,12 +25,6 @@ def call(ros, node_name, service_type, service, request):
     return ros.call(client, request, timeout=20)
 
 
-def set_parameters(ros, **values):
-    return list(call(ros, '/shelf', SetParameters, 'set_parameters', SetParameters.Request(
-        parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]
-    )).results)
-
-
 def test_settings_become_described_parameters_and_only_dynamic_ones_change(ros):
     changes = []
     node = ros.add(Node('shelf', context=ros.context))
@@ -45,10 +38,10 @@ def test_settings_become_described_parameters_and_only_dynamic_ones_change(ros):
     assert settle.floating_point_range[0].to_value == 10.0
     assert lanes.read_only and lanes.integer_range[0].from_value == 1 and label.read_only
 
-    result, = set_parameters(ros, settle_s=2.5)
+    result, = ros.set_parameters('/shelf', settle_s=2.5)
     assert result.successful and changes == [ShelfSettings(settle_s=2.5, lanes=4)]
-    for refused in set_parameters(ros, settle_s=math.nan) + set_parameters(ros, settle_s=11.0) \
-            + set_parameters(ros, lanes=5) + set_parameters(ros, settle_s='fast'):
+    for refused in ros.set_parameters('/shelf', settle_s=math.nan) + ros.set_parameters('/shelf', settle_s=11.0) \
+            + ros.set_parameters('/shelf', lanes=5) + ros.set_parameters('/shelf', settle_s='fast'):
         assert not refused.successful and refused.reason
     assert len(changes) == 1 and node.get_parameter('settle_s').value == 2.5
 
@@ -56,5 +49,5 @@ def test_settings_become_described_parameters_and_only_dynamic_ones_change(ros):
 def test_without_on_change_every_setting_is_read_only(ros):
     node = ros.add(Node('shelf', context=ros.context))
     declare_settings(node, ShelfSettings)
-    result, = set_parameters(ros, settle_s=2.0)
+    result, = ros.set_parameters('/shelf', settle_s=2.0)
     assert not result.successful and node.get_parameter('settle_s').value == 1.0

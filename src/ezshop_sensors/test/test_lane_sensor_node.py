@@ -188,7 +188,7 @@ def test_ping_sequencer_serves_in_arrival_order_with_a_gap():
     assert all(b - a >= 0.012 - 0.001 for a, b in zip(times, times[1:], strict=False))
 
 
-def test_ros2_param_set_changes_lux_scale_and_rate_and_refuses_wiring(set_parameters):
+def test_ros2_param_set_changes_lux_scale_and_rate_and_refuses_wiring():
     """A second controller (own node name and shelf, the module's graph still runs)."""
     factory = MockFactory()
     wire_pins(factory)
@@ -204,9 +204,9 @@ def test_ros2_param_set_changes_lux_scale_and_rate_and_refuses_wiring(set_parame
                                cli_args=['--ros-args', '-r', '__node:=lane_sensor_dynamic']))
         assert ros.spin_until(lambda: len(lux) >= 3 and len(ranges) >= 3, 20.0)
         assert abs(statistics.median(m.illuminance for m in lux) - LUX) < 5.0
-        result, rate = set_parameters(ros, '/lane_sensor_dynamic',
-                                      **{'lane_3.full_scale_lux': FULL_SCALE / 2,
-                                         'lane_1.rate_hz': 0.1})
+        result, rate = ros.set_parameters('/lane_sensor_dynamic',
+                                          **{'lane_3.full_scale_lux': FULL_SCALE / 2,
+                                             'lane_1.rate_hz': 0.1})
         assert result.successful and rate.successful, (result.reason, rate.reason)
         lux.clear()
         ranges.clear()
@@ -215,8 +215,8 @@ def test_ros2_param_set_changes_lux_scale_and_rate_and_refuses_wiring(set_parame
         ros.spin_for(1.0)  # lane_1 at 20 Hz would have sent ~20 messages by now
         assert len(ranges) <= 1
         # Pins, ids and the factory are read once at start: refused, not silently ignored.
-        pin, shelf, factory_name = set_parameters(
-            ros, '/lane_sensor_dynamic', **{'lane_3.pin': 'GPIO19'}, shelf_id='shelf_x',
+        pin, shelf, factory_name = ros.set_parameters(
+            '/lane_sensor_dynamic', **{'lane_3.pin': 'GPIO19'}, shelf_id='shelf_x',
             pin_factory='mock')
         for refused in (pin, shelf, factory_name):
             assert not refused.successful and 'read-only' in refused.reason.replace(' ', '-')

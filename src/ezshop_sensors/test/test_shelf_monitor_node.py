@@ -272,8 +272,7 @@ def test_shelves_unset_watches_every_lane_with_the_shipped_parameters(ros, confi
             assert monitor.get_parameter(name).value == value, name
 
 
-def test_ros2_param_set_changes_the_settle_time_and_refuses_wiring(ros, config_dir,
-                                                                   set_parameters):
+def test_ros2_param_set_changes_the_settle_time_and_refuses_wiring(ros, config_dir):
     """A second monitor (own node name, shelf_b; the module's graph on shelf_a still runs)."""
     events = []
     probe = ros.node('settle_probe')
@@ -306,18 +305,17 @@ def test_ros2_param_set_changes_the_settle_time_and_refuses_wiring(ros, config_d
     play(2.7, 1.0, 4)
     ros.spin_for(0.2)
     assert chips_events() == [] and lane_filter.count == 4
-    result, = set_parameters(ros, '/shelf_monitor_settle', settle_s=0.5)
+    result, = ros.set_parameters('/shelf_monitor_settle', settle_s=0.5)
     assert result.successful, result.reason
     play(3.7, 0.7, 3)                 # the same 0.7 s now settles
     assert ros.spin_until(lambda: chips_events(), 5.0)
     assert [(e.count_before, e.count_after) for e in chips_events()] == [(4, 3)]
     # Wiring read once at start, out of range, and two thresholds FilterParams rejects
     # together: refused, not silently ignored.
-    store_file, window, too_long = set_parameters(
-        ros, '/shelf_monitor_settle', store_file='', median_window=7, settle_s=60.0)
+    store_file, window, too_long = ros.set_parameters('/shelf_monitor_settle', store_file='', median_window=7, settle_s=60.0)
     for refused in (store_file, window):
         assert not refused.successful and 'read-only' in refused.reason.replace(' ', '-')
     assert not too_long.successful
-    hysteresis, = set_parameters(ros, '/shelf_monitor_settle', hysteresis_items=0.2)
+    hysteresis, = ros.set_parameters('/shelf_monitor_settle', hysteresis_items=0.2)
     assert not hysteresis.successful and 'hysteresis_items' in hysteresis.reason
     assert monitor.params.hysteresis_items == 0.6 and lane_filter.params.settle_s == 0.5

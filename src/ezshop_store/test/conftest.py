@@ -25,3 +25,22 @@ def db_url(request, tmp_path):
         pytest.skip(reason)
     with postgres_schema() as url:
         yield url
+
+
+@pytest.fixture
+def engine(db_url):
+    """An engine on db_url with the schema at head."""
+    from ezshop_store.db.engine import make_engine, upgrade
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(config_dir):
+    """The demo store's description (ezshop_bringup config/store.yaml)."""
+    from ezshop_common.store_config import load_store
+
+    return load_store(config_dir / 'store.yaml')

@@ -2,21 +2,11 @@
 only declared parameters (with their types and descriptions), dynamic ones really change what
 the node uses, the rest (and invalid values) are refused."""
 
-from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 
 from ezshop_store.fusion_node import FusionNode
 from ezshop_store.store_node import StoreNode
 from ezshop_testing.param_files import node_parameters
-
-
-def set_parameters(ros, node_name, **values):
-    """SetParameters over DDS, as `ros2 param set` does; the results, in order."""
-    client = ros.node(f'setter_{node_name.strip("/")}').create_client(
-        SetParameters, f'{node_name}/set_parameters')
-    request = SetParameters.Request(parameters=[
-        Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
-    return list(ros.call(client, request, timeout=20).results)
 
 
 def store_node(ros, config_dir, tmp_path, overrides=()):
@@ -46,11 +36,11 @@ def test_store_nodes_yaml_sets_only_declared_parameters(ros, config_dir, tmp_pat
 def test_fusion_thresholds_change_at_run_time_and_bad_values_are_refused(ros, config_dir):
     node = fusion_node(ros, config_dir)
     assert node.engine.params.min_confidence == 0.15
-    results = set_parameters(ros, '/fusion_node', min_confidence=0.4, absent_checkout_s=120.0)
+    results = ros.set_parameters('/fusion_node', min_confidence=0.4, absent_checkout_s=120.0)
     assert all(r.successful for r in results), results
     assert node.engine.params.min_confidence == 0.4
     assert node.engine.presence.settings.absent_checkout_ns == 120 * 10**9
-    policy, horizon = set_parameters(ros, '/fusion_node', ambiguous_policy='coin_flip',
+    policy, horizon = ros.set_parameters('/fusion_node', ambiguous_policy='coin_flip',
                                      late_attribution_s=8.0)
     assert not policy.successful and 'ambiguous_policy' in policy.reason
     assert not horizon.successful  # the frame buffer was sized from it at start
@@ -60,8 +50,8 @@ def test_fusion_thresholds_change_at_run_time_and_bad_values_are_refused(ros, co
 def test_store_grace_period_changes_at_run_time_and_the_database_is_read_only(
         ros, config_dir, tmp_path):
     node = store_node(ros, config_dir, tmp_path)
-    changed, = set_parameters(ros, '/store_node', checkout_grace_period=0.5)
+    changed, = ros.set_parameters('/store_node', checkout_grace_period=0.5)
     assert changed.successful and node.settings.grace_ns == 500_000_000
-    database, = set_parameters(ros, '/store_node', database_url='sqlite:////tmp/other.db')
+    database, = ros.set_parameters('/store_node', database_url='sqlite:////tmp/other.db')
     assert not database.successful
     assert node.engine.url.database == str(tmp_path / 'store.db')

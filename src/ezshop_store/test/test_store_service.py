@@ -8,10 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ezshop_common.store_config import load_store
 from ezshop_store import store_admin
 from ezshop_store.db import models as m
-from ezshop_store.db.engine import make_engine, upgrade
+from ezshop_store.db.engine import make_engine
 from ezshop_store.store_service import StoreService
 from ezshop_store.store_types import (
     ENTERED,
@@ -22,19 +21,6 @@ from ezshop_store.store_types import (
 )
 
 S = 1_000_000_000
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def store(config_dir):
-    return load_store(config_dir / 'store.yaml')
 
 
 @pytest.fixture

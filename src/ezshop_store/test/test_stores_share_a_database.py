@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from ezshop_common.store_config import load_store
 from ezshop_store import store_admin
 from ezshop_store.db import models as m
 from ezshop_store.db.engine import make_engine, upgrade
@@ -15,19 +14,6 @@ from ezshop_store.store_service import StoreService
 from ezshop_store.store_types import ENTERED, EXITED, CartActionIn, CustomerEventIn, ShelfEventIn
 
 S = 1_000_000_000
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def store(config_dir):
-    return load_store(config_dir / 'store.yaml')
 
 
 def visit(service, customer, item, quantity, t, tag):

@@ -61,6 +61,21 @@ class RosHarness:
             raise TimeoutError(f'service {client.srv_name} did not answer within {timeout} s')
         return future.result()
 
+    def set_parameters(self, node_name: str, **values) -> list:
+        """`ros2 param set` from a test: the node's SetParameters service over DDS; the
+        results (SetParametersResult), in the order given."""
+        from rcl_interfaces.srv import SetParameters
+        from rclpy.parameter import Parameter
+
+        setter = self.node(f'param_setter_{len(self.nodes)}')
+        client = setter.create_client(SetParameters, f'{node_name}/set_parameters')
+        request = SetParameters.Request(parameters=[
+            Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
+        try:
+            return list(self.call(client, request, timeout=20).results)
+        finally:
+            self.remove(setter)
+
     def close(self) -> None:
         for node in list(self.nodes):
             self.executor.remove_node(node)

@@ -77,23 +77,3 @@ def diag_probe(ros):
                 return values
         return None
     return latest
-
-
-@pytest.fixture
-def set_parameters(ros):
-    """SetParameters over DDS, as `ros2 param set` does: set_parameters('/node', name=value,
-    ...) returns the results, in order."""
-    from rcl_interfaces.srv import SetParameters
-    from rclpy.parameter import Parameter
-
-    setter = ros.node('param_setter')
-
-    def call(node_name, **values):
-        client = setter.create_client(SetParameters, f'{node_name}/set_parameters')
-        request = SetParameters.Request(parameters=[
-            Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
-        try:
-            return list(ros.call(client, request, timeout=20).results)
-        finally:
-            setter.destroy_client(client)
-    return call

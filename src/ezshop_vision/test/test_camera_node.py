@@ -88,18 +88,17 @@ def test_missing_source_is_retried_with_backoff_until_it_appears(ros, tmp_path, 
                           5.0)
 
 
-def test_ros2_param_set_changes_the_frame_rate_and_refuses_wiring(ros, tmp_path,
-                                                                   set_parameters):
+def test_ros2_param_set_changes_the_frame_rate_and_refuses_wiring(ros, tmp_path):
     _write_frames(tmp_path / 'frames')
     # One frame every 10 s: the first would come 10 s after the start.
     _, images, _ = _camera(ros, tmp_path / 'frames', fps=0.1)
     ros.spin_for(1.0)
     assert images == []
-    result, = set_parameters('/camera_node', fps=30.0)
+    result, = ros.set_parameters('/camera_node', fps=30.0)
     assert result.successful, result.reason
     assert ros.spin_until(lambda: len(images) >= 5, 5.0), 'the new rate was not applied'
     # Out of range, and wiring read once at start: refused, not silently ignored.
-    too_fast, camera_id, width = set_parameters('/camera_node', fps=1000.0,
+    too_fast, camera_id, width = ros.set_parameters('/camera_node', fps=1000.0,
                                                 camera_id='cam_other', width=320)
     assert not too_fast.successful
     for refused in (camera_id, width):

@@ -89,19 +89,18 @@ def test_unknown_door_is_a_clear_error(ros, config_dir):
             Parameter('door_id', value='side')])
 
 
-def test_ros2_param_set_changes_the_door_threshold_and_refuses_wiring(ros, config_dir,
-                                                                       set_parameters):
+def test_ros2_param_set_changes_the_door_threshold_and_refuses_wiring(ros, config_dir):
     _, pub, events, _ = _door_graph(ros, config_dir, 'exit')
     _play(ros, pub, 300.0, 1.5, [(1, 'ada', 60)])  # too small for min_face_height_px 80
     ros.spin_for(0.5)
     assert events == []
-    result, = set_parameters('/door_node', min_face_height_px=50.0)
+    result, = ros.set_parameters('/door_node', min_face_height_px=50.0)
     assert result.successful, result.reason
     _play(ros, pub, 302.0, 1.5, [(2, 'bob', 60)])
     assert ros.spin_until(lambda: events, 5.0)
     assert [e.customer_id for e in events] == ['bob']
     # Out of range, and a parameter read once at start: refused, not silently ignored.
-    too_small, door_id = set_parameters('/door_node', min_face_height_px=0.5,
+    too_small, door_id = ros.set_parameters('/door_node', min_face_height_px=0.5,
                                         door_id='entrance')
     assert not too_small.successful and not door_id.successful
     assert 'read-only' in door_id.reason or 'read only' in door_id.reason.lower()

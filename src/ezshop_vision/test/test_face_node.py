@@ -127,11 +127,11 @@ def test_malformed_images_are_rejected_counted_and_survived(ros, diag_probe, fac
 
 
 def test_ros2_param_set_changes_min_face_px_and_refuses_wiring(ros, faces_with, diag_probe,
-                                                               face_graph, set_parameters):
+                                                               face_graph):
     image_pub, faces = face_graph.image_pub, face_graph.faces
     image = cv2_to_imgmsg(load_bgr(faces_with(KIT_WITH_ROSE) / KIT_WITH_ROSE), 'bgr8')
     # Both faces are smaller than 1000 px: tracked, never encoded, so never named.
-    result, = set_parameters('/face_node', min_face_px=1000)
+    result, = ros.set_parameters('/face_node', min_face_px=1000)
     assert result.successful, result.reason
     for sec in range(1, 4):
         seen = _send(ros, image_pub, faces, image, sec)
@@ -139,18 +139,18 @@ def test_ros2_param_set_changes_min_face_px_and_refuses_wiring(ros, faces_with, 
     assert ros.spin_until(lambda: (diag_probe(f'face_node: {CAM}') or {}).get(
         'frames_processed') == '3', 5.0)
     assert diag_probe(f'face_node: {CAM}')['encodings'] == '0'
-    result, = set_parameters('/face_node', min_face_px=40)
+    result, = ros.set_parameters('/face_node', min_face_px=40)
     assert result.successful, result.reason
     for sec in range(4, 7):
         seen = _send(ros, image_pub, faces, image, sec)
     assert sorted(f.customer_id for f in seen.faces) == ['kit_harington', 'rose_leslie']
     # Wiring read once at start, a value out of range and one the settings reject
     # (votes_needed > vote_window): refused, not silently ignored.
-    camera_ids, window, too_many = set_parameters(
+    camera_ids, window, too_many = ros.set_parameters(
         '/face_node', camera_ids=['cam_other'], vote_window=3, votes_needed=10)
     for refused in (camera_ids, window):
         assert not refused.successful and 'read-only' in refused.reason.replace(' ', '-')
     assert not too_many.successful and 'votes_needed' in too_many.reason
     assert face_graph.node.get_parameter('votes_needed').value == 2
-    result, = set_parameters('/face_node', votes_needed=3)  # the node still answers
+    result, = ros.set_parameters('/face_node', votes_needed=3)  # the node still answers
     assert result.successful, result.reason
