@@ -89,8 +89,28 @@ if [ -z "${ROS_DISTRO:-}" ]; then
     fi
     BASE_PATHS+=("$ROS_VENDOR/src")
   else
-    say "warning: no ROS 2 vendor folder at $ROS_VENDOR (set EZSHOP_ROS_VENDOR): no 'ros2' command"
-    say "         and no ros2 launch; graphs start with the project's runner"
+    # No vendor folder: the same packages from their upstream repositories, at the commits
+    # pinned in requirements-ros-upstream.txt (needs git and access to github.com, or
+    # $EZSHOP_ROS_GIT_URL pointing at mirrors).
+    command -v git >/dev/null 2>&1 || die "no ROS 2 vendor folder at $ROS_VENDOR and no git to \
+fetch launch and the ros2 CLI upstream: set EZSHOP_ROS_VENDOR, source a ROS 2 install, or \
+install git (apt-get install git)"
+    UPSTREAM_WORK="$VENV/ros-upstream"
+    UPSTREAM_STAMP="$VENV/.ezshop-ros-upstream.sha256"
+    UPSTREAM_WANT="$(sha256sum requirements-ros-upstream.txt | cut -d' ' -f1)"
+    if [ "$(cat "$UPSTREAM_STAMP" 2>/dev/null)" != "$UPSTREAM_WANT" ] \
+        || [ ! -d "$UPSTREAM_WORK" ]; then
+      say "no ROS 2 vendor folder at $ROS_VENDOR: installing launch and the ros2 CLI from" \
+          "their upstream repositories (requirements-ros-upstream.txt)"
+      mkdir -p "$UPSTREAM_WORK"
+      "$VENV/bin/python" scripts/ros_upstream.py requirements-ros-upstream.txt "$UPSTREAM_WORK" \
+        > "$UPSTREAM_WORK.paths" \
+        || die "could not install from upstream (no access to github.com?): set \
+EZSHOP_ROS_VENDOR to the vendor folder (see its SOURCES.md) or source a ROS 2 install"
+      echo "$UPSTREAM_WANT" > "$UPSTREAM_STAMP"
+    fi
+    mapfile -t UPSTREAM_PATHS < "$UPSTREAM_WORK.paths"
+    BASE_PATHS+=("${UPSTREAM_PATHS[@]}")
   fi
 fi
 
