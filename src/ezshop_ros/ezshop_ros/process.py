@@ -62,13 +62,14 @@ def spin_once(executor: Executor, timeout_sec: float) -> None:
         raise ExternalShutdownException() from exc
 
 
-def spin(node: Node) -> None:
-    """rclpy.spin for a node's main(), ending with ExternalShutdownException on a stop signal
-    wherever it lands (even in a callback that was publishing as the context shut down)."""
-    executor = SingleThreadedExecutor(context=node.context)
+def spin(node: Node, executor: Executor | None = None) -> None:
+    """rclpy.spin for a node's main() (on `executor`, default a SingleThreadedExecutor),
+    ending with ExternalShutdownException on a stop signal wherever it lands (even in a
+    callback that was publishing as the context shut down)."""
+    executor = executor or SingleThreadedExecutor(context=node.context)
     executor.add_node(node)
     try:
         while node.context.ok():
             spin_once(executor, 0.1)
     finally:
-        executor.shutdown(timeout_sec=0.0)
+        executor.shutdown()

@@ -30,7 +30,7 @@ from ezshop_msgs.msg import (
 from ezshop_msgs.srv import Checkout, ForgetCustomer, GetCart, RegisterCustomer, SetStock
 from ezshop_ros.diagnostics import counter_status, diagnostics_updater, task
 from ezshop_ros.parameters import declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin_once
+from ezshop_ros.process import init_node_process, shutdown_node_process, spin
 from ezshop_store import cart_rules as rules
 from ezshop_store import convert, store_admin
 from ezshop_store.db.engine import make_engine, upgrade
@@ -313,12 +313,7 @@ def spin_events(node: Node) -> None:
         executor = EventsExecutor(context=node.context)
     except ImportError:
         executor = SingleThreadedExecutor(context=node.context)
-    executor.add_node(node)
-    try:
-        while node.context.ok():
-            spin_once(executor, 0.1)
-    finally:
-        executor.shutdown()
+    spin(node, executor)
 
 
 def main(args=None):
