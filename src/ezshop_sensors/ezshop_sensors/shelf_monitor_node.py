@@ -6,9 +6,6 @@ the store file to its range or illuminance topic.
 
 from __future__ import annotations
 
-import dataclasses
-
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -50,14 +47,13 @@ class ShelfMonitorNode(Node):
     def __init__(self, **kwargs):
         super().__init__('shelf_monitor', **kwargs)
         store_file = declare_read_only(self, 'store_file', '', "Store description; '' = "
-                                       '$EZSHOP_STORE_FILE or $EZSHOP_ROOT/config/store.yaml')
+                                       '$EZSHOP_STORE_FILE or ezshop_bringup config/store.yaml')
         # Declared without a default (rclpy cannot declare an empty list): unset = every shelf.
         wanted = set(declare_read_only(self, 'shelves', Parameter.Type.STRING_ARRAY,
                                        'Shelf ids to watch; unset or [] = every shelf of the '
                                        'store file') or [])
         self.settings = declare_settings(self, MonitorSettings, on_change=self._on_settings)
         self.params = declare_settings(self, FilterParams, on_change=self._on_params)
-        self.add_on_set_parameters_callback(self._refuse_inconsistent_params)
 
         store = load_store(store_file or None)
         unknown = wanted - {shelf.shelf_id for shelf in store.shelves}
@@ -114,18 +110,6 @@ class ShelfMonitorNode(Node):
         self.params = params
         for lane_filter in self.filters.values():
             lane_filter.params = params
-
-    def _refuse_inconsistent_params(self, parameters) -> SetParametersResult:
-        """Refuse thresholds FilterParams rejects together (hysteresis_items below
-        level_tolerance_items), which no single parameter's range can express."""
-        names = {f.name for f in dataclasses.fields(FilterParams)}
-        changes = {p.name: p.value for p in parameters if p.name in names}
-        try:
-            if changes:
-                dataclasses.replace(self.params, **changes)
-        except (TypeError, ValueError) as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
-        return SetParametersResult(successful=True)
 
     def _on_reading(self, key, msg, value) -> None:
         lane_filter = self.filters[key]

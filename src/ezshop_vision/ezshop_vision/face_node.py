@@ -31,7 +31,6 @@ from ezshop_vision.image_conversion import ImageConversionError, cv2_to_imgmsg, 
 from ezshop_vision.ros_params import (
     image_qos,
     latched_qos,
-    refuse_inconsistent,
     reliable_qos,
     stamp_to_seconds,
 )
@@ -89,9 +88,6 @@ class FaceNode(Node):
         self._tracker_settings = declare_settings(self, TrackerSettings,
                                                   on_change=self._on_tracker)
         self._policy = declare_settings(self, MatchPolicy, on_change=self._on_policy)
-        refuse_inconsistent(self, lambda: self._engine_settings,
-                            lambda: self._pipeline_settings, lambda: self._tracker_settings,
-                            lambda: self._policy)
         engine = self._engine_settings
 
         camera_ids = list(dict.fromkeys(c for c in camera_ids if c))

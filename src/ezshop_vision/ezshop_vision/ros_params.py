@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 
@@ -35,28 +30,6 @@ def diagnostics_qos() -> QoSProfile:
     return QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
-
-
-def refuse_inconsistent(node: Node, *current: Callable[[], object]) -> None:
-    """Refuse a `ros2 param set` that a settings dataclass itself rejects.
-
-    ``current`` give the node's settings objects now (declared without prefix). A dataclass'
-    __post_init__ checks rules across fields (votes_needed <= vote_window) that no parameter
-    range expresses; declare_settings would only meet them after the value was set.
-    """
-    def check(parameters) -> SetParametersResult:
-        for settings in (get() for get in current):
-            names = {f.name for f in dataclasses.fields(settings)}
-            changes = {p.name: p.value for p in parameters if p.name in names}
-            if not changes:
-                continue
-            try:
-                dataclasses.replace(settings, **changes)
-            except (TypeError, ValueError) as exc:
-                return SetParametersResult(successful=False, reason=str(exc))
-        return SetParametersResult(successful=True)
-
-    node.add_on_set_parameters_callback(check)
 
 
 def stamp_to_seconds(stamp) -> float:
