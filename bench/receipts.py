@@ -59,14 +59,17 @@ CPU_HOG = [sys.executable, '-c', 'while True: pass']
 
 
 def run_scenario(scenario: str, faces_dir: str, faces_subdir: str, work: Path,
-                 timeout_s: float) -> dict:
-    """One scenario through the whole graph; the referee's report plus wall and CPU time."""
+                 timeout_s: float, record: Path | None = None) -> dict:
+    """One scenario through the whole graph; the referee's report plus wall and CPU time.
+    With ``record``, its topics (no images) go into the MCAP bag ``record/<scenario>``."""
     name = Path(scenario).stem
     results = work / f'{name}.json'
     cmd = ['ros2', 'launch', 'ezshop_bringup', 'sim.launch.xml', f'scenario:={scenario}',
            f'database_url:=sqlite:///{work / name}.db', f'results_file:={results}',
            f'faces_dir:={faces_dir}', f'faces_subdir:={faces_subdir}',
            f'timeout_s:={timeout_s:.1f}']
+    if record is not None:
+        cmd += ['record:=true', f'bag:={record / name}', 'image_rate:=0.0']
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     with open(work / f'{name}.log', 'w') as log:
@@ -328,8 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--cpu-hog', action='store_true',
                         help='keep one core busy (a Python busy loop) beside the runs, to '
                         'measure receipts on a loaded machine')
+    parser.add_argument('--record', default='',
+                        help='also record each scenario (every topic but images) into an MCAP '
+                        'bag in this folder, for bench/fusion_replay.py')
     parser.add_argument('--out', default=str(RESULTS))
     args = parser.parse_args(argv)
+    record = Path(args.record).resolve() if args.record else None
+    if record is not None:
+        record.mkdir(parents=True, exist_ok=True)
 
     faces_dir = args.faces_dir or str(faces_root())
     identities = list_identities(identities_dir(faces_dir, args.faces_subdir or None))
@@ -345,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     reports = []
     try:
         for i, (kind, scenario) in enumerate(scenarios, 1):
-            report = run_scenario(scenario, faces_dir, args.faces_subdir, work, args.timeout)
+            report = run_scenario(scenario, faces_dir, args.faces_subdir, work, args.timeout,
+                                  record)
             report['kind'] = kind
             reports.append(report)
             print(f"[{i:2d}/{len(scenarios)}] {kind:<6} {report['scenario']:<36} "

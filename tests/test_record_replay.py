@@ -10,6 +10,8 @@ the receipts the replayed store issued must equal the recorded ones.
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from ezshop_testing.processes import ChildProcess
 
+ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = 'one_shopper'
 DEADLINE_S = 300
 INPUTS = ('/image_raw', '/camera_info', '/range', '/illuminance')
@@ -97,6 +100,17 @@ def test_a_recorded_visit_replays_to_the_same_receipts(faces_root, tmp_path):
     for topic in ('/gallery', '/sim/ground_truth', '/shelf_events', '/cart_actions',
                   '/customer_events', '/cameras/cam_entrance/faces'):
         assert counts.get(topic), (topic, counts)
+
+    # The recorded face arrays and events, fed offline to a fresh fusion engine
+    # (bench/fusion_replay.py), decide every shelf event as the live graph did: right.
+    judged = tmp_path / 'fusion_replay.json'
+    offline = subprocess.run([sys.executable, str(ROOT / 'bench' / 'fusion_replay.py'), str(bag),
+                              '--json', str(judged)], capture_output=True, text=True,
+                             timeout=120)
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    (result,) = json.loads(judged.read_text())['results']
+    assert result['outcomes'] and set(result['outcomes']) == {'right'}, result
+    assert result['receipts_right'] == result['receipts'] == 1, result
 
     # 2. Replay its inputs into a fresh store graph on sim time, recording that graph too.
     replayed_bag, replay_results = tmp_path / 'replayed', tmp_path / 'replay.json'

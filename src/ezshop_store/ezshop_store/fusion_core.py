@@ -19,14 +19,16 @@ a fast-moving face into pieces). The score is the best over the covering cameras
 Unknown tracks are candidates too (named ``unknown:<camera>:<track>``): they can make a decision
 ambiguous or unattributed but are never charged. A track still unknown in the window but
 identified later can be named by the caller (``late_names``): the same scoring then decides
-again (late attribution).
+again (late attribution). One person has one face: a name on two faces of one frame is settled
+by which track keeps it (the caller passes what became of the tracks after the window,
+``track_fates``), or the name is contested.
 
 No coin flips: a decision is charged only when the best candidate is identified, in the store,
 scores at least ``min_score``, wins with confidence >= ``min_confidence`` and a lead of at
 least ``ambiguity_margin``, and their face was at the lane in at least one frame (peak
 proximity >= ``min_reach_proximity``: whoever took it reached into the lane; a customer who
-only stood near while the cameras missed the taker's face is not charged); anything else is
-held for staff (the default policy) with every candidate kept.
+only stood near while the cameras missed the taker's face is not charged) and their name is not
+contested; anything else is held for staff (the default policy) with every candidate kept.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import bisect
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 UNKNOWN_PREFIX = 'unknown:'
 
@@ -96,8 +99,8 @@ class Frame:
 @dataclass(frozen=True)
 class FusionParams:
     window_before_ns: int = 1_500_000_000
-    window_after_ns: int = 500_000_000
-    distance_scale_px: float = 60.0
+    window_after_ns: int = 1_000_000_000
+    distance_scale_px: float = 30.0
     min_score: float = 0.15
     ambiguity_margin: float = 0.15
     ambiguous_policy: str = POLICY_HOLD
@@ -298,40 +301,120 @@ def names_that_follow(frames: list[Frame], until_ns: int) -> dict[int, str]:
     """Track -> the name its last face at or before ``until_ns`` counts for, judged with the
     frames after that too (:func:`run_names` over the whole track): the name an unnamed face
     of a pick's window got once its track's votes settled, not whatever the track is called
-    now (it may have passed to someone else since)."""
+    now (it may have passed to someone else since). A name the track got while another track
+    already carried it does not count: the track had jumped onto that person's face (an
+    unknown walk-in's track, left behind when they walked off, landed on the customer beside
+    them and named them for the walk-in's reach; measured in the hard bench)."""
     seen: dict[int, list[tuple[int, str]]] = {}
+    named_at: dict[int, dict[str, set[int]]] = {}  # stamp -> name -> tracks carrying it
     for frame in frames:
         for face in frame.faces:
             seen.setdefault(face.track_id, []).append((frame.stamp_ns, face.customer_id))
+            if face.customer_id:
+                named_at.setdefault(frame.stamp_ns, {}).setdefault(
+                    face.customer_id, set()).add(face.track_id)
     following: dict[int, str] = {}
     for track_id, faces in seen.items():
         labels = run_names([name for _, name in faces])
         last = [i for i, (stamp, _) in enumerate(faces) if stamp <= until_ns]
-        if last and labels[last[-1]]:
-            following[track_id] = labels[last[-1]]
+        if not last or not labels[last[-1]]:
+            continue
+        name = labels[last[-1]]
+        first_named = next(stamp for (stamp, given), label in zip(faces[last[-1]:],
+                                                                   labels[last[-1]:],
+                                                                   strict=True)
+                           if given == name and label == name)
+        if named_at[first_named][name] - {track_id}:
+            continue
+        following[track_id] = name
     return following
+
+
+#: A track unnamed this long after its name (to the newest frame) has lost it, not a vote
+#: still settling.
+LOST_NAME_NS = 500_000_000
+
+
+@dataclass(frozen=True)
+class TrackFates:
+    """What became of a window's tracks after it (from the frames that came since)."""
+
+    renamed: frozenset[TrackKey] = frozenset()  # went on under another name, or none
+    ended: frozenset[TrackKey] = frozenset()  # gone by the newest frame, name unchanged
+
+
+def track_fates(camera_id: str, frames: list[Frame], until_ns: int) -> TrackFates:
+    """Tracks whose name at ``until_ns`` (their last name up to then, judged with the later
+    frames as :func:`run_names` does) was followed by another name, or by none for at least
+    ``LOST_NAME_NS`` up to the newest frame (the name was not theirs to keep), and tracks
+    that ended before the newest frame still under it."""
+    seen: dict[int, list[tuple[int, str]]] = {}
+    for frame in frames:
+        for face in frame.faces:
+            seen.setdefault(face.track_id, []).append((frame.stamp_ns, face.customer_id))
+    newest = frames[-1].stamp_ns if frames else until_ns
+    renamed, ended = set(), set()
+    for track_id, faces in seen.items():
+        labels = run_names([name for _, name in faces])
+        upto = [i for i, (stamp, _) in enumerate(faces) if stamp <= until_ns and labels[i]]
+        if not upto:
+            continue
+        name = labels[upto[-1]]
+        for (stamp, _), label in zip(faces[upto[-1] + 1:], labels[upto[-1] + 1:],
+                                     strict=True):
+            if label and label != name:
+                renamed.add((camera_id, track_id))
+                break
+            if not label:
+                if newest - stamp >= LOST_NAME_NS:
+                    renamed.add((camera_id, track_id))
+                break
+        if (camera_id, track_id) not in renamed and faces[-1][0] < newest:
+            ended.add((camera_id, track_id))
+    return TrackFates(frozenset(renamed), frozenset(ended))
+
+
+class Nearness(NamedTuple):
+    """Everyone near a lane in a shelf event's window (see :func:`lane_nearness`)."""
+
+    scores: dict[str, float]  # candidate id -> score in 0 .. 1 (see module doc)
+    peaks: dict[str, float]  # candidate id -> the nearest their face came to the zone
+    contested: frozenset[str]  # customers named on two faces of one frame
 
 
 def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str, Box],
                   distance_scale_px: float,
-                  late_names: Mapping[TrackKey, str] | None = None
-                  ) -> tuple[dict[str, float], dict[str, float]]:
-    """Every person near a lane: (candidate id -> score in 0 .. 1 (see module doc),
-    candidate id -> peak proximity: the nearest their face came to the reach zone in any frame).
+                  late_names: Mapping[TrackKey, str] | None = None,
+                  fates: TrackFates | None = None) -> Nearness:
+    """Every person near a lane: their scores, peak proximities (the nearest their face came
+    to the reach zone in any frame) and the customers whose name was on two faces at once.
 
     A customer's tracks count together (in each frame their nearest face). Unknown tracks that
     follow one another where the previous one ended are one unknown person; ``late_names``
     (tracks identified only after the window) name such a chain when they agree.
+
+    One person has one face. A name on two faces of one frame, more than a face width apart,
+    means one of the two tracks carries it wrongly: it followed someone else who leaned in
+    front (the tracker took over the track) or the face node took a stranger for that
+    customer. The track that goes on under another name, in the window or after it
+    (``fates``, see :func:`track_fates`), was the wrong one: its faces under that name count
+    as unknown. When that cannot be told (yet), the name is contested and its score not
+    trusted. A track that just ends, in the window or after it, under that name was left behind
+    by a fast move (a step along the shelf) and contests nothing.
     """
     late_names = late_names or {}
+    fates = fates or TrackFates()
     scores: dict[str, float] = {}
     peaks: dict[str, float] = {}
+    contested: set[str] = set()
     for camera_id, frames in frames_by_camera.items():
         zone = zones.get(camera_id)
         if zone is None or not frames:
             continue
         pieces, piece_of = _pieces(frames)
         candidate = _candidate_names(camera_id, pieces, late_names)
+        contested |= _settle_shared_names(camera_id, frames, pieces, piece_of, candidate,
+                                          fates)
         sums: dict[str, float] = {}
         for frame, runs in zip(frames, piece_of, strict=True):
             nearest: dict[str, float] = {}
@@ -344,7 +427,56 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
                 peaks[name] = max(peaks.get(name, 0.0), value)
         for name, total in sums.items():
             scores[name] = max(scores.get(name, 0.0), total / len(frames))
-    return scores, peaks
+    return Nearness(scores, peaks, frozenset(contested))
+
+
+def _settle_shared_names(camera_id: str, frames: list[Frame],
+                         pieces: Mapping[PieceKey, _Piece], piece_of: list[dict[int, PieceKey]],
+                         candidate: dict[PieceKey, str], fates: TrackFates) -> set[str]:
+    """One camera's names on two faces of one frame (see :func:`lane_nearness`): the run of
+    the track that went on under another name becomes unknown in ``candidate``; the names
+    that cannot be settled are returned (contested)."""
+    end_ns = frames[-1].stamp_ns
+    runs_of: dict[int, list[_Piece]] = {}
+    for (track_id, _), piece in sorted(pieces.items()):
+        runs_of.setdefault(track_id, []).append(piece)
+
+    def loses(run: PieceKey) -> bool:
+        track_id, index = run
+        later = runs_of[track_id][index + 1:]
+        return any(piece.name for piece in later) or (camera_id, track_id) in fates.renamed
+
+    def left_behind(run: PieceKey) -> bool:
+        track_id, index = run
+        if index + 1 < len(runs_of[track_id]) or (camera_id, track_id) in fates.renamed:
+            return False
+        return runs_of[track_id][-1].last_ns < end_ns or (camera_id, track_id) in fates.ended
+
+    contested: set[str] = set()
+    for frame, runs in zip(frames, piece_of, strict=True):
+        where: dict[str, list[tuple[Box, PieceKey]]] = {}
+        for face in frame.faces:
+            run = runs[face.track_id]
+            name = candidate[run]
+            if name.startswith(UNKNOWN_PREFIX):
+                continue
+            for box, other in where.get(name, []):
+                if other == run or not _apart(box, face.box) or left_behind(run) \
+                        or left_behind(other):
+                    continue
+                if loses(run) != loses(other):
+                    wrong = run if loses(run) else other
+                    candidate[wrong] = f'{UNKNOWN_PREFIX}{camera_id}:{wrong[0]}'
+                else:
+                    contested.add(name)
+            where.setdefault(name, []).append((face.box, run))
+    return contested
+
+
+def _apart(a: Box, b: Box) -> bool:
+    """Two face boxes too far apart to be one face (centres more than a face width apart);
+    nearer ones are one face the tracker follows twice (a template and a new detection)."""
+    return math.dist(a.center, b.center) > max(a.width, b.width)
 
 
 def _candidate_names(camera_id: str, pieces: Mapping[PieceKey, _Piece],
@@ -370,7 +502,7 @@ def _candidate_names(camera_id: str, pieces: Mapping[PieceKey, _Piece],
 
 def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[str],
            holdings: Mapping[str, Mapping[str, int]], params: FusionParams,
-           peaks: Mapping[str, float]) -> Decision:
+           peaks: Mapping[str, float], contested: Iterable[str] = ()) -> Decision:
     """Pick the customer a shelf change belongs to.
 
     Takes (quantity_delta < 0) go to the best-scoring identified customer who is in the store.
@@ -379,7 +511,9 @@ def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[
     confidence is below ``min_confidence``, or whose face never came within
     ``min_reach_proximity`` of the reach zone (``peaks``, from :func:`lane_nearness`): held
     (the taker was someone the cameras did not see; the customer nearest them only stood by).
-    Nobody identified above ``min_score``, or an unknown face scoring best: unattributed.
+    A winner named on two faces at once in the window (``contested``, see
+    :func:`lane_nearness`): held, one of those faces was someone else. Nobody identified above
+    ``min_score``, or an unknown face scoring best: unattributed.
     """
     present = set(in_store)
     quantity = -change.quantity_delta
@@ -429,6 +563,10 @@ def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[
         return make('', confidence, False, LOW_CONFIDENCE_HELD,
                     f'{best_id} best but confidence {confidence:.2f} is below '
                     f'{params.min_confidence:.2f}; held for staff')
+    if best_id in set(contested):
+        return make('', confidence, False, LOW_CONFIDENCE_HELD,
+                    f'{best_id} best but named on two faces at once (a track followed someone '
+                    'else); held for staff')
     if peaks.get(best_id, 0.0) < params.min_reach_proximity:
         return make('', confidence, False, LOW_CONFIDENCE_HELD,
                     f'{best_id} best but never at the lane (nearest proximity '

@@ -192,13 +192,23 @@ class FusionEngine:
         end = pick.change.stamp_ns + self.params.window_after_ns
         return {cam: self.buffer.window(cam, start, end) for cam in pick.zones}
 
+    def _since_window(self, pick: _Pick, camera_id: str) -> list[core.Frame]:
+        """One camera's frames from the pick's window start to the newest."""
+        start = pick.change.stamp_ns - self.params.window_before_ns
+        latest = self.buffer.latest_stamp(camera_id)
+        return [] if latest is None else self.buffer.window(camera_id, start, latest)
+
     def _score(self, pick: _Pick,
                late_names: dict[core.TrackKey, str] | None = None) -> core.Decision:
-        scores, peaks = core.lane_nearness(self._window(pick), pick.zones,
-                                           self.params.distance_scale_px, late_names)
-        return core.decide(pick.change, scores,
+        end = pick.change.stamp_ns + self.params.window_after_ns
+        fates = [core.track_fates(cam, self._since_window(pick, cam), end) for cam in pick.zones]
+        near = core.lane_nearness(self._window(pick), pick.zones,
+                                  self.params.distance_scale_px, late_names,
+                                  core.TrackFates(frozenset().union(*(f.renamed for f in fates)),
+                                                  frozenset().union(*(f.ended for f in fates))))
+        return core.decide(pick.change, near.scores,
                            self.presence.present_at(pick.change.stamp_ns), self.holdings,
-                           self.params, peaks)
+                           self.params, near.peaks, near.contested)
 
     def _late_name(self, pick: _Pick) -> dict[core.TrackKey, str]:
         """The name the held pick's nearest unknown face went on to get, if its track got one
@@ -212,10 +222,8 @@ class FusionEngine:
         camera_id, _, head = best[len(core.UNKNOWN_PREFIX):].rpartition(':')
         window = self._window(pick).get(camera_id, [])
         chain = core.unknown_chain(window, int(head))
-        start = pick.change.stamp_ns - self.params.window_before_ns
         end = pick.change.stamp_ns + self.params.window_after_ns
-        latest = self.buffer.latest_stamp(camera_id) or end
-        following = core.names_that_follow(self.buffer.window(camera_id, start, latest), end)
+        following = core.names_that_follow(self._since_window(pick, camera_id), end)
         names = {following.get(track, '') for track in chain}
         if len(names) != 1 or '' in names:
             return {}

@@ -28,12 +28,12 @@ class FusionSettings:
     window_before: float = setting(
         1.5, 'Faces seen this long before a shelf event count (s)', 0.0, 10.0)
     window_after: float = setting(
-        0.5, 'Faces seen this long after a shelf event count (s)', 0.0, 10.0, dynamic=True)
+        1.0, 'Faces seen this long after a shelf event count (s)', 0.0, 10.0, dynamic=True)
     decision_timeout: float = setting(
         1.0, 'Extra wait beyond window_after for late or missing camera frames before deciding '
         'with what has arrived (s)', 0.0, 30.0, dynamic=True)
     distance_scale_px: float = setting(
-        60.0, 'Pixel distance from the reach zone at which a face counts exp(-1) of one inside '
+        30.0, 'Pixel distance from the reach zone at which a face counts exp(-1) of one inside '
         'it (px)', 1.0, 2000.0, dynamic=True)
     min_score: float = setting(
         0.15, 'Lowest score (0..1: near the zone for the whole window = 1) of a candidate',

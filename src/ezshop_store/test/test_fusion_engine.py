@@ -173,9 +173,9 @@ def test_a_weak_late_attribution_is_not_charged():
     eng = engine()
     eng.on_door_event(True, 'bob', EVENT_T - 20 * S)
     take(eng)
-    play(eng, lambda t: [face(8, '', 309)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    play(eng, lambda t: [face(8, '', 261)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
     assert len(eng.held) == 1
-    later = play(eng, lambda t: [face(8, 'bob', 309)], EVENT_T + 1 * S, EVENT_T + 2 * S)
+    later = play(eng, lambda t: [face(8, 'bob', 261)], EVENT_T + 1 * S, EVENT_T + 2 * S)
     assert actions(later) == [] and len(eng.held) == 1
     # The same scores would be charged as a first decision (confidence ~0.2 > 0.15).
     assert 0.15 < eng._score(eng.held[0], eng._late_name(eng.held[0])).confidence < 0.3
