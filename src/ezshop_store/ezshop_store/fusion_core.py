@@ -414,7 +414,7 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
         pieces, piece_of = _pieces(frames)
         candidate = _candidate_names(camera_id, pieces, late_names)
         contested |= _settle_shared_names(camera_id, frames, pieces, piece_of, candidate,
-                                          fates)
+                                          fates, late_names)
         sums: dict[str, float] = {}
         for frame, runs in zip(frames, piece_of, strict=True):
             nearest: dict[str, float] = {}
@@ -432,10 +432,12 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
 
 def _settle_shared_names(camera_id: str, frames: list[Frame],
                          pieces: Mapping[PieceKey, _Piece], piece_of: list[dict[int, PieceKey]],
-                         candidate: dict[PieceKey, str], fates: TrackFates) -> set[str]:
+                         candidate: dict[PieceKey, str], fates: TrackFates,
+                         late_names: Mapping[TrackKey, str]) -> set[str]:
     """One camera's names on two faces of one frame (see :func:`lane_nearness`): the run of
-    the track that went on under another name becomes unknown in ``candidate``; the names
-    that cannot be settled are returned (contested)."""
+    the track that went on under another name becomes unknown in ``candidate`` (or the late
+    name the caller gives that track: the person it went on to be named); the names that
+    cannot be settled are returned (contested)."""
     end_ns = frames[-1].stamp_ns
     runs_of: dict[int, list[_Piece]] = {}
     for (track_id, _), piece in sorted(pieces.items()):
@@ -466,7 +468,9 @@ def _settle_shared_names(camera_id: str, frames: list[Frame],
                     continue
                 if loses(run) != loses(other):
                     wrong = run if loses(run) else other
-                    candidate[wrong] = f'{UNKNOWN_PREFIX}{camera_id}:{wrong[0]}'
+                    late = late_names.get((camera_id, wrong[0]), '')
+                    candidate[wrong] = late if late and late != name else \
+                        f'{UNKNOWN_PREFIX}{camera_id}:{wrong[0]}'
                 else:
                     contested.add(name)
             where.setdefault(name, []).append((face.box, run))

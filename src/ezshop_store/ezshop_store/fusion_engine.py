@@ -174,6 +174,7 @@ class FusionEngine:
         if not self.waiting:
             return effects
         latest = {cam: self.buffer.latest_stamp(cam) for p in self.waiting for cam in p.zones}
+        held_before = len(self.held)
         still = []
         for pick in self.waiting:
             ready = core.ready_to_decide(pick.change.stamp_ns, self.params.window_after_ns,
@@ -185,6 +186,10 @@ class FusionEngine:
             else:
                 still.append(pick)
         self.waiting = still
+        if len(self.held) > held_before:
+            # What the window's own frames already tell (a face named a moment after the
+            # reach) settles a new hold now, not at the next naming.
+            effects.merge(self._retry_held())
         return effects
 
     def _window(self, pick: _Pick) -> dict[str, list[core.Frame]]:
@@ -215,13 +220,15 @@ class FusionEngine:
         (the name its unnamed faces count for, see fusion_core.run_names) and, where that face
         is a chain of tracks, every track of the chain got the same one. Only that face is
         named late: naming other tracks let a bystander outscore a taker the cameras never
-        identified (measured in the hard bench)."""
+        identified (measured in the hard bench). A face that is a track's run under a name
+        another track kept (fusion_core.lane_nearness) is named by the name that track went
+        on to: the person it had followed."""
         best = pick.held.candidates[0][0] if pick.held and pick.held.candidates else ''
         if not self.settings.late_naming or not best.startswith(core.UNKNOWN_PREFIX):
             return {}
         camera_id, _, head = best[len(core.UNKNOWN_PREFIX):].rpartition(':')
         window = self._window(pick).get(camera_id, [])
-        chain = core.unknown_chain(window, int(head))
+        chain = core.unknown_chain(window, int(head)) or {int(head)}
         end = pick.change.stamp_ns + self.params.window_after_ns
         following = core.names_that_follow(self._since_window(pick, camera_id), end)
         names = {following.get(track, '') for track in chain}

@@ -230,3 +230,28 @@ def test_a_late_name_needs_every_track_of_the_unknown_chain_to_agree():
     assert len(eng.held) == 1
     agreed = play(eng, lambda t: [face(8, 'alice', 110)], EVENT_T + 1 * S, EVENT_T + 2 * S)
     assert actions(agreed) == [] and len(eng.held) == 1  # track 7 was never named
+
+
+def test_a_track_that_followed_someone_else_is_settled_for_the_person_it_went_on_to_be():
+    # alice stands above lane_1; bob leans in front of her and her track (1) follows his face
+    # into the reach zone, still named alice, while a new track (2) finds alice where she
+    # stands. Track 1 then loses the name and is identified as bob.
+    eng = engine()
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    eng.on_door_event(True, 'bob', EVENT_T - 20 * S)
+    standing = play(eng, lambda t: [face(1, 'alice', 60, cy=20)],
+                    EVENT_T - 1500 * MS, EVENT_T - 1000 * MS)
+    assert actions(standing) == []
+
+    def faces_at(t):
+        if t < EVENT_T + 300 * MS:
+            return [face(1, 'alice', 100), face(2, 'alice', 60, cy=20)]
+        if t < EVENT_T + 500 * MS:
+            return [face(1, '', 100), face(2, 'alice', 60, cy=20)]
+        return [face(1, 'bob', 100), face(2, 'alice', 60, cy=20)]
+    effects = [take(eng)]
+    effects += play(eng, faces_at, EVENT_T - 900 * MS, EVENT_T + 1500 * MS)
+    # Held first (alice's name is the wrong one on the reach; who it was comes from the name
+    # the track went on to), then settled for bob, once.
+    assert [(a.customer_id, a.outcome, a.resolves_event_id) for a in actions(effects)] == [
+        ('', UNATTRIBUTED, ''), ('bob', ASSIGNED, 'ev-1')]
