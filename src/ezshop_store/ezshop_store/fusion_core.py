@@ -20,8 +20,8 @@ Unknown tracks are candidates too (named ``unknown:<camera>:<track>``): they can
 ambiguous or unattributed but are never charged. A track still unknown in the window but
 identified later can be named by the caller (``late_names``): the same scoring then decides
 again (late attribution). One person has one face: a name on two faces of one frame is settled
-by which track keeps it (the caller passes what became of the tracks after the window,
-``track_fates``), or the name is contested.
+by which track keeps it (the caller passes the tracks renamed after the window,
+``renamed_tracks``), or the name is contested.
 
 No coin flips: a decision is charged only when the best candidate is identified, in the store,
 scores at least ``min_score``, wins with confidence >= ``min_confidence`` and a lead of at
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -335,25 +335,16 @@ def names_that_follow(frames: list[Frame], until_ns: int) -> dict[int, str]:
 LOST_NAME_NS = 500_000_000
 
 
-@dataclass(frozen=True)
-class TrackFates:
-    """What became of a window's tracks after it (from the frames that came since)."""
-
-    renamed: frozenset[TrackKey] = frozenset()  # went on under another name, or none
-    ended: frozenset[TrackKey] = frozenset()  # gone by the newest frame, name unchanged
-
-
-def track_fates(camera_id: str, frames: list[Frame], until_ns: int) -> TrackFates:
+def renamed_tracks(camera_id: str, frames: list[Frame], until_ns: int) -> frozenset[TrackKey]:
     """Tracks whose name at ``until_ns`` (their last name up to then, judged with the later
     frames as :func:`run_names` does) was followed by another name, or by none for at least
-    ``LOST_NAME_NS`` up to the newest frame (the name was not theirs to keep), and tracks
-    that ended before the newest frame still under it."""
+    ``LOST_NAME_NS`` up to the newest frame: the name was not theirs to keep."""
     seen: dict[int, list[tuple[int, str]]] = {}
     for frame in frames:
         for face in frame.faces:
             seen.setdefault(face.track_id, []).append((frame.stamp_ns, face.customer_id))
     newest = frames[-1].stamp_ns if frames else until_ns
-    renamed, ended = set(), set()
+    renamed = set()
     for track_id, faces in seen.items():
         labels = run_names([name for _, name in faces])
         upto = [i for i, (stamp, _) in enumerate(faces) if stamp <= until_ns and labels[i]]
@@ -369,9 +360,7 @@ def track_fates(camera_id: str, frames: list[Frame], until_ns: int) -> TrackFate
                 if newest - stamp >= LOST_NAME_NS:
                     renamed.add((camera_id, track_id))
                 break
-        if (camera_id, track_id) not in renamed and faces[-1][0] < newest:
-            ended.add((camera_id, track_id))
-    return TrackFates(frozenset(renamed), frozenset(ended))
+    return frozenset(renamed)
 
 
 class Nearness(NamedTuple):
@@ -385,7 +374,7 @@ class Nearness(NamedTuple):
 def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[str, Box],
                   distance_scale_px: float,
                   late_names: Mapping[TrackKey, str] | None = None,
-                  fates: TrackFates | None = None) -> Nearness:
+                  renamed: Collection[TrackKey] = ()) -> Nearness:
     """Every person near a lane: their scores, peak proximities (the nearest their face came
     to the reach zone in any frame) and the customers whose name was on two faces at once.
 
@@ -397,13 +386,15 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
     means one of the two tracks carries it wrongly: it followed someone else who leaned in
     front (the tracker took over the track) or the face node took a stranger for that
     customer. The track that goes on under another name, in the window or after it
-    (``fates``, see :func:`track_fates`), was the wrong one: its faces under that name count
-    as unknown. When that cannot be told (yet), the name is contested and its score not
-    trusted. A track that just ends, in the window or after it, under that name was left behind
-    by a fast move (a step along the shelf) and contests nothing.
+    (``renamed``, see :func:`renamed_tracks`), was the wrong one: its faces under that name
+    count as unknown. When that cannot be told (yet), the name is contested and its score not
+    trusted. A track that ends in the window under that name was left behind by a fast move (a
+    step along the shelf) and contests nothing; one that goes on to the window's end may be a
+    person who walks off just after it (measured: taking that for left behind charged a
+    customer for a walk-in's reach).
     """
     late_names = late_names or {}
-    fates = fates or TrackFates()
+    renamed = frozenset(renamed)
     scores: dict[str, float] = {}
     peaks: dict[str, float] = {}
     contested: set[str] = set()
@@ -414,7 +405,7 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
         pieces, piece_of = _pieces(frames)
         candidate = _candidate_names(camera_id, pieces, late_names)
         contested |= _settle_shared_names(camera_id, frames, pieces, piece_of, candidate,
-                                          fates, late_names)
+                                          renamed, late_names)
         sums: dict[str, float] = {}
         for frame, runs in zip(frames, piece_of, strict=True):
             nearest: dict[str, float] = {}
@@ -432,7 +423,7 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
 
 def _settle_shared_names(camera_id: str, frames: list[Frame],
                          pieces: Mapping[PieceKey, _Piece], piece_of: list[dict[int, PieceKey]],
-                         candidate: dict[PieceKey, str], fates: TrackFates,
+                         candidate: dict[PieceKey, str], renamed: frozenset[TrackKey],
                          late_names: Mapping[TrackKey, str]) -> set[str]:
     """One camera's names on two faces of one frame (see :func:`lane_nearness`): the run of
     the track that went on under another name becomes unknown in ``candidate`` (or the late
@@ -446,13 +437,13 @@ def _settle_shared_names(camera_id: str, frames: list[Frame],
     def loses(run: PieceKey) -> bool:
         track_id, index = run
         later = runs_of[track_id][index + 1:]
-        return any(piece.name for piece in later) or (camera_id, track_id) in fates.renamed
+        return any(piece.name for piece in later) or (camera_id, track_id) in renamed
 
     def left_behind(run: PieceKey) -> bool:
         track_id, index = run
-        if index + 1 < len(runs_of[track_id]) or (camera_id, track_id) in fates.renamed:
+        if index + 1 < len(runs_of[track_id]) or (camera_id, track_id) in renamed:
             return False
-        return runs_of[track_id][-1].last_ns < end_ns or (camera_id, track_id) in fates.ended
+        return runs_of[track_id][-1].last_ns < end_ns
 
     contested: set[str] = set()
     for frame, runs in zip(frames, piece_of, strict=True):

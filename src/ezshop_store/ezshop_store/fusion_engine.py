@@ -206,11 +206,10 @@ class FusionEngine:
     def _score(self, pick: _Pick,
                late_names: dict[core.TrackKey, str] | None = None) -> core.Decision:
         end = pick.change.stamp_ns + self.params.window_after_ns
-        fates = [core.track_fates(cam, self._since_window(pick, cam), end) for cam in pick.zones]
+        renamed = frozenset().union(*(core.renamed_tracks(cam, self._since_window(pick, cam), end)
+                                      for cam in pick.zones))
         near = core.lane_nearness(self._window(pick), pick.zones,
-                                  self.params.distance_scale_px, late_names,
-                                  core.TrackFates(frozenset().union(*(f.renamed for f in fates)),
-                                                  frozenset().union(*(f.ended for f in fates))))
+                                  self.params.distance_scale_px, late_names, renamed)
         return core.decide(pick.change, near.scores,
                            self.presence.present_at(pick.change.stamp_ns), self.holdings,
                            self.params, near.peaks, near.contested)
