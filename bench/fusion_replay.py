@@ -25,7 +25,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ezshop_bag.rosbag2 import BagReader
+from ezshop_bag.rosbag2 import BagError, BagReader
 from rclpy.serialization import deserialize_message
 
 from ezshop_common.store_config import default_store_file, load_store
@@ -188,7 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.bags)
     one_bag = (folder / 'metadata.yaml').exists() or any(folder.glob('*.mcap'))
     bags = [folder] if one_bag else sorted(p for p in folder.iterdir() if p.is_dir())
-    results = [replay(bag, settings) for bag in bags]
+    results = []
+    for bag in bags:
+        try:
+            results.append(replay(bag, settings))
+        except BagError as exc:  # a recording still being written, or cut short
+            print(f'{bag.name}: skipped ({exc})', file=sys.stderr)
     total = Counter()
     for result in results:
         total.update(result['outcomes'])

@@ -301,30 +301,30 @@ def names_that_follow(frames: list[Frame], until_ns: int) -> dict[int, str]:
     """Track -> the name its last face at or before ``until_ns`` counts for, judged with the
     frames after that too (:func:`run_names` over the whole track): the name an unnamed face
     of a pick's window got once its track's votes settled, not whatever the track is called
-    now (it may have passed to someone else since). A name the track got while another track
-    already carried it does not count: the track had jumped onto that person's face (an
-    unknown walk-in's track, left behind when they walked off, landed on the customer beside
-    them and named them for the walk-in's reach; measured in the hard bench)."""
-    seen: dict[int, list[tuple[int, str]]] = {}
+    now (it may have passed to someone else since). The name counts only where the track got
+    it: within a face width of that last face (a walk-in's track, left behind when they walked
+    off, slid onto the customer standing beside and named them for the walk-in's reach;
+    measured in the hard bench), and while no other track carried it (the track had jumped
+    onto that person's face)."""
+    seen: dict[int, list[tuple[int, Face]]] = {}
     named_at: dict[int, dict[str, set[int]]] = {}  # stamp -> name -> tracks carrying it
     for frame in frames:
         for face in frame.faces:
-            seen.setdefault(face.track_id, []).append((frame.stamp_ns, face.customer_id))
+            seen.setdefault(face.track_id, []).append((frame.stamp_ns, face))
             if face.customer_id:
                 named_at.setdefault(frame.stamp_ns, {}).setdefault(
                     face.customer_id, set()).add(face.track_id)
     following: dict[int, str] = {}
     for track_id, faces in seen.items():
-        labels = run_names([name for _, name in faces])
+        labels = run_names([face.customer_id for _, face in faces])
         last = [i for i, (stamp, _) in enumerate(faces) if stamp <= until_ns]
         if not last or not labels[last[-1]]:
             continue
         name = labels[last[-1]]
-        first_named = next(stamp for (stamp, given), label in zip(faces[last[-1]:],
-                                                                   labels[last[-1]:],
-                                                                   strict=True)
-                           if given == name and label == name)
-        if named_at[first_named][name] - {track_id}:
+        then = faces[last[-1]][1].box
+        stamp, named = next((stamp, face) for stamp, face in faces[last[-1]:]
+                            if face.customer_id == name)
+        if named_at[stamp][name] - {track_id} or _apart(then, named.box):
             continue
         following[track_id] = name
     return following

@@ -397,10 +397,23 @@ def test_one_face_followed_by_two_tracks_is_not_a_contested_name():
 
 def test_a_late_name_the_track_got_beside_another_track_of_that_name_does_not_count():
     # A walk-in's unknown track, left behind when they walk off, lands on alice standing
-    # beside it: it is named alice while alice's own track is still there.
+    # there: it is named alice while alice's own track is still there.
     frames_list = [Frame(CAM, EVENT_T + i * 100 * MS,
-                         (face(1, '' if i < 20 else 'alice', 300 if i < 15 else 500),
+                         (face(1, '' if i < 20 else 'alice', 500),
                           face(2, 'alice', 510))) for i in range(30)]
     assert names_that_follow(frames_list, EVENT_T) == {2: 'alice'}
     alone = [Frame(f.camera_id, f.stamp_ns, f.faces[:1]) for f in frames_list]
     assert names_that_follow(alone, EVENT_T) == {1: 'alice'}
+
+
+def test_a_name_a_track_got_somewhere_else_is_not_the_unknown_face():
+    # A walk-in reaches (unknown), walks off; the track slides onto alice standing two face
+    # widths away and names her there.
+    def x_at(i):
+        return 100 if i < 15 else min(100 + (i - 15) * 20, 300)
+    slid = [Frame(CAM, EVENT_T + i * 100 * MS, (face(1, '' if i < 30 else 'alice', x_at(i)),))
+            for i in range(35)]
+    assert names_that_follow(slid, EVENT_T + 500 * MS) == {}
+    stayed = [Frame(CAM, EVENT_T + i * 100 * MS, (face(1, '' if i < 30 else 'alice', 100),))
+              for i in range(35)]
+    assert names_that_follow(stayed, EVENT_T + 500 * MS) == {1: 'alice'}
