@@ -560,7 +560,7 @@ def decide(change: ShelfChange, scores: Mapping[str, float], in_store: Iterable[
                     f'{params.min_confidence:.2f}; held for staff')
     if best_id in set(contested):
         return make('', confidence, False, LOW_CONFIDENCE_HELD,
-                    f'{best_id} best but named on two faces at once (a track followed someone '
+                    f'{best_id} best but named on two faces at once (one of them is someone '
                     'else); held for staff')
     if peaks.get(best_id, 0.0) < params.min_reach_proximity:
         return make('', confidence, False, LOW_CONFIDENCE_HELD,
