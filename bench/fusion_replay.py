@@ -28,18 +28,24 @@ from pathlib import Path
 from ezshop_bag.rosbag2 import BagError, BagReader
 from rclpy.serialization import deserialize_message
 
-from ezshop_common.store_config import default_store_file, load_store
+from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import Cart, CustomerEvent, FaceArray, Gallery, GroundTruth, ShelfEvent
-from ezshop_sim.scoring import GT_PUT_BACK, GT_TAKE, CartActionView, TruthEvent, matching_truth
+from ezshop_sim.referee_node import truth_event
+from ezshop_sim.scoring import (
+    GT_PUT_BACK,
+    GT_TAKE,
+    CartActionView,
+    TruthEvent,
+    expected_carts,
+    matching_truth,
+)
 from ezshop_store import convert
 from ezshop_store import fusion_core as core
-from ezshop_store.fusion_engine import FusionEngine
 from ezshop_store.fusion_settings import FusionSettings
 
 S = 1_000_000_000
 #: The engine's timer period in fusion_node (s): ticks are replayed between messages.
 TICK_NS = 20_000_000
-TRUTH_KINDS = {GroundTruth.TAKE: GT_TAKE, GroundTruth.PUT_BACK: GT_PUT_BACK}
 
 
 def parse_settings(pairs: list[str]) -> FusionSettings:
@@ -60,16 +66,9 @@ def parse_settings(pairs: list[str]) -> FusionSettings:
 
 def replay(bag: Path, settings: FusionSettings) -> dict:
     """One recorded scenario through a fresh engine; its decisions judged against the truth."""
-    store = load_store(default_store_file())
+    store = load_store()
     faces_topics = {f'/{c.faces_topic}': c.camera_id for c in store.cameras}
-
-    def coverage(shelf_id, lane_id):
-        return {cam.camera_id: core.Box(z.x, z.y, z.width, z.height)
-                for cam, z in store.cameras_covering(shelf_id, lane_id)}
-
-    engine = FusionEngine(settings.fusion_params(), coverage,
-                          {c.camera_id: c.role for c in store.cameras},
-                          settings.engine_settings(), settings.presence_settings())
+    engine = settings.engine(store)
     names: dict[str, str] = {}
     truth: list[TruthEvent] = []
     decisions: list[core.Decision] = []
@@ -113,12 +112,9 @@ def replay(bag: Path, settings: FusionSettings) -> dict:
             msg = deserialize_message(message.data, Gallery)
             names.update({c.customer_id: c.name for c in msg.customers})
         elif topic == '/sim/ground_truth':
-            msg = deserialize_message(message.data, GroundTruth)
-            kind = TRUTH_KINDS.get(msg.kind)
-            if kind:
-                truth.append(TruthEvent(kind, msg.shopper, msg.enrolled, msg.item_id,
-                                        msg.quantity, msg.shelf_id, msg.lane_id,
-                                        convert.stamp_ns(msg.header.stamp) / S))
+            event = truth_event(deserialize_message(message.data, GroundTruth))
+            if event is not None and event.kind in (GT_TAKE, GT_PUT_BACK):
+                truth.append(event)
     for _ in range(int(10 * S / TICK_NS)):  # let late attributions and deadlines run out
         take(engine.tick(next_tick))
         next_tick += TICK_NS
@@ -163,11 +159,7 @@ def judge(scenario: str, decisions: list[core.Decision], truth: list[TruthEvent]
                            f'{decision.confidence:.2f}); candidates '
                            + ', '.join(f'{names.get(c, c)} {s:.2f}'
                                        for c, s in decision.candidates))
-    expected: dict[str, Counter] = {}
-    for event in truth:
-        if event.enrolled:
-            sign = 1 if event.kind == GT_TAKE else -1
-            expected.setdefault(event.shopper, Counter())[event.item_id] += sign * event.quantity
+    expected = expected_carts([event for event in truth if event.enrolled])
     shoppers = set(expected) | set(charged)
     right = sum(1 for s in shoppers
                 if +expected.get(s, Counter()) == +charged.get(s, Counter()))

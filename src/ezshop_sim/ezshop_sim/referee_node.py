@@ -81,6 +81,16 @@ def stamp_seconds(msg) -> float:
     return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
+def truth_event(msg: GroundTruth) -> TruthEvent | None:
+    """A ground-truth message as the score's TruthEvent; None for SCENARIO_DONE (or an
+    unknown kind)."""
+    kind = TRUTH_KINDS.get(msg.kind)
+    if kind is None:
+        return None
+    return TruthEvent(kind, msg.shopper, msg.enrolled, msg.item_id, msg.quantity,
+                      msg.shelf_id, msg.lane_id, stamp_seconds(msg))
+
+
 class RefereeNode(Node):
     """Judges one simulated scenario end to end."""
 
@@ -169,11 +179,10 @@ class RefereeNode(Node):
             self.referee.on_truth(None, now)
             self.say('scenario over; waiting for the last receipts')
             return
-        kind = TRUTH_KINDS.get(msg.kind)
-        if kind is None:
+        event = truth_event(msg)
+        if event is None:
             return
-        event = TruthEvent(kind, msg.shopper, msg.enrolled, msg.item_id, msg.quantity,
-                           msg.shelf_id, msg.lane_id, stamp_seconds(msg))
+        kind = event.kind
         self.referee.on_truth(event, now)
         who = msg.shopper + ('' if msg.enrolled else ' (not enrolled)')
         if kind in (GT_TAKE, GT_PUT_BACK):

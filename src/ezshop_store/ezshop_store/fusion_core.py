@@ -297,6 +297,15 @@ def unknown_chain(frames: list[Frame], head: int) -> set[int]:
             if first == head}
 
 
+def _faces_by_track(frames: list[Frame]) -> dict[int, list[tuple[int, Face]]]:
+    """Track -> its (frame stamp, face) in frame order."""
+    seen: dict[int, list[tuple[int, Face]]] = {}
+    for frame in frames:
+        for face in frame.faces:
+            seen.setdefault(face.track_id, []).append((frame.stamp_ns, face))
+    return seen
+
+
 def names_that_follow(frames: list[Frame], until_ns: int) -> dict[int, str]:
     """Track -> the name its last face at or before ``until_ns`` counts for, judged with the
     frames after that too (:func:`run_names` over the whole track): the name an unnamed face
@@ -306,16 +315,14 @@ def names_that_follow(frames: list[Frame], until_ns: int) -> dict[int, str]:
     off, slid onto the customer standing beside and named them for the walk-in's reach;
     measured in the hard bench), and while no other track carried it (the track had jumped
     onto that person's face)."""
-    seen: dict[int, list[tuple[int, Face]]] = {}
     named_at: dict[int, dict[str, set[int]]] = {}  # stamp -> name -> tracks carrying it
     for frame in frames:
         for face in frame.faces:
-            seen.setdefault(face.track_id, []).append((frame.stamp_ns, face))
             if face.customer_id:
                 named_at.setdefault(frame.stamp_ns, {}).setdefault(
                     face.customer_id, set()).add(face.track_id)
     following: dict[int, str] = {}
-    for track_id, faces in seen.items():
+    for track_id, faces in _faces_by_track(frames).items():
         labels = run_names([face.customer_id for _, face in faces])
         last = [i for i, (stamp, _) in enumerate(faces) if stamp <= until_ns]
         if not last or not labels[last[-1]]:
@@ -339,14 +346,10 @@ def renamed_tracks(camera_id: str, frames: list[Frame], until_ns: int) -> frozen
     """Tracks whose name at ``until_ns`` (their last name up to then, judged with the later
     frames as :func:`run_names` does) was followed by another name, or by none for at least
     ``LOST_NAME_NS`` up to the newest frame: the name was not theirs to keep."""
-    seen: dict[int, list[tuple[int, str]]] = {}
-    for frame in frames:
-        for face in frame.faces:
-            seen.setdefault(face.track_id, []).append((frame.stamp_ns, face.customer_id))
     newest = frames[-1].stamp_ns if frames else until_ns
     renamed = set()
-    for track_id, faces in seen.items():
-        labels = run_names([name for _, name in faces])
+    for track_id, faces in _faces_by_track(frames).items():
+        labels = run_names([face.customer_id for _, face in faces])
         upto = [i for i, (stamp, _) in enumerate(faces) if stamp <= until_ns and labels[i]]
         if not upto:
             continue
@@ -443,7 +446,7 @@ def _settle_shared_names(camera_id: str, frames: list[Frame],
         track_id, index = run
         if index + 1 < len(runs_of[track_id]) or (camera_id, track_id) in renamed:
             return False
-        return runs_of[track_id][-1].last_ns < end_ns
+        return pieces[run].last_ns < end_ns
 
     contested: set[str] = set()
     for frame, runs in zip(frames, piece_of, strict=True):

@@ -20,8 +20,7 @@ from ezshop_ros.diagnostics import counter_status, diagnostics_updater, task
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import init_node_process, shutdown_node_process, spin
 from ezshop_store import convert
-from ezshop_store import fusion_core as core
-from ezshop_store.fusion_engine import FusionEffects, FusionEngine
+from ezshop_store.fusion_engine import FusionEffects
 from ezshop_store.fusion_settings import FusionSettings
 from ezshop_store.presence import SEEN
 from ezshop_store.ros_profiles import keep_all, reliable
@@ -37,9 +36,7 @@ class FusionNode(Node):
             "ezshop_bringup's config/store.yaml")
         settings = declare_settings(self, FusionSettings, on_change=self._on_settings)
         self.store = load_store(store_file or None)
-        self.engine = FusionEngine(settings.fusion_params(), self._coverage,
-                                   {c.camera_id: c.role for c in self.store.cameras},
-                                   settings.engine_settings(), settings.presence_settings())
+        self.engine = settings.engine(self.store)
         self.counters: Counter = Counter()
         self.frame_ids: dict[str, str] = {}
 
@@ -63,10 +60,6 @@ class FusionNode(Node):
         self.engine.params = settings.fusion_params()
         self.engine.settings = settings.engine_settings()
         self.engine.presence.settings = settings.presence_settings()
-
-    def _coverage(self, shelf_id: str, lane_id: str) -> dict[str, core.Box]:
-        return {camera.camera_id: core.Box(z.x, z.y, z.width, z.height)
-                for camera, z in self.store.cameras_covering(shelf_id, lane_id)}
 
     def _now(self) -> int:
         return self.get_clock().now().nanoseconds

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ezshop_common.settings import setting
+from ezshop_common.store_config import StoreConfig
 from ezshop_store import fusion_core as core
-from ezshop_store.fusion_engine import EngineSettings
+from ezshop_store.fusion_engine import EngineSettings, FusionEngine
 from ezshop_store.presence import PresenceSettings
 
 S = 1_000_000_000
@@ -104,6 +105,16 @@ class FusionSettings:
             buffer_horizon_ns=max(_ns(self.buffer_horizon),
                                   _ns(self.late_attribution_s) + _ns(self.window_before)),
             late_attribution_ns=_ns(self.late_attribution_s), late_naming=self.late_naming)
+
+    def engine(self, store: StoreConfig) -> FusionEngine:
+        """A fusion engine with these settings for the store's cameras and reach zones."""
+        def coverage(shelf_id: str, lane_id: str) -> dict[str, core.Box]:
+            return {camera.camera_id: core.Box(z.x, z.y, z.width, z.height)
+                    for camera, z in store.cameras_covering(shelf_id, lane_id)}
+
+        return FusionEngine(self.fusion_params(), coverage,
+                            {c.camera_id: c.role for c in store.cameras},
+                            self.engine_settings(), self.presence_settings())
 
     def presence_settings(self) -> PresenceSettings:
         return PresenceSettings(
