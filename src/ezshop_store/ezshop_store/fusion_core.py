@@ -313,14 +313,16 @@ def names_that_follow(frames: list[Frame], until_ns: int) -> dict[int, str]:
     now (it may have passed to someone else since). The name counts only where the track got
     it: within a face width of that last face (a walk-in's track, left behind when they walked
     off, slid onto the customer standing beside and named them for the walk-in's reach;
-    measured in the hard bench), and while no other track carried it (the track had jumped
-    onto that person's face)."""
-    named_at: dict[int, dict[str, set[int]]] = {}  # stamp -> name -> tracks carrying it
+    measured in the hard bench), while no other track carried it elsewhere (the track had
+    jumped onto that person's face; another track on the same face is the tracker following
+    one face twice), and if no other track carried it beside the unnamed face (that person
+    was already seen: the unnamed face was someone else, or the same face twice)."""
+    named_at: dict[int, dict[str, list[Face]]] = {}  # stamp -> name -> faces carrying it
     for frame in frames:
         for face in frame.faces:
             if face.customer_id:
                 named_at.setdefault(frame.stamp_ns, {}).setdefault(
-                    face.customer_id, set()).add(face.track_id)
+                    face.customer_id, []).append(face)
     following: dict[int, str] = {}
     for track_id, faces in _faces_by_track(frames).items():
         labels = run_names([face.customer_id for _, face in faces])
@@ -331,7 +333,10 @@ def names_that_follow(frames: list[Frame], until_ns: int) -> dict[int, str]:
         then = faces[last[-1]][1].box
         stamp, named = next((stamp, face) for stamp, face in faces[last[-1]:]
                             if face.customer_id == name)
-        if named_at[stamp][name] - {track_id} or _apart(then, named.box):
+        others = [other for other in named_at[stamp][name] if other.track_id != track_id]
+        beside = named_at.get(faces[last[-1]][0], {}).get(name, [])
+        if any(_apart(other.box, named.box) for other in others) or \
+                any(other.track_id != track_id for other in beside) or _apart(then, named.box):
             continue
         following[track_id] = name
     return following
@@ -391,8 +396,9 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
     customer. The track that goes on under another name, in the window or after it
     (``renamed``, see :func:`renamed_tracks`), was the wrong one: its faces under that name
     count as unknown. When that cannot be told (yet), the name is contested and its score not
-    trusted. A track that ends in the window under that name was left behind by a fast move (a
-    step along the shelf) and contests nothing; one that goes on to the window's end may be a
+    trusted. A named run whose track goes on under another customer's name inside the window
+    (and that the above did not settle) counts as unknown too. A track that ends in the window
+    under that name was left behind by a fast move (a step along the shelf) and contests nothing; one that goes on to the window's end may be a
     person who walks off just after it (measured: taking that for left behind charged a
     customer for a walk-in's reach).
     """
@@ -409,6 +415,7 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
         candidate = _candidate_names(camera_id, pieces, late_names)
         contested |= _settle_shared_names(camera_id, frames, pieces, piece_of, candidate,
                                           renamed, late_names)
+        _unname_renamed_runs(camera_id, pieces, candidate)
         sums: dict[str, float] = {}
         for frame, runs in zip(frames, piece_of, strict=True):
             nearest: dict[str, float] = {}
@@ -422,6 +429,22 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
         for name, total in sums.items():
             scores[name] = max(scores.get(name, 0.0), total / len(frames))
     return Nearness(scores, peaks, frozenset(contested))
+
+
+def _unname_renamed_runs(camera_id: str, pieces: Mapping[PieceKey, _Piece],
+                         candidate: dict[PieceKey, str]) -> None:
+    """A named run whose track goes on, in the window, under another customer's name: the
+    track changed faces (or the name was wrong), and when is not known, so the run's faces
+    count as an unknown person. Runs :func:`_settle_shared_names` already gave another name
+    (the customer was seen elsewhere at the time) keep it."""
+    names_of: dict[int, list[str]] = {}
+    for (track_id, _), piece in sorted(pieces.items()):
+        names_of.setdefault(track_id, []).append(piece.name)
+    for (track_id, index), piece in pieces.items():
+        later = names_of[track_id][index + 1:]
+        if piece.name and candidate[(track_id, index)] == piece.name and \
+                any(name and name != piece.name for name in later):
+            candidate[(track_id, index)] = f'{UNKNOWN_PREFIX}{camera_id}:{track_id}'
 
 
 def _settle_shared_names(camera_id: str, frames: list[Frame],

@@ -4,6 +4,7 @@ from ezshop_store.fusion_core import (
     AMBIGUOUS_ASSIGNED,
     AMBIGUOUS_HELD,
     ASSIGNED,
+    HELD_OUTCOMES,
     LOW_CONFIDENCE_HELD,
     POLICY_ASSIGN_BEST,
     POLICY_HOLD,
@@ -404,6 +405,35 @@ def test_a_late_name_the_track_got_beside_another_track_of_that_name_does_not_co
     assert names_that_follow(frames_list, EVENT_T) == {2: 'alice'}
     alone = [Frame(f.camera_id, f.stamp_ns, f.faces[:1]) for f in frames_list]
     assert names_that_follow(alone, EVENT_T) == {1: 'alice'}
+
+
+def test_a_name_the_track_loses_to_another_name_in_the_window_is_not_charged():
+    # Alice stands back; bob leans in to the lane and the tracker carries alice's track (and
+    # name) onto his face; alice's own face is not recognised. Bob's votes rename the track
+    # within the window: when the track changed faces is not known, so nobody is charged.
+    def faces_at(t):
+        return [face(1, 'alice' if t < EVENT_T + 300 * MS else 'bob', 100, cy=200),
+                face(2, '', 300, cy=40)]
+    _, decision = run(frames(faces_at))
+    assert decision.outcome in HELD_OUTCOMES and decision.customer_id == ''
+    # The same track keeping alice's name to the window's end is alice's reach.
+    _, decision = run(frames(lambda t: [face(1, 'alice', 100, cy=200), face(2, '', 300, cy=40)]))
+    assert decision.outcome == ASSIGNED and decision.customer_id == 'alice'
+
+
+def test_a_late_name_shared_with_a_second_track_on_the_same_face_counts():
+    # Alice's track is lost before the pick; she leans in as a new, unknown track (the camera
+    # is too slow to name her in time); once her new track is named, her old track comes
+    # back on the same face, also named alice: one face followed twice, not a borrowed name.
+    frames_list = [Frame(CAM, EVENT_T - 2000 * MS, (face(1, 'alice', 300),))]
+    frames_list += [Frame(CAM, EVENT_T + i * 100 * MS, (face(2, '', 100),)) for i in range(10)]
+    frames_list += [Frame(CAM, EVENT_T + 1000 * MS, (face(2, 'alice', 120),
+                                                      face(1, 'alice', 130)))]
+    assert names_that_follow(frames_list, EVENT_T + 500 * MS).get(2) == 'alice'
+    # ... but where alice's old track comes back a face width away, the name was borrowed.
+    frames_list[-1] = Frame(CAM, EVENT_T + 1000 * MS, (face(2, 'alice', 120),
+                                                        face(1, 'alice', 300)))
+    assert 2 not in names_that_follow(frames_list, EVENT_T + 500 * MS)
 
 
 def test_a_name_a_track_got_somewhere_else_is_not_the_unknown_face():
