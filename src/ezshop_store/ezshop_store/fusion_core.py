@@ -398,9 +398,9 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
     count as unknown. When that cannot be told (yet), the name is contested and its score not
     trusted. A named run whose track goes on under another customer's name inside the window
     (and that the above did not settle) counts as unknown too. A track that ends in the window
-    under that name was left behind by a fast move (a step along the shelf) and contests nothing; one that goes on to the window's end may be a
-    person who walks off just after it (measured: taking that for left behind charged a
-    customer for a walk-in's reach).
+    under that name was left behind by a fast move (a step along the shelf) and contests
+    nothing; one that goes on to the window's end may be a person who walks off just after it
+    (measured: taking that for left behind charged a customer for a walk-in's reach).
     """
     late_names = late_names or {}
     renamed = frozenset(renamed)
