@@ -15,6 +15,7 @@ STAMP="$VENV/.ezshop-requirements.sha256"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
+warn() { printf '\033[1;33m[setup] warning:\033[0m %s\n' "$*" >&2; }
 
 # --- system prerequisites -----------------------------------------------------------------
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found. Install Python 3.10-3.12 (apt-get install python3 python3-venv python3-dev)."
@@ -52,6 +53,47 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   echo "$WANT" > "$STAMP"
 else
   say "Python dependencies up to date"
+fi
+
+# --- dlib with an optimised BLAS -----------------------------------------------------------
+# dlib-bin (requirements.txt) is built without BLAS: one face encoding (the face node's main
+# cost) takes ~130 ms on a 2-core store PC. Built from the same dlib release against OpenBLAS it
+# takes ~25 ms with identical embeddings, which keeps shelf cameras near frame rate in a crowd
+# (docs/packages/ezshop_vision.md). The wheel is built once (~12 min on 2 cores) and cached;
+# EZSHOP_DLIB_BLAS=0 keeps dlib-bin.
+have_openblas() { compgen -G '/usr/lib*/libopenblas.so' >/dev/null \
+  || compgen -G '/usr/lib*/*/libopenblas.so' >/dev/null; }  # the -dev package's link
+dlib_has_blas() { "$VENV/bin/python" -c 'import dlib, sys; sys.exit(0 if dlib.DLIB_USE_BLAS else 1)' 2>/dev/null; }
+if [ "${EZSHOP_DLIB_BLAS:-1}" != 0 ] && ! dlib_has_blas; then
+  if ! have_openblas && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing OpenBLAS for dlib (apt-get install libopenblas-dev liblapack-dev)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        libopenblas-dev liblapack-dev; } >/dev/null 2>&1 || warn "apt-get could not install OpenBLAS"
+  fi
+  if have_openblas; then
+    DLIB_VERSION="$(sed -nE 's/^dlib-bin==([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' requirements.txt)"
+    PY_TAG="$("$VENV/bin/python" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
+    WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/ezshop/wheels"
+    DLIB_WHEEL="$(ls "$WHEELS"/dlib-"$DLIB_VERSION"-"$PY_TAG"-*.whl 2>/dev/null | head -1 || true)"
+    if [ -z "$DLIB_WHEEL" ]; then
+      say "building dlib $DLIB_VERSION against OpenBLAS (once: ~12 min on 2 cores; cached in $WHEELS)"
+      mkdir -p "$WHEELS"
+      "$VENV/bin/python" -m pip wheel --quiet --disable-pip-version-check --no-deps \
+        --no-build-isolation --no-binary dlib -w "$WHEELS" "dlib==$DLIB_VERSION" >/dev/null \
+        || warn "building dlib failed: dlib-bin stays (face encoding ~5x slower)"
+      DLIB_WHEEL="$(ls "$WHEELS"/dlib-"$DLIB_VERSION"-"$PY_TAG"-*.whl 2>/dev/null | head -1 || true)"
+    fi
+    if [ -n "$DLIB_WHEEL" ]; then
+      "$VENV/bin/python" -m pip uninstall --quiet --disable-pip-version-check -y dlib-bin
+      "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+        --force-reinstall "$DLIB_WHEEL"
+      dlib_has_blas && say "dlib $DLIB_VERSION uses OpenBLAS" \
+        || warn "the dlib wheel in $WHEELS was built without BLAS: delete it and re-run make setup"
+    fi
+  else
+    warn "no OpenBLAS: dlib-bin stays and face encoding is ~5x slower. Install it with" \
+         "apt-get install libopenblas-dev liblapack-dev, then run make setup again."
+  fi
 fi
 
 # --- repair the ROS wheels' CMake export files ----------------------------------------------

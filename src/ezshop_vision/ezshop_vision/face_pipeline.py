@@ -1,12 +1,12 @@
 """One camera's face pipeline: detect (every n-th frame), track, encode only where needed,
 identify by voting. Plain Python, no rclpy; face_node wraps one per camera.
 
-Encodings (~107 ms each with dlib-bin) are the expensive part, so a frame encodes at most
-``max_encodings_per_frame`` faces, chosen among tracks that still need evidence: new or
-unconfirmed tracks first (fewest votes), then confirmed tracks due for their low-rate
-re-check. A track's identity is the customer holding at least ``votes_needed`` of its last
-``vote_window`` votes and more votes than any other outcome (unknown included), provided the
-newest vote does not name someone else. A vote that disagrees with the track's identity (or
+Encodings (~30 ms with dlib on OpenBLAS, ~130 ms with dlib-bin) are the expensive part, so a
+frame encodes at most ``max_encodings_per_frame`` faces, chosen among tracks that still need
+evidence: new or unconfirmed tracks first (fewest votes), then confirmed tracks due for their
+low-rate re-check. A track's identity is the customer holding at least ``votes_needed`` of its
+last ``vote_window`` votes and more votes than any other outcome (unknown included), provided
+the newest vote does not name someone else. A vote that disagrees with the track's identity (or
 names someone on an unknown track) makes the track suspect: it is encoded again on the next
 frames until the votes settle, so a track that jumped to another person loses the wrong name
 within a few frames. ``votes_needed`` agreeing votes at the end of a track whose older votes
@@ -39,7 +39,8 @@ class PipelineSettings:
         3, 'Run the detector on every n-th processed frame; faces are followed by template '
         'matching in between', 1, 30, dynamic=True)
     max_encodings_per_frame: int = setting(
-        1, 'Most face encodings computed in one frame (~0.1 s each)', 1, 16, dynamic=True)
+        1, 'Most face encodings computed in one frame (~30 ms each, ~130 ms without BLAS)', 1,
+        16, dynamic=True)
     votes_needed: int = setting(
         2, 'Agreeing encodings needed to name a customer (at most vote_window)', 1, 20,
         dynamic=True)

@@ -1,10 +1,14 @@
 """FaceEngine on real photos: the same boxes and embeddings as face_recognition, and engines
 used from two threads at once give the same answers as one after the other."""
 
+import glob
+import os
 import threading
 
+import dlib
 import face_recognition
 import numpy as np
+import pytest
 
 from ezshop_vision.face_engine import DetectorSettings, FaceEngine
 
@@ -42,3 +46,15 @@ def test_two_engines_in_two_threads_agree_with_one_thread(faces_root):
     for index in range(2):
         got = results[index][::2]
         assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(got, alone, strict=True))
+
+
+def test_dlib_uses_openblas_where_the_machine_has_it():
+    # make setup builds dlib against OpenBLAS when it is installed (or installs it as root):
+    # without it every encoding costs ~5x more and crowded shelf cameras drop frames.
+    if os.environ.get('EZSHOP_DLIB_BLAS') == '0':
+        pytest.skip('EZSHOP_DLIB_BLAS=0: make setup keeps dlib-bin (no BLAS) on purpose')
+    if not (glob.glob('/usr/lib*/libopenblas.so') or glob.glob('/usr/lib*/*/libopenblas.so')):
+        pytest.skip('no OpenBLAS on this machine (apt-get install libopenblas-dev, then '
+                    'make setup): dlib-bin without BLAS is in use')
+    assert dlib.DLIB_USE_BLAS, 'OpenBLAS is installed but dlib was not built with it: ' \
+        'run make setup'
