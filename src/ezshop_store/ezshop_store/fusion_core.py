@@ -431,19 +431,25 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
     return Nearness(scores, peaks, frozenset(contested))
 
 
+def _runs_by_track(pieces: Mapping[PieceKey, _Piece]) -> dict[int, list[_Piece]]:
+    """Track -> its runs in the window, in order."""
+    runs_of: dict[int, list[_Piece]] = {}
+    for (track_id, _), piece in sorted(pieces.items()):
+        runs_of.setdefault(track_id, []).append(piece)
+    return runs_of
+
+
 def _unname_renamed_runs(camera_id: str, pieces: Mapping[PieceKey, _Piece],
                          candidate: dict[PieceKey, str]) -> None:
     """A named run whose track goes on, in the window, under another customer's name: the
     track changed faces (or the name was wrong), and when is not known, so the run's faces
     count as an unknown person. Runs :func:`_settle_shared_names` already gave another name
     (the customer was seen elsewhere at the time) keep it."""
-    names_of: dict[int, list[str]] = {}
-    for (track_id, _), piece in sorted(pieces.items()):
-        names_of.setdefault(track_id, []).append(piece.name)
+    runs_of = _runs_by_track(pieces)
     for (track_id, index), piece in pieces.items():
-        later = names_of[track_id][index + 1:]
+        later = runs_of[track_id][index + 1:]
         if piece.name and candidate[(track_id, index)] == piece.name and \
-                any(name and name != piece.name for name in later):
+                any(run.name and run.name != piece.name for run in later):
             candidate[(track_id, index)] = f'{UNKNOWN_PREFIX}{camera_id}:{track_id}'
 
 
@@ -456,9 +462,7 @@ def _settle_shared_names(camera_id: str, frames: list[Frame],
     name the caller gives that track: the person it went on to be named); the names that
     cannot be settled are returned (contested)."""
     end_ns = frames[-1].stamp_ns
-    runs_of: dict[int, list[_Piece]] = {}
-    for (track_id, _), piece in sorted(pieces.items()):
-        runs_of.setdefault(track_id, []).append(piece)
+    runs_of = _runs_by_track(pieces)
 
     def loses(run: PieceKey) -> bool:
         track_id, index = run
