@@ -59,7 +59,8 @@ fi
 # dlib-bin (requirements.txt) is built without BLAS: one face encoding takes ~130 ms on a 2-core
 # store PC. Built from the same dlib release against OpenBLAS it takes ~30 ms with identical
 # embeddings, and crowded shelf cameras keep frame rate; but HOG detection is ~2x slower in
-# that build (cause not found), and beside a CPU hog the door cameras then missed passes
+# that build (the build, not BLAS: likely GCC 12 against dlib-bin's GCC 14), and beside a
+# CPU hog the door cameras then missed passes
 # (bench/results/hard-cpu-hog/2026-12-03-openblas.md). So it is opt-in until that is solved:
 # EZSHOP_DLIB_BLAS=1 builds it once (~12 min on 2 cores, wheel cached); unset goes back to
 # dlib-bin.
