@@ -4,7 +4,7 @@ Two shelf cameras send FaceArray messages at 15 Hz in real time (stamped with ca
 three shoppers stand at three lanes; shelf events arrive `--settle` s after their stamp (the
 shelf monitor confirms a change after its settle time) at `--rate` Hz. The latency of a cart
 action is its arrival time minus the shelf event's stamp; the decision has to wait for frames up
-to stamp + window_after, so the figure that matters is latency - window_after (target: p99 <
+to stamp + window_after_s, so the figure that matters is latency - window_after_s (target: p99 <
 250 ms). Also counts how many actions went to the shopper standing at the lane.
 
     scripts/run python bench/fusion_latency.py [--events 100] [--rate 5]
@@ -28,12 +28,12 @@ import numpy as np
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import RegionOfInterest
 
 from ezshop_common.paths import config_dir
 from ezshop_msgs.msg import CartAction, CustomerEvent, FaceArray, FaceDetection, ShelfEvent
-from ezshop_store.convert import stamp_ns, to_time
+from ezshop_ros.stamps import stamp_ns, time_from_ns
+from ezshop_ros.topics import CART_ACTIONS, CUSTOMER_EVENTS, FACES, SHELF_EVENTS
 from ezshop_testing.env import claim_domain_for_this_process, ros_env
 from ezshop_testing.processes import ChildProcess
 
@@ -47,29 +47,22 @@ STATIONS = [('cam_shelf_a', 'shelf_a', 'lane_1', 'cola', 'alice', 100),
             ('cam_shelf_b', 'shelf_b', 'lane_1', 'chips', 'carol', 110)]
 
 
-def reliable(depth=100, keep_all=False) -> QoSProfile:
-    return QoSProfile(history=HistoryPolicy.KEEP_ALL if keep_all else HistoryPolicy.KEEP_LAST,
-                      depth=depth, reliability=ReliabilityPolicy.RELIABLE)
-
-
 def run(args) -> dict:
     context = Context()
     rclpy.init(context=context)
     node = rclpy.create_node('fusion_bench', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
-    faces = {cam: node.create_publisher(FaceArray, f'cameras/{cam}/faces', reliable())
-             for cam in ('cam_shelf_a', 'cam_shelf_b')}
-    shelf = node.create_publisher(ShelfEvent, 'shelf_events', reliable(keep_all=True))
-    doors = node.create_publisher(CustomerEvent, 'customer_events', reliable(keep_all=True))
+    faces = {cam: FACES.publisher(node, camera=cam) for cam in ('cam_shelf_a', 'cam_shelf_b')}
+    shelf = SHELF_EVENTS.publisher(node)
+    doors = CUSTOMER_EVENTS.publisher(node)
     received: dict[str, tuple[float, CartAction]] = {}
-    node.create_subscription(CartAction, 'cart_actions',
-                             lambda msg: received.setdefault(msg.event_id, (time.time(), msg)),
-                             reliable(keep_all=True))
+    CART_ACTIONS.subscription(
+        node, lambda msg: received.setdefault(msg.event_id, (time.time(), msg)))
     proc = ChildProcess([str(FUSION_NODE), '--ros-args',
                          '-p', f'store_file:={config_dir() / "store.yaml"}',
-                         '-p', f'window_after:={args.window_after}',
-                         '-p', f'window_before:={args.window_before}'], env=ros_env())
+                         '-p', f'window_after_s:={args.window_after}',
+                         '-p', f'window_before_s:={args.window_before}'], env=ros_env())
     sent: dict[str, tuple[int, str]] = {}
     try:
         pubs = [shelf, doors, *faces.values()]
@@ -141,7 +134,7 @@ def run(args) -> dict:
 
 def _header(ns: int):
     from std_msgs.msg import Header
-    return Header(stamp=to_time(ns))
+    return Header(stamp=time_from_ns(ns))
 
 
 def write_results(row: dict) -> None:
@@ -156,7 +149,7 @@ def write_results(row: dict) -> None:
              f"{row['camera_fps']:.0f} Hz in real time, three shoppers at three lanes, shelf "
              f"events published {row['settle_s']} s after their stamp.",
              f"Command: `{meta['command']}` on {meta['machine']}.", '',
-             '| events | actions | right shopper | window_after ms | latency p50 ms | '
+             '| events | actions | right shopper | window_after_s (ms) | latency p50 ms | '
              'latency p99 ms | beyond window p50 ms | beyond window p99 ms | max ms |',
              '|---|---|---|---|---|---|---|---|---|',
              f"| {row['events']} | {row['actions']} | {row['attributed_correctly']} | "
@@ -164,8 +157,8 @@ def write_results(row: dict) -> None:
              f"{row['latency_p99_ms']} | {row['beyond_window_p50_ms']} | "
              f"{row['beyond_window_p99_ms']} | {row['beyond_window_max_ms']} |", '',
              'latency = arrival of the CartAction - the shelf event stamp; "beyond window" '
-             'subtracts window_after (the wait for frames the decision needs). Target: p99 '
-             '< 250 ms beyond window_after.', '']
+             'subtracts window_after_s (the wait for frames the decision needs). Target: p99 '
+             '< 250 ms beyond window_after_s.', '']
     (RESULTS / 'fusion_latency.md').write_text('\n'.join(lines))
 
 

@@ -30,6 +30,8 @@ from rclpy.serialization import deserialize_message
 
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import Cart, CustomerEvent, FaceArray, Gallery, GroundTruth, ShelfEvent
+from ezshop_ros.stamps import stamp_ns
+from ezshop_ros.topics import FACES
 from ezshop_sim.referee_node import truth_event
 from ezshop_sim.scoring import (
     GT_PUT_BACK,
@@ -67,7 +69,8 @@ def parse_settings(pairs: list[str]) -> FusionSettings:
 def replay(bag: Path, settings: FusionSettings) -> dict:
     """One recorded scenario through a fresh engine; its decisions judged against the truth."""
     store = load_store()
-    faces_topics = {f'/{c.faces_topic}': c.camera_id for c in store.cameras}
+    faces_topics = {'/' + FACES.topic_name(camera=c.camera_id): c.camera_id
+                    for c in store.cameras}
     engine = settings.engine(store)
     names: dict[str, str] = {}
     truth: list[TruthEvent] = []
@@ -102,12 +105,12 @@ def replay(bag: Path, settings: FusionSettings) -> dict:
             msg = deserialize_message(message.data, CustomerEvent)
             if msg.kind in (CustomerEvent.ENTERED, CustomerEvent.EXITED):
                 take(engine.on_door_event(msg.kind == CustomerEvent.ENTERED, msg.customer_id,
-                                          convert.stamp_ns(msg.header.stamp), msg.camera_id))
+                                          stamp_ns(msg.header.stamp), msg.camera_id))
         elif topic == '/carts':
             msg = deserialize_message(message.data, Cart)
             lines = dict(holdings.get(msg.customer_id, {}))
             take(engine.on_cart(msg.customer_id, bool(msg.visit_id), lines,
-                                convert.stamp_ns(msg.header.stamp)))
+                                stamp_ns(msg.header.stamp)))
         elif topic == '/gallery':
             msg = deserialize_message(message.data, Gallery)
             names.update({c.customer_id: c.name for c in msg.customers})

@@ -56,6 +56,9 @@ LATENCIES = ('shelf_event_to_cart_action', 'exit_to_receipt', 'truth_exit_to_rec
 #: A process that keeps one core busy beside the runs (--cpu-hog), at the bench's own
 #: priority (nice 0 when the bench runs at 0).
 CPU_HOG = [sys.executable, '-c', 'while True: pass']
+#: A launch that ends this soon without a verdict died while starting (a scenario plays for
+#: tens of seconds); it is run once more, and the report says so.
+SETUP_CRASH_S = 30.0
 
 
 def run_scenario(scenario: str, faces_dir: str, faces_subdir: str, work: Path,
@@ -120,6 +123,8 @@ def aggregate(reports: list[dict]) -> dict:
         'scenarios': len(reports),
         'scenarios_all_right': sum(1 for r in reports if r.get('all_right')),
         'scenarios_unfinished': [r['scenario'] for r in reports if not r.get('finished')],
+        'scenarios_rerun_after_start_crash': [r['scenario'] for r in reports
+                                              if 'rerun_after_start_crash' in r],
         'receipts_expected': expected,
         'receipts_right': right,
         'receipts_right_fraction': right / expected if expected else 1.0,
@@ -216,6 +221,11 @@ def markdown(by_kind: dict[str, dict], reports: list[dict], meta: dict) -> str:
     missing = by_kind[OVERALL]['missing_receipt_details']
     if missing:
         lines += ['', 'Missing receipts: ' + '; '.join(missing) + '.']
+    for key, what in (('scenarios_unfinished', 'Scenarios without a verdict'),
+                      ('scenarios_rerun_after_start_crash', 'Run again after a crash while '
+                       'starting')):
+        if by_kind[OVERALL][key]:
+            lines += ['', f'{what}: ' + ', '.join(by_kind[OVERALL][key]) + '.']
     lines += ['', '| camera | mean processed fps | frames received | frames skipped |',
               '|---|---|---|---|']
     for cam, c in by_kind[OVERALL]['cameras'].items():
@@ -356,6 +366,16 @@ def main(argv: list[str] | None = None) -> int:
         for i, (kind, scenario) in enumerate(scenarios, 1):
             report = run_scenario(scenario, faces_dir, args.faces_subdir, work, args.timeout,
                                   record)
+            if not report.get('finished') and report['wall_s'] < SETUP_CRASH_S:
+                # The harness (or a node) died while starting, before the scenario played:
+                # run it once more rather than drop it from the totals; the report says so.
+                print(f"    {report['scenario']}: the launch ended with code "
+                      f"{report['exit_code']} after {report['wall_s']:.1f} s while starting; "
+                      'running it again', flush=True)
+                crashed = report['exit_code']
+                report = run_scenario(scenario, faces_dir, args.faces_subdir, work,
+                                      args.timeout, record)
+                report['rerun_after_start_crash'] = crashed
             report['kind'] = kind
             reports.append(report)
             print(f"[{i:2d}/{len(scenarios)}] {kind:<6} {report['scenario']:<36} "

@@ -2,7 +2,7 @@
 
 Every lane-minute takes a lane of the demo store, a random starting count and a random minute
 of shopping (picks, two-item grabs, put-backs, slow pushes, hand dips, leaning shoppers,
-drift, dead sensors) from ezshop_sensors.trace_generator, and runs the core filter on it
+drift, dead sensors) from ezshop_testing.lane_traces, and runs the core filter on it
 directly (no ROS). Prints and writes (bench/results/shelf_events.json, .md):
 - precision: events that match a real change (same delta, stamp between the hand's arrival
   - 0.5 s and the new level's arrival + --match-s) / events
@@ -27,7 +27,7 @@ from pathlib import Path
 from ezshop_common.paths import config_dir
 from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
 from ezshop_sensors.lane_filter import NS, FilterParams, LaneFilter
-from ezshop_sensors.trace_generator import (
+from ezshop_testing.lane_traces import (
     CountChange,
     DeadSensor,
     NoiseModel,

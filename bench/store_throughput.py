@@ -25,36 +25,23 @@ from pathlib import Path
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sqlalchemy import create_engine, func, select
 
 from ezshop_common.paths import config_dir
 from ezshop_msgs.msg import Cart, CartAction, CustomerEvent
 from ezshop_msgs.srv import GetCart, RegisterCustomer
-from ezshop_store.convert import to_time
+from ezshop_ros.stamps import time_from_ns
+from ezshop_ros.topics import CART_ACTIONS, CARTS, CUSTOMER_EVENTS
 from ezshop_store.db import models as m
-from ezshop_store.db.scratch import postgres_schema, postgres_unavailable_reason
 from ezshop_testing.env import claim_domain_for_this_process, ros_env
 from ezshop_testing.processes import ChildProcess
+from ezshop_testing.scratch_db import postgres_schema, postgres_unavailable_reason
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / 'bench' / 'results'
 STORE_NODE = ROOT / 'install' / 'ezshop_store' / 'lib' / 'ezshop_store' / 'store_node'
 SHOPPERS = 20
 DUPLICATE_EVERY = 20
-
-
-def keep_all() -> QoSProfile:
-    """Lossless writer: with KEEP_ALL a full reader blocks the publisher (flow control)
-    instead of unacknowledged samples being overwritten."""
-    return QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=1000,
-                      reliability=ReliabilityPolicy.RELIABLE)
-
-
-def reliable(depth, latched=False):
-    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
-                      else DurabilityPolicy.VOLATILE)
 
 
 class Bench:
@@ -66,10 +53,10 @@ class Bench:
         self.node = rclpy.create_node('store_bench', context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
-        self.events = self.node.create_publisher(CustomerEvent, 'customer_events', reliable(1000))
-        self.actions = self.node.create_publisher(CartAction, 'cart_actions', keep_all())
+        self.events = CUSTOMER_EVENTS.publisher(self.node)
+        self.actions = CART_ACTIONS.publisher(self.node)
         self.carts: list[Cart] = []
-        self.node.create_subscription(Cart, 'carts', self.carts.append, reliable(1000, True))
+        CARTS.subscription(self.node, self.carts.append)
         self.register = self.node.create_client(RegisterCustomer, 'register_customer')
         self.get_cart = self.node.create_client(GetCart, 'get_cart')
 
@@ -112,7 +99,7 @@ def run_backend(backend: str, url: str, rates: list[int], seconds: float) -> lis
         for i, cid in enumerate(shoppers):
             msg = CustomerEvent(event_id=f'enter-{i}-{t0}', kind=CustomerEvent.ENTERED,
                                 customer_id=cid, door_id='entrance', confidence=1.0)
-            msg.header.stamp = to_time(t0)
+            msg.header.stamp = time_from_ns(t0)
             bench.events.publish(msg)
         assert bench.spin_until(lambda: {c.customer_id for c in bench.carts if c.visit_id}
                                 >= set(shoppers), 20), 'shoppers not admitted'
@@ -149,7 +136,7 @@ def run_rate(bench, engine, backend, shoppers, expected, rate, seconds, offset, 
         cid = shoppers[i % len(shoppers)]
         msg = CartAction(event_id=event_id, customer_id=cid, item_id='cola', quantity=1,
                          confidence=1.0)
-        msg.header.stamp = to_time(t0 + 1_000_000 + i)
+        msg.header.stamp = time_from_ns(t0 + 1_000_000 + i)
         blocked += publish(bench, msg)
         published += 1
         if i % DUPLICATE_EVERY == DUPLICATE_EVERY - 1:

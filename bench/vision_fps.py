@@ -1,6 +1,6 @@
 """Vision throughput: the naive loop vs face_node on moving 640x480 frames of 1 to 4 faces.
 
-Frames are built from real dev photos (ezshop_vision.scenes): 1, 2, 3 then 4 faces (each
+Frames are built from real dev photos (ezshop_testing.scenes): 1, 2, 3 then 4 faces (each
 person's photos 3+, the gallery enrolled from photos 1-2 of every dev identity), each face
 moving inside its own quarter of the frame. The same seeded sequence runs through
 (a) the naive loop, as tutorials write it: face_recognition detection (HOG, upsample 0) and an
@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from ezshop_common.paths import config_dir, faces_root
+from ezshop_testing.scenes import Mover, background, make_sprite, render
 from ezshop_vision.face_photos import list_identities, load_bgr
 from ezshop_vision.gallery import Gallery, MatchPolicy
 from ezshop_vision.photo_encodings import photo_faces
-from ezshop_vision.scenes import Mover, background, make_sprite, render
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / 'bench' / 'results'
@@ -94,7 +94,7 @@ def score(results, truth) -> tuple[int, int]:
 def run_naive(scenario: Scenario, gallery: Gallery, policy: MatchPolicy, frames: int) -> list:
     import face_recognition
 
-    from ezshop_vision.boxes import Box
+    from ezshop_common.boxes import Box
 
     rows = []
     for index in range(len(scenario.segments)):
@@ -128,19 +128,16 @@ def _proc_cpu_s(pid: int) -> float:
 def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_fps: float,
                   gap_s: float, extra_params: list[str]) -> tuple[list, dict]:
     import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
-    from sensor_msgs.msg import Image
 
-    from ezshop_msgs.msg import FaceArray
-    from ezshop_msgs.msg import Gallery as GalleryMsg
+    from ezshop_common.boxes import Box
+    from ezshop_ros.stamps import NS_PER_S, stamp_ns
+    from ezshop_ros.topics import DIAGNOSTICS, FACES, GALLERY, IMAGE_RAW
     from ezshop_testing.processes import ChildProcess
-    from ezshop_vision.boxes import Box
     from ezshop_vision.gallery_msgs import gallery_to_msg
     from ezshop_vision.image_conversion import cv2_to_imgmsg
-    from ezshop_vision.ros_params import diagnostics_qos, image_qos, latched_qos, reliable_qos
 
     exe = ROOT / 'install' / 'ezshop_vision' / 'lib' / 'ezshop_vision' / 'face_node'
     cmd = [str(exe), '--ros-args', '--params-file', str(config_dir() / 'vision.yaml'),
@@ -151,10 +148,10 @@ def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_f
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     arrays, diags = [], []
-    node.create_subscription(FaceArray, f'cameras/{CAM}/faces', arrays.append, reliable_qos(50))
-    node.create_subscription(DiagnosticArray, '/diagnostics', diags.append, diagnostics_qos())
-    image_pub = node.create_publisher(Image, f'cameras/{CAM}/image_raw', image_qos())
-    gallery_pub = node.create_publisher(GalleryMsg, 'gallery', latched_qos())
+    FACES.subscription(node, arrays.append, camera=CAM)
+    DIAGNOSTICS.subscription(node, diags.append)
+    image_pub = IMAGE_RAW.publisher(node, camera=CAM)
+    gallery_pub = GALLERY.publisher(node)
     gallery_pub.publish(gallery_to_msg(gallery))
     child = ChildProcess(cmd)
     rows, skipped = [], {}
@@ -191,7 +188,7 @@ def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_f
                 image = cv2_to_imgmsg(frame, 'bgr8')
                 image.header.stamp = node.get_clock().now().to_msg()
                 image.header.frame_id = CAM
-                truth_by_stamp[(image.header.stamp.sec, image.header.stamp.nanosec)] = truth
+                truth_by_stamp[stamp_ns(image.header.stamp)] = truth
                 image_pub.publish(image)
                 next_tick += period
                 while (remaining := next_tick - time.perf_counter()) > 0:
@@ -204,7 +201,7 @@ def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_f
             correct = wrong = total = settled_correct = settled_total = 0
             first = min(truth_by_stamp)
             for array in arrays:
-                key = (array.header.stamp.sec, array.header.stamp.nanosec)
+                key = stamp_ns(array.header.stamp)
                 truth = truth_by_stamp.get(key)
                 if truth is None:
                     continue
@@ -212,11 +209,10 @@ def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_f
                             f.customer_id) for f in array.faces]
                 c, w = score(results, truth)
                 correct, wrong, total = correct + c, wrong + w, total + len(truth)
-                if (key[0] - first[0]) + (key[1] - first[1]) * 1e-9 >= 0.5:
+                if key - first >= NS_PER_S // 2:
                     settled_correct += c
                     settled_total += len(truth)
-            processed = sum(1 for a in arrays if (a.header.stamp.sec, a.header.stamp.nanosec)
-                            in truth_by_stamp)
+            processed = sum(1 for a in arrays if stamp_ns(a.header.stamp) in truth_by_stamp)
             busy = wall - 1.0
             rows.append({'faces': index + 1, 'frames_fed': frames, 'frames': processed,
                          'fps': processed / busy, 'cpu_percent': 100 * cpu / wall,

@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 reaching = ' R' if any(a <= t < b for a, b in view.reaching) else ''
                 away = ' away' if view.looks_away(t) else ''
                 truth.append(f'{view.identity}@{x:.0f},{y:.0f},{size:.0f}{reaching}{away}')
-            seen = [f'{r.track_id}:{r.customer_id or "?"}@{r.box.x + r.box.w / 2:.0f},'
-                    f'{r.box.y + r.box.h / 2:.0f},{r.box.h:.0f}{"" if r.detected else "~"}'
+            seen = [f'{r.track_id}:{r.customer_id or "?"}@{r.box.center[0]:.0f},'
+                    f'{r.box.center[1]:.0f},{r.box.height:.0f}{"" if r.detected else "~"}'
                     for r in results]
             print(f'{t:6.1f} truth [{" | ".join(truth)}]  seen [{" ".join(seen)}]')
     return 0

@@ -17,12 +17,12 @@ import uuid
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import RegionOfInterest
 
 from ezshop_msgs.msg import CustomerEvent, FaceArray, FaceDetection, Receipt, ShelfEvent
 from ezshop_msgs.srv import RegisterCustomer
-from ezshop_store.convert import stamp_ns, to_time
+from ezshop_ros.stamps import stamp_ns, time_from_ns
+from ezshop_ros.topics import CUSTOMER_EVENTS, FACES, RECEIPTS, SHELF_EVENTS
 from ezshop_store.fusion_node import FusionNode
 from ezshop_store.store_node import StoreNode
 from ezshop_testing.ros import RosHarness
@@ -30,13 +30,6 @@ from ezshop_vision.door_node import DoorNode
 
 FPS = 10
 TIMEOUT = 15.0
-
-
-def qos(depth=100, latched=False):
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
-                      else DurabilityPolicy.VOLATILE)
 
 
 def face(track, customer, x, size=120):
@@ -53,7 +46,7 @@ def store(tmp_path, config_dir):
     ros.add(StoreNode(context=ros.context, parameter_overrides=[
         Parameter('database_url', value=f'sqlite:///{tmp_path / "store.db"}'),
         Parameter('store_file', value=store_file),
-        Parameter('checkout_grace_period', value=0.3)]))
+        Parameter('checkout_grace_s', value=0.3)]))
     ros.add(FusionNode(context=ros.context, parameter_overrides=[
         Parameter('store_file', value=store_file),
         Parameter('exit_absent_checkout_s', value=1.0),
@@ -65,11 +58,11 @@ def store(tmp_path, config_dir):
                                               Parameter('door_id', value=door)]))
     probe = ros.node('group_probe')
     got = {'events': [], 'receipts': []}
-    probe.create_subscription(CustomerEvent, 'customer_events', got['events'].append, qos())
-    probe.create_subscription(Receipt, 'receipts', got['receipts'].append, qos(latched=True))
-    faces = {cam: probe.create_publisher(FaceArray, f'cameras/{cam}/faces', qos())
+    CUSTOMER_EVENTS.subscription(probe, got['events'].append)
+    RECEIPTS.subscription(probe, got['receipts'].append)
+    faces = {cam: FACES.publisher(probe, camera=cam)
              for cam in ('cam_entrance', 'cam_exit', 'cam_shelf_a')}
-    shelf = probe.create_publisher(ShelfEvent, 'shelf_events', qos())
+    shelf = SHELF_EVENTS.publisher(probe)
     assert ros.spin_until(lambda: all(p.get_subscription_count() >= 1 for p in faces.values())
                           and shelf.get_subscription_count() >= 2, TIMEOUT)
     client = probe.create_client(RegisterCustomer, 'register_customer')
@@ -116,7 +109,7 @@ def test_a_group_in_and_out_gets_every_receipt(store):
     take = ShelfEvent(event_id=str(uuid.uuid4()), shelf_id='shelf_a', lane_id='lane_1',
                       item_id='cola', quantity_delta=-1, count_before=6, count_after=5,
                       confidence=1.0)
-    take.header.stamp = to_time(start + 1_000_000_000)
+    take.header.stamp = time_from_ns(start + 1_000_000_000)
     shelf.publish(take)
     play('cam_shelf_a', 2.0, lambda i: [face(9, dan, 60, 110)])
     assert ros.spin_until(lambda: any(e.kind == CustomerEvent.SEEN and e.customer_id == dan

@@ -9,8 +9,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from ezshop_store.db import models as m
-from ezshop_store.db.scratch import postgres_schema, postgres_unavailable_reason
 from ezshop_testing.processes import ChildProcess
+from ezshop_testing.scratch_db import postgres_schema, postgres_unavailable_reason
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

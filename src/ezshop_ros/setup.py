@@ -14,7 +14,7 @@ setup(
     zip_safe=True,
     maintainer='EZShop developers',
     maintainer_email='dev@ezshop.invalid',
-    description="EZShop's ROS layer shared by every node: process start and shutdown, parameters declared from settings dataclasses, diagnostics.",
+    description="EZShop's ROS layer shared by every node: process start and shutdown, parameters declared from settings dataclasses, diagnostics, the topic contract, stamps.",
     license='Apache-2.0',
     entry_points={'console_scripts': []},
 )

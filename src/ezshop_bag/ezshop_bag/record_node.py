@@ -20,9 +20,8 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (
     DurabilityPolicy,
@@ -33,6 +32,7 @@ from rclpy.qos import (
 )
 from rosidl_runtime_py.utilities import get_message
 
+from ezshop_bag.bag_settings import RecordSettings
 from ezshop_bag.queued_writer import QueuedWriter
 from ezshop_bag.rosbag2 import (
     INFINITE_NS,
@@ -44,20 +44,13 @@ from ezshop_bag.rosbag2 import (
     type_description_hash,
 )
 from ezshop_bag.selection import Throttle, TopicSelector, join_now, record_qos
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.parameters import declare_settings
+from ezshop_ros.process import run_node, spin
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_ARGS = 2
 VERSION = '0.1.0'
-MAX_IMAGE_RATE_HZ = 100.0
-
-
-def _desc(text: str, low: float | None = None, high: float | None = None):
-    desc = ParameterDescriptor(description=text)
-    if low is not None:
-        desc.floating_point_range = [FloatingPointRange(from_value=low, to_value=high)]
-    return desc
 
 
 def _ns(duration) -> int:
@@ -79,15 +72,6 @@ def qos_to_rclpy(qos: Qos) -> QoSProfile:
                       reliability=ReliabilityPolicy[qos.reliability.upper()],
                       durability=DurabilityPolicy[qos.durability.upper()],
                       liveliness=LivelinessPolicy.AUTOMATIC)
-
-
-def image_rate(value) -> float:
-    """The image_rate_hz parameter as a float in [0, MAX_IMAGE_RATE_HZ]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not 0.0 <= value <= MAX_IMAGE_RATE_HZ:
-        raise BagError(f'image_rate_hz must be a number from 0 to {MAX_IMAGE_RATE_HZ:g} '
-                       f'(got {value!r})')
-    return float(value)
 
 
 def lower_priority(niceness: int) -> None:
@@ -115,39 +99,15 @@ class RecordNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('ezshop_record', **kwargs)
-        p = self.declare_parameter
-        p('output', '', _desc("bag folder to create; '' = ezshop_<date> in the current folder"))
-        # Dynamically typed, so `image_rate:=5` (an integer) works as well as 5.0.
-        p('image_rate_hz', 10.0, ParameterDescriptor(
-            description='camera images (and camera_info) recorded per second per camera, '
-                        f'0-{MAX_IMAGE_RATE_HZ:g}; 0 = none', dynamic_typing=True))
-        p('topics', [''], _desc('more topics to record: names or patterns (one * per name '
-                                'segment), relative to the namespace or absolute'))
-        p('exclude', [''], _desc('topics or patterns never recorded'))
-        p('compression', 'zstd', _desc('MCAP chunk compression: zstd, lz4 or none'))
-        p('discovery_period_s', 0.5, _desc('look for new topics this often (wall clock, s)',
-                                           0.05, 10.0))
-        p('niceness', 10, ParameterDescriptor(
-            description='lower the recorder\'s CPU priority by this much (0-19, 0 = as '
-                        'started): the store\'s own nodes come first when CPU is short, the '
-                        'recorder catches up from its queues',
-            integer_range=[IntegerRange(from_value=0, to_value=19, step=1)]))
-        p('alone_after_s', 15.0, _desc(
-            'a topic is recorded once another node subscribes to it, or once it has had '
-            'publishers this long (s) with nobody listening; 0 = at once, like ros2 bag '
-            'record. The recorder never stands in for a consumer that the simulator or a '
-            'replay waits for', 0.0, 3600.0))
-        cfg = {n: self.get_parameter(n).value for n in (
-            'output', 'image_rate_hz', 'topics', 'exclude', 'compression',
-            'discovery_period_s', 'niceness', 'alone_after_s')}
-        self.alone_after_s = cfg['alone_after_s']
-        lower_priority(cfg['niceness'])
-        self.image_rate_hz = image_rate(cfg['image_rate_hz'])
-        self.selector = TopicSelector.create(self.get_namespace(), cfg['topics'],
-                                             cfg['exclude'], images=self.image_rate_hz > 0)
+        cfg = declare_settings(self, RecordSettings)
+        self.alone_after_s = cfg.alone_after_s
+        lower_priority(cfg.niceness)
+        self.image_rate_hz = cfg.image_rate_hz
+        self.selector = TopicSelector.create(self.get_namespace(), cfg.topics,
+                                             cfg.exclude, images=self.image_rate_hz > 0)
         self.throttle = Throttle(self.image_rate_hz)
-        self.output = Path(cfg['output'] or default_output()).resolve()
-        self.writer = QueuedWriter(BagWriter(self.output, cfg['compression'],
+        self.output = Path(cfg.output or default_output()).resolve()
+        self.writer = QueuedWriter(BagWriter(self.output, cfg.compression,
                                              library=f'ezshop_bag {VERSION}'))
         self._recorded: dict[str, object] = {}
         self._published_since: dict[str, float] = {}
@@ -155,12 +115,12 @@ class RecordNode(Node):
         # Under sim time, messages that arrive before the first /clock wait for it.
         self._before_clock: list[tuple] = []
         self._closed = False
-        self.create_timer(cfg['discovery_period_s'], self._discover,
+        self.create_timer(cfg.discovery_period_s, self._discover,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._discover()
         self.get_logger().info(
             f'recording into {self.output} (images {self.image_rate_hz:g} Hz per camera, '
-            f'{cfg["compression"]} chunks)')
+            f'{cfg.compression} chunks)')
 
     # -- discovery -----------------------------------------------------------------------
     def _discover(self) -> None:
@@ -237,30 +197,27 @@ class RecordNode(Node):
         return metadata
 
 
-def main(args=None, parameter_overrides=None) -> int:
-    init_node_process(args)
-    node = None
-    code = EXIT_OK
+def record(node: RecordNode) -> int:
+    """Record until stopped, then close the bag (EXIT_FAILED when that fails)."""
     try:
-        node = RecordNode(parameter_overrides=parameter_overrides or [])
-        executor = SingleThreadedExecutor(context=node.context)
-        executor.add_node(node)
-        executor.spin()
+        spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except BagError as exc:
         print(f'record: {exc}', file=sys.stderr, flush=True)
-        code = EXIT_BAD_ARGS
-    finally:
-        if node is not None:
-            try:
-                node.close()
-            except Exception as exc:  # noqa: BLE001 - say why the bag is incomplete
-                print(f'record: closing the bag failed: {exc!r}', file=sys.stderr, flush=True)
-                code = EXIT_FAILED
-            node.destroy_node()
-        shutdown_node_process()
-    return code
+        node.close()
+        return EXIT_BAD_ARGS
+    try:
+        node.close()
+    except Exception as exc:  # noqa: BLE001 - say why the bag is incomplete
+        print(f'record: closing the bag failed: {exc!r}', file=sys.stderr, flush=True)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def main(args=None, parameter_overrides=None) -> int:
+    return run_node(partial(RecordNode, parameter_overrides=parameter_overrides or []), args,
+                    run=record)
 
 
 def console_main() -> None:

@@ -24,17 +24,16 @@ import sys
 import threading
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
-from builtin_interfaces.msg import Time
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from rosgraph_msgs.msg import Clock
 from rosidl_runtime_py.utilities import get_message
 
+from ezshop_bag.bag_settings import ReplaySettings
 from ezshop_bag.receipts import compare, final_receipts, report_lines, summary
 from ezshop_bag.record_node import qos_to_rclpy
 from ezshop_bag.rosbag2 import BagError, BagReader
@@ -48,7 +47,10 @@ from ezshop_bag.selection import (
 )
 from ezshop_msgs.msg import Gallery, Receipt
 from ezshop_msgs.srv import RegisterCustomer
-from ezshop_ros.process import init_node_process, shutdown_node_process
+from ezshop_ros.parameters import declare_settings
+from ezshop_ros.process import run_node
+from ezshop_ros.stamps import stamp_ns, time_from_ns
+from ezshop_ros.topics import CLOCK, GALLERY, RECEIPTS
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -57,33 +59,10 @@ EXIT_DIFFERENT = 3
 #: After the replayed receipts match the recorded ones, wait this much longer (bag s) for
 #: receipts that should not come.
 AFTER_MATCH_S = 2.0
-MIN_RATE = 0.05
-MAX_RATE = 20.0
 
 
 class StopRequestedError(Exception):
     """The node was asked to stop (SIGINT / SIGTERM)."""
-
-
-def _desc(text: str, low: float | None = None, high: float | None = None):
-    desc = ParameterDescriptor(description=text)
-    if low is not None:
-        desc.floating_point_range = [FloatingPointRange(from_value=low, to_value=high)]
-    return desc
-
-
-def _latched(depth: int) -> QoSProfile:
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def _ns(stamp) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
-
-
-def _time(ns: int) -> Time:
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 class ReplayNode(Node):
@@ -91,50 +70,17 @@ class ReplayNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('ezshop_replay', **kwargs)
-        p = self.declare_parameter
-        p('bag', '', _desc('bag folder (or .mcap file) to replay'))
-        # Dynamically typed, so `rate:=2` (an integer) works as well as 2.0.
-        p('rate', 1.0, ParameterDescriptor(
-            description=f'bag seconds per wall-clock second, {MIN_RATE:g}-{MAX_RATE:g} (1.0 = as '
-                        'recorded: the face node needs the recorded pace to see the same '
-                        'frames)', dynamic_typing=True))
-        p('topics', ['inputs'], _desc("what to publish: 'inputs' (cameras and lane sensors), "
-                                      "'all', or topic names / patterns"))
-        p('clock_hz', 100.0, _desc('/clock messages per wall-clock second', 1.0, 1000.0))
-        p('enrol', True, _desc("register the bag's customers (from its gallery) in the store"))
-        p('wait_for_subscribers', True, _desc('start once the store graph subscribes to every '
-                                              'camera and lane topic'))
-        p('wait_timeout_s', 120.0, _desc('start anyway after this long (s)', 0.0, 3600.0))
-        p('service_timeout_s', 60.0, _desc('wait this long for register_customer (s)',
-                                           1.0, 600.0))
-        p('settle_s', 1.0, _desc('pause between enrolment and the first message (s)',
-                                 0.0, 60.0))
-        p('compare_receipts', True, _desc('compare the store graph\'s receipts with the '
-                                          'recorded ones'))
-        p('tail_s', 15.0, _desc('after the last message, keep the clock running up to this '
-                                'long (bag s) for the receipts', 0.0, 600.0))
-        p('results_file', '', _desc("write the replay's results as JSON here; '' = do not"))
-        p('fail_on_difference', False, _desc('exit 3 when the receipts differ'))
-        self.cfg = {n: self.get_parameter(n).value for n in (
-            'bag', 'rate', 'topics', 'clock_hz', 'enrol', 'wait_for_subscribers',
-            'wait_timeout_s', 'service_timeout_s', 'settle_s', 'compare_receipts', 'tail_s',
-            'results_file', 'fail_on_difference')}
-        rate = self.cfg['rate']
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) \
-                or not MIN_RATE <= rate <= MAX_RATE:
-            raise BagError(f'rate must be a number from {MIN_RATE:g} to {MAX_RATE:g} '
-                           f'(got {rate!r})')
-        self.cfg['rate'] = float(rate)
-        if not self.cfg['bag']:
+        self.cfg = declare_settings(self, ReplaySettings)
+        if not self.cfg.bag:
             raise BagError('no bag given (parameter bag)')
-        self.reader = BagReader(self.cfg['bag'])
+        self.reader = BagReader(self.cfg.bag)
         if self.reader.start_ns is None:
-            raise BagError(f'{self.cfg["bag"]}: the bag holds no messages')
+            raise BagError(f'{self.cfg.bag}: the bag holds no messages')
         self.recorded_ns = self.reader.custom_data.get('ezshop.namespace', '/')
         self.topics = replay_topics(list(self.reader.topics), self.recorded_ns,
-                                    self.cfg['topics'])
+                                    self.cfg.topics)
         if not self.topics:
-            raise BagError(f'nothing to replay: no recorded topic matches {self.cfg["topics"]} '
+            raise BagError(f'nothing to replay: no recorded topic matches {self.cfg.topics} '
                            f'(recorded: {", ".join(sorted(self.reader.topics))})')
         self.publishers_by_topic = {}
         for topic in self.topics:
@@ -143,23 +89,22 @@ class ReplayNode(Node):
             self.publishers_by_topic[topic] = self.create_publisher(
                 get_message(info.type), name,
                 qos_to_rclpy(replay_qos(info.offered_qos_profiles)))
-        self.clock_pub = self.create_publisher(Clock, '/clock', QoSProfile(
-            depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        self.clock_pub = CLOCK.publisher(self)
         # The clock starts at the first input: a recorder starts before the store's inputs
         # flow, and nothing is gained by replaying silence.
         messages = self.reader.messages(self.topics)
         first = next(messages, None)
         messages.close()
         self.clock = PlaybackClock(first.log_time_ns if first else self.reader.start_ns,
-                                   self.cfg['rate'])
-        self._clock_period = 1.0 / self.cfg['clock_hz']
+                                   self.cfg.rate)
+        self._clock_period = 1.0 / self.cfg.clock_hz
         self._last_clock_wall = 0.0
         self._lock = threading.Lock()
         self.live_receipts: list[Receipt] = []
         self.live_names: dict[str, str] = {}
         self.gallery_seen = False
-        self.create_subscription(Receipt, 'receipts', self._on_receipt, _latched(100))
-        self.create_subscription(Gallery, 'gallery', self._on_gallery, _latched(1))
+        RECEIPTS.subscription(self, self._on_receipt)
+        GALLERY.subscription(self, self._on_gallery)
         self.published: Counter = Counter()
         self.enrolled: list[str] = []
         self.input_span_ns = (self.reader.start_ns, self.reader.end_ns)
@@ -179,7 +124,7 @@ class ReplayNode(Node):
         wall = time.monotonic()
         if force or wall - self._last_clock_wall >= self._clock_period:
             self._last_clock_wall = wall
-            self.clock_pub.publish(Clock(clock=_time(self.clock.now_ns(wall))))
+            self.clock_pub.publish(Clock(clock=time_from_ns(self.clock.now_ns(wall))))
 
     def wait(self, predicate, timeout_s: float) -> bool:
         """Publish the clock and sleep until predicate() or the timeout (wall s)."""
@@ -222,7 +167,7 @@ class ReplayNode(Node):
             self.say('the bag holds no gallery: nobody to enrol')
             return True
         client = self.create_client(RegisterCustomer, 'register_customer')
-        if not self.wait(client.service_is_ready, self.cfg['service_timeout_s']):
+        if not self.wait(client.service_is_ready, self.cfg.service_timeout_s):
             self.say('register_customer is not available: is the store graph running?')
             return False
         self.wait(lambda: self.gallery_seen, 5.0)
@@ -235,7 +180,7 @@ class ReplayNode(Node):
             future = client.call_async(RegisterCustomer.Request(
                 name=customer.name, embeddings=list(customer.embeddings),
                 dim=customer.embedding_dim, model=customer.model))
-            if not self.wait(future.done, self.cfg['service_timeout_s']) or \
+            if not self.wait(future.done, self.cfg.service_timeout_s) or \
                     not future.result().success:
                 reason = future.result().message if future.done() else 'no answer'
                 self.say(f'enrolling {customer.name} failed: {reason}')
@@ -246,7 +191,7 @@ class ReplayNode(Node):
         def all_in_gallery() -> bool:
             with self._lock:
                 return names <= set(self.live_names.values())
-        if not self.wait(all_in_gallery, self.cfg['service_timeout_s']):
+        if not self.wait(all_in_gallery, self.cfg.service_timeout_s):
             self.say('the store never published the enrolled customers in its gallery')
             return False
         self.say(f'enrolled {len(self.enrolled)} customers ({", ".join(self.enrolled)}); '
@@ -258,7 +203,7 @@ class ReplayNode(Node):
 
         def all_listen() -> bool:
             return all(self.publishers_by_topic[t].get_subscription_count() for t in waiting)
-        if self.wait(all_listen, self.cfg['wait_timeout_s']):
+        if self.wait(all_listen, self.cfg.wait_timeout_s):
             self.say(f'{len(waiting)} input topics have subscribers')
         else:
             silent = [t for t in waiting
@@ -269,7 +214,7 @@ class ReplayNode(Node):
         """Every message of the chosen topics at its recorded time (x rate)."""
         duration = (self.reader.end_ns - self.clock.start_ns) / 1e9
         self.say(f'playing {len(self.topics)} topics, {duration:.1f} s of bag at '
-                 f'rate {self.cfg["rate"]:g}')
+                 f'rate {self.cfg.rate:g}')
         self.clock.start(time.monotonic())
         first = last = None
         for message in self.reader.messages(self.topics):
@@ -295,7 +240,7 @@ class ReplayNode(Node):
     def _summary(msg: Receipt, names: dict[str, str]):
         return summary(msg.customer_name or names.get(msg.customer_id, msg.customer_id),
                        [(line.item_id, line.quantity) for line in msg.lines], msg.total_cents,
-                       msg.currency, msg.revision, msg.visit_id, _ns(msg.header.stamp))
+                       msg.currency, msg.revision, msg.visit_id, stamp_ns(msg.header.stamp))
 
     def replayed_receipts(self) -> list:
         with self._lock:
@@ -306,8 +251,8 @@ class ReplayNode(Node):
         """Run the clock on until the receipts are in (or tail_s), then compare them."""
         start, end = self.input_span_ns
         recorded = final_receipts(self.recorded_receipts(), start, end)
-        if not self.cfg['compare_receipts']:
-            self.wait(lambda: False, self.cfg['tail_s'] / self.cfg['rate'])
+        if not self.cfg.compare_receipts:
+            self.wait(lambda: False, self.cfg.tail_s / self.cfg.rate)
             return None
         matched_since: list[float] = []
 
@@ -318,8 +263,8 @@ class ReplayNode(Node):
                 return False
             if not matched_since:
                 matched_since.append(time.monotonic())
-            return time.monotonic() - matched_since[0] >= AFTER_MATCH_S / self.cfg['rate']
-        self.wait(receipts_in, self.cfg['tail_s'] / self.cfg['rate'])
+            return time.monotonic() - matched_since[0] >= AFTER_MATCH_S / self.cfg.rate
+        self.wait(receipts_in, self.cfg.tail_s / self.cfg.rate)
         comparison = compare(recorded, final_receipts(self.replayed_receipts(), start, end))
         for line in report_lines(comparison):
             print(line, flush=True)
@@ -327,22 +272,22 @@ class ReplayNode(Node):
 
     def run(self) -> int:
         self.publish_clock(force=True)
-        if self.cfg['enrol'] and not self.enrol():
+        if self.cfg.enrol and not self.enrol():
             return EXIT_FAILED
-        if self.cfg['wait_for_subscribers']:
+        if self.cfg.wait_for_subscribers:
             self.wait_for_subscribers()
-        self.wait(lambda: False, self.cfg['settle_s'])
+        self.wait(lambda: False, self.cfg.settle_s)
         self.play()
         comparison = self.finish()
-        if self.cfg['results_file']:
-            results = {'bag': str(Path(self.cfg['bag']).resolve()), 'rate': self.cfg['rate'],
+        if self.cfg.results_file:
+            results = {'bag': str(Path(self.cfg.bag).resolve()), 'rate': self.cfg.rate,
                        'topics': self.topics, 'published': dict(self.published),
                        'enrolled': self.enrolled,
                        'receipts': comparison.as_dict() if comparison else None}
-            path = Path(self.cfg['results_file'])
+            path = Path(self.cfg.results_file)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results, indent=2))
-        if comparison is not None and not comparison.same and self.cfg['fail_on_difference']:
+        if comparison is not None and not comparison.same and self.cfg.fail_on_difference:
             return EXIT_DIFFERENT
         return EXIT_OK
 
@@ -354,32 +299,29 @@ def _spin(executor) -> None:
         pass
 
 
-def main(args=None, parameter_overrides=None) -> int:
-    init_node_process(args)
-    node = None
-    code = EXIT_OK
+def replay(node: ReplayNode) -> int:
+    """Play the bag (spinning on a thread meanwhile) and return the verdict's exit code."""
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
+    spinner.start()
     try:
-        node = ReplayNode(parameter_overrides=parameter_overrides or [])
-        executor = SingleThreadedExecutor(context=node.context)
-        executor.add_node(node)
-        spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
-        spinner.start()
-        try:
-            code = node.run()
-        finally:
-            # The spinning thread must be done before the node and the context go.
-            executor.shutdown(timeout_sec=5.0)
-            spinner.join(timeout=5.0)
+        return node.run()
     except (KeyboardInterrupt, ExternalShutdownException, StopRequestedError):
         print('replay: stopped', file=sys.stderr, flush=True)
+        return EXIT_OK
     except BagError as exc:
         print(f'replay: {exc}', file=sys.stderr, flush=True)
-        code = EXIT_BAD_ARGS
+        return EXIT_BAD_ARGS
     finally:
-        if node is not None:
-            node.destroy_node()
-        shutdown_node_process()
-    return code
+        # The spinning thread must be done before the node and the context go.
+        executor.shutdown(timeout_sec=5.0)
+        spinner.join(timeout=5.0)
+
+
+def main(args=None, parameter_overrides=None) -> int:
+    return run_node(partial(ReplayNode, parameter_overrides=parameter_overrides or []), args,
+                    run=replay)
 
 
 def console_main() -> None:

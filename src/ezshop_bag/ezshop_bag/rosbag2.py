@@ -51,8 +51,9 @@ PRIMITIVE_TYPES = frozenset({
     'uint32', 'int64', 'uint64', 'string'})
 
 
-class BagError(Exception):
-    """A bag that cannot be written or read, with the reason."""
+class BagError(ValueError):
+    """A bag that cannot be written or read, with the reason (a bad `bag` / `output` is a
+    configuration the node refuses)."""
 
 
 # -- QoS -------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ezshop_common.boxes import Box
 from ezshop_common.paths import config_dir
 from ezshop_common.yaml_fields import Field
 
@@ -103,19 +104,6 @@ class Lane:
     def key(self) -> tuple[str, str]:
         return (self.shelf_id, self.lane_id)
 
-    @property
-    def range_topic(self) -> str:
-        return f'shelves/{self.shelf_id}/{self.lane_id}/range'
-
-    @property
-    def illuminance_topic(self) -> str:
-        return f'shelves/{self.shelf_id}/{self.lane_id}/illuminance'
-
-    @property
-    def reading_topic(self) -> str:
-        """The topic this lane's sensor publishes on (range or illuminance)."""
-        return self.range_topic if self.sensor == SENSOR_ULTRASONIC else self.illuminance_topic
-
 
 @dataclass(frozen=True)
 class Shelf:
@@ -135,8 +123,12 @@ class ReachZone:
     height: int
 
     @property
+    def box(self) -> Box:
+        return Box(self.x, self.y, self.width, self.height)
+
+    @property
     def center(self) -> tuple[float, float]:
-        return (self.x + self.width / 2.0, self.y + self.height / 2.0)
+        return self.box.center
 
 
 @dataclass(frozen=True)
@@ -148,14 +140,6 @@ class Camera:
     frame_id: str
     fps: float
     coverage: tuple[ReachZone, ...] = ()
-
-    @property
-    def image_topic(self) -> str:
-        return f'cameras/{self.camera_id}/image_raw'
-
-    @property
-    def faces_topic(self) -> str:
-        return f'cameras/{self.camera_id}/faces'
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,6 @@ def test_demo_store_loads(config_dir):
     covering = store.cameras_covering('shelf_b', 'lane_2')
     assert [c.camera_id for c, _ in covering] == ['cam_shelf_b']
     assert store.item('cola').price_cents == 150
-    assert store.lane('shelf_a', 'lane_1').range_topic == 'shelves/shelf_a/lane_1/range'
 
 
 def test_ultrasonic_geometry_round_trips(config_dir):

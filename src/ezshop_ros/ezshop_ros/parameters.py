@@ -20,6 +20,7 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from ezshop_common.settings import SettingInfo, out_of_range, setting_fields
 
@@ -59,6 +60,8 @@ def declare_settings(node: Node, settings_type: type[SettingsT], *, prefix: str 
             default = field.default_factory()
         live = info.dynamic and on_change is not None
         name = prefix + field.name
+        if isinstance(default, float):
+            _whole_number_as_float(node, name)
         values[field.name] = node.declare_parameter(
             name, default, descriptor(info, default, read_only=not live)).value
         if live:
@@ -101,6 +104,14 @@ def declare_settings(node: Node, settings_type: type[SettingsT], *, prefix: str 
     node.add_on_set_parameters_callback(validate)
     node.add_post_set_parameters_callback(apply)
     return current
+
+
+def _whole_number_as_float(node: Node, name: str) -> None:
+    """A whole number given for a float setting (`-p rate:=2`, a launch file's `value="2"`)
+    counts as that float, as a reader of the command line means it; rclpy would refuse it."""
+    given = node._parameter_overrides.get(name)  # rclpy keeps the overrides only there
+    if given is not None and given.type_ == Parameter.Type.INTEGER:
+        node._parameter_overrides[name] = Parameter(name, value=float(given.value))
 
 
 def _problems(settings: Any) -> list[str]:

@@ -12,14 +12,27 @@ while the interpreter still has Fast DDS and worker threads to tear down.
 
 from __future__ import annotations
 
+import faulthandler
 import signal
+import sys
+from collections.abc import Callable
 
 import rclpy
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 #: Signals that stop a node: rclpy shuts its context down on them.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Exit code of a node that stopped normally (end of its work, Ctrl-C, SIGTERM).
+EXIT_OK = 0
+#: Exit code of a node that refused its configuration (a parameter or a file it names).
+EXIT_BAD_CONFIGURATION = 2
+#: What a node's constructor raises for a configuration it cannot work with: a settings
+#: problem (ValueError, which the store file's errors are too), a missing file, a parameter
+#: value of the wrong type or out of its declared range (rclpy).
+CONFIGURATION_ERRORS = (ValueError, OSError, InvalidParameterTypeException,
+                        InvalidParameterValueException)
 
 
 def ignore_stop_signals() -> None:
@@ -37,6 +50,7 @@ def _stop_requested(signum, frame) -> None:
 def init_node_process(args: list[str] | None = None) -> None:
     """rclpy.init for a node's main(): the first stop signal shuts the ROS context down (the
     main loop ends and the node cleans up), any later one is ignored."""
+    faulthandler.enable()  # a crash in native code (DDS, dlib) still shows where it was
     for signum in STOP_SIGNALS:
         signal.signal(signum, _stop_requested)
     rclpy.init(args=args)
@@ -73,3 +87,34 @@ def spin(node: Node, executor: Executor | None = None) -> None:
             spin_once(executor, 0.1)
     finally:
         executor.shutdown()
+
+
+def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
+             run: Callable[[Node], int | None] = spin) -> int:
+    """The main() of every EZShop node; returns the process's exit code.
+
+    Makes the node (a configuration it refuses: one line on stderr naming the problem, exit
+    EXIT_BAD_CONFIGURATION, no traceback), then `run(node)` (default: spin until stopped; a
+    node with work of its own returns its exit code), and on any way out destroys the node and
+    shuts rclpy down, deaf to further stop signals."""
+    init_node_process(args)
+    node = None
+    try:
+        try:
+            node = make_node()
+        except CONFIGURATION_ERRORS as exc:
+            made = getattr(make_node, 'func', make_node)  # a functools.partial: its class
+            name = getattr(made, '__name__', 'node')
+            print(f'{name}: bad configuration: {exc}', file=sys.stderr, flush=True)
+            return EXIT_BAD_CONFIGURATION
+        except Exception:  # noqa: BLE001 - re-raised unless a stop signal came first
+            if rclpy.ok():
+                raise
+            return EXIT_OK  # stopped while starting: rclpy refuses to create endpoints then
+        return run(node) or EXIT_OK
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return EXIT_OK
+    finally:
+        if node is not None:
+            node.destroy_node()
+        shutdown_node_process()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rcl_interfaces.srv import DescribeParameters
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from ezshop_common.settings import setting
 from ezshop_ros.parameters import declare_settings
@@ -51,3 +52,11 @@ def test_without_on_change_every_setting_is_read_only(ros):
     declare_settings(node, ShelfSettings)
     result, = ros.set_parameters('/shelf', settle_s=2.0)
     assert not result.successful and node.get_parameter('settle_s').value == 1.0
+
+
+def test_a_whole_number_given_for_a_float_setting_counts_as_that_float(ros):
+    node = ros.add(Node('shelf', context=ros.context, parameter_overrides=[
+        Parameter('settle_s', value=2), Parameter('lanes', value=5)]))
+    settings = declare_settings(node, ShelfSettings)
+    assert settings.settle_s == 2.0 and isinstance(settings.settle_s, float)
+    assert settings.lanes == 5

@@ -9,16 +9,15 @@ message building in ezshop_sensors.messages.
 from __future__ import annotations
 
 import dataclasses
+import sys
 
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Illuminance, Range
 
 from ezshop_ros.diagnostics import ERROR, OK, diagnostics_updater, fill
 from ezshop_ros.parameters import declare_read_only, declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin
+from ezshop_ros.process import run_node
+from ezshop_ros.topics import ILLUMINANCE, RANGE
 from ezshop_sensors.lane_drivers import (
     DEFAULT_MOCK_LUX,
     KIND_LIGHT,
@@ -33,12 +32,6 @@ from ezshop_sensors.lane_drivers import (
     prepare_mock_pins,
 )
 from ezshop_sensors.messages import illuminance_msg, range_msg
-
-
-def _sensor_data() -> QoSProfile:
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
-                      reliability=ReliabilityPolicy.BEST_EFFORT,
-                      durability=DurabilityPolicy.VOLATILE)
 
 
 class LaneSensorNode(Node):
@@ -76,12 +69,8 @@ class LaneSensorNode(Node):
         for lane_id, spec in self.specs.items():
             self.sensors[lane_id] = open_sensor(spec, factory, self.sequencer, self._now_ns)
             self.published[lane_id] = self._last_seq[lane_id] = self._reported[lane_id] = 0
-            if spec.kind == KIND_ULTRASONIC:
-                self._lane_pubs[lane_id] = self.create_publisher(
-                    Range, f'shelves/{shelf_id}/{lane_id}/range', _sensor_data())
-            else:
-                self._lane_pubs[lane_id] = self.create_publisher(
-                    Illuminance, f'shelves/{shelf_id}/{lane_id}/illuminance', _sensor_data())
+            reading = RANGE if spec.kind == KIND_ULTRASONIC else ILLUMINANCE
+            self._lane_pubs[lane_id] = reading.publisher(self, shelf=shelf_id, lane=lane_id)
             self._lane_timers[lane_id] = self._lane_timer(spec)
         self._diagnostics = diagnostics_updater(self, shelf_id)
         for lane_id in self.specs:
@@ -157,24 +146,15 @@ class LaneSensorNode(Node):
                         'failed_reads': self.sensors[lane_id].failed_reads})
 
     def destroy_node(self):
-        for sensor in self.sensors.values():
+        # getattr: a node that refused its configuration may have opened none.
+        for sensor in getattr(self, 'sensors', {}).values():
             sensor.close()
         return super().destroy_node()
 
 
-def main(args=None) -> None:
-    init_node_process(args)
-    node = None
-    try:
-        node = LaneSensorNode()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        shutdown_node_process()
+def main(args=None) -> int:
+    return run_node(LaneSensorNode, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

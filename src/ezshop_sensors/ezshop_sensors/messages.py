@@ -4,38 +4,32 @@ from __future__ import annotations
 
 import math
 
-from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import Illuminance, Range
 
 from ezshop_common.store_config import SENSOR_ULTRASONIC
 from ezshop_msgs.msg import Alert, LaneState, ShelfEvent
+from ezshop_ros.stamps import time_from_ns
 from ezshop_sensors.lane_drivers import (
     HCSR04_FIELD_OF_VIEW_RAD,
     HCSR04_MIN_RANGE_M,
     range_value,
 )
-from ezshop_sensors.lane_filter import NS, LaneEvent, LaneFilter
+from ezshop_sensors.lane_filter import LaneEvent, LaneFilter
 
 
-def time_from_ns(stamp_ns: int) -> Time:
-    return Time(sec=stamp_ns // NS, nanosec=stamp_ns % NS)
-
-
-def ns_from_time(stamp: Time) -> int:
-    return stamp.sec * NS + stamp.nanosec
-
-
-def range_msg(stamp_ns: int, frame_id: str, distance_m: float, max_range_m: float) -> Range:
-    """An HC-SR04 reading as sensor_msgs/Range (REP-117 +/-inf outside the range)."""
+def range_msg(stamp_ns: int, frame_id: str, distance_m: float, max_range_m: float,
+              min_range_m: float = HCSR04_MIN_RANGE_M) -> Range:
+    """An HC-SR04 reading as sensor_msgs/Range (REP-117 +/-inf outside the range; NaN, a
+    failed reading, passes through)."""
     msg = Range()
     msg.header.stamp = time_from_ns(stamp_ns)
     msg.header.frame_id = frame_id
     msg.radiation_type = Range.ULTRASOUND
     msg.field_of_view = HCSR04_FIELD_OF_VIEW_RAD
-    msg.min_range = HCSR04_MIN_RANGE_M
+    msg.min_range = float(min_range_m)
     msg.max_range = float(max_range_m)
-    msg.range = range_value(distance_m, HCSR04_MIN_RANGE_M, max_range_m)
+    msg.range = range_value(distance_m, min_range_m, max_range_m)
     return msg
 
 

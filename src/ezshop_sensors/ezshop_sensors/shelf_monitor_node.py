@@ -6,39 +6,25 @@ the store file to its range or illuminance topic.
 
 from __future__ import annotations
 
-from rclpy.executors import ExternalShutdownException
+import sys
+
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Illuminance, Range
 
-from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
-from ezshop_msgs.msg import Alert, ShelfEvent, ShelfState
+from ezshop_common.store_config import load_store
+from ezshop_msgs.msg import ShelfState
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
 from ezshop_ros.parameters import declare_read_only, declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin
+from ezshop_ros.process import run_node
+from ezshop_ros.stamps import stamp_ns, time_from_ns
+from ezshop_ros.topics import ALERTS, RANGE, SHELF_EVENTS, SHELF_STATE, lane_fields, lane_reading
 from ezshop_sensors.lane_filter import FilterParams, LaneFilter, MonitorSettings
 from ezshop_sensors.messages import (
     lane_state_msg,
     lane_status,
-    ns_from_time,
     sensor_alert_msg,
     shelf_event_msg,
-    time_from_ns,
 )
-
-
-def _reliable(depth: int, transient_local: bool = False) -> QoSProfile:
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient_local
-        else DurabilityPolicy.VOLATILE)
-
-
-def _sensor_data() -> QoSProfile:
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
-                      reliability=ReliabilityPolicy.BEST_EFFORT,
-                      durability=DurabilityPolicy.VOLATILE)
 
 
 class ShelfMonitorNode(Node):
@@ -64,22 +50,17 @@ class ShelfMonitorNode(Node):
         self.filters = {lane.key: LaneFilter(lane, self.params, start_ns=start_ns)
                         for lane in lanes}
 
-        self.event_pub = self.create_publisher(ShelfEvent, 'shelf_events', _reliable(100))
-        self.state_pub = self.create_publisher(ShelfState, 'shelf_state', _reliable(1, True))
-        self.alert_pub = self.create_publisher(Alert, 'alerts', _reliable(50))
+        self.event_pub = SHELF_EVENTS.publisher(self)
+        self.state_pub = SHELF_STATE.publisher(self)
+        self.alert_pub = ALERTS.publisher(self)
         self.bad_messages = 0
         self._newest_stamp_ns = 0
         for lane in lanes:
-            if lane.sensor == SENSOR_ULTRASONIC:
-                self.create_subscription(
-                    Range, lane.range_topic,
-                    lambda msg, key=lane.key: self._on_reading(key, msg, msg.range),
-                    _sensor_data())
-            else:
-                self.create_subscription(
-                    Illuminance, lane.illuminance_topic,
-                    lambda msg, key=lane.key: self._on_reading(key, msg, msg.illuminance),
-                    _sensor_data())
+            reading = lane_reading(lane)
+            reading.subscription(
+                self, lambda msg, key=lane.key, is_range=reading is RANGE: self._on_reading(
+                    key, msg, msg.range if is_range else msg.illuminance),
+                **lane_fields(lane))
         self._state_timer = self.create_timer(self.settings.state_period_s,
                                               self._publish_state)
         self._check_timer = self.create_timer(self.settings.timeout_check_period_s, self._tick)
@@ -114,15 +95,15 @@ class ShelfMonitorNode(Node):
     def _on_reading(self, key, msg, value) -> None:
         lane_filter = self.filters[key]
         try:
-            stamp_ns = ns_from_time(msg.header.stamp)
+            reading_ns = stamp_ns(msg.header.stamp)
             value = float(value)
         except (TypeError, ValueError, OverflowError):
             self.bad_messages += 1
             return
         count_before = lane_filter.reported_count
         ok_before = lane_filter.sensor_ok
-        events, health = lane_filter.add(stamp_ns, value)
-        self._newest_stamp_ns = max(self._newest_stamp_ns, stamp_ns)
+        events, health = lane_filter.add(reading_ns, value)
+        self._newest_stamp_ns = max(self._newest_stamp_ns, reading_ns)
         for event in events:
             self.event_pub.publish(shelf_event_msg(event, lane_filter.lane.frame_id))
             self.get_logger().info(
@@ -179,19 +160,9 @@ class ShelfMonitorNode(Node):
         return fill(stat, *lane_status(lane_filter))
 
 
-def main(args=None) -> None:
-    init_node_process(args)
-    node = None
-    try:
-        node = ShelfMonitorNode()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        shutdown_node_process()
+def main(args=None) -> int:
+    return run_node(ShelfMonitorNode, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

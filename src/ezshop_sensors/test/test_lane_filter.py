@@ -21,7 +21,7 @@ from ezshop_sensors.lane_filter import (
     FilterParams,
     LaneFilter,
 )
-from ezshop_sensors.trace_generator import (
+from ezshop_testing.lane_traces import (
     CountChange,
     DeadSensor,
     Drift,

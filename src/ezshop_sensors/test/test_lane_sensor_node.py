@@ -11,12 +11,13 @@ import statistics
 import time
 
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticStatus
 from gpiozero.pins.mock import MockFactory, MockPin
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Illuminance, Range
+from sensor_msgs.msg import Range
 
+from ezshop_ros.stamps import stamp_ns
+from ezshop_ros.topics import DIAGNOSTICS, ILLUMINANCE, RANGE
 from ezshop_sensors.lane_drivers import (
     HCSR04_FIELD_OF_VIEW_RAD,
     KIND_LIGHT,
@@ -83,12 +84,9 @@ def graph():
     got = {'lane_1': [], 'lane_2': [], 'lane_3': [], 'lane_9': [], 'diag': []}
     probe = harness.node('probe')
     for lane in ('lane_1', 'lane_2', 'lane_9'):
-        probe.create_subscription(Range, f'shelves/shelf_a/{lane}/range',
-                                  lambda m, lane=lane: got[lane].append(m),
-                                  qos_profile_sensor_data)
-    probe.create_subscription(Illuminance, 'shelves/shelf_a/lane_3/illuminance',
-                              got['lane_3'].append, qos_profile_sensor_data)
-    probe.create_subscription(DiagnosticArray, '/diagnostics', got['diag'].append, 10)
+        RANGE.subscription(probe, got[lane].append, shelf='shelf_a', lane=lane)
+    ILLUMINANCE.subscription(probe, got['lane_3'].append, shelf='shelf_a', lane='lane_3')
+    DIAGNOSTICS.subscription(probe, got['diag'].append)
     # Taken before the node exists: its reader threads start inside the constructor.
     started_ns = probe.get_clock().now().nanoseconds
     node = harness.add(LaneSensorNode(pin_factory=factory, context=harness.context,
@@ -117,8 +115,7 @@ def test_hc_sr04_lanes_publish_range_with_the_echo_distance(graph):
 
 def test_readings_are_stamped_when_read_and_never_repeated(graph):
     for lane in ('lane_1', 'lane_2', 'lane_3'):
-        stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec
-                  for m in graph['got'][lane]]
+        stamps = [stamp_ns(m.header.stamp) for m in graph['got'][lane]]
         assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
         assert stamps[0] >= graph['started_ns']
 
@@ -195,10 +192,8 @@ def test_ros2_param_set_changes_lux_scale_and_rate_and_refuses_wiring():
     with RosHarness() as ros:
         lux, ranges = [], []
         probe = ros.node('probe_dynamic')
-        probe.create_subscription(Illuminance, 'shelves/shelf_t/lane_3/illuminance',
-                                  lux.append, qos_profile_sensor_data)
-        probe.create_subscription(Range, 'shelves/shelf_t/lane_1/range', ranges.append,
-                                  qos_profile_sensor_data)
+        ILLUMINANCE.subscription(probe, lux.append, shelf='shelf_t', lane='lane_3')
+        RANGE.subscription(probe, ranges.append, shelf='shelf_t', lane='lane_1')
         ros.add(LaneSensorNode(pin_factory=factory, context=ros.context,
                                parameter_overrides=lane_params('shelf_t'),
                                cli_args=['--ros-args', '-r', '__node:=lane_sensor_dynamic']))

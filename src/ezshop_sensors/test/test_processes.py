@@ -3,9 +3,8 @@ controller on gpiozero's mock pins feeds the shelf monitor, whose ShelfState sho
 counts the mock distances stand for; both stop cleanly on SIGINT."""
 
 from ament_index_python.packages import get_package_prefix
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from ezshop_msgs.msg import ShelfState
+from ezshop_ros.topics import SHELF_STATE
 from ezshop_testing.processes import ChildProcess
 
 
@@ -28,9 +27,7 @@ def test_lane_sensor_node_feeds_shelf_monitor_across_processes(ros, config_dir):
     try:
         states = []
         probe = ros.node('probe')
-        probe.create_subscription(ShelfState, 'shelf_state', states.append, QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
-            durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        SHELF_STATE.subscription(probe, states.append)
 
         def counts():
             if not states:

@@ -9,34 +9,30 @@ import time
 import uuid
 
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.parameter import Parameter
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-    qos_profile_sensor_data,
-)
-from sensor_msgs.msg import Illuminance, Range
 
 from ezshop_common.store_config import load_store
-from ezshop_msgs.msg import Alert, ShelfEvent, ShelfState
+from ezshop_msgs.msg import Alert, ShelfEvent
+from ezshop_ros.stamps import stamp_ns, time_from_ns
+from ezshop_ros.topics import (
+    ALERTS,
+    CLOCK,
+    DIAGNOSTICS,
+    RANGE,
+    SHELF_EVENTS,
+    SHELF_STATE,
+    lane_fields,
+    lane_reading,
+)
 from ezshop_sensors.lane_filter import NS, FilterParams, LaneFilter
 from ezshop_sensors.messages import illuminance_msg, range_msg
 from ezshop_sensors.shelf_monitor_node import ShelfMonitorNode
-from ezshop_sensors.trace_generator import CountChange, HandDip, generate_trace
+from ezshop_testing.lane_traces import CountChange, HandDip, generate_trace
 from ezshop_testing.param_files import node_parameters
 from ezshop_testing.ros import RosHarness
 
 TIMEOUT_S = 1.0
-
-
-def reliable(depth, latched=False):
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
-                      else DurabilityPolicy.VOLATILE)
 
 
 def float32(value: float) -> float:
@@ -50,19 +46,12 @@ def graph(config_dir):
     harness = RosHarness()
     got = {'events': [], 'states': [], 'alerts': [], 'diag': []}
     probe = harness.node('probe')
-    probe.create_subscription(ShelfEvent, 'shelf_events', got['events'].append, reliable(100))
-    probe.create_subscription(ShelfState, 'shelf_state', got['states'].append,
-                              reliable(1, latched=True))
-    probe.create_subscription(Alert, 'alerts', got['alerts'].append, reliable(50))
-    probe.create_subscription(DiagnosticArray, '/diagnostics', got['diag'].append, 50)
-    pubs = {
-        'lane_1': probe.create_publisher(Range, 'shelves/shelf_a/lane_1/range',
-                                         qos_profile_sensor_data),
-        'lane_2': probe.create_publisher(Range, 'shelves/shelf_a/lane_2/range',
-                                         qos_profile_sensor_data),
-        'lane_3': probe.create_publisher(Illuminance, 'shelves/shelf_a/lane_3/illuminance',
-                                         qos_profile_sensor_data),
-    }
+    SHELF_EVENTS.subscription(probe, got['events'].append)
+    SHELF_STATE.subscription(probe, got['states'].append)
+    ALERTS.subscription(probe, got['alerts'].append)
+    DIAGNOSTICS.subscription(probe, got['diag'].append)
+    pubs = {lane.lane_id: lane_reading(lane).publisher(probe, **lane_fields(lane))
+            for lane in store.lanes if lane.shelf_id == 'shelf_a'}
     monitor = harness.add(ShelfMonitorNode(context=harness.context, parameter_overrides=[
         Parameter('store_file', value=str(config_dir / 'store.yaml')),
         Parameter('shelves', value=['shelf_a']),
@@ -104,8 +93,7 @@ def expected_events(lane, samples, base_ns):
 
 def event_key(e):
     if isinstance(e, ShelfEvent):
-        return (e.quantity_delta, e.count_before, e.count_after,
-                e.header.stamp.sec * NS + e.header.stamp.nanosec)
+        return (e.quantity_delta, e.count_before, e.count_after, stamp_ns(e.header.stamp))
     return (e.delta, e.count_before, e.count_after, e.stamp_ns)
 
 
@@ -211,7 +199,7 @@ def test_late_subscriber_gets_the_shelf_state(graph):
     harness = graph['harness']
     late = []
     listener = harness.node('late_listener')
-    listener.create_subscription(ShelfState, 'shelf_state', late.append, reliable(1, True))
+    SHELF_STATE.subscription(listener, late.append)
     started = time.monotonic()
     assert harness.spin_until(lambda: late, 5.0)
     assert time.monotonic() - started < 5.0
@@ -226,8 +214,8 @@ def test_sensor_timeout_runs_on_sim_time(ros, config_dir):
 
     alerts = []
     probe = ros.node('sim_probe')
-    clock_pub = probe.create_publisher(Clock, '/clock', 10)
-    probe.create_subscription(Alert, 'alerts', alerts.append, reliable(50))
+    clock_pub = CLOCK.publisher(probe)
+    ALERTS.subscription(probe, alerts.append)
     monitor = ros.add(ShelfMonitorNode(context=ros.context, parameter_overrides=[
         Parameter('use_sim_time', value=True),
         Parameter('store_file', value=str(config_dir / 'store.yaml')),
@@ -238,7 +226,7 @@ def test_sensor_timeout_runs_on_sim_time(ros, config_dir):
     assert ros.spin_until(lambda: clock_pub.get_subscription_count() > 0, 10.0)
 
     def tick(sim_s):
-        clock_pub.publish(Clock(clock=time_msg(sim_s)))
+        clock_pub.publish(Clock(clock=time_from_ns(int(sim_s * NS))))
         assert ros.spin_until(
             lambda: monitor.get_clock().now().nanoseconds == int(sim_s * NS), 5.0)
         ros.spin_for(0.4)  # several timer periods
@@ -249,13 +237,6 @@ def test_sensor_timeout_runs_on_sim_time(ros, config_dir):
     tick(1002.5)   # 2.5 s of sim time without readings: every shelf_b lane is dead
     assert ros.spin_until(lambda: len(alerts) == 3, 5.0)
     assert {a.refs[0] for a in alerts} == {'shelf_b/lane_1', 'shelf_b/lane_2', 'shelf_b/lane_3'}
-
-
-def time_msg(seconds):
-    from builtin_interfaces.msg import Time
-
-    ns = int(seconds * NS)
-    return Time(sec=ns // NS, nanosec=ns % NS)
 
 
 def test_shelves_unset_watches_every_lane_with_the_shipped_parameters(ros, config_dir):
@@ -276,8 +257,8 @@ def test_ros2_param_set_changes_the_settle_time_and_refuses_wiring(ros, config_d
     """A second monitor (own node name, shelf_b; the module's graph on shelf_a still runs)."""
     events = []
     probe = ros.node('settle_probe')
-    probe.create_subscription(ShelfEvent, 'shelf_events', events.append, reliable(100))
-    pub = probe.create_publisher(Range, 'shelves/shelf_b/lane_1/range', qos_profile_sensor_data)
+    SHELF_EVENTS.subscription(probe, events.append)
+    pub = RANGE.publisher(probe, shelf='shelf_b', lane='lane_1')
     monitor = ros.add(ShelfMonitorNode(
         context=ros.context, cli_args=['--ros-args', '-r', '__node:=shelf_monitor_settle'],
         parameter_overrides=[Parameter('store_file', value=str(config_dir / 'store.yaml')),

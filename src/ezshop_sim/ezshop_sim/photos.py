@@ -2,7 +2,8 @@
 
 Photos live in an identities folder holding ``<identity>/<photo>.jpg`` (by default
 ``faces_root()/dev``: $EZSHOP_FACES, else the photos shipped with ezshop_common; both parts
-are settings). For every identity the photos, sorted by name, are split deterministically:
+are settings), listed by ezshop_vision.face_photos (numeric order: 1.jpg, 2.jpg, ..., 10.jpg).
+For every identity the photos are split deterministically:
 the first one (two when the person has three or more) enrol the person, the others are what
 the cameras show; a person with a single photo is shown with it. Photos are only ever read from
 that folder, never copied.
@@ -19,8 +20,8 @@ import cv2
 import numpy as np
 
 from ezshop_common.paths import faces_root
+from ezshop_vision.face_photos import PHOTO_SUFFIXES, list_photos, load_bgr
 
-PHOTO_SUFFIXES = ('.jpg', '.jpeg', '.png')
 DEFAULT_SUBDIR = 'dev'
 #: Margin kept around the detected face box when cropping, as a fraction of the box size.
 CROP_MARGIN = 0.35
@@ -44,12 +45,7 @@ def list_identities(folder: str | os.PathLike) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         raise PhotoError(f'{folder}: no such photo folder (set EZSHOP_FACES or faces_dir)')
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and _photos_in(p))
-
-
-def _photos_in(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES),
-                  key=lambda p: (len(p.stem), p.stem))
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and list_photos(p))
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,7 @@ def split_photos(folder: str | os.PathLike, identity: str) -> PhotoSplit:
     person = Path(folder) / identity
     if not person.is_dir():
         raise PhotoError(f'{person}: no photo folder for identity {identity!r}')
-    photos = _photos_in(person)
+    photos = list_photos(person)
     if not photos:
         raise PhotoError(f'{person}: no photos ({", ".join(PHOTO_SUFFIXES)})')
     if len(photos) == 1:
@@ -104,9 +100,10 @@ def load_face_crop(photo: str | os.PathLike) -> FaceCrop:
     with _crop_lock:
         if photo in _crop_cache:
             return _crop_cache[photo]
-    image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
-    if image is None:
-        raise PhotoError(f'{photo}: cannot read image')
+    try:
+        image = load_bgr(photo)
+    except ValueError as exc:
+        raise PhotoError(str(exc)) from None
     box = _find_face(image)
     crop = _crop_around(image, box, photo)
     with _crop_lock:

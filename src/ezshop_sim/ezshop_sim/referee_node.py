@@ -18,13 +18,22 @@ from pathlib import Path
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ezshop_common.store_config import load_store
-from ezshop_msgs.msg import CartAction, CustomerEvent, Gallery, GroundTruth, Receipt, ShelfEvent
+from ezshop_msgs.msg import CartAction, CustomerEvent, GroundTruth, Receipt, ShelfEvent
 from ezshop_msgs.srv import ForgetCustomer
 from ezshop_ros.parameters import declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin_once
+from ezshop_ros.process import run_node, spin_once
+from ezshop_ros.stamps import stamp_seconds
+from ezshop_ros.topics import (
+    CART_ACTIONS,
+    CUSTOMER_EVENTS,
+    DIAGNOSTICS,
+    GALLERY,
+    GROUND_TRUTH,
+    RECEIPTS,
+    SHELF_EVENTS,
+)
 from ezshop_sim.photos import enrolment_photos, identities_dir
 from ezshop_sim.referee import (
     CUSTOMER_ABSENT,
@@ -69,18 +78,6 @@ EXIT_WRONG = 3
 EXIT_SETUP_FAILED = 4
 
 
-def _qos(depth: int, latched: bool = False) -> QoSProfile:
-    return QoSProfile(depth=depth, history=HistoryPolicy.KEEP_LAST,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
-                      else DurabilityPolicy.VOLATILE)
-
-
-def stamp_seconds(msg) -> float:
-    """A message's header stamp in seconds (the clock of whoever stamped it)."""
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-
-
 def truth_event(msg: GroundTruth) -> TruthEvent | None:
     """A ground-truth message as the score's TruthEvent; None for SCENARIO_DONE (or an
     unknown kind)."""
@@ -88,7 +85,7 @@ def truth_event(msg: GroundTruth) -> TruthEvent | None:
     if kind is None:
         return None
     return TruthEvent(kind, msg.shopper, msg.enrolled, msg.item_id, msg.quantity,
-                      msg.shelf_id, msg.lane_id, stamp_seconds(msg))
+                      msg.shelf_id, msg.lane_id, stamp_seconds(msg.header.stamp))
 
 
 class RefereeNode(Node):
@@ -132,7 +129,7 @@ class RefereeNode(Node):
         """A database kept from an earlier run may hold the same people: forget them, or the
         gallery would hold two identities with one face and nobody would be recognised."""
         galleries = []
-        sub = self.create_subscription(Gallery, 'gallery', galleries.append, _qos(1, True))
+        sub = GALLERY.subscription(self, galleries.append)
         deadline = time.monotonic() + self.cfg.service_timeout_s
         while not galleries and time.monotonic() < deadline:
             spin_once(executor, 0.1)
@@ -156,15 +153,12 @@ class RefereeNode(Node):
     def watch(self) -> None:
         """Subscribe to everything judged; the simulator starts once we subscribe to truth."""
         self.started = time.monotonic()
-        self.create_subscription(GroundTruth, 'sim/ground_truth', self._on_truth,
-                                 _qos(1000, latched=True))
-        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event, _qos(1000))
-        self.create_subscription(CartAction, 'cart_actions', self._on_cart_action, _qos(1000))
-        self.create_subscription(CustomerEvent, 'customer_events', self._on_customer_event,
-                                 _qos(1000))
-        self.create_subscription(Receipt, 'receipts', self._on_receipt, _qos(100, True))
-        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
-                                 _qos(50))
+        GROUND_TRUTH.subscription(self, self._on_truth)
+        SHELF_EVENTS.subscription(self, self._on_shelf_event)
+        CART_ACTIONS.subscription(self, self._on_cart_action)
+        CUSTOMER_EVENTS.subscription(self, self._on_customer_event)
+        RECEIPTS.subscription(self, self._on_receipt)
+        DIAGNOSTICS.subscription(self, self._on_diagnostics)
         self.say('watching; the simulator starts when the graph is ready')
 
     def elapsed(self) -> float:
@@ -199,7 +193,7 @@ class RefereeNode(Node):
 
     def _on_cart_action(self, msg: CartAction) -> None:
         action = CartActionView(msg.event_id, msg.customer_id, msg.item_id, msg.quantity,
-                                msg.shelf_id, msg.lane_id, stamp_seconds(msg),
+                                msg.shelf_id, msg.lane_id, stamp_seconds(msg.header.stamp),
                                 msg.resolves_event_id, msg.ambiguous)
         if not self.referee.on_cart_action(action, time.monotonic()):
             return
@@ -212,8 +206,8 @@ class RefereeNode(Node):
     def _on_customer_event(self, msg: CustomerEvent) -> None:
         kind = CUSTOMER_KINDS.get(msg.kind)
         if kind is None or not self.referee.on_customer_event(
-                msg.event_id, kind, msg.customer_id, stamp_seconds(msg), time.monotonic(),
-                msg.camera_id):
+                msg.event_id, kind, msg.customer_id, stamp_seconds(msg.header.stamp),
+                time.monotonic(), msg.camera_id):
             return
         name = self.referee.enrolled_ids.get(msg.customer_id, msg.customer_id)
         camera = msg.camera_id or 'an unnamed camera'
@@ -284,28 +278,24 @@ class RefereeNode(Node):
         return EXIT_WRONG if self.cfg.fail_on_wrong and not report['all_right'] else EXIT_OK
 
 
-def main(args=None) -> int:
-    init_node_process(args)
-    code = EXIT_SETUP_FAILED
-    node = None
+def judge(node: RefereeNode) -> int:
+    """Enrol the scenario's shoppers, watch the graph, give the verdict (the exit code)."""
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
     try:
-        node = RefereeNode()
-        executor = SingleThreadedExecutor(context=node.context)
-        executor.add_node(node)
-        if node.enrol(executor):
-            node.watch()
-            code = node.run(executor)
-        else:
+        if not node.enrol(executor):
             node.say('enrolment failed; is store_node running?')
+            return EXIT_SETUP_FAILED
+        node.watch()
+        return node.run(executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         # Stopped on request (Ctrl-C, SIGTERM): no verdict, and not a failure either.
         print('referee: stopped before the verdict', file=sys.stderr, flush=True)
-        code = EXIT_OK
-    finally:
-        if node is not None:
-            node.destroy_node()
-        shutdown_node_process()
-    return code
+        return EXIT_OK
+
+
+def main(args=None) -> int:
+    return run_node(RefereeNode, args, run=judge)
 
 
 def console_main() -> None:

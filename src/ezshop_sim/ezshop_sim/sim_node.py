@@ -13,42 +13,40 @@ import math
 import sys
 import time
 
-import rclpy
-from builtin_interfaces.msg import Time
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CameraInfo, Illuminance, Image, Range
+from sensor_msgs.msg import CameraInfo
 
 from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
 from ezshop_msgs.msg import GroundTruth
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, task
 from ezshop_ros.parameters import declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin_once
+from ezshop_ros.process import EXIT_OK, run_node, spin_once
+from ezshop_ros.stamps import time_from_ns
+from ezshop_ros.topics import (
+    CAMERA_INFO,
+    CLOCK,
+    GROUND_TRUTH,
+    IMAGE_RAW,
+    lane_fields,
+    lane_reading,
+)
+from ezshop_sensors.messages import illuminance_msg, range_msg
 from ezshop_sim.lanes import lane_signals
 from ezshop_sim.photos import identities_dir, split_photos
 from ezshop_sim.render import FrameRenderer
 from ezshop_sim.scenario import load_scenario
 from ezshop_sim.sim_settings import SimSettings
 from ezshop_sim.world import build_world
+from ezshop_vision.image_conversion import cv2_to_imgmsg
 
 GT_KINDS = {'ENTERED': GroundTruth.ENTERED, 'EXITED': GroundTruth.EXITED,
             'TAKE': GroundTruth.TAKE, 'PUT_BACK': GroundTruth.PUT_BACK,
             'SCENARIO_DONE': GroundTruth.SCENARIO_DONE}
 #: At most this many readings per lane are caught up in one timer tick (the rest are skipped).
 MAX_CATCH_UP = 30
-#: HC-SR04 beam: about 15 degrees.
-ULTRASONIC_FOV_RAD = 0.26
-
-
-def _qos(depth: int, reliable: bool, transient_local: bool = False) -> QoSProfile:
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST, depth=depth,
-        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient_local
-        else DurabilityPolicy.VOLATILE)
 
 
 class SimNode(Node):
@@ -68,28 +66,19 @@ class SimNode(Node):
         self.renderer = FrameRenderer(self.world, self.seed)
         self.signals = lane_signals(self.world, self.seed, cfg.rate_hz)
 
-        # Images: RELIABLE publisher, depth 1 -- matches best-effort *and* reliable depth-1
-        # subscribers (a best-effort publisher would not match a reliable one); keep-last 1
-        # never blocks on a slow reader.
-        image_qos = _qos(1, reliable=True)
         self._cameras = []
         for camera in self.store.cameras:
-            base = f'cameras/{camera.camera_id}'
             self._cameras.append((camera,
-                                  self.create_publisher(Image, f'{base}/image_raw', image_qos),
-                                  self.create_publisher(CameraInfo, f'{base}/camera_info',
-                                                        _qos(1, reliable=True)),
+                                  IMAGE_RAW.publisher(self, camera=camera.camera_id),
+                                  CAMERA_INFO.publisher(self, camera=camera.camera_id),
                                   _camera_info(camera)))
-        sensor_qos = _qos(5, reliable=False)
         self._lanes = []
         for signal in self.signals:
             lane = signal.lane
-            msg_type = Range if lane.sensor == SENSOR_ULTRASONIC else Illuminance
-            self._lanes.append((signal, self.create_publisher(msg_type, lane.reading_topic,
-                                                              sensor_qos), 0))
-        self._gt_pub = self.create_publisher(GroundTruth, 'sim/ground_truth',
-                                             _qos(1000, reliable=True, transient_local=True))
-        self._clock_pub = self.create_publisher(Clock, '/clock', _qos(1, True)) \
+            self._lanes.append((signal, lane_reading(lane).publisher(self, **lane_fields(lane)),
+                                0))
+        self._gt_pub = GROUND_TRUTH.publisher(self)
+        self._clock_pub = CLOCK.publisher(self) \
             if cfg.publish_clock else None
 
         self.state = 'waiting'
@@ -123,9 +112,9 @@ class SimNode(Node):
             return 0.0
         return (time.monotonic() - self._start_mono) * self._cfg.time_scale
 
-    def stamp(self, t: float) -> Time:
-        ns = self._epoch_ns + int(round(t * 1e9))
-        return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    def stamp_ns(self, t: float) -> int:
+        """The stamp of scenario second t (ns on the node's clock)."""
+        return self._epoch_ns + int(round(t * 1e9))
 
     def _waiting_for(self) -> list[str]:
         return [topic for topic in self._cfg.wait_for_subscribers
@@ -149,7 +138,7 @@ class SimNode(Node):
             self._start()
         t = self.sim_time()
         if self._clock_pub is not None:
-            self._clock_pub.publish(Clock(clock=self.stamp(t)))
+            self._clock_pub.publish(Clock(clock=time_from_ns(self.stamp_ns(t))))
         events = self.world.events
         while self._next_event < len(events) and events[self._next_event].t <= t:
             self._publish_truth(events[self._next_event])
@@ -173,7 +162,7 @@ class SimNode(Node):
                           enrolled=event.enrolled, shelf_id=event.shelf_id,
                           lane_id=event.lane_id, item_id=event.item_id,
                           quantity=event.quantity)
-        msg.header.stamp = self.stamp(event.t)
+        msg.header.stamp = time_from_ns(self.stamp_ns(event.t))
         msg.header.frame_id = 'store'
         self._gt_pub.publish(msg)
         self._counts['ground_truth_published'] += 1
@@ -193,11 +182,10 @@ class SimNode(Node):
             return
         self._counts['frames_skipped'] += (due - self._next_frame) * len(self._cameras)
         t = due / fps
-        stamp = self.stamp(t)
+        stamp = time_from_ns(self.stamp_ns(t))
         for camera, image_pub, info_pub, info in self._cameras:
             frame = self.renderer.render(camera.camera_id, t, due)
-            msg = Image(height=frame.shape[0], width=frame.shape[1], encoding='bgr8',
-                        is_bigendian=0, step=frame.shape[1] * 3, data=frame.tobytes())
+            msg = cv2_to_imgmsg(frame, 'bgr8')
             msg.header.stamp = stamp
             msg.header.frame_id = camera.frame_id
             image_pub.publish(msg)
@@ -242,16 +230,13 @@ class SimNode(Node):
             self._counts['idle_readings_published'] += 1
 
     def _reading_msg(self, lane, reading):
+        """The message the lane's real sensor node would publish (ezshop_sensors.messages)."""
+        stamp_ns = self.stamp_ns(reading.t)
         if lane.sensor == SENSOR_ULTRASONIC:
             geo = lane.ultrasonic
-            msg = Range(radiation_type=Range.ULTRASOUND, field_of_view=ULTRASONIC_FOV_RAD,
-                        min_range=geo.min_range_m, max_range=geo.max_range_m,
-                        range=reading.value)
-        else:
-            msg = Illuminance(illuminance=reading.value, variance=0.0)
-        msg.header.stamp = self.stamp(reading.t)
-        msg.header.frame_id = lane.frame_id
-        return msg
+            return range_msg(stamp_ns, lane.frame_id, reading.value, geo.max_range_m,
+                             geo.min_range_m)
+        return illuminance_msg(stamp_ns, lane.frame_id, reading.value)
 
     def _simulator_status(self):
         level = OK
@@ -281,26 +266,17 @@ def _camera_info(camera) -> CameraInfo:
     return info
 
 
+def play(node: SimNode) -> int:
+    """Spin the simulator until its scenario has played out (or a stop signal)."""
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    while node.context.ok() and not node.finished:
+        spin_once(executor, 0.1)
+    return EXIT_OK
+
+
 def main(args=None) -> int:
-    init_node_process(args)
-    node = None
-    code = 0
-    try:
-        node = SimNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while rclpy.ok() and not node.finished:
-            spin_once(executor, 0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:  # bad scenario, store file, photo folder or parameter
-        print(f'sim_node: {exc}', file=sys.stderr)
-        code = 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        shutdown_node_process()
-    return code
+    return run_node(SimNode, args, run=play)
 
 
 if __name__ == '__main__':

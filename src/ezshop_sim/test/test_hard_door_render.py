@@ -46,12 +46,12 @@ def _found_alone(world, renderer, engine, camera, k):
     seen = world.in_view(camera, t)
     owners = {}
     for i, box in enumerate(boxes):
-        cx, cy = box.x + box.w / 2, box.y + box.h / 2
+        cx, cy = box.x + box.width / 2, box.y + box.height / 2
         near = [view.identity for view, (x, y, size) in seen
                 if abs(cx - x) < MATCH * size and abs(cy - y) < MATCH * size]
         if len(near) == 1:
             owners.setdefault(near[0], []).append(i)
-    return {name: boxes[hits[0]].h for name, hits in owners.items() if len(hits) == 1}
+    return {name: boxes[hits[0]].height for name, hits in owners.items() if len(hits) == 1}
 
 
 @pytest.mark.parametrize(('name', 'camera'), [('group_of_four', 'cam_entrance'),

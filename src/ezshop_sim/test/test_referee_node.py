@@ -5,25 +5,18 @@ import dataclasses
 
 from builtin_interfaces.msg import Time
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ezshop_msgs.msg import CartAction, CartLine, CustomerEvent, GroundTruth, Receipt
+from ezshop_ros.stamps import NS_PER_S, time_from_ns
+from ezshop_ros.topics import CART_ACTIONS, CUSTOMER_EVENTS, GROUND_TRUTH, RECEIPTS
 from ezshop_sim.referee_node import EXIT_OK, EXIT_WRONG, RefereeNode
 
-T0_S = 1_700_000_000
-
-
-def qos(depth, latched=False):
-    return QoSProfile(depth=depth, history=HistoryPolicy.KEEP_LAST,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
-                      else DurabilityPolicy.VOLATILE)
+T0_NS = 1_700_000_000 * NS_PER_S
 
 
 def at(t: float) -> Time:
     """A stamp t seconds into the scenario on the simulator's clock."""
-    ns = int(round(t * 1e9))
-    return Time(sec=T0_S + ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    return time_from_ns(T0_NS + int(round(t * NS_PER_S)))
 
 
 def truth(kind, t, shopper='', item_id='', quantity=0):
@@ -58,10 +51,8 @@ def test_referee_node_counts_cart_level_errors_and_presence_events(ros, capsys, 
     node.referee.enrolled_ids.update({'id-ada': 'ada', 'id-bob': 'bob'})
     node.watch()
     probe = ros.node('referee_probe')
-    pubs = {'truth': probe.create_publisher(GroundTruth, 'sim/ground_truth', qos(100, True)),
-            'cart': probe.create_publisher(CartAction, 'cart_actions', qos(100)),
-            'customer': probe.create_publisher(CustomerEvent, 'customer_events', qos(100)),
-            'receipt': probe.create_publisher(Receipt, 'receipts', qos(10, True))}
+    pubs = {'truth': GROUND_TRUTH.publisher(probe), 'cart': CART_ACTIONS.publisher(probe),
+            'customer': CUSTOMER_EVENTS.publisher(probe), 'receipt': RECEIPTS.publisher(probe)}
     assert ros.spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()),
                           10.0)
 

@@ -4,27 +4,19 @@ import math
 import statistics
 
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Illuminance, Image, Range
+from sensor_msgs.msg import Range
 from std_msgs.msg import Empty
 
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import GroundTruth
+from ezshop_ros.stamps import stamp_seconds
+from ezshop_ros.topics import CAMERA_INFO, DIAGNOSTICS, GROUND_TRUTH, ILLUMINANCE, IMAGE_RAW, RANGE
 from ezshop_sim.sim_node import SimNode
-
-BEST_EFFORT_1 = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                           reliability=ReliabilityPolicy.BEST_EFFORT)
-SENSOR = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
-                    reliability=ReliabilityPolicy.BEST_EFFORT)
-TRUTH = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
-                   reliability=ReliabilityPolicy.RELIABLE,
-                   durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def stamp_s(msg):
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    return stamp_seconds(msg.header.stamp)
 
 
 @pytest.fixture(scope='module')
@@ -42,15 +34,12 @@ def test_sim_node_plays_a_scenario_over_dds(ros, faces_root, store):
     ]))
     probe = ros.node('sim_probe')
     got = {'frames': [], 'info': [], 'truth': [], 'range': [], 'lux': [], 'diag': []}
-    probe.create_subscription(Image, 'cameras/cam_entrance/image_raw',
-                              got['frames'].append, BEST_EFFORT_1)
-    probe.create_subscription(CameraInfo, 'cameras/cam_entrance/camera_info',
-                              got['info'].append, BEST_EFFORT_1)
-    probe.create_subscription(GroundTruth, 'sim/ground_truth', got['truth'].append, TRUTH)
-    probe.create_subscription(Range, 'shelves/shelf_a/lane_1/range', got['range'].append, SENSOR)
-    probe.create_subscription(Illuminance, 'shelves/shelf_a/lane_3/illuminance',
-                              got['lux'].append, SENSOR)
-    probe.create_subscription(DiagnosticArray, '/diagnostics', got['diag'].append, 10)
+    IMAGE_RAW.subscription(probe, got['frames'].append, camera='cam_entrance')
+    CAMERA_INFO.subscription(probe, got['info'].append, camera='cam_entrance')
+    GROUND_TRUTH.subscription(probe, got['truth'].append)
+    RANGE.subscription(probe, got['range'].append, shelf='shelf_a', lane='lane_1')
+    ILLUMINANCE.subscription(probe, got['lux'].append, shelf='shelf_a', lane='lane_3')
+    DIAGNOSTICS.subscription(probe, got['diag'].append)
 
     # The scenario clock waits for a subscriber on sim_test/go: nothing happens before.
     ros.spin_for(1.0)

@@ -1,10 +1,9 @@
 """The installed sim_node executable: frames cross processes, it exits when told, bad input."""
 
 from ament_index_python.packages import get_package_prefix
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
 
 from ezshop_msgs.msg import GroundTruth
+from ezshop_ros.topics import GROUND_TRUTH, IMAGE_RAW
 from ezshop_testing.env import ros_env
 from ezshop_testing.processes import ChildProcess
 
@@ -14,12 +13,8 @@ EXE = f"{get_package_prefix('ezshop_sim')}/lib/ezshop_sim/sim_node"
 def test_sim_node_process_streams_frames_and_exits_when_done(ros, faces_root):
     probe = ros.node('sim_process_probe')
     frames, truth = [], []
-    probe.create_subscription(Image, 'cameras/cam_entrance/image_raw', frames.append,
-                              QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                                         reliability=ReliabilityPolicy.BEST_EFFORT))
-    probe.create_subscription(GroundTruth, 'sim/ground_truth', truth.append, QoSProfile(
-        history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    IMAGE_RAW.subscription(probe, frames.append, camera='cam_entrance')
+    GROUND_TRUTH.subscription(probe, truth.append)
     child = ChildProcess([EXE, '--ros-args', '-p', 'scenario:=one_shopper',
                           '-p', 'time_scale:=4.0', '-p', 'fps:=5.0', '-p', 'on_done:=exit',
                           '-p', f'faces_dir:={faces_root}',
@@ -43,7 +38,7 @@ def test_bad_scenario_is_a_clear_error_not_a_traceback(tmp_path):
     bad.write_text('shoppers:\n  - identity: obama\n    actions: [{take: 0}, exit]\n')
     child = ChildProcess([EXE, '--ros-args', '-p', f'scenario:={bad}'], env=ros_env())
     try:
-        assert child.wait_for_line('sim_node:', 20.0), child.output
+        assert child.wait_for_line('SimNode: bad configuration:', 20.0), child.output
         assert child.proc.wait(timeout=20) == 2
     finally:
         child.stop()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-from builtin_interfaces.msg import Time
-
+from ezshop_common.boxes import Box
 from ezshop_msgs.msg import (
     Alert,
     Cart,
@@ -16,6 +15,7 @@ from ezshop_msgs.msg import (
     Receipt,
     ShelfEvent,
 )
+from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_store.cart_rules import (
     ENDED_ABSENT,
     ENDED_EXIT,
@@ -24,7 +24,7 @@ from ezshop_store.cart_rules import (
     OPENED_LATE,
     Line,
 )
-from ezshop_store.fusion_core import Box, Decision, Face, Frame, ShelfChange
+from ezshop_store.fusion_core import Decision, Face, Frame, ShelfChange
 from ezshop_store.presence import SEEN, PresenceEvent
 from ezshop_store.store_types import (
     AlertOut,
@@ -42,14 +42,6 @@ ENDED_BY_CODE = {ENDED_EXIT: Receipt.ENDED_EXIT, ENDED_ABSENT: Receipt.ENDED_ABS
 
 class BadMessageError(ValueError):
     """A message that cannot be used; the text says why."""
-
-
-def stamp_ns(stamp: Time) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
-
-
-def to_time(ns: int) -> Time:
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 def _need_id(value: str, what: str) -> str:
@@ -113,7 +105,7 @@ def cart_msg(view: CartView, store_id: str) -> Cart:
                visit_id=str(view.visit_id) if view.in_store else '',
                lines=[cart_line(ln) for ln in view.lines], total_cents=view.total_cents,
                currency=view.currency)
-    msg.header.stamp = to_time(view.stamp_ns)
+    msg.header.stamp = time_from_ns(view.stamp_ns)
     return msg
 
 
@@ -122,17 +114,17 @@ def receipt_msg(view: ReceiptView, store_id: str) -> Receipt:
                   visit_id=str(view.visit_id), customer_id=view.customer_id,
                   customer_name=view.customer_name, lines=[cart_line(ln) for ln in view.lines],
                   total_cents=view.total_cents, currency=view.currency,
-                  entered_at=to_time(view.entered_ns), exited_at=to_time(view.exited_ns),
+                  entered_at=time_from_ns(view.entered_ns), exited_at=time_from_ns(view.exited_ns),
                   opened_by=OPENED_BY_CODE.get(view.opened_by, Receipt.OPENED_AT_ENTRANCE),
                   ended_by=ENDED_BY_CODE.get(view.ended_by, Receipt.ENDED_EXIT))
-    msg.header.stamp = to_time(view.stamp_ns)
+    msg.header.stamp = time_from_ns(view.stamp_ns)
     return msg
 
 
 def alert_msg(alert: AlertOut, source: str) -> Alert:
     msg = Alert(level=alert.level, kind=alert.kind, message=alert.message,
                 refs=list(alert.refs), source=source)
-    msg.header.stamp = to_time(alert.stamp_ns)
+    msg.header.stamp = time_from_ns(alert.stamp_ns)
     return msg
 
 
@@ -144,7 +136,7 @@ def cart_action_msg(decision: Decision, frame_id: str = '') -> CartAction:
                      candidate_scores=[float(s) for _, s in decision.candidates],
                      shelf_id=decision.shelf_id, lane_id=decision.lane_id,
                      resolves_event_id=decision.resolves_event_id)
-    msg.header.stamp = to_time(decision.stamp_ns)
+    msg.header.stamp = time_from_ns(decision.stamp_ns)
     msg.header.frame_id = frame_id
     return msg
 
@@ -155,5 +147,5 @@ def presence_event_msg(event: PresenceEvent) -> CustomerEvent:
                         kind=CustomerEvent.SEEN if event.kind == SEEN else CustomerEvent.ABSENT,
                         customer_id=event.customer_id, camera_id=event.camera_id,
                         confidence=float(min(max(event.confidence, 0.0), 1.0)))
-    msg.header.stamp = to_time(event.stamp_ns)
+    msg.header.stamp = time_from_ns(event.stamp_ns)
     return msg

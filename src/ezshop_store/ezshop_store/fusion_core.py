@@ -1,7 +1,7 @@
 """Who took it: pure fusion logic (no rclpy), from face observations to cart decisions.
 
 Times are integer nanoseconds (header stamps). A shelf event is decided from the frames of the
-cameras that cover its lane within [stamp - window_before, stamp + window_after]. Every face
+cameras that cover its lane within [stamp - window_before_s, stamp + window_after_s]. Every face
 track seen there is scored by how near its face was to the lane's reach zone and for how long:
 
     proximity(frame) = exp(-d / distance_scale_px), d = pixel distance from the face centre
@@ -39,6 +39,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ezshop_common.boxes import Box
+
 UNKNOWN_PREFIX = 'unknown:'
 
 POLICY_ASSIGN_BEST = 'assign_best'
@@ -55,26 +57,6 @@ UNATTRIBUTED = 'unattributed'
 HELD_OUTCOMES = (AMBIGUOUS_HELD, LOW_CONFIDENCE_HELD, UNATTRIBUTED)
 
 TrackKey = tuple[str, int]  # (camera id, track id)
-
-
-@dataclass(frozen=True)
-class Box:
-    """An axis-aligned rectangle in image pixels."""
-
-    x: float
-    y: float
-    width: float
-    height: float
-
-    @property
-    def center(self) -> tuple[float, float]:
-        return (self.x + self.width / 2.0, self.y + self.height / 2.0)
-
-    def distance_to(self, px: float, py: float) -> float:
-        """Euclidean distance from a point to this rectangle (0 inside)."""
-        dx = max(self.x - px, 0.0, px - (self.x + self.width))
-        dy = max(self.y - py, 0.0, py - (self.y + self.height))
-        return math.hypot(dx, dy)
 
 
 @dataclass(frozen=True)
@@ -180,7 +162,7 @@ class FaceBuffer:
 def ready_to_decide(event_stamp_ns: int, window_after_ns: int,
                     latest_by_camera: Mapping[str, int | None],
                     camera_ids: Iterable[str]) -> bool:
-    """True once every covering camera has a frame stamped at or after stamp + window_after."""
+    """True once every covering camera has a frame stamped at or after stamp + window_after_s."""
     needed = event_stamp_ns + window_after_ns
     for camera_id in camera_ids:
         latest = latest_by_camera.get(camera_id)

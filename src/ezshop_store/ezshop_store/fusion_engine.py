@@ -5,7 +5,7 @@ The node feeds it inputs (faces, shelf events, door events, carts) and the clock
 the FusionEffects each call returns, like the store node does with the store's Effects.
 
 - **Readiness.** A shelf event is decided once every covering camera sent a frame stamped at
-  or after stamp + window_after, or at its deadline (node clock) with what has arrived.
+  or after stamp + window_after_s, or at its deadline (node clock) with what has arrived.
 - **Decisions** come from fusion_core (scores by proximity to the reach zone x time).
 - **Late attribution.** A held pick (unattributed, ambiguous or low confidence) keeps its
   window and candidate tracks for ``late_attribution_ns`` after it was decided (image time; a
@@ -24,6 +24,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from ezshop_common.boxes import Box
 from ezshop_common.store_config import ROLE_ENTRANCE, ROLE_EXIT
 from ezshop_store import fusion_core as core
 from ezshop_store.presence import SEEN, Presence, PresenceEvent, PresenceSettings
@@ -34,7 +35,7 @@ SEEN_EVENTS_KEPT = 10_000
 LATE_SUFFIX = ':late'
 
 #: cameras_covering(shelf_id, lane_id) -> {camera id: reach zone}
-CoverageFn = Callable[[str, str], dict[str, core.Box]]
+CoverageFn = Callable[[str, str], dict[str, Box]]
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class _Pick:
     """A shelf event waiting for its frames, or held and waiting for a late attribution."""
 
     change: core.ShelfChange
-    zones: dict[str, core.Box]
+    zones: dict[str, Box]
     deadline_ns: int
     held: core.Decision | None = None
     held_since_ns: int = 0  # newest image stamp when it was held

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from ezshop_common.store_config import load_store
-from ezshop_msgs.msg import Alert, Cart, CartAction, CustomerEvent, FaceArray, ShelfEvent
+from ezshop_msgs.msg import Cart, CartAction, CustomerEvent, FaceArray, ShelfEvent
 from ezshop_ros.diagnostics import counter_status, diagnostics_updater, task
 from ezshop_ros.parameters import declare_read_only, declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin
+from ezshop_ros.process import run_node
+from ezshop_ros.stamps import stamp_ns
+from ezshop_ros.topics import ALERTS, CART_ACTIONS, CARTS, CUSTOMER_EVENTS, FACES, SHELF_EVENTS
 from ezshop_store import convert
 from ezshop_store.fusion_engine import FusionEffects
 from ezshop_store.fusion_settings import FusionSettings
 from ezshop_store.presence import SEEN
-from ezshop_store.ros_profiles import keep_all, reliable
 
 
 class FusionNode(Node):
@@ -41,17 +41,15 @@ class FusionNode(Node):
         self.frame_ids: dict[str, str] = {}
 
         for camera in self.store.cameras:
-            self.create_subscription(
-                FaceArray, camera.faces_topic,
-                lambda msg, cam=camera.camera_id: self._on_faces(msg, cam), reliable(50))
-        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event, keep_all())
-        self.create_subscription(CustomerEvent, 'customer_events', self._on_customer_event,
-                                 keep_all())
-        self.create_subscription(Cart, 'carts', self._on_cart, reliable(100, latched=True))
-        self.actions_pub = self.create_publisher(CartAction, 'cart_actions', keep_all())
-        self.presence_pub = self.create_publisher(CustomerEvent, 'customer_events', keep_all())
+            FACES.subscription(self, lambda msg, cam=camera.camera_id: self._on_faces(msg, cam),
+                               camera=camera.camera_id)
+        SHELF_EVENTS.subscription(self, self._on_shelf_event)
+        CUSTOMER_EVENTS.subscription(self, self._on_customer_event)
+        CARTS.subscription(self, self._on_cart)
+        self.actions_pub = CART_ACTIONS.publisher(self)
+        self.presence_pub = CUSTOMER_EVENTS.publisher(self)
         self.unsent: list[CartAction] = []
-        self.alerts_pub = self.create_publisher(Alert, 'alerts', reliable(100))
+        self.alerts_pub = ALERTS.publisher(self)
         self.create_timer(0.02, self._tick)
         self._diagnostics = diagnostics_updater(self, 'fusion')
         self._diagnostics.add('fusion', task(self._fusion_status))
@@ -75,12 +73,12 @@ class FusionNode(Node):
             return  # our own SEEN / ABSENT, or an unknown person
         self._publish(self.engine.on_door_event(
             msg.kind == CustomerEvent.ENTERED, msg.customer_id,
-            convert.stamp_ns(msg.header.stamp), msg.camera_id))
+            stamp_ns(msg.header.stamp), msg.camera_id))
 
     def _on_cart(self, msg: Cart) -> None:
         self._publish(self.engine.on_cart(
             msg.customer_id, bool(msg.visit_id), {ln.item_id: ln.quantity for ln in msg.lines},
-            convert.stamp_ns(msg.header.stamp)))
+            stamp_ns(msg.header.stamp)))
 
     def _on_shelf_event(self, msg: ShelfEvent) -> None:
         try:
@@ -138,13 +136,5 @@ class FusionNode(Node):
         return counter_status(counters, warn_keys=('decided_on_timeout',))
 
 
-def main(args=None):
-    init_node_process(args)
-    node = FusionNode()
-    try:
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        shutdown_node_process()
+def main(args=None) -> int:
+    return run_node(FusionNode, args)

@@ -2,13 +2,14 @@
 
 `ezshop_ros.parameters.declare_settings` makes one ROS parameter per field. Dynamic fields are
 thresholds and times the engine reads on every decision; the buffer's horizon is sized from
-late_attribution_s and window_before at start, so those two are read once.
+late_attribution_s and window_before_s at start, so those two are read once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ezshop_common.boxes import Box
 from ezshop_common.settings import setting
 from ezshop_common.store_config import StoreConfig
 from ezshop_store import fusion_core as core
@@ -26,12 +27,12 @@ def _ns(seconds: float) -> int:
 class FusionSettings:
     """Everything fusion_node decides with; see docs/packages/ezshop_store.md for the why."""
 
-    window_before: float = setting(
+    window_before_s: float = setting(
         1.5, 'Faces seen this long before a shelf event count (s)', 0.0, 10.0)
-    window_after: float = setting(
+    window_after_s: float = setting(
         1.0, 'Faces seen this long after a shelf event count (s)', 0.0, 10.0, dynamic=True)
-    decision_timeout: float = setting(
-        1.0, 'Extra wait beyond window_after for late or missing camera frames before deciding '
+    decision_timeout_s: float = setting(
+        1.0, 'Extra wait beyond window_after_s for late or missing camera frames before deciding '
         'with what has arrived (s)', 0.0, 30.0, dynamic=True)
     distance_scale_px: float = setting(
         30.0, 'Pixel distance from the reach zone at which a face counts exp(-1) of one inside '
@@ -59,9 +60,9 @@ class FusionSettings:
     ambiguous_policy: str = setting(
         core.POLICY_HOLD, 'What to do when ambiguous: hold (unattributed, for staff; default) '
         'or assign_best (charge the best, flag it)', dynamic=True)
-    buffer_horizon: float = setting(
+    buffer_horizon_s: float = setting(
         20.0, 'Face frames older than this behind the newest are dropped; at least '
-        'late_attribution_s + window_before (s)', 1.0, 300.0)
+        'late_attribution_s + window_before_s (s)', 1.0, 300.0)
     late_attribution_s: float = setting(
         4.0, 'A held pick is decided again when one of its candidate faces is identified or '
         'becomes present within this time (s)', 0.0, 120.0)
@@ -80,7 +81,7 @@ class FusionSettings:
     reentry_guard_s: float = setting(
         10.0, "Sightings at a door camera this soon after the customer's exit do not open a "
         'new visit (s)', 0.0, 600.0, dynamic=True)
-    presence_retention: float = setting(
+    presence_retention_s: float = setting(
         120.0, 'Customers who left are remembered this long for late shelf events (s)',
         1.0, 3600.0, dynamic=True)
 
@@ -93,7 +94,7 @@ class FusionSettings:
 
     def fusion_params(self) -> core.FusionParams:
         return core.FusionParams(
-            window_before_ns=_ns(self.window_before), window_after_ns=_ns(self.window_after),
+            window_before_ns=_ns(self.window_before_s), window_after_ns=_ns(self.window_after_s),
             distance_scale_px=self.distance_scale_px, min_score=self.min_score,
             ambiguity_margin=self.ambiguity_margin, ambiguous_policy=self.ambiguous_policy,
             min_confidence=self.min_confidence, late_min_confidence=self.late_min_confidence,
@@ -101,15 +102,15 @@ class FusionSettings:
 
     def engine_settings(self) -> EngineSettings:
         return EngineSettings(
-            decision_timeout_ns=_ns(self.decision_timeout),
-            buffer_horizon_ns=max(_ns(self.buffer_horizon),
-                                  _ns(self.late_attribution_s) + _ns(self.window_before)),
+            decision_timeout_ns=_ns(self.decision_timeout_s),
+            buffer_horizon_ns=max(_ns(self.buffer_horizon_s),
+                                  _ns(self.late_attribution_s) + _ns(self.window_before_s)),
             late_attribution_ns=_ns(self.late_attribution_s), late_naming=self.late_naming)
 
     def engine(self, store: StoreConfig) -> FusionEngine:
         """A fusion engine with these settings for the store's cameras and reach zones."""
-        def coverage(shelf_id: str, lane_id: str) -> dict[str, core.Box]:
-            return {camera.camera_id: core.Box(z.x, z.y, z.width, z.height)
+        def coverage(shelf_id: str, lane_id: str) -> dict[str, Box]:
+            return {camera.camera_id: z.box
                     for camera, z in store.cameras_covering(shelf_id, lane_id)}
 
         return FusionEngine(self.fusion_params(), coverage,
@@ -123,4 +124,4 @@ class FusionSettings:
             absent_checkout_ns=_ns(self.absent_checkout_s),
             exit_absent_checkout_ns=_ns(self.exit_absent_checkout_s),
             reentry_guard_ns=_ns(self.reentry_guard_s),
-            retention_ns=_ns(self.presence_retention))
+            retention_ns=_ns(self.presence_retention_s))

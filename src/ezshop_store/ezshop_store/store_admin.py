@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ezshop_common.gallery_entry import GalleryEntry
 from ezshop_store.db import models as m
 from ezshop_store.store_service import StoreService
 from ezshop_store.store_types import INFO, Effects
-
-
-@dataclass(frozen=True)
-class GalleryEntry:
-    customer_id: str
-    name: str
-    dim: int
-    model: str
-    embeddings: np.ndarray  # float32, shape (n, dim)
 
 
 class AdminError(ValueError):
@@ -49,7 +40,7 @@ def register_customer(service: StoreService, name: str, embeddings, dim: int, mo
             m.FaceEmbedding(dim=dim, model=model or '', vector=row.astype('<f4').tobytes())
             for row in values.reshape(-1, dim)]
         s.add(customer)
-    service.customers[customer_id] = name
+    service.note_customer(customer_id, name)
     return customer_id
 
 
@@ -62,7 +53,7 @@ def forget_customer(service: StoreService, customer_id: str, stamp_ns: int) -> N
         customer.embeddings.clear()
         customer.name = None
         customer.forgotten_at_ns = stamp_ns
-    service.customers[customer_id] = None
+    service.note_customer(customer_id, None)
 
 
 def gallery(service: StoreService) -> list[GalleryEntry]:
@@ -90,8 +81,7 @@ def set_stock(service: StoreService, item_id: str, stock: int, stamp_ns: int) ->
         raise AdminError(f'stock must be >= 0 (got {stock})')
     with Session(service.engine) as s, s.begin():
         s.get(m.Item, (service.store_id, item_id)).stock = stock
-    before = service.items[item_id].stock
-    service.items[item_id].stock = stock
+    before = service.note_stock(item_id, stock)
     effects = Effects(inventory_changed=True)
     effects.alert(INFO, 'stock_set', f'{item_id} stock set from {before} to {stock}',
                   [item_id], stamp_ns)

@@ -2,40 +2,46 @@
 
 Thin ROS wrapper around StoreService (the bookkeeping) and store_admin (enrolment, stock):
 incoming events are queued and applied in batches (one transaction each, exactly once by
-event_id); visits are checked out checkout_grace_period after their EXITED was seen.
+event_id); visits are checked out checkout_grace_s after their EXITED was seen.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from sqlalchemy.exc import OperationalError
-from visualization_msgs.msg import MarkerArray
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import (
-    Alert,
-    Cart,
     CartAction,
     CustomerEvent,
-    Gallery,
-    GalleryCustomer,
     Inventory,
     InventoryItem,
-    Receipt,
     ShelfEvent,
 )
 from ezshop_msgs.srv import Checkout, ForgetCustomer, GetCart, RegisterCustomer, SetStock
 from ezshop_ros.diagnostics import counter_status, diagnostics_updater, task
+from ezshop_ros.gallery import gallery_msg
 from ezshop_ros.parameters import declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin
+from ezshop_ros.process import run_node, spin
+from ezshop_ros.stamps import time_from_ns
+from ezshop_ros.topics import (
+    ALERTS,
+    CART_ACTIONS,
+    CARTS,
+    CUSTOMER_EVENTS,
+    GALLERY,
+    INVENTORY,
+    RECEIPTS,
+    SHELF_EVENTS,
+    STORE_MARKERS,
+)
 from ezshop_store import cart_rules as rules
 from ezshop_store import convert, store_admin
 from ezshop_store.db.engine import make_engine, upgrade
 from ezshop_store.markers import store_markers
-from ezshop_store.ros_profiles import keep_all, reliable
 from ezshop_store.store_service import StoreService
 from ezshop_store.store_settings import StoreSettings
 from ezshop_store.store_types import ERROR, INFO, WARN, Effects
@@ -48,8 +54,12 @@ class StoreNode(Node):
         super().__init__('store_node', **kwargs)
         self.settings = declare_settings(self, StoreSettings, on_change=self._on_settings)
         self.store = load_store(self.settings.store_file or None)
-        self.engine = make_engine(self.settings.database_url)
-        upgrade(self.engine)
+        try:
+            self.engine = make_engine(self.settings.database_url)
+            upgrade(self.engine)
+        except SQLAlchemyError as exc:
+            raise ValueError(f'database_url: cannot open {self.settings.database_url!r}: '
+                             f'{exc}') from None
         self.service = StoreService(self.engine, self.store, self.settings.store_id)
         self.counters: Counter = Counter()
         self._queue: list = []
@@ -58,19 +68,15 @@ class StoreNode(Node):
 
         # Inputs keep every sample (KEEP_ALL): under overload events queue up instead of being
         # overwritten, and the reader acknowledges at once so a KEEP_LAST writer loses nothing.
-        self.create_subscription(CustomerEvent, 'customer_events', self._on_customer_event,
-                                 keep_all())
-        self.create_subscription(CartAction, 'cart_actions', self._on_cart_action, keep_all())
-        self.create_subscription(ShelfEvent, 'shelf_events', self._on_shelf_event, keep_all())
-        self.carts_pub = self.create_publisher(Cart, 'carts', reliable(100, latched=True))
-        self.receipts_pub = self.create_publisher(Receipt, 'receipts',
-                                                  reliable(100, latched=True))
-        self.inventory_pub = self.create_publisher(Inventory, 'inventory',
-                                                   reliable(1, latched=True))
-        self.gallery_pub = self.create_publisher(Gallery, 'gallery', reliable(1, latched=True))
-        self.alerts_pub = self.create_publisher(Alert, 'alerts', reliable(100))
-        self.markers_pub = self.create_publisher(MarkerArray, 'store_markers',
-                                                 reliable(1, latched=True))
+        CUSTOMER_EVENTS.subscription(self, self._on_customer_event)
+        CART_ACTIONS.subscription(self, self._on_cart_action)
+        SHELF_EVENTS.subscription(self, self._on_shelf_event)
+        self.carts_pub = CARTS.publisher(self)
+        self.receipts_pub = RECEIPTS.publisher(self)
+        self.inventory_pub = INVENTORY.publisher(self)
+        self.gallery_pub = GALLERY.publisher(self)
+        self.alerts_pub = ALERTS.publisher(self)
+        self.markers_pub = STORE_MARKERS.publisher(self)
         self._markers_dirty = True
 
         self.create_service(RegisterCustomer, 'register_customer', self._register)
@@ -79,9 +85,9 @@ class StoreNode(Node):
         self.create_service(Checkout, 'checkout', self._checkout)
         self.create_service(SetStock, 'set_stock', self._set_stock)
 
-        self.create_timer(self.settings.batch_period, self.flush)
+        self.create_timer(self.settings.batch_period_s, self.flush)
         self.create_timer(0.05, self._checkout_due)
-        self.create_timer(self.settings.markers_period, self._publish_markers)
+        self.create_timer(self.settings.markers_period_s, self._publish_markers)
         self._diagnostics = diagnostics_updater(self, 'store')
         self._diagnostics.add('store', task(self._store_status))
 
@@ -134,7 +140,7 @@ class StoreNode(Node):
         except Exception:  # noqa: BLE001 - a bug on one event must not block all others
             effects = self._apply_one_by_one(events)
         self.counters['events_applied'] += len(events)
-        self._last_stamp = convert.to_time(events[-1].stamp_ns)
+        self._last_stamp = time_from_ns(events[-1].stamp_ns)
         now = self.get_clock().now().nanoseconds
         for visit_id in effects.exiting:
             self._due[visit_id] = rules.checkout_due_ns(now, self.settings.grace_ns)
@@ -204,10 +210,7 @@ class StoreNode(Node):
             self._last_stamp or self.get_clock().now().to_msg()))
 
     def _publish_gallery(self) -> None:
-        msg = Gallery(customers=[GalleryCustomer(
-            customer_id=entry.customer_id, name=entry.name, embedding_dim=entry.dim,
-            model=entry.model, embeddings=entry.embeddings.ravel().tolist())
-            for entry in store_admin.gallery(self.service)])
+        msg = gallery_msg(store_admin.gallery(self.service))
         msg.header.stamp = self.get_clock().now().to_msg()
         self.gallery_pub.publish(msg)
 
@@ -299,9 +302,11 @@ class StoreNode(Node):
 
     def destroy_node(self):
         try:
-            self.flush()
+            if hasattr(self, '_queue'):  # not when it refused its configuration before
+                self.flush()
         finally:
-            self.engine.dispose()
+            if hasattr(self, 'engine'):
+                self.engine.dispose()
         return super().destroy_node()
 
 
@@ -316,13 +321,5 @@ def spin_events(node: Node) -> None:
     spin(node, executor)
 
 
-def main(args=None):
-    init_node_process(args)
-    node = StoreNode()
-    try:
-        spin_events(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        shutdown_node_process()
+def main(args=None) -> int:
+    return run_node(StoreNode, args, run=spin_events)

@@ -110,6 +110,18 @@ class StoreService:
                     row.price_cents = item.price_cents
                     row.low_stock_threshold = item.low_stock_threshold
 
+    def note_customer(self, customer_id: str, name: str | None) -> None:
+        """Keep the customer cache in step with an enrolment (name) or a forget (None) that
+        store_admin committed."""
+        self.customers[customer_id] = name
+
+    def note_stock(self, item_id: str, stock: int) -> int:
+        """Keep the item cache in step with a stock set that store_admin committed; returns
+        the stock before."""
+        before = self.items[item_id].stock
+        self.items[item_id].stock = stock
+        return before
+
     def load_state(self) -> None:
         """(Re)build the cache from the database: items, customers, open visits and carts."""
         with Session(self.engine) as s:

@@ -21,18 +21,18 @@ class StoreSettings:
     database_url: str = setting(
         '', "SQLAlchemy URL of the store database; '' = SQLite (WAL) file "
         '$ROS_HOME/ezshop/store.db')
-    checkout_grace_period: float = setting(
-        2.0, 'Seconds between seeing EXITED and checking out, so cart actions stamped before '
+    checkout_grace_s: float = setting(
+        1.2, 'Seconds between seeing EXITED and checking out, so cart actions stamped before '
         'the exit but still in flight land on the visit (s)', 0.0, 120.0, dynamic=True)
-    batch_period: float = setting(
+    batch_period_s: float = setting(
         0.02, 'Queued events are applied (one transaction) at least this often (s)', 0.001, 1.0)
     batch_max_events: int = setting(
         1000, 'Apply the queue at once when it holds this many events', 1, 100000, dynamic=True)
     markers_frame: str = setting('store', 'frame_id of store_markers (rviz)', dynamic=True)
-    markers_period: float = setting(
+    markers_period_s: float = setting(
         0.5, 'store_markers are republished at most this often, when something changed (s)',
         0.05, 60.0)
 
     @property
     def grace_ns(self) -> int:
-        return int(self.checkout_grace_period * 1e9)
+        return int(self.checkout_grace_s * 1e9)

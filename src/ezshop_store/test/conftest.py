@@ -3,7 +3,7 @@
 
 import pytest
 
-from ezshop_store.db.scratch import postgres_schema, postgres_unavailable_reason
+from ezshop_testing.scratch_db import postgres_schema, postgres_unavailable_reason
 
 _postgres_reason = []
 

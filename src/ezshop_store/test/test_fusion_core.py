@@ -1,5 +1,6 @@
 """Fusion scoring and decisions, pure Python (no ROS)."""
 
+from ezshop_common.boxes import Box
 from ezshop_store.fusion_core import (
     AMBIGUOUS_ASSIGNED,
     AMBIGUOUS_HELD,
@@ -9,7 +10,6 @@ from ezshop_store.fusion_core import (
     POLICY_ASSIGN_BEST,
     POLICY_HOLD,
     UNATTRIBUTED,
-    Box,
     Face,
     FaceBuffer,
     Frame,

@@ -1,10 +1,10 @@
 """The fusion engine without ROS: presence from every camera, late attribution, holds."""
 
+from ezshop_common.boxes import Box
 from ezshop_store.fusion_core import (
     AMBIGUOUS_HELD,
     ASSIGNED,
     UNATTRIBUTED,
-    Box,
     Face,
     Frame,
     FusionParams,

@@ -5,26 +5,32 @@ import uuid
 
 import numpy as np
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import RegionOfInterest
-from visualization_msgs.msg import MarkerArray
 
 from ezshop_msgs.msg import (
-    Alert,
-    Cart,
     CartAction,
     CustomerEvent,
     FaceArray,
     FaceDetection,
-    Gallery,
-    Inventory,
     Receipt,
     ShelfEvent,
 )
 from ezshop_msgs.srv import Checkout, ForgetCustomer, GetCart, RegisterCustomer, SetStock
-from ezshop_store.convert import stamp_ns, to_time
+from ezshop_ros.stamps import stamp_ns, time_from_ns
+from ezshop_ros.topics import (
+    ALERTS,
+    CART_ACTIONS,
+    CARTS,
+    CUSTOMER_EVENTS,
+    DIAGNOSTICS,
+    FACES,
+    GALLERY,
+    INVENTORY,
+    RECEIPTS,
+    SHELF_EVENTS,
+    STORE_MARKERS,
+)
 from ezshop_store.fusion_node import FusionNode
 from ezshop_store.store_node import StoreNode
 from ezshop_testing.ros import RosHarness
@@ -34,35 +40,23 @@ WINDOW_AFTER = 0.4
 TIMEOUT = 10.0
 
 
-def reliable(depth=100, latched=False):
-    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
-                      else DurabilityPolicy.VOLATILE)
-
-
 class Probe:
     """The test's side of the graph: publishers of the inputs, recorders of the outputs."""
 
     def __init__(self, ros: RosHarness):
         self.ros = ros
         node = self.node = ros.node('store_probe')
-        self.customer_events = node.create_publisher(CustomerEvent, 'customer_events', reliable())
-        self.shelf_events = node.create_publisher(ShelfEvent, 'shelf_events', reliable())
-        self.cart_actions = node.create_publisher(CartAction, 'cart_actions', reliable())
-        self.faces = {cam: node.create_publisher(FaceArray, f'cameras/{cam}/faces', reliable())
+        self.customer_events = CUSTOMER_EVENTS.publisher(node)
+        self.shelf_events = SHELF_EVENTS.publisher(node)
+        self.cart_actions = CART_ACTIONS.publisher(node)
+        self.faces = {cam: FACES.publisher(node, camera=cam)
                       for cam in ('cam_shelf_a', 'cam_shelf_b')}
-        self.got = {'actions': [], 'carts': [], 'receipts': [], 'alerts': [], 'gallery': [],
-                    'inventory': [], 'diagnostics': [], 'markers': []}
-        node.create_subscription(MarkerArray, 'store_markers', self.got['markers'].append,
-                                 reliable(10, latched=True))
-        node.create_subscription(DiagnosticArray, '/diagnostics', self.got['diagnostics'].append,
-                                 QoSProfile(depth=100))
-        for topic, kind, key, latched in (
-                ('cart_actions', CartAction, 'actions', False), ('carts', Cart, 'carts', True),
-                ('receipts', Receipt, 'receipts', True), ('alerts', Alert, 'alerts', False),
-                ('gallery', Gallery, 'gallery', True),
-                ('inventory', Inventory, 'inventory', True)):
-            node.create_subscription(kind, topic, self.got[key].append, reliable(1000, latched))
+        outputs = {'actions': CART_ACTIONS, 'carts': CARTS, 'receipts': RECEIPTS,
+                   'alerts': ALERTS, 'gallery': GALLERY, 'inventory': INVENTORY,
+                   'diagnostics': DIAGNOSTICS, 'markers': STORE_MARKERS}
+        self.got = {key: [] for key in outputs}
+        for key, topic in outputs.items():
+            topic.subscription(node, self.got[key].append)
         self.clients = {name: node.create_client(kind, name) for name, kind in (
             ('register_customer', RegisterCustomer), ('forget_customer', ForgetCustomer),
             ('get_cart', GetCart), ('checkout', Checkout), ('set_stock', SetStock))}
@@ -94,7 +88,7 @@ class Probe:
     def customer_event(self, kind, customer_id, t, event_id=None):
         msg = CustomerEvent(event_id=event_id or str(uuid.uuid4()), kind=kind,
                             customer_id=customer_id, door_id='entrance', confidence=1.0)
-        msg.header.stamp = to_time(t)
+        msg.header.stamp = time_from_ns(t)
         self.customer_events.publish(msg)
 
     def enter(self, customer_id, t):
@@ -106,26 +100,26 @@ class Probe:
         msg = ShelfEvent(event_id=event_id or str(uuid.uuid4()), shelf_id=shelf, lane_id=lane,
                          item_id=item, quantity_delta=delta, count_before=5,
                          count_after=5 + delta, confidence=1.0)
-        msg.header.stamp = to_time(t)
+        msg.header.stamp = time_from_ns(t)
         self.shelf_events.publish(msg)
         return msg.event_id
 
     def cart_action(self, customer_id, item, qty, t, event_id=None):
         msg = CartAction(event_id=event_id or str(uuid.uuid4()), customer_id=customer_id,
                          item_id=item, quantity=qty, confidence=1.0)
-        msg.header.stamp = to_time(t)
+        msg.header.stamp = time_from_ns(t)
         self.cart_actions.publish(msg)
         return msg.event_id
 
     def frames(self, cam, t, people):
-        """Frames at 15 Hz over [t - 1 s, t + window_after + 0.1 s]; people: [(track, id, x)]."""
+        """Frames at 15 Hz over [t - 1 s, t + window_after_s + 0.1 s]; people: [(track, id, x)]."""
         stamp = t - S
         while stamp <= t + int((WINDOW_AFTER + 0.1) * S):
             msg = FaceArray(camera_id=cam, faces=[FaceDetection(
                 track_id=track, customer_id=cid, confidence=1.0 if cid else 0.0,
                 roi=RegionOfInterest(x_offset=x - 40, y_offset=160, width=80, height=80))
                 for track, cid, x in people])
-            msg.header.stamp = to_time(stamp)
+            msg.header.stamp = time_from_ns(stamp)
             self.faces[cam].publish(msg)
             stamp += S // 15
 
@@ -159,7 +153,7 @@ def graph(request, tmp_path_factory, config_dir):
         url = f'sqlite:///{tmp_path_factory.mktemp("store") / "store.db"}'
         context = None
     else:
-        from ezshop_store.db.scratch import postgres_schema, postgres_unavailable_reason
+        from ezshop_testing.scratch_db import postgres_schema, postgres_unavailable_reason
         reason = postgres_unavailable_reason()
         if reason:
             pytest.skip(reason)
@@ -169,12 +163,12 @@ def graph(request, tmp_path_factory, config_dir):
     store_file = str(config_dir / 'store.yaml')
     ros.add(StoreNode(context=ros.context, parameter_overrides=[
         Parameter('database_url', value=url), Parameter('store_file', value=store_file),
-        Parameter('checkout_grace_period', value=0.3),
+        Parameter('checkout_grace_s', value=0.3),
         Parameter('diagnostic_updater.period', value=0.2)]))
     ros.add(FusionNode(context=ros.context, parameter_overrides=[
-        Parameter('store_file', value=store_file), Parameter('window_before', value=1.0),
-        Parameter('window_after', value=WINDOW_AFTER),
-        Parameter('decision_timeout', value=0.5)]))
+        Parameter('store_file', value=store_file), Parameter('window_before_s', value=1.0),
+        Parameter('window_after_s', value=WINDOW_AFTER),
+        Parameter('decision_timeout_s', value=0.5)]))
     probe = Probe(ros)
     probe.wait_connected()
     yield probe
@@ -307,12 +301,12 @@ def test_a_late_attribution_settles_a_held_action_exactly_once(graph):
     graph.wait_for('alerts', lambda a: a.kind == 'held_for_staff' and held in a.refs)
     late = CartAction(event_id=held + ':late', customer_id=ivy, item_id='water', quantity=1,
                       confidence=0.9, resolves_event_id=held)
-    late.header.stamp = to_time(t)
+    late.header.stamp = time_from_ns(t)
     graph.cart_actions.publish(late)
     graph.wait_for('carts', lambda c: c.customer_id == ivy and c.total_cents == 99)
     again = CartAction(event_id=held + ':again', customer_id=ivy, item_id='water', quantity=1,
                        confidence=0.9, resolves_event_id=held)
-    again.header.stamp = to_time(t)
+    again.header.stamp = time_from_ns(t)
     graph.cart_actions.publish(again)
     graph.wait_for('alerts', lambda a: a.kind == 'late_attribution_refused'
                    and held + ':again' in a.refs)
@@ -368,7 +362,7 @@ def test_dead_camera_decides_on_timeout_as_unattributed(graph):
     harry = graph.register('Harry')
     t = graph.slot()
     graph.enter(harry, t - S)
-    # No frames from cam_shelf_b reach t + window_after: fusion decides after its timeout.
+    # No frames from cam_shelf_b reach t + window_after_s: fusion decides after its timeout.
     taken = graph.shelf_event('shelf_b', 'lane_3', 'salad', -1, t)
     (action,) = graph.wait_for('actions', lambda a: a.event_id == taken)
     assert action.customer_id == '' and action.quantity == 1

@@ -4,13 +4,19 @@ the visit, its cart and the checkout come back from the database; nothing is los
 import time
 
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sqlalchemy import create_engine, func, select
 
-from ezshop_msgs.msg import Cart, CartAction, CustomerEvent, Inventory, Receipt
+from ezshop_msgs.msg import CartAction, CustomerEvent
 from ezshop_msgs.srv import GetCart, RegisterCustomer
-from ezshop_store.convert import to_time
+from ezshop_ros.stamps import time_from_ns
+from ezshop_ros.topics import (
+    CART_ACTIONS,
+    CARTS,
+    CUSTOMER_EVENTS,
+    DIAGNOSTICS,
+    INVENTORY,
+    RECEIPTS,
+)
 from ezshop_store.db import models as m
 from ezshop_testing.env import ros_env
 from ezshop_testing.processes import ChildProcess
@@ -19,19 +25,13 @@ S = 1_000_000_000
 TIMEOUT = 15.0
 
 
-def reliable(latched=False):
-    return QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
-                      else DurabilityPolicy.VOLATILE)
-
-
 def start_store(repo_root, config_dir, url):
     exe = repo_root / 'install' / 'ezshop_store' / 'lib' / 'ezshop_store' / 'store_node'
     if not exe.exists():
         pytest.fail(f'{exe} missing: run scripts/build ezshop_store')
     proc = ChildProcess([str(exe), '--ros-args', '-p', f'database_url:={url}',
                          '-p', f'store_file:={config_dir / "store.yaml"}',
-                         '-p', 'checkout_grace_period:=1.0', '-p', 'diagnostic_updater.period:=0.1'],
+                         '-p', 'checkout_grace_s:=1.0', '-p', 'diagnostic_updater.period:=0.1'],
                         env=ros_env())
     assert proc.wait_for_line('store ready', TIMEOUT), proc.output
     return proc
@@ -40,13 +40,13 @@ def start_store(repo_root, config_dir, url):
 def test_kill_9_mid_visit_and_during_grace_then_receipt_is_right(ros, repo_root, config_dir,
                                                                   db_url):
     probe = ros.node('restart_probe')
-    events = probe.create_publisher(CustomerEvent, 'customer_events', reliable())
-    actions = probe.create_publisher(CartAction, 'cart_actions', reliable())
+    events = CUSTOMER_EVENTS.publisher(probe)
+    actions = CART_ACTIONS.publisher(probe)
     carts, receipts, diags, inventories = [], [], [], []
-    probe.create_subscription(Inventory, 'inventory', inventories.append, reliable(latched=True))
-    probe.create_subscription(Cart, 'carts', carts.append, reliable(latched=True))
-    probe.create_subscription(Receipt, 'receipts', receipts.append, reliable(latched=True))
-    probe.create_subscription(DiagnosticArray, '/diagnostics', diags.append, QoSProfile(depth=50))
+    INVENTORY.subscription(probe, inventories.append)
+    CARTS.subscription(probe, carts.append)
+    RECEIPTS.subscription(probe, receipts.append)
+    DIAGNOSTICS.subscription(probe, diags.append)
     register = probe.create_client(RegisterCustomer, 'register_customer')
     get_cart = probe.create_client(GetCart, 'get_cart')
     t0 = probe.get_clock().now().nanoseconds
@@ -54,13 +54,13 @@ def test_kill_9_mid_visit_and_during_grace_then_receipt_is_right(ros, repo_root,
     def publish_action(event_id, item, qty, t):
         msg = CartAction(event_id=event_id, customer_id=alice, item_id=item, quantity=qty,
                          confidence=1.0)
-        msg.header.stamp = to_time(t)
+        msg.header.stamp = time_from_ns(t)
         actions.publish(msg)
 
     def publish_event(kind, t):
         msg = CustomerEvent(event_id=f'{kind}-{t}', kind=kind, customer_id=alice,
                             door_id='entrance', confidence=1.0)
-        msg.header.stamp = to_time(t)
+        msg.header.stamp = time_from_ns(t)
         events.publish(msg)
 
     def until(publish, predicate):

@@ -50,7 +50,7 @@ def test_fusion_thresholds_change_at_run_time_and_bad_values_are_refused(ros, co
 def test_store_grace_period_changes_at_run_time_and_the_database_is_read_only(
         ros, config_dir, tmp_path):
     node = store_node(ros, config_dir, tmp_path)
-    changed, = ros.set_parameters('/store_node', checkout_grace_period=0.5)
+    changed, = ros.set_parameters('/store_node', checkout_grace_s=0.5)
     assert changed.successful and node.settings.grace_ns == 500_000_000
     database, = ros.set_parameters('/store_node', database_url='sqlite:////tmp/other.db')
     assert not database.successful

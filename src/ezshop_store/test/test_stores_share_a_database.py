@@ -80,7 +80,7 @@ def test_stores_starting_together_migrate_one_at_a_time(store):
     """Four processes' worth of engines upgrade one fresh PostgreSQL schema at once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ezshop_store.db.scratch import postgres_schema, postgres_unavailable_reason
+    from ezshop_testing.scratch_db import postgres_schema, postgres_unavailable_reason
 
     reason = postgres_unavailable_reason()
     if reason:

@@ -5,11 +5,10 @@ For each message type T it subscribes `roundtrip/T/in` and republishes what it r
 `roundtrip/S/request_seen`, and answers with samples.sample(S.Response, 'response').
 """
 
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin
+from ezshop_ros.process import run_node
 from ezshop_testing.samples import sample
 from ezshop_testing.types import ezshop_message_types, ezshop_service_types
 
@@ -42,13 +41,5 @@ class MsgEcho(Node):
         return sample(srv.Response, 'response')
 
 
-def main(args=None):
-    init_node_process(args)
-    node = MsgEcho()
-    try:
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        shutdown_node_process()
+def main(args=None) -> int:
+    return run_node(MsgEcho, args)

@@ -1,12 +1,14 @@
 """Smoke-test fixture: publishes an ezshop_msgs/Alert at a fixed rate."""
 
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from ezshop_msgs.msg import Alert
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin
+from ezshop_ros.process import run_node
+from ezshop_ros.topics import Topic, reliable
+
+#: The smoke fixtures' test-only topic.
+CHATTER = Topic('chatter', Alert, reliable(10), reliable(10))
 
 
 class SmokeTalker(Node):
@@ -19,8 +21,7 @@ class SmokeTalker(Node):
         self.declare_parameter('rate_hz', 10.0, ParameterDescriptor(
             description='Publish rate (Hz)'))
         self._count = 0
-        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self._pub = self.create_publisher(Alert, 'chatter', qos)
+        self._pub = CHATTER.publisher(self)
         period = 1.0 / self.get_parameter('rate_hz').value
         self._timer = self.create_timer(period, self._tick)
 
@@ -35,13 +36,5 @@ class SmokeTalker(Node):
         self._count += 1
 
 
-def main(args=None):
-    init_node_process(args)
-    node = SmokeTalker()
-    try:
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        shutdown_node_process()
+def main(args=None) -> int:
+    return run_node(SmokeTalker, args)

@@ -16,7 +16,7 @@ def annotate(bgr: np.ndarray, faces, names: dict[str, str] | None = None) -> np.
     for face in faces:
         box = face.box
         x0, y0 = int(box.x), int(box.y)
-        x1, y1 = int(box.x + box.w), int(box.y + box.h)
+        x1, y1 = int(box.x + box.width), int(box.y + box.height)
         colour = KNOWN_COLOUR if face.customer_id else UNKNOWN_COLOUR
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, 2)
         who = names.get(face.customer_id) or face.customer_id or 'unknown'

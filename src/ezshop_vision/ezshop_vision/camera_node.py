@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import time
 
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from ezshop_ros.diagnostics import ERROR, OK, diagnostics_updater, task
 from ezshop_ros.parameters import declare_read_only, declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin
+from ezshop_ros.process import run_node
+from ezshop_ros.topics import CAMERA_INFO, IMAGE_RAW
 from ezshop_vision.calibration import CalibrationError, load_calibration
 from ezshop_vision.camera_source import (
     Backoff,
@@ -22,7 +22,6 @@ from ezshop_vision.camera_source import (
     fit_frame,
 )
 from ezshop_vision.image_conversion import cv2_to_imgmsg
-from ezshop_vision.ros_params import image_qos
 
 
 class CameraNode(Node):
@@ -58,10 +57,8 @@ class CameraNode(Node):
         self.reconnects = 0
         self._opened_once = False
         self._last_error = ''
-        self._image_pub = self.create_publisher(
-            Image, f'cameras/{self.camera_id}/image_raw', image_qos())
-        self._info_pub = self.create_publisher(
-            CameraInfo, f'cameras/{self.camera_id}/camera_info', image_qos())
+        self._image_pub = IMAGE_RAW.publisher(self, camera=self.camera_id)
+        self._info_pub = CAMERA_INFO.publisher(self, camera=self.camera_id)
         self._timer = self.create_timer(1.0 / self.settings.fps, self._tick)
         self._diagnostics = diagnostics_updater(self, self.camera_id)
         self._diagnostics.add(self.camera_id, task(self._camera_status))
@@ -150,17 +147,10 @@ class CameraNode(Node):
         }
 
     def destroy_node(self):
-        self._source.close()
+        if hasattr(self, '_source'):  # not when it refused its configuration
+            self._source.close()
         return super().destroy_node()
 
 
-def main(args=None):
-    init_node_process(args)
-    node = CameraNode()
-    try:
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        shutdown_node_process()
+def main(args=None) -> int:
+    return run_node(CameraNode, args)

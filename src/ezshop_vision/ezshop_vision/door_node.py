@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from ezshop_common.store_config import (
@@ -21,9 +20,10 @@ from ezshop_common.store_config import (
 from ezshop_msgs.msg import Alert, CustomerEvent, FaceArray
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, task
 from ezshop_ros.parameters import declare_read_only, declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin
+from ezshop_ros.process import run_node
+from ezshop_ros.stamps import stamp_seconds
+from ezshop_ros.topics import ALERTS, CUSTOMER_EVENTS, FACES
 from ezshop_vision.door_logic import KIND_PASS, DoorLogic, DoorSettings, FaceSeen
-from ezshop_vision.ros_params import reliable_qos, stamp_to_seconds
 
 
 class DoorNode(Node):
@@ -38,19 +38,17 @@ class DoorNode(Node):
         try:
             door = next(d for d in load_store(path).doors if d.door_id == self.door_id)
         except StoreConfigError as exc:
-            raise RuntimeError(f'cannot read the store file: {exc}') from None
+            raise ValueError(f'cannot read the store file: {exc}') from None
         except StopIteration:
-            raise RuntimeError(f'door {self.door_id!r} is not in {path}') from None
+            raise ValueError(f'door_id: door {self.door_id!r} is not in {path}') from None
         self.camera_id = door.camera_id
         self.kind = CustomerEvent.ENTERED if door.role == ROLE_ENTRANCE else CustomerEvent.EXITED
         self._logic = DoorLogic(declare_settings(self, DoorSettings,
                                                  on_change=self._on_settings))
         self._bad_messages = 0
-        self._events_pub = self.create_publisher(CustomerEvent, 'customer_events',
-                                                 reliable_qos(100))
-        self._alerts_pub = self.create_publisher(Alert, 'alerts', reliable_qos(50))
-        self.create_subscription(FaceArray, f'cameras/{self.camera_id}/faces', self._on_faces,
-                                 reliable_qos(10))
+        self._events_pub = CUSTOMER_EVENTS.publisher(self)
+        self._alerts_pub = ALERTS.publisher(self)
+        FACES.subscription(self, self._on_faces, camera=self.camera_id)
         self._diagnostics = diagnostics_updater(self, self.camera_id)
         self._diagnostics.add(self.door_id, task(self._door_status))
         self.get_logger().info(f'door {self.door_id} ({door.role}) watching camera '
@@ -69,7 +67,7 @@ class DoorNode(Node):
                 continue
             faces.append(FaceSeen(face.track_id, face.customer_id, float(face.roi.height),
                                   float(face.confidence)))
-        for decision in self._logic.update(stamp_to_seconds(msg.header.stamp), faces):
+        for decision in self._logic.update(stamp_seconds(msg.header.stamp), faces):
             event = CustomerEvent(header=msg.header, event_id=str(uuid.uuid4()),
                                   door_id=self.door_id, camera_id=self.camera_id,
                                   customer_id=decision.customer_id,
@@ -106,18 +104,5 @@ class DoorNode(Node):
                     'active_tracks': self._logic.active_tracks})
 
 
-def main(args=None):
-    init_node_process(args)
-    node = None
-    try:
-        node = DoorNode()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RuntimeError as exc:
-        print(f'door_node: {exc}')
-        raise SystemExit(1) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        shutdown_node_process()
+def main(args=None) -> int:
+    return run_node(DoorNode, args)

@@ -59,9 +59,9 @@ def check_photo(engine: FaceEngine, path: str | Path, rules: PhotoRules | None =
     if len(boxes) != 1:
         return PhotoCheck(path, None, f'{len(boxes)} faces found, need exactly one')
     box = boxes[0]
-    if min(box.w, box.h) < rules.min_face_px:
-        return PhotoCheck(path, None, f'face too small ({int(box.w)}x{int(box.h)} px, need '
-                                      f'{rules.min_face_px})')
+    if min(box.width, box.height) < rules.min_face_px:
+        return PhotoCheck(path, None, f'face too small ({int(box.width)}x{int(box.height)} '
+                                      f'px, need {rules.min_face_px})')
     sharp = sharpness(rgb, box)
     if sharp < rules.min_sharpness:
         return PhotoCheck(path, None, f'face too blurred (sharpness {sharp:.1f}, need '

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ezshop_common.boxes import Box
 from ezshop_common.settings import setting
-from ezshop_vision.boxes import Box
 
 # A face node runs one engine per worker thread; OpenBLAS's own threads (dlib built with BLAS:
 # EZSHOP_DLIB_BLAS=1 in scripts/setup.sh) would only compete with them and spin on a busy
@@ -142,7 +142,7 @@ def sharpness(rgb: np.ndarray, box: Box) -> float:
     height, width = rgb.shape[:2]
     b = box.clipped(width, height)
     x0, y0 = int(b.x), int(b.y)
-    crop = rgb[y0:y0 + max(int(b.h), 1), x0:x0 + max(int(b.w), 1)]
+    crop = rgb[y0:y0 + max(int(b.height), 1), x0:x0 + max(int(b.width), 1)]
     if crop.size == 0:
         return 0.0
     gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)

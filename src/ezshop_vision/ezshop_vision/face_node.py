@@ -14,26 +14,21 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image, RegionOfInterest
 
 from ezshop_msgs.msg import FaceArray, FaceDetection, Gallery
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
 from ezshop_ros.parameters import declare_read_only, declare_settings
-from ezshop_ros.process import init_node_process, shutdown_node_process, spin
+from ezshop_ros.process import run_node
+from ezshop_ros.stamps import stamp_seconds
+from ezshop_ros.topics import FACES, GALLERY, IMAGE_ANNOTATED, IMAGE_RAW
 from ezshop_vision.annotate import annotate
 from ezshop_vision.face_engine import FaceEngine, FaceEngineSettings
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import MatchPolicy
 from ezshop_vision.gallery_msgs import gallery_from_msg
 from ezshop_vision.image_conversion import ImageConversionError, cv2_to_imgmsg, imgmsg_to_cv2
-from ezshop_vision.ros_params import (
-    image_qos,
-    latched_qos,
-    reliable_qos,
-    stamp_to_seconds,
-)
 from ezshop_vision.tracker import TrackerSettings, new_id_source
 
 
@@ -91,13 +86,13 @@ class FaceNode(Node):
         engine = self._engine_settings
 
         camera_ids = list(dict.fromkeys(c for c in camera_ids if c))
+        self._stop = threading.Event()
         self._workers = [_Worker() for _ in range(
             max(1, min(engine.worker_threads, len(camera_ids))))]
         self._engines = [FaceEngine(engine.detector, landmarks=engine.landmark_model)
                          for _ in self._workers]
         ids = new_id_source()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._names: dict[str, str] = {}
         self._gallery_size = 0
         self._gallery_rejected = 0
@@ -110,18 +105,15 @@ class FaceNode(Node):
                 self._engines[worker], self._pipeline_settings, self._policy, None,
                 self._tracker_settings, ids), worker=worker)
             self._workers[worker].cameras.append(camera)
-            camera.faces_pub = self.create_publisher(
-                FaceArray, f'cameras/{camera_id}/faces', reliable_qos(10))
+            camera.faces_pub = FACES.publisher(self, camera=camera_id)
             if self._annotated:
-                camera.annotated_pub = self.create_publisher(
-                    Image, f'cameras/{camera_id}/image_annotated', image_qos())
-            self.create_subscription(
-                Image, f'cameras/{camera_id}/image_raw',
-                lambda msg, cam=camera: self._on_image(cam, msg), image_qos())
+                camera.annotated_pub = IMAGE_ANNOTATED.publisher(self, camera=camera_id)
+            IMAGE_RAW.subscription(self, lambda msg, cam=camera: self._on_image(cam, msg),
+                                   camera=camera_id)
             self._cameras[camera_id] = camera
         if not self._cameras:
             self.get_logger().error('no camera_ids given: nothing to process')
-        self.create_subscription(Gallery, 'gallery', self._on_gallery, latched_qos())
+        GALLERY.subscription(self, self._on_gallery)
         self._diagnostics = diagnostics_updater(self, self.get_name())
         for camera in self._cameras.values():
             camera.last_report_wall = time.monotonic()
@@ -207,7 +199,7 @@ class FaceNode(Node):
                 f'{camera.camera_id}: image rejected: {exc}', throttle_duration_sec=5.0)
             return
         try:
-            results = camera.pipeline.process(rgb, stamp_to_seconds(msg.header.stamp))
+            results = camera.pipeline.process(rgb, stamp_seconds(msg.header.stamp))
         except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the node
             camera.errors += 1
             self.get_logger().error(f'{camera.camera_id}: processing failed: {exc!r}',
@@ -220,7 +212,7 @@ class FaceNode(Node):
                 track_id=face.track_id, customer_id=face.customer_id,
                 match_distance=float(face.distance), confidence=float(face.confidence),
                 roi=RegionOfInterest(x_offset=int(box.x), y_offset=int(box.y),
-                                     width=int(box.w), height=int(box.h))))
+                                     width=int(box.width), height=int(box.height))))
         try:
             camera.faces_pub.publish(out)
         except Exception:  # noqa: BLE001 - the context may close under the worker at shutdown
@@ -269,6 +261,8 @@ class FaceNode(Node):
         })
 
     def destroy_node(self):
+        if not hasattr(self, '_workers'):  # refused its configuration before starting any
+            return super().destroy_node()
         self._stop.set()
         for worker in self._workers:
             worker.wake.set()
@@ -278,13 +272,5 @@ class FaceNode(Node):
         return super().destroy_node()
 
 
-def main(args=None):
-    init_node_process(args)
-    node = FaceNode()
-    try:
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        shutdown_node_process()
+def main(args=None) -> int:
+    return run_node(FaceNode, args)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ezshop_common.boxes import Box
 from ezshop_common.settings import setting
-from ezshop_vision.boxes import Box
 from ezshop_vision.gallery import Gallery, MatchPolicy
 from ezshop_vision.tracker import FaceTracker, Track, TrackerSettings, record_vote
 
@@ -179,7 +179,7 @@ class FacePipeline:
 
     def _needs_encoding(self, track: Track, stamp: float, width: int, height: int) -> bool:
         box = track.box.clipped(width, height)
-        if box.w < self.settings.min_face_px or box.h < self.settings.min_face_px:
+        if box.width < self.settings.min_face_px or box.height < self.settings.min_face_px:
             return False
         if track.suspect:
             return True

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+from ezshop_common.gallery_entry import GalleryEntry
 from ezshop_msgs.msg import Gallery as GalleryMsg
-from ezshop_msgs.msg import GalleryCustomer
+from ezshop_ros.gallery import gallery_msg
 from ezshop_vision.face_engine import EMBEDDING_DIM, EMBEDDING_MODEL
 from ezshop_vision.gallery import Gallery, gallery_from_entries
 
 
 def gallery_to_msg(gallery: Gallery, model: str = EMBEDDING_MODEL) -> GalleryMsg:
     """A Gallery message (embeddings float32, flattened) for the given gallery."""
-    msg = GalleryMsg()
-    for customer_id in gallery.customer_ids:
-        rows = gallery.embeddings_of(customer_id)
-        msg.customers.append(GalleryCustomer(
-            customer_id=customer_id, name=gallery.names.get(customer_id, ''),
-            embedding_dim=gallery.dim, model=model,
-            embeddings=rows.astype('float32').reshape(-1).tolist()))
-    return msg
+    return gallery_msg(GalleryEntry(customer_id, gallery.names.get(customer_id, ''), gallery.dim,
+                                    model, gallery.embeddings_of(customer_id))
+                       for customer_id in gallery.customer_ids)
 
 
 def gallery_from_msg(msg: GalleryMsg) -> tuple[Gallery, list[str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ezshop_vision.boxes import Box
+from ezshop_common.boxes import Box
 from ezshop_vision.face_engine import EMBEDDING_DIM, DetectorSettings, FaceEngine
 from ezshop_vision.face_photos import load_rgb
 
@@ -66,7 +66,7 @@ def photo_faces(paths, settings: DetectorSettings | None = None, landmarks: str 
         if use_cache:
             folder.mkdir(parents=True, exist_ok=True)
             tmp = file.with_suffix('.tmp.npz')
-            np.savez(tmp, boxes=np.array([[b.x, b.y, b.w, b.h] for b in boxes],
+            np.savez(tmp, boxes=np.array([[b.x, b.y, b.width, b.height] for b in boxes],
                                          np.float64).reshape(-1, 4),
                      embeddings=embeddings.reshape(-1, EMBEDDING_DIM),
                      size=np.array([rgb.shape[1], rgb.shape[0]]))

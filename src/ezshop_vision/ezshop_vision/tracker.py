@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ezshop_common.boxes import Box
 from ezshop_common.settings import setting
-from ezshop_vision.boxes import Box
 from ezshop_vision.gallery import Match
 
 
@@ -159,7 +159,7 @@ class FaceTracker:
         s = self.settings.tracking_scale
         b = box.scaled(s).clipped(gray.shape[1], gray.shape[0])
         x0, y0 = int(round(b.x)), int(round(b.y))
-        w, h = int(round(b.w)), int(round(b.h))
+        w, h = int(round(b.width)), int(round(b.height))
         if w < 4 or h < 4:
             return None
         return gray[y0:y0 + h, x0:x0 + w].copy()
@@ -184,7 +184,7 @@ class FaceTracker:
         _, best, _, (bx, by) = cv2.minMaxLoc(scores)
         if not np.isfinite(best) or best < self.settings.min_follow_score:
             return
-        new_box = Box((x0 + bx) / s, (y0 + by) / s, track.box.w, track.box.h)
+        new_box = Box((x0 + bx) / s, (y0 + by) / s, track.box.width, track.box.height)
         track.velocity = (new_box.x - track.box.x, new_box.y - track.box.y)
         track.box = new_box
         track.visible = True

@@ -62,13 +62,12 @@ def diagnostic_values(array, name_prefix: str) -> dict | None:
 def diag_probe(ros):
     """A subscription to /diagnostics; returns a function giving the newest values of a
     status by name prefix (or None)."""
-    from diagnostic_msgs.msg import DiagnosticArray
 
-    from ezshop_vision.ros_params import diagnostics_qos
+    from ezshop_ros.topics import DIAGNOSTICS
 
     seen = []
     node = ros.node('diag_probe')
-    node.create_subscription(DiagnosticArray, '/diagnostics', seen.append, diagnostics_qos())
+    DIAGNOSTICS.subscription(node, seen.append)
 
     def latest(prefix):
         for array in reversed(seen):

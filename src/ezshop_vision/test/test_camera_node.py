@@ -5,12 +5,11 @@ rate is one `ros2 param set` away and the wiring is read-only."""
 import cv2
 import numpy as np
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import CameraInfo, Image
 
+from ezshop_ros.topics import CAMERA_INFO, IMAGE_RAW
 from ezshop_vision.camera_node import CameraNode
 from ezshop_vision.camera_source import Backoff
 from ezshop_vision.image_conversion import imgmsg_to_cv2
-from ezshop_vision.ros_params import image_qos
 
 CALIBRATION = """\
 image_width: 160
@@ -40,9 +39,8 @@ def _camera(ros, source, **params):
     node = ros.add(CameraNode(context=ros.context, parameter_overrides=overrides))
     probe = ros.node('camera_probe')
     images, infos = [], []
-    probe.create_subscription(Image, 'cameras/cam_t/image_raw', images.append, image_qos())
-    probe.create_subscription(CameraInfo, 'cameras/cam_t/camera_info', infos.append,
-                              image_qos())
+    IMAGE_RAW.subscription(probe, images.append, camera='cam_t')
+    CAMERA_INFO.subscription(probe, infos.append, camera='cam_t')
     return node, images, infos
 
 

@@ -7,13 +7,14 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import RegionOfInterest
 
 from ezshop_msgs.msg import Alert, CustomerEvent, FaceArray, FaceDetection
+from ezshop_ros.stamps import NS_PER_S, time_from_ns
+from ezshop_ros.topics import ALERTS, CUSTOMER_EVENTS, FACES
 from ezshop_vision.door_node import DoorNode
-from ezshop_vision.ros_params import reliable_qos
 
 
-def _faces(sec, nanosec, people):
+def _faces(seconds, people):
     msg = FaceArray(camera_id='cam')
-    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nanosec
+    msg.header.stamp = time_from_ns(round(seconds * NS_PER_S))
     for track_id, customer_id, height in people:
         msg.faces.append(FaceDetection(track_id=track_id, customer_id=customer_id,
                                        confidence=0.9 if customer_id else 0.0,
@@ -30,10 +31,9 @@ def _door_graph(ros, config_dir, door_id):
         Parameter('diagnostic_updater.period', value=0.2)]))
     probe = ros.node(f'door_probe_{door_id}')
     events, alerts = [], []
-    probe.create_subscription(CustomerEvent, 'customer_events', events.append,
-                              reliable_qos(100))
-    probe.create_subscription(Alert, 'alerts', alerts.append, reliable_qos())
-    pub = probe.create_publisher(FaceArray, f'cameras/{node.camera_id}/faces', reliable_qos())
+    CUSTOMER_EVENTS.subscription(probe, events.append)
+    ALERTS.subscription(probe, alerts.append)
+    pub = FACES.publisher(probe, camera=node.camera_id)
     assert ros.spin_until(lambda: pub.get_subscription_count() > 0
                           and node.count_subscribers('customer_events') > 0, 10.0)
     return node, pub, events, alerts
@@ -41,8 +41,7 @@ def _door_graph(ros, config_dir, door_id):
 
 def _play(ros, pub, start, seconds, people, fps=10):
     for i in range(int(seconds * fps)):
-        t = start + i / fps
-        pub.publish(_faces(int(t), int(round((t % 1) * 1e9)), people))
+        pub.publish(_faces(start + i / fps, people))
         ros.spin_for(0.005)
 
 
@@ -67,7 +66,7 @@ def test_entrance_one_event_per_person_and_pass(ros, config_dir, diag_probe):
     assert len(alerts) == 1 and alerts[0].kind == 'unknown_person'
     assert alerts[0].level == Alert.WARN and events[2].event_id in alerts[0].refs
     # A face with an empty box is counted, not fatal.
-    pub.publish(_faces(120, 0, [(9, 'ada', 0)]))
+    pub.publish(_faces(120, [(9, 'ada', 0)]))
     assert ros.spin_until(lambda: (diag_probe('door_node: entrance') or {}).get(
         'malformed_faces') == '1', 5.0)
     assert diag_probe('door_node: entrance')['passes'] == '2'
@@ -83,7 +82,7 @@ def test_exit_door_emits_exited(ros, config_dir):
 
 
 def test_unknown_door_is_a_clear_error(ros, config_dir):
-    with pytest.raises(RuntimeError, match="door 'side' is not in"):
+    with pytest.raises(ValueError, match="door_id: door 'side' is not in"):
         DoorNode(context=ros.context, parameter_overrides=[
             Parameter('store_file', value=str(config_dir / 'store.yaml')),
             Parameter('door_id', value='side')])

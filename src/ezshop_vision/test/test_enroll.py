@@ -32,7 +32,7 @@ def test_photo_checks(faces_root, faces_with, tmp_path, enrol_engine, dev_faces)
     two = check_photo(enrol_engine, faces_with(TWO_PEOPLE) / TWO_PEOPLE)
     assert not two.ok and '2 faces' in two.reason
     bgr = load_bgr(obama)
-    face_w = dev_faces[obama].boxes[0].w
+    face_w = dev_faces[obama].boxes[0].width
     cv2.imwrite(str(tmp_path / 'blurred.jpg'), cv2.GaussianBlur(bgr, (0, 0), face_w / 40))
     blurred = check_photo(enrol_engine, tmp_path / 'blurred.jpg')
     assert not blurred.ok and 'blurred' in blurred.reason

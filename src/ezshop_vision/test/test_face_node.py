@@ -9,13 +9,11 @@ import pytest
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
-from ezshop_msgs.msg import FaceArray
-from ezshop_msgs.msg import Gallery as GalleryMsg
+from ezshop_ros.topics import FACES, GALLERY, IMAGE_ANNOTATED, IMAGE_RAW
 from ezshop_vision.face_node import FaceNode
 from ezshop_vision.face_photos import load_bgr
 from ezshop_vision.gallery_msgs import gallery_to_msg
 from ezshop_vision.image_conversion import cv2_to_imgmsg
-from ezshop_vision.ros_params import image_qos, latched_qos, reliable_qos
 
 CAM = 'cam_test'
 CAM2 = 'cam_test2'
@@ -32,19 +30,16 @@ def face_graph(ros, diag_probe, enrolled_gallery):
         Parameter('publish_annotated', value=True),
         Parameter('diagnostic_updater.period', value=0.2)]))
     probe = ros.node('face_probe')
-    gallery_pub = probe.create_publisher(GalleryMsg, 'gallery', latched_qos())
+    gallery_pub = GALLERY.publisher(probe)
     gallery_pub.publish(gallery_to_msg(enrolled_gallery(['kit_harington', 'rose_leslie',
                                                          'obama'])))
-    image_pub = probe.create_publisher(Image, f'cameras/{CAM}/image_raw', image_qos())
+    image_pub = IMAGE_RAW.publisher(probe, camera=CAM)
     faces, annotated = [], []
-    probe.create_subscription(FaceArray, f'cameras/{CAM}/faces', faces.append,
-                              reliable_qos())
-    probe.create_subscription(Image, f'cameras/{CAM}/image_annotated', annotated.append,
-                              image_qos())
-    image2_pub = probe.create_publisher(Image, f'cameras/{CAM2}/image_raw', image_qos())
+    FACES.subscription(probe, faces.append, camera=CAM)
+    IMAGE_ANNOTATED.subscription(probe, annotated.append, camera=CAM)
+    image2_pub = IMAGE_RAW.publisher(probe, camera=CAM2)
     faces2 = []
-    probe.create_subscription(FaceArray, f'cameras/{CAM2}/faces', faces2.append,
-                              reliable_qos())
+    FACES.subscription(probe, faces2.append, camera=CAM2)
     assert ros.spin_until(lambda: image_pub.get_subscription_count() > 0
                           and image2_pub.get_subscription_count() > 0
                           and node.count_publishers(f'cameras/{CAM}/faces') > 0, 10.0)

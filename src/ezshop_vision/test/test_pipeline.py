@@ -3,10 +3,10 @@ while faces move, identities by voting, strangers unknown, gallery swaps."""
 
 import pytest
 
+from ezshop_testing.scenes import Mover, background, make_sprite, render
 from ezshop_vision.face_photos import load_bgr, load_rgb
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import Gallery
-from ezshop_vision.scenes import Mover, background, make_sprite, render
 
 #: Group photos (relative to a faces folder): two enrolled people; five people.
 KIT_WITH_ROSE = 'groups/fr_kit_with_rose.jpg'
@@ -86,7 +86,7 @@ def test_tracks_keep_their_ids_while_faces_move(engine, enrolled_gallery, moving
             assert result is not None, f'frame {i}: face {k} lost'
             cx, cy = result.box.center
             tx, ty = box.center
-            assert abs(cx - tx) < 0.3 * box.w and abs(cy - ty) < 0.3 * box.h, \
+            assert abs(cx - tx) < 0.3 * box.width and abs(cy - ty) < 0.3 * box.height, \
                 f'frame {i}: face {k} box off by ({cx - tx:.0f}, {cy - ty:.0f})'
             ids_per_face[k].add(result.track_id)
     assert all(len(ids) == 1 for ids in ids_per_face), ids_per_face

@@ -5,14 +5,13 @@ leaves; face_node identifies them and door_node publishes exactly one ENTERED.""
 import cv2
 from ament_index_python.packages import get_package_prefix
 
-from ezshop_msgs.msg import CustomerEvent, FaceArray
-from ezshop_msgs.msg import Gallery as GalleryMsg
+from ezshop_msgs.msg import CustomerEvent
+from ezshop_ros.topics import CUSTOMER_EVENTS, FACES, GALLERY
 from ezshop_testing.processes import ChildProcess
+from ezshop_testing.scenes import Mover, background, make_sprite, render
 from ezshop_vision.face_photos import load_bgr
 from ezshop_vision.gallery import Gallery
 from ezshop_vision.gallery_msgs import gallery_to_msg
-from ezshop_vision.ros_params import latched_qos, reliable_qos
-from ezshop_vision.scenes import Mover, background, make_sprite, render
 
 
 def _write_pass(folder, photo, face_box):
@@ -39,11 +38,9 @@ def test_one_entered_event_for_one_pass(ros, config_dir, tmp_path, dev_identitie
 
     probe = ros.node('graph_probe')
     events, faces = [], []
-    probe.create_subscription(CustomerEvent, 'customer_events', events.append,
-                              reliable_qos(100))
-    probe.create_subscription(FaceArray, 'cameras/cam_entrance/faces', faces.append,
-                              reliable_qos())
-    gallery_pub = probe.create_publisher(GalleryMsg, 'gallery', latched_qos())
+    CUSTOMER_EVENTS.subscription(probe, events.append)
+    FACES.subscription(probe, faces.append, camera='cam_entrance')
+    gallery_pub = GALLERY.publisher(probe)
     gallery_pub.publish(gallery_to_msg(gallery))
 
     lib = f"{get_package_prefix('ezshop_vision')}/lib/ezshop_vision"

@@ -2,8 +2,8 @@
 
 A timeline of episodes (hand dips, count changes, leaning shoppers, drift, a dead sensor)
 becomes a list of ``(t, reading)`` samples — metres for HC-SR04 lanes, lux for light lanes —
-with the noise of the real sensors, plus the true changes. Used by the core tests, the bench
-and (later) the simulator.
+with the noise of the real sensors, plus the true changes. Used by the core tests and
+bench/shelf_events.py.
 
 Noise model (HC-SR04): Gaussian noise of a few mm, sample period jitter, occasional 0 and
 max-range readings, rare single echoes from a random distance. A hand in the beam reads at a

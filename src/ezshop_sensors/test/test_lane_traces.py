@@ -5,7 +5,7 @@ import random
 import statistics
 
 from ezshop_common.store_config import Lane, LightGeometry, UltrasonicGeometry
-from ezshop_sensors.trace_generator import (
+from ezshop_testing.lane_traces import (
     CountChange,
     DeadSensor,
     HandDip,

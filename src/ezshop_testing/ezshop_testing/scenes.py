@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ezshop_vision.boxes import Box
+from ezshop_common.boxes import Box
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,16 @@ def make_sprite(bgr: np.ndarray, face: Box, identity: str, face_px: int = 110,
                 context: float = 0.35) -> FaceSprite:
     """Crop the face with ``context`` margin on each side, scaled so the face is face_px."""
     height, width = bgr.shape[:2]
-    pad_x, pad_y = face.w * context, face.h * context
-    crop = Box(face.x - pad_x, face.y - pad_y, face.w + 2 * pad_x,
-               face.h + 2 * pad_y).clipped(width, height)
+    pad_x, pad_y = face.width * context, face.height * context
+    crop = Box(face.x - pad_x, face.y - pad_y, face.width + 2 * pad_x,
+               face.height + 2 * pad_y).clipped(width, height)
     x0, y0 = int(crop.x), int(crop.y)
-    x1, y1 = int(crop.x + crop.w), int(crop.y + crop.h)
-    scale = face_px / max(face.w, 1.0)
+    x1, y1 = int(crop.x + crop.width), int(crop.y + crop.height)
+    scale = face_px / max(face.width, 1.0)
     patch = cv2.resize(bgr[y0:y1, x0:x1], None, fx=scale, fy=scale,
                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    inner = Box((face.x - x0) * scale, (face.y - y0) * scale, face.w * scale, face.h * scale)
+    inner = Box((face.x - x0) * scale, (face.y - y0) * scale, face.width * scale,
+                face.height * scale)
     return FaceSprite(patch, inner, identity)
 
 
@@ -64,7 +65,7 @@ class Mover:
     @property
     def face_box(self) -> Box:
         f = self.sprite.face
-        return Box(self.x + f.x, self.y + f.y, f.w, f.h)
+        return Box(self.x + f.x, self.y + f.y, f.width, f.height)
 
 
 def background(width: int = 640, height: int = 480, seed: int = 0) -> np.ndarray:
@@ -85,6 +86,7 @@ def render(movers: list[Mover], base: np.ndarray) -> tuple[np.ndarray, list[tupl
         h, w = img.shape[:2]
         x, y = int(round(mover.x)), int(round(mover.y))
         frame[y:y + h, x:x + w] = img
-        truth.append((Box(x + mover.sprite.face.x, y + mover.sprite.face.y,
-                          mover.sprite.face.w, mover.sprite.face.h), mover.sprite.identity))
+        face = mover.sprite.face
+        truth.append((Box(x + face.x, y + face.y, face.width, face.height),
+                      mover.sprite.identity))
     return frame, truth

@@ -1,0 +1,165 @@
+"""The topic contract: every topic of the store graph with its type and the QoS of each end.
+
+This is the topic table of docs/architecture.md as code. Every node, the simulator, the
+referee, the recorder's clients, the benches and the tests make their publishers and
+subscriptions from it, so both ends of a topic always match.
+
+    events = SHELF_EVENTS.publisher(node)
+    FACES.subscription(node, on_faces, camera='cam_entrance')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from rclpy.publisher import Publisher
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Illuminance, Image, Range
+from visualization_msgs.msg import MarkerArray
+
+from ezshop_common.store_config import SENSOR_ULTRASONIC, Lane
+from ezshop_msgs.msg import (
+    Alert,
+    Cart,
+    CartAction,
+    CustomerEvent,
+    FaceArray,
+    Gallery,
+    GroundTruth,
+    Inventory,
+    Receipt,
+    ShelfEvent,
+    ShelfState,
+)
+
+#: The depth a KEEP_ALL profile reports (rclpy ignores it for KEEP_ALL; tools show it).
+KEEP_ALL_DEPTH = 1000
+
+
+@dataclass(frozen=True)
+class Qos:
+    """One end's QoS, as the contract states it."""
+
+    depth: int
+    reliable: bool = True
+    #: Late joiners get the newest `depth` samples (transient local).
+    latched: bool = False
+    #: Every sample is kept until every reader has it (reliable only): never drops an event.
+    keep_all: bool = False
+
+    def describe(self) -> str:
+        """In words, as docs/architecture.md's topic table says it."""
+        words = ['reliable' if self.reliable else 'best effort']
+        if self.latched:
+            words.append('transient local')
+        words.append('keep all' if self.keep_all else f'depth {self.depth}')
+        return ', '.join(words)
+
+    def profile(self) -> QoSProfile:
+        """A new rclpy profile (each endpoint gets its own object)."""
+        return QoSProfile(
+            history=HistoryPolicy.KEEP_ALL if self.keep_all else HistoryPolicy.KEEP_LAST,
+            depth=KEEP_ALL_DEPTH if self.keep_all else self.depth,
+            reliability=(ReliabilityPolicy.RELIABLE if self.reliable
+                         else ReliabilityPolicy.BEST_EFFORT),
+            durability=(DurabilityPolicy.TRANSIENT_LOCAL if self.latched
+                        else DurabilityPolicy.VOLATILE))
+
+
+#: Sensor readings: best effort, a few deep (REP 2003 sensor data).
+SENSOR_DATA = Qos(depth=5, reliable=False)
+#: A camera frame reader: the newest frame wins, best effort.
+NEWEST_FRAME = Qos(depth=1, reliable=False)
+#: A camera frame writer: reliable keep-last 1 matches best-effort and reliable readers
+#: (a best-effort writer would not match a reliable reader such as rqt_image_view's) and,
+#: keeping one frame, never blocks on a slow reader.
+FRAME_OUT = Qos(depth=1)
+#: Events that must never be dropped: a slow reader blocks the writer instead.
+EVERY_EVENT = Qos(depth=KEEP_ALL_DEPTH, keep_all=True)
+
+
+def latched(depth: int) -> Qos:
+    """Reliable, transient local: a late joiner gets the newest `depth` samples."""
+    return Qos(depth=depth, latched=True)
+
+
+def reliable(depth: int) -> Qos:
+    """Reliable, volatile, keep-last `depth`."""
+    return Qos(depth=depth)
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic: name (a template with {camera} / {shelf} / {lane} fields), type, both ends."""
+
+    name: str
+    msg_type: type
+    publisher_qos: Qos
+    subscriber_qos: Qos
+
+    def describe(self) -> str:
+        """Both ends' QoS in words (one phrase when they are the same)."""
+        if self.publisher_qos == self.subscriber_qos:
+            return self.publisher_qos.describe()
+        return f'out: {self.publisher_qos.describe()}; in: {self.subscriber_qos.describe()}'
+
+    def topic_name(self, **fields: str) -> str:
+        """The name with its fields filled in (relative: the node's namespace applies)."""
+        return self.name.format(**fields)
+
+    def publisher(self, node: Node, **fields: str) -> Publisher:
+        return node.create_publisher(self.msg_type, self.topic_name(**fields),
+                                     self.publisher_qos.profile())
+
+    def subscription(self, node: Node, callback: Callable, **fields: str) -> Subscription:
+        return node.create_subscription(self.msg_type, self.topic_name(**fields), callback,
+                                        self.subscriber_qos.profile())
+
+
+def _same(msg_type: type, name: str, qos: Qos) -> Topic:
+    return Topic(name, msg_type, qos, qos)
+
+
+RANGE = _same(Range, 'shelves/{shelf}/{lane}/range', SENSOR_DATA)
+ILLUMINANCE = _same(Illuminance, 'shelves/{shelf}/{lane}/illuminance', SENSOR_DATA)
+#: The shelf monitor keeps its last 100 events for a reader that reconnects; readers keep all.
+SHELF_EVENTS = Topic('shelf_events', ShelfEvent, reliable(100), EVERY_EVENT)
+SHELF_STATE = _same(ShelfState, 'shelf_state', latched(1))
+IMAGE_RAW = Topic('cameras/{camera}/image_raw', Image, FRAME_OUT, NEWEST_FRAME)
+CAMERA_INFO = Topic('cameras/{camera}/camera_info', CameraInfo, FRAME_OUT, NEWEST_FRAME)
+IMAGE_ANNOTATED = Topic('cameras/{camera}/image_annotated', Image, FRAME_OUT, NEWEST_FRAME)
+#: Faces of every frame: reliable; readers buffer a burst of frames while busy.
+FACES = Topic('cameras/{camera}/faces', FaceArray, reliable(10), reliable(50))
+CUSTOMER_EVENTS = _same(CustomerEvent, 'customer_events', EVERY_EVENT)
+CART_ACTIONS = _same(CartAction, 'cart_actions', EVERY_EVENT)
+#: One Cart per open visit (an empty visit_id: checked out), the newest 100 for late joiners.
+CARTS = _same(Cart, 'carts', latched(100))
+RECEIPTS = _same(Receipt, 'receipts', latched(100))
+INVENTORY = _same(Inventory, 'inventory', latched(1))
+GALLERY = _same(Gallery, 'gallery', latched(1))
+ALERTS = _same(Alert, 'alerts', reliable(100))
+#: Published by diagnostic_updater (its own default profile); readers here.
+DIAGNOSTICS = _same(DiagnosticArray, '/diagnostics', reliable(50))
+STORE_MARKERS = _same(MarkerArray, 'store_markers', latched(1))
+GROUND_TRUTH = _same(GroundTruth, 'sim/ground_truth', latched(1000))
+CLOCK = _same(Clock, '/clock', reliable(1))
+
+#: Every topic of the contract (docs/architecture.md's table is checked against it).
+ALL = (RANGE, ILLUMINANCE, SHELF_EVENTS, SHELF_STATE, IMAGE_RAW, CAMERA_INFO, IMAGE_ANNOTATED,
+       FACES, CUSTOMER_EVENTS, CART_ACTIONS, CARTS, RECEIPTS, INVENTORY, GALLERY, ALERTS,
+       DIAGNOSTICS, STORE_MARKERS, GROUND_TRUTH, CLOCK)
+
+
+def lane_reading(lane: Lane) -> Topic:
+    """The topic a lane's sensor publishes on: range (HC-SR04) or illuminance (LDR)."""
+    return RANGE if lane.sensor == SENSOR_ULTRASONIC else ILLUMINANCE
+
+
+def lane_fields(lane: Lane) -> dict[str, str]:
+    """The name fields of a lane's reading topic."""
+    return {'shelf': lane.shelf_id, 'lane': lane.lane_id}
