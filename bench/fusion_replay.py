@@ -41,8 +41,8 @@ from ezshop_sim.scoring import (
     expected_carts,
     matching_truth,
 )
-from ezshop_store import convert
 from ezshop_store import fusion_core as core
+from ezshop_store import messages
 from ezshop_store.fusion_settings import FusionSettings
 
 S = 1_000_000_000
@@ -97,10 +97,10 @@ def replay(bag: Path, settings: FusionSettings) -> dict:
         topic = message.topic
         if topic in faces_topics:
             msg = deserialize_message(message.data, FaceArray)
-            take(engine.on_frame(convert.frame(msg, faces_topics[topic]), now))
+            take(engine.on_frame(messages.frame(msg, faces_topics[topic]), now))
         elif topic == '/shelf_events':
             msg = deserialize_message(message.data, ShelfEvent)
-            take(engine.on_shelf_event(convert.shelf_change(msg), now))
+            take(engine.on_shelf_event(messages.shelf_change(msg), now))
         elif topic == '/customer_events':
             msg = deserialize_message(message.data, CustomerEvent)
             if msg.kind in (CustomerEvent.ENTERED, CustomerEvent.EXITED):

@@ -136,8 +136,8 @@ def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_f
     from ezshop_ros.stamps import NS_PER_S, stamp_ns
     from ezshop_ros.topics import DIAGNOSTICS, FACES, GALLERY, IMAGE_RAW
     from ezshop_testing.processes import ChildProcess
-    from ezshop_vision.gallery_msgs import gallery_to_msg
     from ezshop_vision.image_conversion import cv2_to_imgmsg
+    from ezshop_vision.messages import gallery_to_msg
 
     exe = ROOT / 'install' / 'ezshop_vision' / 'lib' / 'ezshop_vision' / 'face_node'
     cmd = [str(exe), '--ros-args', '--params-file', str(config_dir() / 'vision.yaml'),

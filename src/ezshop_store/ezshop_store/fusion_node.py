@@ -20,7 +20,7 @@ from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamps import stamp_ns
 from ezshop_ros.topics import ALERTS, CART_ACTIONS, CARTS, CUSTOMER_EVENTS, FACES, SHELF_EVENTS
-from ezshop_store import convert
+from ezshop_store import messages
 from ezshop_store.fusion_engine import FusionEffects
 from ezshop_store.fusion_settings import FusionSettings
 from ezshop_store.presence import SEEN
@@ -66,7 +66,7 @@ class FusionNode(Node):
     def _on_faces(self, msg: FaceArray, camera_id: str) -> None:
         if msg.camera_id and msg.camera_id != camera_id:
             self.counters['faces_camera_mismatch'] += 1
-        self._publish(self.engine.on_frame(convert.frame(msg, camera_id), self._now()))
+        self._publish(self.engine.on_frame(messages.frame(msg, camera_id), self._now()))
 
     def _on_customer_event(self, msg: CustomerEvent) -> None:
         if msg.kind not in (CustomerEvent.ENTERED, CustomerEvent.EXITED):
@@ -82,8 +82,8 @@ class FusionNode(Node):
 
     def _on_shelf_event(self, msg: ShelfEvent) -> None:
         try:
-            change = convert.shelf_change(msg)
-        except convert.BadMessageError as exc:
+            change = messages.shelf_change(msg)
+        except messages.BadMessageError as exc:
             self.counters['bad_shelf_events'] += 1
             self.get_logger().warning(f'bad shelf event ignored: {exc}')
             return
@@ -100,16 +100,16 @@ class FusionNode(Node):
     def _publish(self, effects: FusionEffects) -> None:
         self.counters.update(effects.counters)
         for event in effects.presence:
-            self.presence_pub.publish(convert.presence_event_msg(event))
+            self.presence_pub.publish(messages.presence_event_msg(event))
         for decision in effects.actions:
             frame_id = self.frame_ids.pop(decision.event_id, '') if not \
                 decision.resolves_event_id else ''
-            self.unsent.append(convert.cart_action_msg(decision, frame_id))
+            self.unsent.append(messages.cart_action_msg(decision, frame_id))
         if effects.actions:
             self._flush_unsent()
         for alert in effects.alerts:
             self.get_logger().warning(alert.message)
-            self.alerts_pub.publish(convert.alert_msg(alert, self.get_fully_qualified_name()))
+            self.alerts_pub.publish(messages.alert_msg(alert, self.get_fully_qualified_name()))
         for event in effects.presence:
             verb = 'seen in the store (late entry)' if event.kind == SEEN else 'absent'
             self.get_logger().info(f'{event.customer_id} {verb} at {event.camera_id}')

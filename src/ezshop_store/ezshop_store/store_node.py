@@ -39,7 +39,7 @@ from ezshop_ros.topics import (
     STORE_MARKERS,
 )
 from ezshop_store import cart_rules as rules
-from ezshop_store import convert, store_admin
+from ezshop_store import messages, store_admin
 from ezshop_store.db.engine import make_engine, upgrade
 from ezshop_store.markers import store_markers
 from ezshop_store.store_service import StoreService
@@ -95,7 +95,7 @@ class StoreNode(Node):
         for visit_id in self.service.exiting_visits():
             self._due[visit_id] = rules.checkout_due_ns(now, self.settings.grace_ns)
         for customer_id in self.service.visits:
-            self.carts_pub.publish(convert.cart_msg(self.service.cart_view(customer_id),
+            self.carts_pub.publish(messages.cart_msg(self.service.cart_view(customer_id),
                                                     self.settings.store_id))
         self._publish_inventory(None)
         self._publish_gallery()
@@ -107,7 +107,7 @@ class StoreNode(Node):
     def _enqueue(self, convert_fn, msg, what: str) -> None:
         try:
             self._queue.append(convert_fn(msg))
-        except convert.BadMessageError as exc:
+        except messages.BadMessageError as exc:
             self.counters[f'bad_{what}'] += 1
             self.get_logger().warning(f'bad {what} ignored: {exc}')
             return
@@ -116,13 +116,13 @@ class StoreNode(Node):
             self.flush()
 
     def _on_customer_event(self, msg: CustomerEvent) -> None:
-        self._enqueue(convert.customer_event_in, msg, 'customer_events')
+        self._enqueue(messages.customer_event_in, msg, 'customer_events')
 
     def _on_cart_action(self, msg: CartAction) -> None:
-        self._enqueue(convert.cart_action_in, msg, 'cart_actions')
+        self._enqueue(messages.cart_action_in, msg, 'cart_actions')
 
     def _on_shelf_event(self, msg: ShelfEvent) -> None:
-        self._enqueue(convert.shelf_event_in, msg, 'shelf_events')
+        self._enqueue(messages.shelf_event_in, msg, 'shelf_events')
 
     def flush(self) -> None:
         """Apply every queued event (one transaction) and publish what changed."""
@@ -176,14 +176,14 @@ class StoreNode(Node):
                 log.error(alert.message)
             elif alert.level >= WARN:
                 log.warning(alert.message, throttle_duration_sec=0.5)
-            self.alerts_pub.publish(convert.alert_msg(alert, self.get_fully_qualified_name()))
+            self.alerts_pub.publish(messages.alert_msg(alert, self.get_fully_qualified_name()))
         for view in effects.carts.values():
-            self.carts_pub.publish(convert.cart_msg(view, self.settings.store_id))
+            self.carts_pub.publish(messages.cart_msg(view, self.settings.store_id))
         for receipt in effects.receipts:
             log.info(f'receipt {receipt.receipt_id} rev {receipt.revision} for '
                      f'{receipt.customer_id}: {len(receipt.lines)} lines, '
                      f'{receipt.total_cents} cents')
-            self.receipts_pub.publish(convert.receipt_msg(receipt, self.settings.store_id))
+            self.receipts_pub.publish(messages.receipt_msg(receipt, self.settings.store_id))
         if effects.inventory_changed or effects.carts:
             self._markers_dirty = True
         if effects.inventory_changed:
@@ -269,7 +269,7 @@ class StoreNode(Node):
         response.success = request.customer_id in self.service.customers
         response.message = '' if response.success else f'unknown customer {request.customer_id!r}'
         response.in_store = view.in_store
-        response.cart = convert.cart_msg(view, self.settings.store_id)
+        response.cart = messages.cart_msg(view, self.settings.store_id)
         return response
 
     def _checkout(self, request, response):
@@ -285,7 +285,7 @@ class StoreNode(Node):
                       [request.customer_id, str(receipt.visit_id)], receipt.stamp_ns)
         self._publish(effects)
         response.success = True
-        response.receipt = convert.receipt_msg(receipt, self.settings.store_id)
+        response.receipt = messages.receipt_msg(receipt, self.settings.store_id)
         return response
 
     def _set_stock(self, request, response):

@@ -27,8 +27,8 @@ from ezshop_vision.annotate import annotate
 from ezshop_vision.face_engine import FaceEngine, FaceEngineSettings
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import MatchPolicy
-from ezshop_vision.gallery_msgs import gallery_from_msg
 from ezshop_vision.image_conversion import ImageConversionError, cv2_to_imgmsg, imgmsg_to_cv2
+from ezshop_vision.messages import gallery_from_msg
 from ezshop_vision.tracker import TrackerSettings, new_id_source
 
 

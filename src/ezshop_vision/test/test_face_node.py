@@ -12,8 +12,8 @@ from sensor_msgs.msg import Image
 from ezshop_ros.topics import FACES, GALLERY, IMAGE_ANNOTATED, IMAGE_RAW
 from ezshop_vision.face_node import FaceNode
 from ezshop_vision.face_photos import load_bgr
-from ezshop_vision.gallery_msgs import gallery_to_msg
 from ezshop_vision.image_conversion import cv2_to_imgmsg
+from ezshop_vision.messages import gallery_to_msg
 
 CAM = 'cam_test'
 CAM2 = 'cam_test2'

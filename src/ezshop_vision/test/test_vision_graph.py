@@ -11,7 +11,7 @@ from ezshop_testing.processes import ChildProcess
 from ezshop_testing.scenes import Mover, background, make_sprite, render
 from ezshop_vision.face_photos import load_bgr
 from ezshop_vision.gallery import Gallery
-from ezshop_vision.gallery_msgs import gallery_to_msg
+from ezshop_vision.messages import gallery_to_msg
 
 
 def _write_pass(folder, photo, face_box):

@@ -1,4 +1,4 @@
-"""Conversions between ezshop_msgs messages and the store's plain core objects."""
+"""Core objects to ROS messages and back: ezshop_msgs <-> the store's plain core objects."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ezshop_msgs/Gallery <-> ezshop_vision.gallery.Gallery."""
+"""Core objects to ROS messages and back: ezshop_msgs/Gallery <-> ezshop_vision.gallery.Gallery."""
 
 from __future__ import annotations
 
