@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from ezshop_common.gallery_entry import GalleryEntry
 from ezshop_store.db import models as m
-from ezshop_store.store_service import StoreService
-from ezshop_store.store_types import INFO, Effects
+from ezshop_store.store_service import HELD, RESOLVED, StoreService
+from ezshop_store.store_types import INFO, CartActionIn, Effects
 
 
 class AdminError(ValueError):
@@ -85,4 +85,55 @@ def set_stock(service: StoreService, item_id: str, stock: int, stamp_ns: int) ->
     effects = Effects(inventory_changed=True)
     effects.alert(INFO, 'stock_set', f'{item_id} stock set from {before} to {stock}',
                   [item_id], stamp_ns)
+    return effects
+
+
+#: Staff decisions on a held cart action (the audit record's `decision`).
+ASSIGNED = 'assigned'
+DISMISSED = 'dismissed'
+#: Prefix of the cart action a staff assignment applies (its own event id, so it is stored
+#: once; it settles the held one through the late-attribution path).
+STAFF_PREFIX = 'staff:'
+
+
+def resolve_held(service: StoreService, event_id: str, customer_id: str, staff_id: str,
+                 note: str, stamp_ns: int) -> Effects:
+    """Settle a held cart action from the review queue, exactly once.
+
+    customer_id: the customer it belongs to; the action then goes where a late attribution
+    would (their open cart, or an adjustment receipt after their checkout). '' dismisses it:
+    nobody is charged or credited. Either way an audit record names the staff account.
+    A request for an action that is not held (unknown, settled already) changes nothing."""
+    staff_id = (staff_id or '').strip()
+    if not staff_id:
+        raise AdminError('staff_id must not be empty (the audit record names who decided)')
+    with Session(service.engine) as s:
+        held = s.scalar(select(m.CartEvent).where(m.CartEvent.event_id == event_id,
+                                                  m.CartEvent.store_id == service.store_id))
+        if held is None:
+            raise AdminError(f'unknown cart action {event_id!r}')
+        if held.status != HELD:
+            raise AdminError(f'cart action {event_id!r} is not held ({held.status}): '
+                             'nothing to settle')
+        action = CartActionIn(f'{STAFF_PREFIX}{event_id}', customer_id, held.item_id,
+                              held.quantity, held.stamp_ns, 1.0, False, (), held.shelf_id,
+                              held.lane_id, resolves_event_id=event_id)
+    if customer_id and service.customers.get(customer_id) is None:
+        raise AdminError(f'unknown customer {customer_id!r}')
+    if customer_id:
+        effects = service.apply_batch([action])
+    else:
+        effects = Effects()
+        with Session(service.engine) as s, s.begin():
+            row = s.scalar(select(m.CartEvent).where(m.CartEvent.event_id == event_id))
+            row.status, row.reason = RESOLVED, 'dismissed_by_staff'
+    decision = ASSIGNED if customer_id else DISMISSED
+    with Session(service.engine) as s, s.begin():
+        s.add(m.StaffDecision(store_id=service.store_id, event_id=event_id, staff_id=staff_id,
+                              decision=decision, customer_id=customer_id, note=note or '',
+                              stamp_ns=stamp_ns))
+    effects.alert(INFO, 'held_action_settled', f'{staff_id} {decision} held cart action '
+                  f'{event_id} ({action.quantity:+d} {action.item_id})'
+                  + (f' to {customer_id}' if customer_id else ''),
+                  [event_id, staff_id, customer_id], stamp_ns)
     return effects

@@ -21,7 +21,14 @@ from ezshop_msgs.msg import (
     InventoryItem,
     ShelfEvent,
 )
-from ezshop_msgs.srv import Checkout, ForgetCustomer, GetCart, RegisterCustomer, SetStock
+from ezshop_msgs.srv import (
+    Checkout,
+    ForgetCustomer,
+    GetCart,
+    RegisterCustomer,
+    ResolveAction,
+    SetStock,
+)
 from ezshop_ros.diagnostics import counter_status, diagnostics_updater, task
 from ezshop_ros.gallery import gallery_msg
 from ezshop_ros.parameters import declare_settings
@@ -84,6 +91,7 @@ class StoreNode(Node):
         self.create_service(GetCart, 'get_cart', self._get_cart)
         self.create_service(Checkout, 'checkout', self._checkout)
         self.create_service(SetStock, 'set_stock', self._set_stock)
+        self.create_service(ResolveAction, 'resolve_action', self._resolve_action)
 
         self.create_timer(self.settings.batch_period_s, self.flush)
         self.create_timer(0.05, self._checkout_due)
@@ -286,6 +294,19 @@ class StoreNode(Node):
         self._publish(effects)
         response.success = True
         response.receipt = messages.receipt_msg(receipt, self.settings.store_id)
+        return response
+
+    def _resolve_action(self, request, response):
+        self.flush()  # the held action may still be queued
+        try:
+            effects = store_admin.resolve_held(
+                self.service, request.event_id, request.customer_id, request.staff_id,
+                request.note, self.get_clock().now().nanoseconds)
+        except store_admin.AdminError as exc:
+            response.success, response.message = False, str(exc)
+            return response
+        self._publish(effects)
+        response.success = True
         return response
 
     def _set_stock(self, request, response):

@@ -16,7 +16,14 @@ from ezshop_msgs.msg import (
     Receipt,
     ShelfEvent,
 )
-from ezshop_msgs.srv import Checkout, ForgetCustomer, GetCart, RegisterCustomer, SetStock
+from ezshop_msgs.srv import (
+    Checkout,
+    ForgetCustomer,
+    GetCart,
+    RegisterCustomer,
+    ResolveAction,
+    SetStock,
+)
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_ros.topics import (
     ALERTS,
@@ -59,7 +66,8 @@ class Probe:
             topic.subscription(node, self.got[key].append)
         self.clients = {name: node.create_client(kind, name) for name, kind in (
             ('register_customer', RegisterCustomer), ('forget_customer', ForgetCustomer),
-            ('get_cart', GetCart), ('checkout', Checkout), ('set_stock', SetStock))}
+            ('get_cart', GetCart), ('checkout', Checkout), ('set_stock', SetStock),
+            ('resolve_action', ResolveAction))}
         self.next_t = 0
 
     def wait_connected(self):
@@ -312,6 +320,24 @@ def test_a_late_attribution_settles_a_held_action_exactly_once(graph):
                    and held + ':again' in a.refs)
     graph.customer_event(CustomerEvent.EXITED, ivy, t + S)
     assert lines_of(graph.receipt(ivy)) == [('water', 1, 99, 99)]
+
+
+def test_staff_settle_a_held_action_through_the_service_exactly_once(graph):
+    una = graph.register('Una')
+    t = graph.slot()
+    graph.enter(una, t - S)
+    held = graph.cart_action('', 'chips', 1, t)
+    graph.wait_for('alerts', lambda a: a.kind == 'held_for_staff' and held in a.refs)
+    settled = graph.call('resolve_action', event_id=held, customer_id=una, staff_id='staff_ana',
+                         note='seen on the shelf camera')
+    assert settled.success, settled.message
+    graph.wait_for('carts', lambda c: c.customer_id == una and c.total_cents == 229)
+    graph.wait_for('alerts', lambda a: a.kind == 'held_action_settled' and held in a.refs)
+    again = graph.call('resolve_action', event_id=held, customer_id=una, staff_id='staff_bob',
+                       note='')
+    assert not again.success and 'not held' in again.message
+    graph.customer_event(CustomerEvent.EXITED, una, t + S)
+    assert lines_of(graph.receipt(una)) == [('chips', 1, 229, 229)]
 
 
 def test_an_exit_of_someone_never_seen_coming_in_gets_a_receipt(graph):

@@ -233,3 +233,61 @@ def test_database_outage_applies_nothing_and_the_retry_applies_everything(servic
     service.engine = working
     effects = service.apply_batch(batch)
     assert effects.carts[alice].total_cents == 150 + 229
+
+
+def held(cid_candidates, item, qty, t, eid):
+    """A cart action fusion could not attribute (held for staff)."""
+    return CartActionIn(eid, '', item, qty, t * S, candidates=cid_candidates)
+
+
+def test_staff_settle_a_held_action_once_onto_the_cart_with_an_audit_record(service, engine):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10), held(((alice, 0.4),), 'cola', 1, 11, 'h1')])
+    assert service.cart_view(alice).lines == ()
+    effects = store_admin.resolve_held(service, 'h1', alice, 'staff_ana', 'seen on camera',
+                                       12 * S)
+    assert [(ln.item_id, ln.quantity) for ln in effects.carts[alice].lines] == [('cola', 1)]
+    assert [a.kind for a in effects.alerts] == ['held_action_settled']
+    with pytest.raises(store_admin.AdminError, match='not held'):
+        store_admin.resolve_held(service, 'h1', alice, 'staff_bob', '', 13 * S)
+    assert [(ln.item_id, ln.quantity) for ln in service.cart_view(alice).lines] == [('cola', 1)]
+    with Session(engine) as s:
+        audit = s.scalars(select(m.StaffDecision)).all()
+        assert [(a.event_id, a.staff_id, a.decision, a.customer_id, a.note) for a in audit] == [
+            ('h1', 'staff_ana', store_admin.ASSIGNED, alice, 'seen on camera')]
+
+
+def test_staff_dismiss_a_held_action_and_nobody_is_charged(service, engine):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10), held(((alice, 0.3),), 'chips', 1, 11, 'h2')])
+    store_admin.resolve_held(service, 'h2', '', 'staff_ana', 'a walk-in took it', 12 * S)
+    assert service.cart_view(alice).lines == ()
+    with pytest.raises(store_admin.AdminError, match='not held'):
+        store_admin.resolve_held(service, 'h2', alice, 'staff_ana', '', 13 * S)
+    with Session(engine) as s:
+        assert s.scalar(select(m.CartEvent.status).where(m.CartEvent.event_id == 'h2')) \
+            == 'resolved'
+        assert s.scalar(select(m.StaffDecision.decision)) == store_admin.DISMISSED
+
+
+def test_staff_settling_after_the_checkout_issue_an_adjustment_receipt(service):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10), take(alice, 'cola', 1, 11, 'c1'),
+                         held(((alice, 0.5),), 'water', 1, 12, 'h3'), leave(alice, 20)])
+    first, _ = service.checkout(alice, 23 * S)
+    assert first.total_cents == 150
+    effects = store_admin.resolve_held(service, 'h3', alice, 'staff_ana', '', 30 * S)
+    (adjusted,) = effects.receipts
+    assert adjusted.revision == 2 and adjusted.total_cents == 150 + 99
+
+
+def test_staff_cannot_settle_an_unknown_action_for_an_unknown_customer_or_anonymously(service):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10), held((), 'cola', 1, 11, 'h4')])
+    for event_id, customer_id, staff_id, problem in (
+            ('nope', alice, 'staff_ana', 'unknown cart action'),
+            ('h4', 'c_nobody', 'staff_ana', 'unknown customer'),
+            ('h4', alice, ' ', 'staff_id')):
+        with pytest.raises(store_admin.AdminError, match=problem):
+            store_admin.resolve_held(service, event_id, customer_id, staff_id, '', 12 * S)
+    assert service.cart_view(alice).lines == ()

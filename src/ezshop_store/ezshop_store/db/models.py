@@ -181,3 +181,19 @@ class AlertRecord(Base):
     kind: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     refs: Mapped[str] = mapped_column(Text)
+
+
+class StaffDecision(Base):
+    """Audit record of a held cart action staff settled from the review queue: who decided,
+    when, what (assigned to a customer, or dismissed), and why."""
+
+    __tablename__ = 'staff_decisions'
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(String(64), index=True,
+                                          server_default=DEFAULT_STORE_ID)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)  # the held action
+    staff_id: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))  # assigned / dismissed
+    customer_id: Mapped[str] = mapped_column(String(64))  # '' when dismissed
+    note: Mapped[str] = mapped_column(Text)
+    stamp_ns: Mapped[int] = mapped_column(BigInteger)
