@@ -297,23 +297,20 @@ class StoreNode(Node):
         return response
 
     def _resolve_action(self, request, response):
-        self.flush()  # the held action may still be queued
-        try:
-            effects = store_admin.resolve_held(
-                self.service, request.event_id, request.customer_id, request.staff_id,
-                request.note, self.get_clock().now().nanoseconds)
-        except store_admin.AdminError as exc:
-            response.success, response.message = False, str(exc)
-            return response
-        self._publish(effects)
-        response.success = True
-        return response
+        return self._admin_operation(response, lambda now: store_admin.resolve_held(
+            self.service, request.event_id, request.customer_id, request.staff_id,
+            request.note, now))
 
     def _set_stock(self, request, response):
+        return self._admin_operation(response, lambda now: store_admin.set_stock(
+            self.service, request.item_id, int(request.stock), now))
+
+    def _admin_operation(self, response, operation):
+        """A store_admin operation for a service call: its effects published, or refused with
+        the reason (success false, message). Queued events go first: it may concern them."""
         self.flush()
         try:
-            effects = store_admin.set_stock(self.service, request.item_id, int(request.stock),
-                                            self.get_clock().now().nanoseconds)
+            effects = operation(self.get_clock().now().nanoseconds)
         except store_admin.AdminError as exc:
             response.success, response.message = False, str(exc)
             return response
