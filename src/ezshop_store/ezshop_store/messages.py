@@ -12,6 +12,7 @@ from ezshop_msgs.msg import (
     CartLine,
     CustomerEvent,
     FaceArray,
+    HeldAction,
     Receipt,
     ShelfEvent,
 )
@@ -31,6 +32,7 @@ from ezshop_store.store_types import (
     CartActionIn,
     CartView,
     CustomerEventIn,
+    HeldActionView,
     ReceiptView,
     ShelfEventIn,
 )
@@ -107,6 +109,14 @@ def cart_msg(view: CartView, store_id: str) -> Cart:
                currency=view.currency)
     msg.header.stamp = time_from_ns(view.stamp_ns)
     return msg
+
+
+def held_action_msg(view: HeldActionView) -> HeldAction:
+    return HeldAction(stamp=time_from_ns(view.stamp_ns), event_id=view.event_id,
+                      shelf_id=view.shelf_id, lane_id=view.lane_id, item_id=view.item_id,
+                      quantity=view.quantity, reason=view.reason, customer_id=view.customer_id,
+                      candidate_ids=[c for c, _ in view.candidates],
+                      candidate_scores=[float(s) for _, s in view.candidates])
 
 
 def receipt_msg(view: ReceiptView, store_id: str) -> Receipt:

@@ -25,6 +25,7 @@ from ezshop_msgs.srv import (
     Checkout,
     ForgetCustomer,
     GetCart,
+    GetReviewQueue,
     RegisterCustomer,
     ResolveAction,
     SetStock,
@@ -92,6 +93,7 @@ class StoreNode(Node):
         self.create_service(Checkout, 'checkout', self._checkout)
         self.create_service(SetStock, 'set_stock', self._set_stock)
         self.create_service(ResolveAction, 'resolve_action', self._resolve_action)
+        self.create_service(GetReviewQueue, 'get_review_queue', self._get_review_queue)
 
         self.create_timer(self.settings.batch_period_s, self.flush)
         self.create_timer(0.05, self._checkout_due)
@@ -294,6 +296,12 @@ class StoreNode(Node):
         self._publish(effects)
         response.success = True
         response.receipt = messages.receipt_msg(receipt, self.settings.store_id)
+        return response
+
+    def _get_review_queue(self, request, response):
+        self.flush()
+        response.actions = [messages.held_action_msg(view)
+                            for view in self.service.held_actions(int(request.limit))]
         return response
 
     def _resolve_action(self, request, response):

@@ -33,6 +33,7 @@ from ezshop_store.store_types import (
     CartView,
     CustomerEventIn,
     Effects,
+    HeldActionView,
     ReceiptView,
     ShelfEventIn,
 )
@@ -109,6 +110,22 @@ class StoreService:
                     row.name = item.name
                     row.price_cents = item.price_cents
                     row.low_stock_threshold = item.low_stock_threshold
+
+    def held_actions(self, limit: int = 0) -> list[HeldActionView]:
+        """The review queue: this store's cart actions held for staff, oldest first (at most
+        `limit`, 0 = all)."""
+        query = select(m.CartEvent).where(m.CartEvent.store_id == self.store_id,
+                                          m.CartEvent.status == HELD).order_by(
+            m.CartEvent.stamp_ns, m.CartEvent.id)
+        if limit:
+            query = query.limit(limit)
+        with Session(self.engine) as s:
+            return [HeldActionView(row.event_id, row.shelf_id, row.lane_id, row.item_id,
+                                   row.quantity, row.reason, row.customer_id,
+                                   tuple((str(c), float(v)) for c, v in
+                                         json.loads(row.candidates or '[]')),
+                                   row.stamp_ns)
+                    for row in s.scalars(query)]
 
     def note_customer(self, customer_id: str, name: str | None) -> None:
         """Keep the customer cache in step with an enrolment (name) or a forget (None) that

@@ -78,6 +78,21 @@ class CartView:
 
 
 @dataclass(frozen=True)
+class HeldActionView:
+    """A cart action held for staff (an entry of the review queue)."""
+
+    event_id: str
+    shelf_id: str
+    lane_id: str
+    item_id: str
+    quantity: int
+    reason: str
+    customer_id: str
+    candidates: tuple[tuple[str, float], ...]
+    stamp_ns: int
+
+
+@dataclass(frozen=True)
 class ReceiptView:
     receipt_id: int
     revision: int

@@ -20,6 +20,7 @@ from ezshop_msgs.srv import (
     Checkout,
     ForgetCustomer,
     GetCart,
+    GetReviewQueue,
     RegisterCustomer,
     ResolveAction,
     SetStock,
@@ -67,7 +68,7 @@ class Probe:
         self.clients = {name: node.create_client(kind, name) for name, kind in (
             ('register_customer', RegisterCustomer), ('forget_customer', ForgetCustomer),
             ('get_cart', GetCart), ('checkout', Checkout), ('set_stock', SetStock),
-            ('resolve_action', ResolveAction))}
+            ('resolve_action', ResolveAction), ('get_review_queue', GetReviewQueue))}
         self.next_t = 0
 
     def wait_connected(self):
@@ -328,6 +329,9 @@ def test_staff_settle_a_held_action_through_the_service_exactly_once(graph):
     graph.enter(una, t - S)
     held = graph.cart_action('', 'chips', 1, t)
     graph.wait_for('alerts', lambda a: a.kind == 'held_for_staff' and held in a.refs)
+    queued = [a for a in graph.call('get_review_queue', limit=0).actions if a.event_id == held]
+    assert [(a.item_id, a.quantity, a.reason) for a in queued] == [('chips', 1, 'unattributed')]
+    assert stamp_ns(queued[0].stamp) == t
     settled = graph.call('resolve_action', event_id=held, customer_id=una, staff_id='staff_ana',
                          note='seen on the shelf camera')
     assert settled.success, settled.message
@@ -336,6 +340,7 @@ def test_staff_settle_a_held_action_through_the_service_exactly_once(graph):
     again = graph.call('resolve_action', event_id=held, customer_id=una, staff_id='staff_bob',
                        note='')
     assert not again.success and 'not held' in again.message
+    assert held not in {a.event_id for a in graph.call('get_review_queue', limit=0).actions}
     graph.customer_event(CustomerEvent.EXITED, una, t + S)
     assert lines_of(graph.receipt(una)) == [('chips', 1, 229, 229)]
 

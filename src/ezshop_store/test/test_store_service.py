@@ -291,3 +291,21 @@ def test_staff_cannot_settle_an_unknown_action_for_an_unknown_customer_or_anonym
         with pytest.raises(store_admin.AdminError, match=problem):
             store_admin.resolve_held(service, event_id, customer_id, staff_id, '', 12 * S)
     assert service.cart_view(alice).lines == ()
+
+
+def test_the_review_queue_lists_held_actions_oldest_first_until_settled(service):
+    alice = enrol(service)
+    service.apply_batch([enter(alice, 10), held(((alice, 0.4), ('unknown:cam_shelf_a:7', 0.3)),
+                                                'cola', 1, 12, 'q2'),
+                         held((), 'chips', -1, 11, 'q1'), take(alice, 'water', 1, 13, 'fine'),
+                         take('c_gone', 'salad', 1, 14, 'q3')])
+    queue = service.held_actions()
+    assert [(h.event_id, h.item_id, h.quantity, h.reason) for h in queue] == [
+        ('q1', 'chips', -1, 'unattributed'), ('q2', 'cola', 1, 'unattributed'),
+        ('q3', 'salad', 1, 'unknown_customer')]
+    assert queue[1].candidates == ((alice, 0.4), ('unknown:cam_shelf_a:7', 0.3))
+    assert queue[2].customer_id == 'c_gone' and queue[1].stamp_ns == 12 * S
+    assert [h.event_id for h in service.held_actions(limit=1)] == ['q1']
+    store_admin.resolve_held(service, 'q2', alice, 'staff_ana', '', 20 * S)
+    store_admin.resolve_held(service, 'q1', '', 'staff_ana', '', 20 * S)
+    assert [h.event_id for h in service.held_actions()] == ['q3']
