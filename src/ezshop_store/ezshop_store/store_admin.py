@@ -107,7 +107,14 @@ def resolve_held(service: StoreService, event_id: str, customer_id: str, staff_i
     staff_id = (staff_id or '').strip()
     if not staff_id:
         raise AdminError('staff_id must not be empty (the audit record names who decided)')
-    with Session(service.engine) as s:
+    if customer_id and service.customers.get(customer_id) is None:
+        raise AdminError(f'unknown customer {customer_id!r}')
+    decision = ASSIGNED if customer_id else DISMISSED
+    audit = m.StaffDecision(store_id=service.store_id, event_id=event_id, staff_id=staff_id,
+                            decision=decision, customer_id=customer_id, note=note or '',
+                            stamp_ns=stamp_ns)
+    effects = Effects()
+    with Session(service.engine) as s, s.begin():
         held = s.scalar(select(m.CartEvent).where(m.CartEvent.event_id == event_id,
                                                   m.CartEvent.store_id == service.store_id))
         if held is None:
@@ -118,20 +125,14 @@ def resolve_held(service: StoreService, event_id: str, customer_id: str, staff_i
         action = CartActionIn(f'{STAFF_PREFIX}{event_id}', customer_id, held.item_id,
                               held.quantity, held.stamp_ns, 1.0, False, (), held.shelf_id,
                               held.lane_id, resolves_event_id=event_id)
-    if customer_id and service.customers.get(customer_id) is None:
-        raise AdminError(f'unknown customer {customer_id!r}')
+        if not customer_id:  # dismissed: settled and audited in one transaction
+            held.status, held.reason = RESOLVED, 'dismissed_by_staff'
+            s.add(audit)
     if customer_id:
+        # The store's own path settles it (its cart, or an adjustment receipt); then the audit.
         effects = service.apply_batch([action])
-    else:
-        effects = Effects()
         with Session(service.engine) as s, s.begin():
-            row = s.scalar(select(m.CartEvent).where(m.CartEvent.event_id == event_id))
-            row.status, row.reason = RESOLVED, 'dismissed_by_staff'
-    decision = ASSIGNED if customer_id else DISMISSED
-    with Session(service.engine) as s, s.begin():
-        s.add(m.StaffDecision(store_id=service.store_id, event_id=event_id, staff_id=staff_id,
-                              decision=decision, customer_id=customer_id, note=note or '',
-                              stamp_ns=stamp_ns))
+            s.add(audit)
     effects.alert(INFO, 'held_action_settled', f'{staff_id} {decision} held cart action '
                   f'{event_id} ({action.quantity:+d} {action.item_id})'
                   + (f' to {customer_id}' if customer_id else ''),

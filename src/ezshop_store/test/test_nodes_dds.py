@@ -105,6 +105,16 @@ class Probe:
         self.customer_event(CustomerEvent.ENTERED, customer_id, t)
         self.wait_for('carts', lambda c: c.customer_id == customer_id and c.visit_id != '')
 
+    def held_pick(self, name, item):
+        """A shopper in the store and a take of `item` fusion could not attribute, held for
+        staff: (customer_id, its stamp, the held action's event_id)."""
+        customer_id = self.register(name)
+        t = self.slot()
+        self.enter(customer_id, t - S)
+        held = self.cart_action('', item, 1, t)
+        self.wait_for('alerts', lambda a: a.kind == 'held_for_staff' and held in a.refs)
+        return customer_id, t, held
+
     def shelf_event(self, shelf, lane, item, delta, t, event_id=None):
         msg = ShelfEvent(event_id=event_id or str(uuid.uuid4()), shelf_id=shelf, lane_id=lane,
                          item_id=item, quantity_delta=delta, count_before=5,
@@ -303,11 +313,7 @@ def test_customer_never_seen_is_never_charged_until_evidence_puts_them_in(graph)
 
 
 def test_a_late_attribution_settles_a_held_action_exactly_once(graph):
-    ivy = graph.register('Ivy')
-    t = graph.slot()
-    graph.enter(ivy, t - S)
-    held = graph.cart_action('', 'water', 1, t)
-    graph.wait_for('alerts', lambda a: a.kind == 'held_for_staff' and held in a.refs)
+    ivy, t, held = graph.held_pick('Ivy', 'water')
     late = CartAction(event_id=held + ':late', customer_id=ivy, item_id='water', quantity=1,
                       confidence=0.9, resolves_event_id=held)
     late.header.stamp = time_from_ns(t)
@@ -324,11 +330,7 @@ def test_a_late_attribution_settles_a_held_action_exactly_once(graph):
 
 
 def test_staff_settle_a_held_action_through_the_service_exactly_once(graph):
-    una = graph.register('Una')
-    t = graph.slot()
-    graph.enter(una, t - S)
-    held = graph.cart_action('', 'chips', 1, t)
-    graph.wait_for('alerts', lambda a: a.kind == 'held_for_staff' and held in a.refs)
+    una, t, held = graph.held_pick('Una', 'chips')
     queued = [a for a in graph.call('get_review_queue', limit=0).actions if a.event_id == held]
     assert [(a.item_id, a.quantity, a.reason) for a in queued] == [('chips', 1, 'unattributed')]
     assert stamp_ns(queued[0].stamp) == t
