@@ -24,6 +24,10 @@ from rclpy.node import Node
 
 #: Signals that stop a node: rclpy shuts its context down on them.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: A node process still alive this long after its work ended (cleanup, interpreter exit) prints
+#: every thread's stack to stderr and keeps going: launch kills a node that takes 15 s to stop,
+#: and then nothing would say where it hung.
+CLEANUP_STACKS_AFTER_S = 8.0
 #: Exit code of a node that stopped normally (end of its work, Ctrl-C, SIGTERM).
 EXIT_OK = 0
 #: Exit code of a node that refused its configuration (a parameter or a file it names).
@@ -115,6 +119,7 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
     except (KeyboardInterrupt, ExternalShutdownException):
         return EXIT_OK
     finally:
+        faulthandler.dump_traceback_later(CLEANUP_STACKS_AFTER_S)
         if node is not None:
             node.destroy_node()
         shutdown_node_process()

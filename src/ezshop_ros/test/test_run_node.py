@@ -32,6 +32,22 @@ def crash(node):
 raise SystemExit(run_node(lambda: Node('running'), run=crash))
 '''
 
+#: A node whose cleanup is stuck for a while (a DDS teardown that hangs, say).
+STUCK_IN_CLEANUP = '''
+import time
+from rclpy.node import Node
+from ezshop_ros import process
+
+process.CLEANUP_STACKS_AFTER_S = 0.5
+
+class Stuck(Node):
+    def destroy_node(self):
+        time.sleep(2.0)  # stuck_here
+        return super().destroy_node()
+
+raise SystemExit(process.run_node(lambda: Stuck('stuck'), run=lambda node: 0))
+'''
+
 
 def run_child(code):
     return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
@@ -48,3 +64,9 @@ def test_a_bug_is_not_taken_for_a_stop_or_a_bad_configuration():
     done = run_child(BROKEN_WHILE_RUNNING)
     assert done.returncode not in (EXIT_OK, EXIT_BAD_CONFIGURATION)
     assert 'a bug while running' in done.stderr
+
+
+def test_a_node_stuck_in_its_cleanup_says_where_and_still_ends_normally():
+    done = run_child(STUCK_IN_CLEANUP)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert 'Timeout' in done.stderr and 'in destroy_node' in done.stderr, done.stderr

@@ -292,6 +292,8 @@ def judge(node: RefereeNode) -> int:
         # Stopped on request (Ctrl-C, SIGTERM): no verdict, and not a failure either.
         print('referee: stopped before the verdict', file=sys.stderr, flush=True)
         return EXIT_OK
+    finally:
+        executor.shutdown()
 
 
 def main(args=None) -> int:

@@ -126,8 +126,9 @@ class LaneTimeline:
         i = bisect.bisect_right(self.changes, t, key=lambda c: c[0])
         return self.changes[max(0, i - 1)][1]
 
-    def hand_in(self, t: float) -> bool:
-        return any(t_in <= t < t_out for t_in, t_out in self.hands)
+    def hand_at(self, t: float) -> float | None:
+        """When the hand that is in the lane at t came in, or None (no hand)."""
+        return next((t_in for t_in, t_out in self.hands if t_in <= t < t_out), None)
 
     def glitch_at(self, t: float) -> SensorEvent | None:
         for glitch in self.glitches:

@@ -40,7 +40,7 @@ def test_lane_counts_follow_the_takes(store):
     assert water.count_at(0.0) == 6
     assert water.count_at(take.t + 0.01) == 5
     assert water.count_at(put.t + 0.01) == 6
-    assert water.hand_in(take.t - 0.1) and not water.hand_in(take.t + 0.1)
+    assert water.hand_at(take.t - 0.1) is not None and water.hand_at(take.t + 0.1) is None
     assert world.counts_at(world.end_s)[('shelf_a', 'lane_1')] == 5
 
 

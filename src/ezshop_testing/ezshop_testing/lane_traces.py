@@ -5,41 +5,30 @@ becomes a list of ``(t, reading)`` samples — metres for HC-SR04 lanes, lux for
 with the noise of the real sensors, plus the true changes. Used by the core tests and
 bench/shelf_events.py.
 
-Noise model (HC-SR04): Gaussian noise of a few mm, sample period jitter, occasional 0 and
-max-range readings, rare single echoes from a random distance. A hand in the beam reads at a
-random-walking distance in front of the items and sometimes lets the echo of the items
-through. A leaning body sits closer to the sensor and covers the beam about half the time.
-Light lanes: a covered LDR reads ``dark_lux``, an uncovered one the lane's ``bright_lux``
-(+/- a few %), a hand casts a shadow of random depth.
+The readings come from the one lane sensor model (ezshop_common.lane_sensor_model), which the
+simulator uses too: what is measured here is the sensor the simulated store has.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 
+from ezshop_common.lane_sensor_model import (
+    DEAD_MODES,
+    SILENT,
+    LaneSensorModel,
+    LaneState,
+    NoiseModel,
+)
 from ezshop_common.store_config import SENSOR_ULTRASONIC, Lane
 
-DEAD_MODES = ('silent', 'zeros', 'nan', 'max_range')
+__all__ = ['DEAD_MODES', 'NoiseModel', 'HandDip', 'Lean', 'CountChange', 'Drift', 'DeadSensor',
+           'TrueChange', 'Trace', 'generate_trace', 'random_episodes']
 
-
-@dataclass(frozen=True)
-class NoiseModel:
-    """How a real sensor misbehaves; defaults are typical of an HC-SR04 / LDR on a Pi."""
-
-    rate_hz: float = 10.0
-    period_jitter_s: float = 0.004
-    sigma_m: float = 0.003
-    zero_prob: float = 0.004
-    max_range_prob: float = 0.004
-    bad_echo_prob: float = 0.002
-    hand_step_m: float = 0.02
-    hand_jitter_m: float = 0.006
-    hand_see_through_prob: float = 0.15
-    lean_cover_prob: float = 0.5
-    lux_sigma_ratio: float = 0.04
-    dark_lux: float = 20.0
+#: Readings per second of a lane sensor node, and the jitter of its sampling period (s).
+RATE_HZ = 10.0
+PERIOD_JITTER_S = 0.004
 
 
 @dataclass(frozen=True)
@@ -122,9 +111,9 @@ class Trace:
 
 
 def generate_trace(lane: Lane, episodes: list, duration_s: float, rng: random.Random,
-                   noise: NoiseModel | None = None, initial_count: int | None = None) -> Trace:
+                   noise: NoiseModel | None = None, initial_count: int | None = None,
+                   rate_hz: float = RATE_HZ) -> Trace:
     """Samples of ``lane``'s sensor over ``duration_s`` with the given episodes."""
-    noise = noise or NoiseModel()
     count = lane.initial_count if initial_count is None else initial_count
     changes_sorted = sorted((e for e in episodes if isinstance(e, CountChange)),
                             key=lambda e: e.start_s)
@@ -135,35 +124,26 @@ def generate_trace(lane: Lane, episodes: list, duration_s: float, rng: random.Ra
                                         change.end_s + change.push_s, before, change.new_count))
         before = change.new_count
     trace.final_count = before
-    sampler = _UltrasonicSampler(lane, noise, rng) if lane.sensor == SENSOR_ULTRASONIC \
-        else _LightSampler(lane, noise, rng)
-    period = 1.0 / noise.rate_hz
+    sensor = LaneSensorModel(lane, noise)
+    period = 1.0 / rate_hz
     k = 0
     while True:
-        t = k * period + rng.uniform(0.0, noise.period_jitter_s)
+        t = k * period + rng.uniform(0.0, PERIOD_JITTER_S)
         k += 1
         if t >= duration_s:
             break
-        state = _state_at(t, count, changes_sorted, episodes)
-        if state.dead == 'silent':
-            continue
-        trace.samples.append((round(t, 6), sampler.sample(state)))
+        value = sensor.reading(_state_at(t, count, changes_sorted, episodes), rng)
+        if value is not SILENT:
+            trace.samples.append((round(t, 6), value))
     return trace
 
 
-@dataclass
-class _State:
-    level: float            # fractional count in place (push offset included)
-    hand: bool = False
-    lean: bool = False
-    drift: float = 0.0
-    dead: str = ''
-    episode: int = -1       # id of the occluding episode (a new hand starts a new walk)
-
-
-def _state_at(t: float, initial: int, changes: list[CountChange], episodes: list) -> _State:
+def _state_at(t: float, initial: int, changes: list[CountChange], episodes: list) -> LaneState:
     level = float(initial)
-    state = _State(level)
+    hand = lean = False
+    drift = 0.0
+    dead = ''
+    occluder = None  # the occluding episode: a new hand starts a new walk
     for change in changes:
         if t >= change.end_s:
             level = float(change.new_count)
@@ -175,100 +155,20 @@ def _state_at(t: float, initial: int, changes: list[CountChange], episodes: list
             if change.glimpse_count is not None and mid <= t < mid + change.glimpse_s:
                 level = float(change.glimpse_count)
             else:
-                state.hand, state.episode = True, id(change)
-    state.level = level
+                hand, occluder = True, id(change)
     for episode in episodes:
         if isinstance(episode, Drift) and t >= episode.start_s:
             done = min(1.0, (t - episode.start_s) / episode.duration_s)
-            state.drift += episode.total * done
+            drift += episode.total * done
         if not episode.start_s <= t < episode.start_s + episode.duration_s:
             continue
         if isinstance(episode, HandDip):
-            state.hand, state.episode = True, id(episode)
+            hand, occluder = True, id(episode)
         elif isinstance(episode, Lean):
-            state.lean, state.episode = True, id(episode)
+            lean, occluder = True, id(episode)
         elif isinstance(episode, DeadSensor):
-            state.dead = episode.mode
-    return state
-
-
-class _UltrasonicSampler:
-    def __init__(self, lane: Lane, noise: NoiseModel, rng: random.Random):
-        self.geo = lane.ultrasonic
-        self.noise = noise
-        self.rng = rng
-        self.episode = None
-        self.position = 0.0
-
-    def sample(self, state: _State) -> float:
-        geo, noise, rng = self.geo, self.noise, self.rng
-        if state.dead == 'zeros':
-            return 0.0
-        if state.dead == 'nan':
-            return math.nan
-        if state.dead == 'max_range':
-            return geo.max_range_m
-        front = geo.empty_distance_m - state.level * geo.item_depth_m + state.drift
-        items = front + rng.gauss(0.0, noise.sigma_m)
-        if state.hand or state.lean:
-            low = geo.min_range_m + 0.01
-            high = max(low, front - 0.02)
-            if state.lean:
-                high = min(high, low + 0.15)
-            if self.episode != state.episode:
-                self.episode = state.episode
-                self.position = rng.uniform(low, high)
-            step = noise.hand_step_m * (0.4 if state.lean else 1.0)
-            self.position = _reflect(self.position + rng.gauss(0.0, step), low, high)
-            covered = rng.random() < (noise.lean_cover_prob if state.lean
-                                      else 1.0 - noise.hand_see_through_prob)
-            if covered:
-                return self.position + rng.gauss(0.0, noise.hand_jitter_m)
-        roll = rng.random()
-        if roll < noise.zero_prob:
-            return 0.0
-        roll -= noise.zero_prob
-        if roll < noise.max_range_prob:
-            return geo.max_range_m
-        roll -= noise.max_range_prob
-        if roll < noise.bad_echo_prob:
-            return rng.uniform(geo.min_range_m, geo.empty_distance_m)
-        return items
-
-
-def _reflect(value: float, low: float, high: float) -> float:
-    """Keep a random walk inside [low, high] by bouncing off the bounds."""
-    if high <= low:
-        return low
-    span = 2.0 * (high - low)
-    value = (value - low) % span
-    return low + (value if value <= high - low else span - value)
-
-
-class _LightSampler:
-    def __init__(self, lane: Lane, noise: NoiseModel, rng: random.Random):
-        self.geo = lane.light
-        self.noise = noise
-        self.rng = rng
-        self.episode = None
-        self.shadow = 1.0
-
-    def sample(self, state: _State) -> float:
-        noise, rng = self.noise, self.rng
-        if state.dead in ('zeros', 'max_range'):
-            return 0.0
-        if state.dead == 'nan':
-            return math.nan
-        lux = noise.dark_lux if state.level >= 0.5 else self.geo.bright_lux * (1 + state.drift)
-        if state.hand or state.lean:
-            if self.episode != state.episode:
-                self.episode = state.episode
-                self.shadow = rng.uniform(0.04, 0.4)
-            if not state.lean or rng.random() < noise.lean_cover_prob:
-                lux = min(lux, self.geo.bright_lux * self.shadow)
-        if rng.random() < noise.zero_prob:
-            return 0.0
-        return max(0.5, lux * (1.0 + rng.gauss(0.0, noise.lux_sigma_ratio)))
+            dead = episode.mode
+    return LaneState(level, hand=hand, lean=lean, drift=drift, dead=dead, episode=occluder)
 
 
 def random_episodes(lane: Lane, duration_s: float, rng: random.Random,
