@@ -104,6 +104,21 @@ elif [ "${EZSHOP_DLIB_BLAS:-0}" != 1 ] && dlib_has_blas; then
     --force-reinstall "$(grep -E '^dlib-bin==' requirements.txt)"
 fi
 
+# --- a real browser for the console's tests (Debian chromium + chromium-driver) -------------
+# selenium drives the system's chromium (playwright's own browser download does not work
+# offline). Without them the browser tests skip and say why.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium and chromium-driver for the console's browser tests (apt-get)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        chromium chromium-driver; } >/dev/null 2>&1 \
+      || warn "apt-get could not install chromium: the browser tests will skip"
+  else
+    warn "no chromium / chromedriver: the console's browser tests will skip" \
+         "(as root: apt-get install chromium chromium-driver)"
+  fi
+fi
+
 # --- repair the ROS wheels' CMake export files ----------------------------------------------
 # The wheels were built in a manylinux container; their CMake files name its Python paths.
 if [ -z "${ROS_DISTRO:-}" ]; then

@@ -25,18 +25,25 @@ ROSDEP_KEY = {
     'cv2': 'python3-opencv',
     'dlib': 'python3-dlib-pip',
     'face_recognition': 'python-face-recognition-pip',
+    'fastapi': 'python3-fastapi',
     'gpiozero': 'python3-gpiozero',
+    'httpx': 'python3-httpx',
+    'jinja2': 'python3-jinja2',
     'numpy': 'python3-numpy',
     'pytest': 'python3-pytest',
     'rosbags': 'python3-rosbags-pip',
+    'selenium': 'python3-selenium',
     'sqlalchemy': 'python3-sqlalchemy',
+    'uvicorn': 'python3-uvicorn',
     'yaml': 'python3-yaml',
 }
 #: PyPI packages rosdep has no key for: the package.xml names them in an XML comment, with the
 #: requirements file that pins them.
 NO_ROSDEP_KEY = {
+    'argon2': 'requirements.txt',
     'face_recognition_models': 'requirements.txt',
     'mcap': 'requirements.txt',
+    'starlette': 'requirements.txt',
 }
 #: What XML launch files need: `ros2 launch`, the XML front end, launch_ros (node, find-pkg-share).
 LAUNCH_XML_KEYS = {'ros2launch', 'launch_xml', 'launch_ros'}

@@ -45,6 +45,7 @@ NODE_SOURCES = {
     'referee': 'ezshop_sim/ezshop_sim/referee_node.py',
     'record': 'ezshop_bag/ezshop_bag/record_node.py',
     'replay': 'ezshop_bag/ezshop_bag/replay_node.py',
+    'web_node': 'ezshop_web/ezshop_web/web_node.py',
     'smoke_talker': 'ezshop_testing/ezshop_testing/smoke_talker.py',
 }
 
@@ -101,6 +102,7 @@ DOC_TABLES = {
     ('ezshop_vision.md', 'camera_node'): 'camera_node',
     ('ezshop_vision.md', 'face_node'): 'face_node',
     ('ezshop_vision.md', 'door_node'): 'door_node',
+    ('ezshop_web.md', 'Parameters (web_node)'): 'web_node',
 }
 #: Nodes with no parameter table (test fixtures).
 UNDOCUMENTED_NODES = {'smoke_talker'}

@@ -1,0 +1,228 @@
+"""The console's web app (FastAPI): staff login, the live console, the review queue and stock
+changes. It knows the store only through a StoreGateway (web_node's bridge to the store's
+topics and services); no rclpy import here.
+
+Security: every page and every write needs a staff login (argon2-hashed accounts, see
+staff_accounts.py); the session cookie is signed, HttpOnly and SameSite=Strict; every write
+carries the session's CSRF token (a form field or the X-CSRF-Token header); failed logins are
+rate-limited per account and per address; the browser renders data as text, never as HTML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Protocol
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.middleware.sessions import SessionMiddleware
+
+from ezshop_web.hub import DROPPED, Hub
+from ezshop_web.login_limiter import LoginLimiter
+from ezshop_web.staff_accounts import StaffAccounts
+from ezshop_web.web_settings import WebSettings
+
+STATIC_DIR = Path(__file__).parent / 'static'
+#: A comment line to every open stream this often, so proxies and browsers keep it open.
+KEEPALIVE_S = 15.0
+CSRF_HEADER = 'X-CSRF-Token'
+
+
+class StoreGateway(Protocol):
+    """What the app needs from the store (web_node implements it over ROS)."""
+
+    hub: Hub
+
+    def snapshot(self) -> dict: ...
+
+    async def review_queue(self, limit: int) -> list[dict]: ...
+
+    async def resolve(self, event_id: str, customer_id: str, staff_id: str,
+                      note: str) -> tuple[bool, str]: ...
+
+    async def set_stock(self, item_id: str, stock: int) -> tuple[bool, str]: ...
+
+
+class StoreUnavailableError(Exception):
+    """The store did not answer a service call in time."""
+
+
+def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAccounts,
+               clock=time.monotonic) -> FastAPI:
+    limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    templates = Environment(loader=PackageLoader('ezshop_web', 'templates'),
+                            autoescape=select_autoescape(default=True))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        gateway.hub.attach(asyncio.get_running_loop())
+        yield
+        gateway.hub.detach()
+
+    app = FastAPI(title='EZShop console', lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    # A new secret per start: a restart logs everybody out, and no secret sits on disk.
+    app.add_middleware(SessionMiddleware, secret_key=secrets.token_urlsafe(32),
+                       session_cookie='ezshop_session', max_age=int(settings.session_max_age_s),
+                       same_site='strict', https_only=False)
+    app.mount('/static', StaticFiles(directory=STATIC_DIR), name='static')
+
+    def page(name: str, status_code: int = 200, **context) -> HTMLResponse:
+        return HTMLResponse(templates.get_template(name).render(**context),
+                            status_code=status_code)
+
+    def csrf_token(request: Request) -> str:
+        token = request.session.get('csrf')
+        if not token:
+            token = request.session['csrf'] = secrets.token_urlsafe(32)
+        return token
+
+    def csrf_ok(request: Request, sent: str | None) -> bool:
+        expected = request.session.get('csrf')
+        return bool(expected and sent and secrets.compare_digest(expected, sent))
+
+    def staff(request: Request) -> str | None:
+        return request.session.get('staff')
+
+    def refused(status: int, message: str) -> JSONResponse:
+        return JSONResponse({'ok': False, 'message': message}, status_code=status)
+
+    def need_staff_write(request: Request) -> JSONResponse | None:
+        if not staff(request):
+            return refused(401, 'log in first')
+        if not csrf_ok(request, request.headers.get(CSRF_HEADER)):
+            return refused(403, 'stale or missing CSRF token: reload the page')
+        return None
+
+    @app.get('/login', response_class=HTMLResponse)
+    async def login_form(request: Request):
+        return page('login.html', csrf=csrf_token(request), error='')
+
+    @app.post('/login')
+    async def login(request: Request, name: str = Form(''), password: str = Form(''),
+                    csrf: str = Form('')):
+        if not csrf_ok(request, csrf):
+            return page('login.html', 403, csrf=csrf_token(request),
+                        error='The form expired: please try again.')
+        keys = [f'name:{name}', f'address:{request.client.host if request.client else ""}']
+        wait = limiter.retry_after_s(keys, clock())
+        if wait > 0:
+            response = page('login.html', 429, csrf=csrf_token(request),
+                            error=f'Too many failed logins: try again in {int(wait) + 1} s.')
+            response.headers['Retry-After'] = str(int(wait) + 1)
+            return response
+        # argon2 is slow on purpose: keep the event loop free while it runs.
+        if not await asyncio.to_thread(accounts.verify, name, password):
+            limiter.failed(keys, clock())
+            return page('login.html', 401, csrf=csrf_token(request),
+                        error='Wrong name or password.')
+        limiter.succeeded(keys)
+        request.session.clear()
+        request.session['staff'] = name
+        request.session['csrf'] = secrets.token_urlsafe(32)
+        return RedirectResponse('/', status_code=303)
+
+    @app.post('/logout')
+    async def logout(request: Request, csrf: str = Form('')):
+        if csrf_ok(request, csrf):
+            request.session.clear()
+        return RedirectResponse('/login', status_code=303)
+
+    @app.get('/', response_class=HTMLResponse)
+    async def console(request: Request):
+        if not staff(request):
+            return RedirectResponse('/login', status_code=303)
+        return page('console.html', staff=staff(request), csrf=csrf_token(request))
+
+    @app.get('/api/state')
+    async def state(request: Request):
+        if not staff(request):
+            return refused(401, 'log in first')
+        return gateway.snapshot()
+
+    @app.get('/api/stream')
+    async def stream(request: Request):
+        """Server-sent events: the whole state first, then every update as it happens."""
+        if not staff(request):
+            return refused(401, 'log in first')
+        queue = gateway.hub.subscribe()
+
+        async def events():
+            try:
+                yield _sse('snapshot', gateway.snapshot())
+                while not await request.is_disconnected():
+                    try:
+                        section, data = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    except asyncio.TimeoutError:
+                        yield ': keep-alive\n\n'
+                        continue
+                    if (section, data) == DROPPED:
+                        return
+                    yield _sse(section, data)
+            finally:
+                gateway.hub.unsubscribe(queue)
+
+        return StreamingResponse(events(), media_type='text/event-stream',
+                                 headers={'Cache-Control': 'no-store'})
+
+    @app.get('/api/review')
+    async def review(request: Request, limit: int = 200):
+        if not staff(request):
+            return refused(401, 'log in first')
+        try:
+            return {'ok': True, 'actions': await gateway.review_queue(max(0, min(limit, 1000)))}
+        except StoreUnavailableError as exc:
+            return refused(503, str(exc))
+
+    @app.post('/api/review/{event_id}')
+    async def resolve(request: Request, event_id: str):
+        if (problem := need_staff_write(request)) is not None:
+            return problem
+        body = await _json_body(request)
+        if body is None:
+            return refused(400, 'expected a JSON object')
+        customer_id = str(body.get('customer_id', ''))[:128]
+        note = str(body.get('note', ''))[:500]
+        try:
+            ok, message = await gateway.resolve(event_id[:128], customer_id, staff(request),
+                                                note)
+        except StoreUnavailableError as exc:
+            return refused(503, str(exc))
+        return JSONResponse({'ok': ok, 'message': message}, status_code=200 if ok else 409)
+
+    @app.post('/api/stock/{item_id}')
+    async def set_stock(request: Request, item_id: str):
+        if (problem := need_staff_write(request)) is not None:
+            return problem
+        body = await _json_body(request)
+        stock = body.get('stock') if body else None
+        if not isinstance(stock, int) or isinstance(stock, bool) or not 0 <= stock <= 100000:
+            return refused(400, 'stock must be a whole number from 0 to 100000')
+        try:
+            ok, message = await gateway.set_stock(item_id[:128], stock)
+        except StoreUnavailableError as exc:
+            return refused(503, str(exc))
+        return JSONResponse({'ok': ok, 'message': message}, status_code=200 if ok else 409)
+
+    return app
+
+
+def _sse(event: str, data: object) -> str:
+    return f'event: {event}\ndata: {json.dumps(data, separators=(",", ":"))}\n\n'
+
+
+async def _json_body(request: Request) -> dict | None:
+    if int(request.headers.get('content-length') or 0) > 64 * 1024:
+        return None
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None

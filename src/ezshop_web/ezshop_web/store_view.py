@@ -1,0 +1,97 @@
+"""What the console shows, folded from the store's messages (as dicts, see messages.py): who
+is in the store with their live cart, inventory, alerts, receipts, the health of every sensor
+and camera. Each ``on_*`` returns the updates to push to open consoles, as (section, data)
+pairs; ``snapshot()`` is everything at once for a page that just opened. Plain Python."""
+
+from __future__ import annotations
+
+from collections import deque
+
+Update = tuple[str, object]
+
+
+class StoreView:
+    def __init__(self, alerts_kept: int = 200, receipts_kept: int = 100):
+        self.names: dict[str, str] = {}
+        self.carts: dict[str, dict] = {}          # customer_id -> cart of the open visit
+        self.arrivals: dict[str, dict] = {}       # customer_id -> last entered / seen event
+        self.inventory: list[dict] = []
+        self.alerts: deque[dict] = deque(maxlen=alerts_kept)
+        self.receipts: dict[tuple[str, int], dict] = {}
+        self.receipts_kept = receipts_kept
+        self.health: dict[str, dict] = {}
+
+    # -- input -------------------------------------------------------------------------------
+    def on_gallery(self, names: dict[str, str]) -> list[Update]:
+        self.names = dict(names)
+        return [('presence', self.presence()), ('customers', self.customers())]
+
+    def on_customer_event(self, event: dict) -> list[Update]:
+        if event['kind'] in ('entered', 'seen') and event['customer_id']:
+            self.arrivals[event['customer_id']] = event
+            return [('presence', self.presence())]
+        return []
+
+    def on_cart(self, cart: dict) -> list[Update]:
+        if cart['visit_id']:
+            self.carts[cart['customer_id']] = cart
+        elif self.carts.pop(cart['customer_id'], None) is None:
+            return []
+        return [('presence', self.presence())]
+
+    def on_receipt(self, receipt: dict) -> list[Update]:
+        self.receipts[(receipt['receipt_id'], receipt['revision'])] = receipt
+        while len(self.receipts) > self.receipts_kept:
+            oldest = min(self.receipts, key=lambda key: self.receipts[key]['exited_at'])
+            del self.receipts[oldest]
+        return [('receipts', self.receipt_list())]
+
+    def on_inventory(self, items: list[dict]) -> list[Update]:
+        self.inventory = sorted(items, key=lambda item: item['item_id'])
+        return [('inventory', self.inventory)]
+
+    def on_alert(self, alert: dict) -> list[Update]:
+        self.alerts.appendleft(alert)
+        return [('alerts', list(self.alerts))]
+
+    def on_health(self, statuses: list[dict]) -> list[Update]:
+        changed = False
+        for status in statuses:
+            key = status['name']
+            if self.health.get(key) != status:
+                self.health[key] = status
+                changed = True
+        return [('health', self.health_list())] if changed else []
+
+    # -- output ------------------------------------------------------------------------------
+    def name_of(self, customer_id: str) -> str:
+        return self.names.get(customer_id, customer_id)
+
+    def presence(self) -> list[dict]:
+        """Who is in the store, longest there first, with the live cart."""
+        people = []
+        for customer_id, cart in self.carts.items():
+            arrival = self.arrivals.get(customer_id, {})
+            people.append({
+                'customer_id': customer_id, 'name': self.name_of(customer_id),
+                'entered_at': arrival.get('stamp'),
+                'opened_by': 'late entry' if arrival.get('kind') == 'seen' else 'entrance',
+                'visit_id': cart['visit_id'], 'lines': cart['lines'],
+                'total_cents': cart['total_cents'], 'currency': cart['currency']})
+        return sorted(people, key=lambda p: (p['entered_at'] is None, p['entered_at'] or 0.0))
+
+    def customers(self) -> list[dict]:
+        return sorted(({'customer_id': cid, 'name': name} for cid, name in self.names.items()),
+                      key=lambda c: c['name'].lower())
+
+    def receipt_list(self) -> list[dict]:
+        return sorted(self.receipts.values(),
+                      key=lambda r: (r['exited_at'], r['revision']), reverse=True)
+
+    def health_list(self) -> list[dict]:
+        return sorted(self.health.values(), key=lambda s: s['name'])
+
+    def snapshot(self) -> dict[str, object]:
+        return {'presence': self.presence(), 'customers': self.customers(),
+                'inventory': self.inventory, 'alerts': list(self.alerts),
+                'receipts': self.receipt_list(), 'health': self.health_list()}

@@ -1,0 +1,41 @@
+"""web_node's settings, each described once (declared by ezshop_ros.parameters); the server is
+configured at start, so all are read-only."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ezshop_common.settings import setting
+
+#: Where staff accounts live unless accounts_file says otherwise.
+ACCOUNTS_FILE_ENV = 'EZSHOP_STAFF_ACCOUNTS'
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = setting('127.0.0.1', 'address the console listens on (127.0.0.1 = this '
+                        'machine only; put a TLS proxy in front to open it wider)')
+    port: int = setting(8080, 'TCP port of the console (0 = any free port)', 0, 65535)
+    accounts_file: str = setting('', "staff accounts (argon2 hashes); '' = "
+                                 '$EZSHOP_STAFF_ACCOUNTS, else ~/.local/share/ezshop/'
+                                 'staff_accounts.json')
+    login_attempts: int = setting(5, 'failed logins allowed per account and per address in '
+                                  'login_window_s before further tries are refused', 1, 100)
+    login_window_s: float = setting(300.0, 'window of the login rate limit (s)', 1.0, 86400.0)
+    session_max_age_s: float = setting(8 * 3600.0, 'a staff login lasts this long (s)',
+                                       60.0, 7 * 86400.0)
+    service_timeout_s: float = setting(5.0, "wait this long for the store's services (s)",
+                                       0.1, 60.0)
+    alerts_kept: int = setting(200, 'newest alerts the console keeps', 10, 10000)
+    receipts_kept: int = setting(100, 'newest receipts the console keeps', 10, 10000)
+
+
+def accounts_path(settings: WebSettings) -> Path:
+    """The staff accounts file these settings name."""
+    if settings.accounts_file:
+        return Path(settings.accounts_file).expanduser()
+    if os.environ.get(ACCOUNTS_FILE_ENV):
+        return Path(os.environ[ACCOUNTS_FILE_ENV]).expanduser()
+    return Path.home() / '.local' / 'share' / 'ezshop' / 'staff_accounts.json'

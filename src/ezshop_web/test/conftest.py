@@ -1,0 +1,133 @@
+"""The console against a real store: store_node (SQLite) + web_node in one private context,
+spun by a background thread (the web server's service calls need a spinning executor), and a
+probe node that plays the doors and fusion."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+from argon2 import PasswordHasher
+from rclpy.parameter import Parameter
+
+from ezshop_msgs.msg import CartAction, CustomerEvent
+from ezshop_msgs.srv import RegisterCustomer
+from ezshop_ros.stamps import time_from_ns
+from ezshop_ros.topics import ALERTS, CART_ACTIONS, CARTS, CUSTOMER_EVENTS
+from ezshop_store.store_node import StoreNode
+from ezshop_testing.ros import RosHarness
+from ezshop_web.staff_accounts import StaffAccounts
+from ezshop_web.web_node import WebNode
+
+S = 1_000_000_000
+STAFF = ('alice', 'correct horse battery')
+LOGIN_ATTEMPTS = 3
+LOGIN_WINDOW_S = 3.0
+
+
+class Store:
+    """The test's side of the graph, used from the test thread while the harness spins."""
+
+    staff = STAFF
+    login_attempts = LOGIN_ATTEMPTS
+    login_window_s = LOGIN_WINDOW_S
+
+    def __init__(self, ros: RosHarness, web: WebNode):
+        self.ros = ros
+        self.web = web
+        self.url = web.url.rstrip('/')
+        node = self.node = ros.node('web_probe')
+        self.customer_events = CUSTOMER_EVENTS.publisher(node)
+        self.cart_actions = CART_ACTIONS.publisher(node)
+        self.alerts: list = []
+        self.carts: list = []
+        ALERTS.subscription(node, self.alerts.append)
+        CARTS.subscription(node, self.carts.append)
+        self.register_client = node.create_client(RegisterCustomer, 'register_customer')
+        self.next_t = 0
+
+    def slot(self) -> int:
+        now = self.node.get_clock().now().nanoseconds
+        self.next_t = max(now, self.next_t) + 5 * S
+        return self.next_t - 4 * S
+
+    def register(self, name: str) -> str:
+        embeddings = np.random.default_rng(len(name)).normal(size=128).astype(np.float32)
+        future = self.register_client.call_async(RegisterCustomer.Request(
+            name=name, embeddings=embeddings.tolist(), dim=128, model='test_model'))
+        assert wait(future.done, 10.0)
+        assert future.result().success, future.result().message
+        return future.result().customer_id
+
+    def enter(self, customer_id: str, t: int) -> None:
+        msg = CustomerEvent(event_id=str(uuid.uuid4()), kind=CustomerEvent.ENTERED,
+                            customer_id=customer_id, door_id='entrance', confidence=1.0)
+        msg.header.stamp = time_from_ns(t)
+        self.customer_events.publish(msg)
+        assert wait(lambda: any(c.customer_id == customer_id and c.visit_id
+                                for c in self.carts), 10.0)
+
+    def cart_action(self, customer_id: str, item: str, quantity: int, t: int) -> str:
+        msg = CartAction(event_id=str(uuid.uuid4()), customer_id=customer_id, item_id=item,
+                         quantity=quantity, confidence=1.0)
+        msg.header.stamp = time_from_ns(t)
+        self.cart_actions.publish(msg)
+        return msg.event_id
+
+    def held_pick(self, name: str, item: str) -> tuple[str, str]:
+        """A shopper in the store and a take nobody was named for, held for staff."""
+        customer_id = self.register(name)
+        t = self.slot()
+        self.enter(customer_id, t - S)
+        held = self.cart_action('', item, 1, t)
+        assert wait(lambda: any(a.kind == 'held_for_staff' and held in a.refs
+                                for a in self.alerts), 10.0)
+        return customer_id, held
+
+    @staticmethod
+    def wait(predicate, timeout: float) -> bool:
+        return wait(predicate, timeout)
+
+
+def wait(predicate, timeout: float) -> bool:
+    """Poll predicate until true or timeout; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.fixture(scope='module')
+def store(tmp_path_factory, config_dir):
+    tmp = tmp_path_factory.mktemp('web')
+    accounts = StaffAccounts(tmp / 'staff.json', PasswordHasher(time_cost=1, memory_cost=8192,
+                                                                parallelism=1))
+    accounts.set_password(*STAFF)
+    ros = RosHarness()
+    ros.add(StoreNode(context=ros.context, parameter_overrides=[
+        Parameter('database_url', value=f'sqlite:///{tmp / "store.db"}'),
+        Parameter('store_file', value=str(config_dir / 'store.yaml')),
+        Parameter('checkout_grace_s', value=0.3)]))
+    web = ros.add(WebNode(context=ros.context, parameter_overrides=[
+        Parameter('port', value=0), Parameter('accounts_file', value=str(accounts.path)),
+        Parameter('login_attempts', value=LOGIN_ATTEMPTS),
+        Parameter('login_window_s', value=LOGIN_WINDOW_S)]))
+    probe = Store(ros, web)
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ros.executor.spin_once(timeout_sec=0.05)
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    assert wait(lambda: web._review.service_is_ready() and web._resolve.service_is_ready()
+                and probe.customer_events.get_subscription_count() >= 2, 20.0)
+    yield probe
+    stop.set()
+    spinner.join(5)
+    ros.close()
