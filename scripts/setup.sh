@@ -104,6 +104,18 @@ elif [ "${EZSHOP_DLIB_BLAS:-0}" != 1 ] && dlib_has_blas; then
     --force-reinstall "$(grep -E '^dlib-bin==' requirements.txt)"
 fi
 
+# --- espeak-ng: the greeter's voice ---------------------------------------------------------
+# Without it the greeter only publishes its words (and says so once); its WAV test skips.
+if ! command -v espeak-ng >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing espeak-ng for the greeter (apt-get)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; } \
+      >/dev/null 2>&1 || warn "apt-get could not install espeak-ng: the greeter will not speak"
+  else
+    warn "no espeak-ng: the greeter will only publish its words (as root: apt-get install espeak-ng)"
+  fi
+fi
+
 # --- a real browser for the console's tests (Debian chromium + chromium-driver) -------------
 # selenium drives the system's chromium (playwright's own browser download does not work
 # offline). Without them the browser tests skip and say why.

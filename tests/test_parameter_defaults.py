@@ -46,6 +46,7 @@ NODE_SOURCES = {
     'record': 'ezshop_bag/ezshop_bag/record_node.py',
     'replay': 'ezshop_bag/ezshop_bag/replay_node.py',
     'web_node': 'ezshop_web/ezshop_web/web_node.py',
+    'greeter_node': 'ezshop_web/ezshop_web/greeter_node.py',
     'smoke_talker': 'ezshop_testing/ezshop_testing/smoke_talker.py',
 }
 
@@ -103,6 +104,7 @@ DOC_TABLES = {
     ('ezshop_vision.md', 'face_node'): 'face_node',
     ('ezshop_vision.md', 'door_node'): 'door_node',
     ('ezshop_web.md', 'Parameters (web_node)'): 'web_node',
+    ('ezshop_web.md', 'Parameters (greeter_node)'): 'greeter_node',
 }
 #: Nodes with no parameter table (test fixtures).
 UNDOCUMENTED_NODES = {'smoke_talker'}

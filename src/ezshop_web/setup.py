@@ -21,6 +21,7 @@ setup(
         'console_scripts': [
             'web_node = ezshop_web.web_node:console_main',
             'staff_account = ezshop_web.staff_cli:console_main',
+            'greeter_node = ezshop_web.greeter_node:console_main',
         ],
     },
 )

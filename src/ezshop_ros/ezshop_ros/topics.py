@@ -25,6 +25,7 @@ from visualization_msgs.msg import MarkerArray
 from ezshop_common.store_config import SENSOR_ULTRASONIC, Lane
 from ezshop_msgs.msg import (
     Alert,
+    Announcement,
     Cart,
     CartAction,
     CustomerEvent,
@@ -143,6 +144,8 @@ RECEIPTS = _same(Receipt, 'receipts', latched(100))
 INVENTORY = _same(Inventory, 'inventory', latched(1))
 GALLERY = _same(Gallery, 'gallery', latched(1))
 ALERTS = _same(Alert, 'alerts', reliable(100))
+#: What the greeter says (a welcome, a goodbye with the total), for screens and tests.
+ANNOUNCEMENTS = _same(Announcement, 'announcements', reliable(10))
 #: Published by diagnostic_updater (its own default profile); readers here.
 DIAGNOSTICS = _same(DiagnosticArray, '/diagnostics', reliable(50))
 STORE_MARKERS = _same(MarkerArray, 'store_markers', latched(1))
@@ -152,7 +155,7 @@ CLOCK = _same(Clock, '/clock', reliable(1))
 #: Every topic of the contract (docs/architecture.md's table is checked against it).
 ALL = (RANGE, ILLUMINANCE, SHELF_EVENTS, SHELF_STATE, IMAGE_RAW, CAMERA_INFO, IMAGE_ANNOTATED,
        FACES, CUSTOMER_EVENTS, CART_ACTIONS, CARTS, RECEIPTS, INVENTORY, GALLERY, ALERTS,
-       DIAGNOSTICS, STORE_MARKERS, GROUND_TRUTH, CLOCK)
+       ANNOUNCEMENTS, DIAGNOSTICS, STORE_MARKERS, GROUND_TRUTH, CLOCK)
 
 
 def lane_reading(lane: Lane) -> Topic:

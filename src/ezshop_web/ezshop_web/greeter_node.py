@@ -1,0 +1,108 @@
+"""greeter_node: "Welcome, Ana!" when a shopper comes in through the entrance, "Goodbye Ana,
+your total is 4.89 euros." on their receipt; spoken with espeak-ng (to the audio device or to
+WAV files) and published on `announcements`. Without espeak-ng it says so once and keeps
+publishing the words."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from rclpy.node import Node
+
+from ezshop_msgs.msg import Announcement
+from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
+from ezshop_ros.parameters import declare_settings
+from ezshop_ros.process import run_node
+from ezshop_ros.stamps import stamp_ns, time_from_ns
+from ezshop_ros.topics import ANNOUNCEMENTS, CUSTOMER_EVENTS, GALLERY, RECEIPTS
+from ezshop_web.greeter_settings import GreeterSettings
+from ezshop_web.greeting import WELCOME, Greeter, Greeting
+from ezshop_web.messages import customer_event_dict, gallery_names, receipt_dict
+from ezshop_web.speech import Speaker
+
+KINDS = {WELCOME: Announcement.WELCOME}
+
+
+class GreeterNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('greeter_node', **kwargs)
+        self.settings = declare_settings(self, GreeterSettings)
+        self.greeter = Greeter()
+        self.counts = {'welcomes': 0, 'goodbyes': 0, 'spoken': 0, 'speech_failures': 0,
+                       'old_receipts_ignored': 0}
+        self._lock = threading.Lock()
+        self._last_error = ''
+        self.speaker = Speaker(self.settings.wav_dir, self.settings.voice,
+                               self.settings.words_per_minute, done=self._spoken) \
+            if self.settings.speak else None
+        if self.speaker is not None and not self.speaker.available:
+            self.get_logger().warning('espeak-ng is not installed (apt-get install espeak-ng):'
+                                      ' greetings are published, not spoken')
+        # Receipts are latched: the ones issued before this node started are history.
+        self._started_ns = self.get_clock().now().nanoseconds
+        self.pub = ANNOUNCEMENTS.publisher(self)
+        GALLERY.subscription(self, self._on_gallery)
+        CUSTOMER_EVENTS.subscription(self, self._on_customer_event)
+        RECEIPTS.subscription(self, self._on_receipt)
+        self._diagnostics = diagnostics_updater(self, self.get_name())
+        self._diagnostics.add('greeter', self._status)
+
+    def _on_gallery(self, msg) -> None:
+        self.greeter.names = gallery_names(msg)
+
+    def _on_customer_event(self, msg) -> None:
+        self._announce(self.greeter.on_customer_event(customer_event_dict(msg)), msg.header.stamp)
+
+    def _on_receipt(self, msg) -> None:
+        if stamp_ns(msg.header.stamp) < self._started_ns:
+            self.counts['old_receipts_ignored'] += 1
+            return
+        self._announce(self.greeter.on_receipt(receipt_dict(msg)), msg.header.stamp)
+
+    def _announce(self, greeting: Greeting | None, stamp) -> None:
+        if greeting is None:
+            return
+        self.counts['welcomes' if greeting.kind == WELCOME else 'goodbyes'] += 1
+        wav_path = ''
+        if self.speaker is not None and self.speaker.available:
+            wav_path = self.speaker.say(greeting.text,
+                                        f'{greeting.kind}_{greeting.customer_id}_'
+                                        f'{stamp_ns(stamp)}')
+        msg = Announcement(kind=KINDS.get(greeting.kind, Announcement.GOODBYE),
+                           customer_id=greeting.customer_id, text=greeting.text,
+                           wav_path=wav_path)
+        msg.header.stamp = time_from_ns(stamp_ns(stamp))
+        self.pub.publish(msg)
+        self.get_logger().info(f'{greeting.kind}: {greeting.text}')
+
+    def _spoken(self, text: str, wav_path: str, error: str) -> None:
+        with self._lock:
+            if error:
+                self.counts['speech_failures'] += 1
+                if error != self._last_error:
+                    self.get_logger().error(f'could not say "{text}": {error}')
+                self._last_error = error
+            else:
+                self.counts['spoken'] += 1
+
+    def _status(self, stat):
+        stat.hardware_id = self.get_name()
+        speaking = 'off' if self.speaker is None else (
+            'espeak-ng' if self.speaker.available else 'espeak-ng missing')
+        level = WARN if self.counts['speech_failures'] or speaking == 'espeak-ng missing' \
+            else OK
+        return fill(stat, level, f'speech {speaking}', {'speech': speaking, **self.counts})
+
+    def destroy_node(self):
+        if self.speaker is not None:
+            self.speaker.close()
+        return super().destroy_node()
+
+
+def main(args=None) -> int:
+    return run_node(GreeterNode, args)
+
+
+def console_main() -> None:
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""greeter_node over DDS with real espeak-ng: the words on `announcements` and a WAV file
+that is speech, not silence."""
+
+import shutil
+import uuid
+import wave
+
+import numpy as np
+import pytest
+from rclpy.parameter import Parameter
+
+from ezshop_msgs.msg import Announcement, CustomerEvent, Gallery, GalleryCustomer, Receipt
+from ezshop_ros.stamps import time_from_ns
+from ezshop_ros.topics import ANNOUNCEMENTS, CUSTOMER_EVENTS, GALLERY, RECEIPTS
+from ezshop_testing.ros import RosHarness
+from ezshop_web.greeter_node import GreeterNode
+
+pytestmark = pytest.mark.timeout(120)
+TIMEOUT = 20.0
+
+
+@pytest.fixture
+def graph(tmp_path):
+    ros = RosHarness()
+    greeter = ros.add(GreeterNode(context=ros.context, parameter_overrides=[
+        Parameter('wav_dir', value=str(tmp_path / 'wav'))]))
+    probe = ros.node('greeter_probe')
+    heard: list[Announcement] = []
+    ANNOUNCEMENTS.subscription(probe, heard.append)
+    pubs = {'gallery': GALLERY.publisher(probe), 'events': CUSTOMER_EVENTS.publisher(probe),
+            'receipts': RECEIPTS.publisher(probe)}
+    assert ros.spin_until(lambda: all(p.get_subscription_count() >= 1 for p in pubs.values()),
+                          TIMEOUT)
+    yield ros, greeter, pubs, heard
+    ros.close()
+
+
+def rms(path) -> float:
+    with wave.open(path) as wav:
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+
+
+@pytest.mark.skipif(shutil.which('espeak-ng') is None,
+                    reason='espeak-ng is not installed (make setup installs it as root: '
+                    'apt-get install espeak-ng)')
+def test_welcome_and_goodbye_are_published_and_spoken_to_wav_files(graph):
+    ros, greeter, pubs, heard = graph
+    pubs['gallery'].publish(Gallery(customers=[GalleryCustomer(customer_id='c_ana', name='Ana')]))
+    ros.spin_until(lambda: greeter.greeter.names, TIMEOUT)
+    now = greeter.get_clock().now().nanoseconds
+    event = CustomerEvent(event_id=str(uuid.uuid4()), kind=CustomerEvent.ENTERED,
+                          customer_id='c_ana', door_id='entrance', confidence=1.0)
+    event.header.stamp = time_from_ns(now)
+    pubs['events'].publish(event)
+    pubs['events'].publish(event)  # delivered twice: greeted once
+    receipt = Receipt(receipt_id='r_1', revision=1, visit_id='v_1', customer_id='c_ana',
+                      customer_name='Ana', total_cents=489, currency='EUR')
+    receipt.header.stamp = time_from_ns(now + 1)
+    pubs['receipts'].publish(receipt)
+    assert ros.spin_until(lambda: len(heard) >= 2, TIMEOUT)
+    ros.spin_for(0.5)
+    assert [(a.kind, a.text) for a in heard] == [
+        (Announcement.WELCOME, 'Welcome, Ana!'),
+        (Announcement.GOODBYE, 'Goodbye Ana, your total is 4.89 euros.')]
+    assert heard[0].header.stamp == event.header.stamp
+    assert ros.spin_until(lambda: greeter.counts['spoken'] == 2, TIMEOUT), greeter.counts
+    for announcement in heard:
+        assert announcement.wav_path.endswith('.wav')
+        assert rms(announcement.wav_path) > 300  # speech, not silence (silence is ~0)
+
+
+def test_receipts_issued_before_the_greeter_started_are_not_goodbyes(graph):
+    ros, greeter, pubs, heard = graph
+    old = Receipt(receipt_id='r_old', revision=1, customer_id='c_x', total_cents=100,
+                  currency='EUR')
+    old.header.stamp = time_from_ns(greeter.get_clock().now().nanoseconds - 60 * 10**9)
+    pubs['receipts'].publish(old)
+    assert ros.spin_until(lambda: greeter.counts['old_receipts_ignored'] == 1, TIMEOUT)
+    assert heard == []
