@@ -30,6 +30,7 @@ ROSDEP_KEY = {
     'httpx': 'python3-httpx',
     'jinja2': 'python3-jinja2',
     'numpy': 'python3-numpy',
+    'PIL': 'python3-pil',
     'pytest': 'python3-pytest',
     'rosbags': 'python3-rosbags-pip',
     'selenium': 'python3-selenium',
@@ -42,6 +43,7 @@ ROSDEP_KEY = {
 NO_ROSDEP_KEY = {
     'argon2': 'requirements.txt',
     'face_recognition_models': 'requirements.txt',
+    'itsdangerous': 'requirements.txt',
     'mcap': 'requirements.txt',
     'starlette': 'requirements.txt',
 }

@@ -49,24 +49,31 @@ def make_engine(num_jitters: int = 1) -> FaceEngine:
 def check_photo(engine: FaceEngine, path: str | Path, rules: PhotoRules | None = None
                 ) -> PhotoCheck:
     """Detect, check and encode the one face of a photo."""
-    rules = rules or PhotoRules()
     path = Path(path)
     try:
         rgb = load_rgb(path)
     except ValueError as exc:
         return PhotoCheck(path, None, str(exc))
+    embedding, reason = check_face(engine, rgb, rules)
+    return PhotoCheck(path, embedding, reason)
+
+
+def check_face(engine: FaceEngine, rgb: np.ndarray, rules: PhotoRules | None = None
+               ) -> tuple[np.ndarray | None, str]:
+    """The embedding of the one usable face of an RGB image, or None and why not (no face or
+    several, too small, too blurred): the checks of enrolment, also used by face login."""
+    rules = rules or PhotoRules()
     boxes = engine.detect(rgb)
     if len(boxes) != 1:
-        return PhotoCheck(path, None, f'{len(boxes)} faces found, need exactly one')
+        return None, f'{len(boxes)} faces found, need exactly one'
     box = boxes[0]
     if min(box.width, box.height) < rules.min_face_px:
-        return PhotoCheck(path, None, f'face too small ({int(box.width)}x{int(box.height)} '
-                                      f'px, need {rules.min_face_px})')
+        return None, (f'face too small ({int(box.width)}x{int(box.height)} px, need '
+                      f'{rules.min_face_px})')
     sharp = sharpness(rgb, box)
     if sharp < rules.min_sharpness:
-        return PhotoCheck(path, None, f'face too blurred (sharpness {sharp:.1f}, need '
-                                      f'{rules.min_sharpness})')
-    return PhotoCheck(path, engine.encode(rgb, [box])[0])
+        return None, f'face too blurred (sharpness {sharp:.1f}, need {rules.min_sharpness})'
+    return engine.encode(rgb, [box])[0], ''
 
 
 def person_embeddings(engine: FaceEngine, person: Person, rules: PhotoRules | None = None

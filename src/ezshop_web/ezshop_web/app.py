@@ -1,6 +1,7 @@
-"""The console's web app (FastAPI): staff login, the live console, the review queue and stock
-changes. It knows the store only through a StoreGateway (web_node's bridge to the store's
-topics and services); no rclpy import here.
+"""The web app (FastAPI): the staff console (login, live state, review queue, stock) and the
+customer's personal page (face login, their live cart and receipts, the exit notice). It knows
+the store only through a StoreGateway (web_node's bridge to the store's topics and services);
+no rclpy import here.
 
 Security: every page and every write needs a staff login (argon2-hashed accounts, see
 staff_accounts.py); the session cookie is signed, HttpOnly and SameSite=Strict; every write
@@ -21,12 +22,15 @@ from typing import Protocol
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
+from ezshop_web.face_login import MAX_PHOTO_BYTES, FaceLoginResult
 from ezshop_web.hub import DROPPED, Hub
 from ezshop_web.login_limiter import LoginLimiter
 from ezshop_web.staff_accounts import StaffAccounts
+from ezshop_web.store_view import CustomerFeed
 from ezshop_web.web_settings import WebSettings
 
 STATIC_DIR = Path(__file__).parent / 'static'
@@ -42,6 +46,12 @@ class StoreGateway(Protocol):
 
     def snapshot(self) -> dict: ...
 
+    def customer_state(self, customer_id: str) -> dict: ...
+
+    def knows_customer(self, customer_id: str) -> bool: ...
+
+    def identify_face(self, photo: bytes) -> FaceLoginResult: ...
+
     async def review_queue(self, limit: int) -> list[dict]: ...
 
     async def resolve(self, event_id: str, customer_id: str, staff_id: str,
@@ -55,8 +65,11 @@ class StoreUnavailableError(Exception):
 
 
 def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAccounts,
-               clock=time.monotonic) -> FastAPI:
+               link_secret: str, clock=time.monotonic) -> FastAPI:
+    """The app; ``link_secret`` signs personal links (kept across restarts, so links last)."""
+    links = URLSafeSerializer(link_secret, salt='ezshop personal link')
     limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    face_limiter = LoginLimiter(settings.face_login_attempts, settings.login_window_s)
     templates = Environment(loader=PackageLoader('ezshop_web', 'templates'),
                             autoescape=select_autoescape(default=True))
 
@@ -74,8 +87,8 @@ def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAcco
                        same_site='strict', https_only=False)
     app.mount('/static', StaticFiles(directory=STATIC_DIR), name='static')
 
-    def page(name: str, status_code: int = 200, **context) -> HTMLResponse:
-        return HTMLResponse(templates.get_template(name).render(**context),
+    def page(template: str, status_code: int = 200, **context) -> HTMLResponse:
+        return HTMLResponse(templates.get_template(template).render(**context),
                             status_code=status_code)
 
     def csrf_token(request: Request) -> str:
@@ -147,30 +160,38 @@ def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAcco
             return refused(401, 'log in first')
         return gateway.snapshot()
 
-    @app.get('/api/stream')
-    async def stream(request: Request):
-        """Server-sent events: the whole state first, then every update as it happens."""
-        if not staff(request):
-            return refused(401, 'log in first')
+    def event_stream(request: Request, first, translate) -> StreamingResponse:
+        """Server-sent events: first() (read once subscribed, so no update falls between),
+        then the events translate(section, data) makes of every hub update; keep-alives; it
+        ends when the page goes away or falls too far behind (it reconnects)."""
         queue = gateway.hub.subscribe()
 
         async def events():
             try:
-                yield _sse('snapshot', gateway.snapshot())
+                yield _sse(*first())
                 while not await request.is_disconnected():
                     try:
-                        section, data = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                        update = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
                     except asyncio.TimeoutError:
                         yield ': keep-alive\n\n'
                         continue
-                    if (section, data) == DROPPED:
+                    if update == DROPPED:
                         return
-                    yield _sse(section, data)
+                    for event, data in translate(*update):
+                        yield _sse(event, data)
             finally:
                 gateway.hub.unsubscribe(queue)
 
         return StreamingResponse(events(), media_type='text/event-stream',
                                  headers={'Cache-Control': 'no-store'})
+
+    @app.get('/api/stream')
+    async def stream(request: Request):
+        """The whole state first (`snapshot`), then every update as it happens."""
+        if not staff(request):
+            return refused(401, 'log in first')
+        return event_stream(request, lambda: ('snapshot', gateway.snapshot()),
+                            lambda section, data: [(section, data)])
 
     @app.get('/api/review')
     async def review(request: Request, limit: int = 200):
@@ -210,6 +231,92 @@ def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAcco
         except StoreUnavailableError as exc:
             return refused(503, str(exc))
         return JSONResponse({'ok': ok, 'message': message}, status_code=200 if ok else 409)
+
+    @app.post('/api/customers/{customer_id}/link')
+    async def personal_link(request: Request, customer_id: str):
+        """Staff make a shopper's personal link (to give them once, e.g. as a QR code)."""
+        if (problem := need_staff_write(request)) is not None:
+            return problem
+        if not gateway.knows_customer(customer_id):
+            return refused(404, f'no customer {customer_id!r} in the store\'s gallery')
+        token = links.dumps({'customer': customer_id, 'nonce': secrets.token_urlsafe(8)})
+        return {'ok': True, 'url': str(request.base_url) + f'me/link/{token}'}
+
+    # -- the customer's personal page ----------------------------------------------------------
+    @app.get('/me/link/{token}')
+    async def follow_link(request: Request, token: str):
+        try:
+            customer_id = links.loads(token)['customer']
+        except (BadSignature, KeyError, TypeError):
+            return page('me_login.html', 404, csrf=csrf_token(request),
+                        error='This link is not valid: log in with your face.')
+        if not gateway.knows_customer(customer_id):
+            return page('me_login.html', 404, csrf=csrf_token(request),
+                        error='This link is not valid any more: log in with your face.')
+        request.session['customer'] = customer_id
+        request.session['csrf'] = secrets.token_urlsafe(32)
+        return RedirectResponse('/me', status_code=303)
+
+    def customer(request: Request) -> str | None:
+        """The logged-in customer, while the store still knows them (not forgotten)."""
+        customer_id = request.session.get('customer')
+        if customer_id and not gateway.knows_customer(customer_id):
+            request.session.pop('customer', None)
+            return None
+        return customer_id
+
+    @app.get('/me', response_class=HTMLResponse)
+    async def personal_page(request: Request):
+        if not customer(request):
+            return page('me_login.html', csrf=csrf_token(request), error='')
+        state = gateway.customer_state(customer(request))
+        return page('me.html', csrf=csrf_token(request), name=state['name'])
+
+    @app.post('/me/face')
+    async def face_login(request: Request):
+        """One camera frame (image bytes) in; a customer session out, or why not."""
+        if not csrf_ok(request, request.headers.get(CSRF_HEADER)):
+            return refused(403, 'stale or missing CSRF token: reload the page')
+        keys = [f'address:{request.client.host if request.client else ""}']
+        wait = face_limiter.retry_after_s(keys, clock())
+        if wait > 0:
+            return refused(429, f'too many tries: try again in {int(wait) + 1} s')
+        if int(request.headers.get('content-length') or 0) > MAX_PHOTO_BYTES:
+            return refused(413, 'photo too large')
+        photo = await request.body()
+        result = await asyncio.to_thread(gateway.identify_face, photo)
+        if not result.customer_id:
+            face_limiter.failed(keys, clock())
+            status = 400 if result.reason.startswith(('not an image', 'photo too', 'image',
+                                                      'no photo', 'the image')) else 401
+            return refused(status, result.reason)
+        face_limiter.succeeded(keys)
+        request.session['customer'] = result.customer_id
+        request.session['csrf'] = secrets.token_urlsafe(32)
+        return {'ok': True, 'name': gateway.customer_state(result.customer_id)['name']}
+
+    @app.post('/me/logout')
+    async def customer_logout(request: Request, csrf: str = Form('')):
+        if csrf_ok(request, csrf):
+            request.session.pop('customer', None)
+        return RedirectResponse('/me', status_code=303)
+
+    @app.get('/me/state')
+    async def customer_state(request: Request):
+        if not (customer_id := customer(request)):
+            return refused(401, 'log in with your face first')
+        return gateway.customer_state(customer_id)
+
+    @app.get('/me/stream')
+    async def customer_stream(request: Request):
+        """One customer's events: `state` first, then `cart` when their cart changes and
+        `receipt` for each receipt of theirs (the exit notice). Nobody else's data."""
+        if not (customer_id := customer(request)):
+            return refused(401, 'log in with your face first')
+        feed = CustomerFeed(customer_id)
+        return event_stream(request,
+                            lambda: ('state', feed.start(gateway.customer_state(customer_id))),
+                            feed.events)
 
     return app
 

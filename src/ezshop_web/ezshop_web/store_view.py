@@ -91,7 +91,55 @@ class StoreView:
     def health_list(self) -> list[dict]:
         return sorted(self.health.values(), key=lambda s: s['name'])
 
+    def customer_state(self, customer_id: str) -> dict[str, object]:
+        """What one customer may see: their name, open cart, receipts. Nobody else's."""
+        return {'name': self.name_of(customer_id),
+                'cart': customer_entry(self.presence(), customer_id),
+                'receipts': customer_receipts(self.receipt_list(), customer_id)}
+
     def snapshot(self) -> dict[str, object]:
         return {'presence': self.presence(), 'customers': self.customers(),
                 'inventory': self.inventory, 'alerts': list(self.alerts),
                 'receipts': self.receipt_list(), 'health': self.health_list()}
+
+
+def customer_entry(presence: list[dict], customer_id: str) -> dict | None:
+    """The customer's own entry of a presence list (their open cart), or None."""
+    return next((p for p in presence if p['customer_id'] == customer_id), None)
+
+
+def customer_receipts(receipts: list[dict], customer_id: str) -> list[dict]:
+    return [r for r in receipts if r['customer_id'] == customer_id]
+
+
+class CustomerFeed:
+    """One customer's live events from the console's updates: their cart when it changes, each
+    of their receipts once. Nothing about anybody else gets through."""
+
+    def __init__(self, customer_id: str):
+        self.customer_id = customer_id
+        self.cart: dict | None = None
+        self.sent: set[tuple[str, int]] = set()
+
+    def start(self, state: dict) -> dict:
+        """The customer's state as their page opens (what later events are measured from)."""
+        self.cart = state['cart']
+        self.sent = {(r['receipt_id'], r['revision']) for r in state['receipts']}
+        return state
+
+    def events(self, section: str, data) -> list[tuple[str, object]]:
+        if section == 'presence':
+            own = customer_entry(data, self.customer_id)
+            if own == self.cart:
+                return []
+            self.cart = own
+            return [('cart', own)]
+        if section == 'receipts':
+            new = []
+            for receipt in reversed(customer_receipts(data, self.customer_id)):
+                key = (receipt['receipt_id'], receipt['revision'])
+                if key not in self.sent:
+                    self.sent.add(key)
+                    new.append(('receipt', receipt))
+            return new
+        return []

@@ -10,8 +10,11 @@ no second way into the database.
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import sys
 import threading
+from pathlib import Path
 
 import uvicorn
 from rclpy.node import Node
@@ -29,7 +32,9 @@ from ezshop_ros.topics import (
     INVENTORY,
     RECEIPTS,
 )
+from ezshop_vision.gallery import Gallery, MatchPolicy, gallery_from_entries
 from ezshop_web.app import StoreUnavailableError, create_app
+from ezshop_web.face_login import FaceLogin, FaceLoginResult
 from ezshop_web.hub import Hub
 from ezshop_web.messages import (
     alert_dict,
@@ -45,6 +50,8 @@ from ezshop_web.staff_accounts import StaffAccounts
 from ezshop_web.store_view import StoreView
 from ezshop_web.web_settings import WebSettings, accounts_path
 
+#: The secret that signs personal links, beside the staff accounts (mode 0600).
+LINK_SECRET_FILE = 'personal_links.key'
 #: How long the server may take to open its port or to stop (s).
 SERVER_START_S = 10.0
 SERVER_STOP_S = 5.0
@@ -56,6 +63,10 @@ class WebNode(Node):
     def __init__(self, **kwargs):
         super().__init__('web_node', **kwargs)
         self.settings = declare_settings(self, WebSettings)
+        # A face login is identified as face_node identifies shoppers: same tolerance, margin.
+        self.match_policy = declare_settings(self, MatchPolicy, prefix='face_')
+        self.face_login = FaceLogin()
+        self._faces = Gallery()
         self.hub = Hub()
         self.view = StoreView(self.settings.alerts_kept, self.settings.receipts_kept)
         self._lock = threading.Lock()
@@ -66,7 +77,7 @@ class WebNode(Node):
                 f'no staff account in {self.accounts.path}: nobody can log in. Create one with '
                 '`ros2 run ezshop_web staff_account add <name>`')
 
-        self._fold(GALLERY, lambda msg: self.view.on_gallery(gallery_names(msg)))
+        self._fold(GALLERY, self._on_gallery)
         self._fold(CUSTOMER_EVENTS,
                    lambda msg: self.view.on_customer_event(customer_event_dict(msg)))
         self._fold(CARTS, lambda msg: self.view.on_cart(cart_dict(msg)))
@@ -78,7 +89,8 @@ class WebNode(Node):
         self._resolve = self.create_client(ResolveAction, 'resolve_action')
         self._set_stock = self.create_client(SetStock, 'set_stock')
 
-        app = create_app(self, self.settings, self.accounts)
+        app = create_app(self, self.settings, self.accounts,
+                         link_secret(self.accounts.path.parent / LINK_SECRET_FILE))
         self._server = uvicorn.Server(uvicorn.Config(
             app, host=self.settings.host, port=self.settings.port, log_level='warning',
             access_log=False, lifespan='on'))
@@ -102,9 +114,34 @@ class WebNode(Node):
             self.hub.publish(updates)
         topic.subscription(self, callback)
 
+    def _on_gallery(self, msg):
+        faces, problems = gallery_from_entries(
+            (c.customer_id, c.name, c.embedding_dim, c.model, c.embeddings)
+            for c in msg.customers)
+        for problem in problems:
+            self.get_logger().warning(f'gallery: {problem}: this customer cannot log in by face')
+        self._faces = faces
+        return self.view.on_gallery(gallery_names(msg))
+
     def snapshot(self) -> dict:
         with self._lock:
             return self.view.snapshot()
+
+    def customer_state(self, customer_id: str) -> dict:
+        with self._lock:
+            return self.view.customer_state(customer_id)
+
+    def knows_customer(self, customer_id: str) -> bool:
+        with self._lock:
+            return customer_id in self.view.names
+
+    def identify_face(self, photo: bytes) -> FaceLoginResult:
+        """From the server's worker threads; the gallery is swapped whole, never edited."""
+        result = self.face_login.identify(photo, self._faces, self.match_policy)
+        self.get_logger().info(
+            f'face login: {result.customer_id or "refused"} (distance {result.distance:.3f})'
+            + (f': {result.reason}' if result.reason else ''))
+        return result
 
     def _status(self, stat):
         stat.hardware_id = self.get_name()
@@ -172,6 +209,22 @@ class WebNode(Node):
         self._server.should_exit = True
         self._thread.join(SERVER_STOP_S)
         return super().destroy_node()
+
+
+def link_secret(path: Path) -> str:
+    """The personal-link secret at path, made (0600) on first use."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another web node made it just now
+            return path.read_text().strip()
+        with os.fdopen(fd, 'w') as out:
+            out.write(secret)
+        return secret
 
 
 def main(args=None) -> int:

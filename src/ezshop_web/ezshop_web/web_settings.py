@@ -24,6 +24,9 @@ class WebSettings:
     login_attempts: int = setting(5, 'failed logins allowed per account and per address in '
                                   'login_window_s before further tries are refused', 1, 100)
     login_window_s: float = setting(300.0, 'window of the login rate limit (s)', 1.0, 86400.0)
+    face_login_attempts: int = setting(10, 'face logins that find nobody allowed per address '
+                                       'in login_window_s before further tries are refused',
+                                       1, 1000)
     session_max_age_s: float = setting(8 * 3600.0, 'a staff login lasts this long (s)',
                                        60.0, 7 * 86400.0)
     service_timeout_s: float = setting(5.0, "wait this long for the store's services (s)",

@@ -54,21 +54,31 @@ class Store:
         self.next_t = max(now, self.next_t) + 5 * S
         return self.next_t - 4 * S
 
-    def register(self, name: str) -> str:
-        embeddings = np.random.default_rng(len(name)).normal(size=128).astype(np.float32)
+    def register(self, name: str, embeddings=None) -> str:
+        """Enrol a customer: real face embeddings, or random ones no face comes near."""
+        if embeddings is None:
+            embeddings = np.random.default_rng(len(name)).normal(size=128).astype(np.float32)
+        embeddings = np.asarray(embeddings, np.float32).ravel()
         future = self.register_client.call_async(RegisterCustomer.Request(
             name=name, embeddings=embeddings.tolist(), dim=128, model='test_model'))
         assert wait(future.done, 10.0)
         assert future.result().success, future.result().message
         return future.result().customer_id
 
-    def enter(self, customer_id: str, t: int) -> None:
-        msg = CustomerEvent(event_id=str(uuid.uuid4()), kind=CustomerEvent.ENTERED,
-                            customer_id=customer_id, door_id='entrance', confidence=1.0)
+    def door(self, kind: int, customer_id: str, t: int) -> None:
+        msg = CustomerEvent(event_id=str(uuid.uuid4()), kind=kind, customer_id=customer_id,
+                            door_id='entrance' if kind == CustomerEvent.ENTERED else 'exit',
+                            confidence=1.0)
         msg.header.stamp = time_from_ns(t)
         self.customer_events.publish(msg)
+
+    def enter(self, customer_id: str, t: int) -> None:
+        self.door(CustomerEvent.ENTERED, customer_id, t)
         assert wait(lambda: any(c.customer_id == customer_id and c.visit_id
                                 for c in self.carts), 10.0)
+
+    def leave(self, customer_id: str, t: int) -> None:
+        self.door(CustomerEvent.EXITED, customer_id, t)
 
     def cart_action(self, customer_id: str, item: str, quantity: int, t: int) -> str:
         msg = CartAction(event_id=str(uuid.uuid4()), customer_id=customer_id, item_id=item,

@@ -4,35 +4,20 @@ shopper's cart change live, settle a held pick from the review queue.
 Screenshots go to the test's folder, and to $EZSHOP_SCREENSHOTS when set (docs/images)."""
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
-CHROMEDRIVER = shutil.which('chromedriver')
+from ezshop_testing.browser import MISSING, headless_chromium
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                       reason='no chromium / chromedriver: as root, make setup installs them '
-                       '(apt-get install chromium chromium-driver)'),
-]
+pytestmark = [pytest.mark.timeout(180), pytest.mark.skipif(bool(MISSING), reason=MISSING)]
 WAIT_S = 15.0
 S = 1_000_000_000
 
 
 @pytest.fixture
 def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu',
-                '--window-size=1400,1000', f'--user-data-dir={tmp_path / "profile"}'):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium(tmp_path / 'profile')
     yield driver
     driver.quit()
 

@@ -55,3 +55,22 @@ def test_alerts_newest_first_and_health_pushed_only_when_it_changes():
     status = {'name': 'shelf_monitor: node', 'hardware_id': 'x', 'level': 'ok', 'message': 'm'}
     assert view.on_health([status]) == [('health', [status])]
     assert view.on_health([dict(status)]) == []
+
+
+def test_a_customer_feed_passes_only_their_own_cart_changes_and_new_receipts():
+    from ezshop_web.store_view import CustomerFeed
+
+    feed = CustomerFeed('c1')
+    mine = dict(receipt('r1', 1, 5.0), customer_id='c1')
+    theirs = dict(receipt('r2', 1, 6.0), customer_id='c2')
+    feed.start({'name': 'Ann', 'cart': None, 'receipts': [mine]})
+    ann = {'customer_id': 'c1', 'lines': [COLA], 'total_cents': 150}
+    bob = {'customer_id': 'c2', 'lines': [], 'total_cents': 0}
+    assert feed.events('presence', [bob]) == []
+    assert feed.events('presence', [bob, ann]) == [('cart', ann)]
+    assert feed.events('presence', [ann, bob]) == []           # the same cart again
+    assert feed.events('alerts', [{'kind': 'x'}]) == []
+    assert feed.events('presence', [bob]) == [('cart', None)]  # checked out
+    fixed = dict(mine, revision=2)
+    assert feed.events('receipts', [theirs, fixed, mine]) == [('receipt', fixed)]
+    assert feed.events('receipts', [theirs, fixed, mine]) == []

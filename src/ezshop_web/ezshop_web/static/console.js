@@ -47,6 +47,10 @@ const render = {
       cell(row, p.opened_by);
       cell(row, cartText(p.lines), 'cart');
       cell(row, money(p.total_cents, p.currency), 'total');
+      const link = document.createElement('button');
+      link.type = 'button'; link.textContent = 'Personal link'; link.className = 'link';
+      link.addEventListener('click', () => personalLink(p.customer_id, p.name));
+      row.insertCell().append(link);
     }
     document.getElementById('presence-count').textContent = people.length;
   },
@@ -129,6 +133,17 @@ async function write(url, payload, messageId) {
     message.className = 'error';
     return false;
   }
+}
+
+async function personalLink(customerId, name) {
+  const message = document.getElementById('link-message');
+  const response = await fetch('/api/customers/' + encodeURIComponent(customerId) + '/link', {
+    method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': CSRF },
+  });
+  const answer = await response.json();
+  message.textContent = answer.ok ? 'Personal link for ' + name + ' (give it to them only): '
+    + answer.url : 'No link: ' + answer.message;
+  message.className = answer.ok ? 'ok' : 'error';
 }
 
 async function loadReview() {
