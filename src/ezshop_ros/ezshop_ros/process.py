@@ -47,8 +47,11 @@ def ignore_stop_signals() -> None:
 
 def _stop_requested(signum, frame) -> None:
     """The first stop signal at the Python level (rclpy's handler, which calls this one, has
-    shut the context down): no KeyboardInterrupt, and no later signal cuts the cleanup short."""
+    shut the context down): no KeyboardInterrupt, and no later signal cuts the cleanup short.
+    A node that is still alive CLEANUP_STACKS_AFTER_S later (stuck wherever it was) prints
+    every thread's stack."""
     ignore_stop_signals()
+    faulthandler.dump_traceback_later(CLEANUP_STACKS_AFTER_S)
 
 
 def init_node_process(args: list[str] | None = None) -> None:
