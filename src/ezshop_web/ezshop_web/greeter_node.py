@@ -74,14 +74,15 @@ class GreeterNode(Node):
                            wav_path=wav_path)
         msg.header.stamp = time_from_ns(stamp_ns(stamp))
         self.pub.publish(msg)
-        self.get_logger().info(f'{greeting.kind}: {greeting.text}')
+        # The words carry the customer's name: the log names only the customer id.
+        self.get_logger().info(f'{greeting.kind} for {greeting.customer_id} published')
 
     def _spoken(self, text: str, wav_path: str, error: str) -> None:
         with self._lock:
             if error:
                 self.counts['speech_failures'] += 1
                 if error != self._last_error:
-                    self.get_logger().error(f'could not say "{text}": {error}')
+                    self.get_logger().error(f'could not speak a greeting: {error}')
                 self._last_error = error
             else:
                 self.counts['spoken'] += 1
