@@ -13,9 +13,12 @@ while the interpreter still has Fast DDS and worker threads to tear down.
 from __future__ import annotations
 
 import faulthandler
+import os
 import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
@@ -28,6 +31,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: every thread's stack to stderr and keeps going: launch kills a node that takes 15 s to stop,
 #: and then nothing would say where it hung.
 CLEANUP_STACKS_AFTER_S = 8.0
+#: give_up_after's last resort: if its own thread cannot run (a native call holding the GIL),
+#: faulthandler's watchdog prints the stacks and ends the process this much later (exit 1).
+GIVE_UP_NATIVE_GRACE_S = 10.0
 #: Exit code of a node that stopped normally (end of its work, Ctrl-C, SIGTERM).
 EXIT_OK = 0
 #: Exit code of a node that refused its configuration (a parameter or a file it names).
@@ -52,6 +58,29 @@ def _stop_requested(signum, frame) -> None:
     every thread's stack."""
     ignore_stop_signals()
     faulthandler.dump_traceback_later(CLEANUP_STACKS_AFTER_S)
+
+
+@contextmanager
+def give_up_after(seconds: float, what: str, exit_code: int) -> Iterator[None]:
+    """Run the block; if it has not ended after `seconds` (stuck somewhere no timeout of ours
+    reaches: a DDS call, native code), print what gave up, every thread's stack, and end the
+    process with `exit_code`: a clear verdict instead of a process that hangs until killed."""
+    def expire() -> None:
+        print(f'{what} did not finish in {seconds:.0f} s: giving up (exit {exit_code}); '
+              "every thread's stack follows", file=sys.stderr, flush=True)
+        faulthandler.dump_traceback(all_threads=True)
+        sys.stderr.flush()
+        os._exit(exit_code)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    faulthandler.dump_traceback_later(seconds + GIVE_UP_NATIVE_GRACE_S, exit=True)
+    try:
+        yield
+    finally:
+        timer.cancel()
+        faulthandler.cancel_dump_traceback_later()
 
 
 def init_node_process(args: list[str] | None = None) -> None:

@@ -48,6 +48,35 @@ class Stuck(Node):
 raise SystemExit(process.run_node(lambda: Stuck('stuck'), run=lambda node: 0))
 '''
 
+#: A node stuck in one step of its work (enrolment waiting on something without a timeout).
+STUCK_IN_A_STEP = '''
+import time
+from rclpy.node import Node
+from ezshop_ros import process
+
+def work(node):
+    with process.give_up_after(0.5, 'enrolment', exit_code=4):
+        time.sleep(30.0)  # stuck_here
+    return 0
+
+raise SystemExit(process.run_node(lambda: Node('stuck'), run=work))
+'''
+
+#: The same step when it ends in time: nothing happens.
+QUICK_STEP = '''
+import time
+from rclpy.node import Node
+from ezshop_ros import process
+
+def work(node):
+    with process.give_up_after(0.5, 'enrolment', exit_code=4):
+        pass
+    time.sleep(1.0)  # past the deadline: the watchdog was cancelled
+    return 0
+
+raise SystemExit(process.run_node(lambda: Node('quick'), run=work))
+'''
+
 
 def run_child(code):
     return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
@@ -70,3 +99,16 @@ def test_a_node_stuck_in_its_cleanup_says_where_and_still_ends_normally():
     done = run_child(STUCK_IN_CLEANUP)
     assert done.returncode == EXIT_OK, done.stderr
     assert 'Timeout' in done.stderr and 'in destroy_node' in done.stderr, done.stderr
+
+
+def test_a_step_stuck_past_its_deadline_gives_up_with_a_verdict_and_the_stacks():
+    done = run_child(STUCK_IN_A_STEP)
+    assert done.returncode == 4, done.stderr
+    assert 'enrolment did not finish in 0 s: giving up (exit 4)' in done.stderr, done.stderr
+    assert 'in work' in done.stderr, done.stderr  # where it was stuck
+
+
+def test_a_step_that_ends_in_time_is_left_alone():
+    done = run_child(QUICK_STEP)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert 'giving up' not in done.stderr and 'Timeout' not in done.stderr, done.stderr

@@ -23,7 +23,7 @@ from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import CartAction, CustomerEvent, GroundTruth, Receipt, ShelfEvent
 from ezshop_msgs.srv import ForgetCustomer
 from ezshop_ros.parameters import declare_settings
-from ezshop_ros.process import run_node, spin_once
+from ezshop_ros.process import give_up_after, run_node, spin_once
 from ezshop_ros.stamps import stamp_seconds
 from ezshop_ros.topics import (
     CART_ACTIONS,
@@ -283,7 +283,9 @@ def judge(node: RefereeNode) -> int:
     executor = SingleThreadedExecutor(context=node.context)
     executor.add_node(node)
     try:
-        if not node.enrol(executor):
+        with give_up_after(node.cfg.enrol_timeout_s, 'referee: enrolment', EXIT_SETUP_FAILED):
+            enrolled = node.enrol(executor)
+        if not enrolled:
             node.say('enrolment failed; is store_node running?')
             return EXIT_SETUP_FAILED
         node.watch()

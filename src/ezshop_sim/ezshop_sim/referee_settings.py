@@ -20,5 +20,8 @@ class RefereeSettings:
         'closes when the customer has not been seen for a while (s)', 0.0, 600.0)
     service_timeout_s: float = setting(90.0, 'wait this long for the store services (s)',
                                        1.0, 600.0)
+    enrol_timeout_s: float = setting(
+        300.0, 'give up (exit 4, every stack printed) if enrolment has not ended by then, '
+        'stuck where no service timeout reaches (s)', 10.0, 3600.0)
     results_file: str = setting('', "write the results as JSON here; '' = do not")
     fail_on_wrong: bool = setting(False, 'exit 3 when a receipt is wrong (for tests and CI)')
