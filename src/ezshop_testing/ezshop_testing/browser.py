@@ -3,6 +3,7 @@ selenium (playwright's own browser download does not work offline)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -26,3 +27,12 @@ def headless_chromium(profile_dir: str | Path, *extra_args: str, size=(1400, 100
                 *extra_args):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def screenshot(driver, folder: Path, name: str) -> None:
+    """Save the page as folder/name, and into $EZSHOP_SCREENSHOTS too when set (docs/images)."""
+    driver.save_screenshot(str(Path(folder) / name))
+    if os.environ.get('EZSHOP_SCREENSHOTS'):
+        extra = Path(os.environ['EZSHOP_SCREENSHOTS'])
+        extra.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(extra / name))

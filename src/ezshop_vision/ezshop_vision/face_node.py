@@ -6,6 +6,10 @@ order given into contiguous groups, each worker with its own dlib models) proces
 frames with one FacePipeline per camera and publish cameras/<cam>/faces (header = the
 image's). dlib releases the GIL, so two workers use two cores: a crowd at one door no longer
 starves the other cameras.
+
+Each camera also keeps a few frames a second of its recent past with their faces
+(snapshots.FrameHistory); the ``~/get_snapshot`` service draws one as a JPEG for the review
+queue.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, RegionOfInterest
 
 from ezshop_msgs.msg import FaceArray, FaceDetection, Gallery
+from ezshop_msgs.srv import GetSnapshot
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
-from ezshop_ros.stamps import stamp_seconds
+from ezshop_ros.stamps import stamp_ns, stamp_seconds, time_from_ns
 from ezshop_ros.topics import FACES, GALLERY, IMAGE_ANNOTATED, IMAGE_RAW
 from ezshop_vision.annotate import annotate
 from ezshop_vision.face_engine import FaceEngine, FaceEngineSettings
@@ -29,6 +34,7 @@ from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import MatchPolicy
 from ezshop_vision.image_conversion import ImageConversionError, cv2_to_imgmsg, imgmsg_to_cv2
 from ezshop_vision.messages import gallery_from_msg
+from ezshop_vision.snapshots import FrameHistory, SnapshotSettings, render_snapshot
 from ezshop_vision.tracker import TrackerSettings, new_id_source
 
 
@@ -53,6 +59,8 @@ class _Camera:
     last_report_wall: float = 0.0
     processing_s: float = 0.0
     counters: dict = field(default_factory=dict)
+    history: FrameHistory | None = None
+    frame_id: str = ''  # of the newest frame (the camera's optical frame)
 
 
 @dataclass
@@ -83,6 +91,7 @@ class FaceNode(Node):
         self._tracker_settings = declare_settings(self, TrackerSettings,
                                                   on_change=self._on_tracker)
         self._policy = declare_settings(self, MatchPolicy, on_change=self._on_policy)
+        self._snapshot_settings = declare_settings(self, SnapshotSettings)
         engine = self._engine_settings
 
         camera_ids = list(dict.fromkeys(c for c in camera_ids if c))
@@ -103,7 +112,8 @@ class FaceNode(Node):
             worker = index * len(self._workers) // len(camera_ids)
             camera = _Camera(camera_id, FacePipeline(
                 self._engines[worker], self._pipeline_settings, self._policy, None,
-                self._tracker_settings, ids), worker=worker)
+                self._tracker_settings, ids), worker=worker,
+                history=FrameHistory(self._snapshot_settings))
             self._workers[worker].cameras.append(camera)
             camera.faces_pub = FACES.publisher(self, camera=camera_id)
             if self._annotated:
@@ -114,6 +124,9 @@ class FaceNode(Node):
         if not self._cameras:
             self.get_logger().error('no camera_ids given: nothing to process')
         GALLERY.subscription(self, self._on_gallery)
+        self._snapshots_served = 0
+        self._snapshots_refused = 0
+        self.create_service(GetSnapshot, '~/get_snapshot', self._on_get_snapshot)
         self._diagnostics = diagnostics_updater(self, self.get_name())
         for camera in self._cameras.values():
             camera.last_report_wall = time.monotonic()
@@ -225,9 +238,37 @@ class FaceNode(Node):
                 names = dict(self._names)
             camera.annotated_pub.publish(cv2_to_imgmsg(annotate(bgr, results, names), 'bgr8',
                                                        header=msg.header))
+        camera.history.add(stamp_ns(msg.header.stamp), rgb, results)
+        camera.frame_id = msg.header.frame_id
         camera.processed += 1
         camera.last_frame_wall = time.monotonic()
         camera.processing_s += camera.last_frame_wall - start
+
+    # Executor thread: a review snapshot (rare; the JPEG is made only now).
+    def _on_get_snapshot(self, request: GetSnapshot.Request, response: GetSnapshot.Response):
+        camera = self._cameras.get(request.camera_id)
+        wanted = stamp_ns(request.stamp)
+        frame = camera.history.nearest(wanted) if camera is not None else None
+        if frame is None:
+            self._snapshots_refused += 1
+            response.success = False
+            response.message = (f'unknown camera {request.camera_id!r}' if camera is None else
+                                f'{request.camera_id}: no frame kept within '
+                                f'{self._snapshot_settings.snapshot_max_offset_s:g} s of that '
+                                'moment (older than snapshot_history_s?)')
+            return response
+        roi = request.highlight
+        with self._lock:
+            names = dict(self._names)
+        response.image.format = 'jpeg'
+        response.image.header.stamp = time_from_ns(frame.stamp_ns)
+        response.image.header.frame_id = camera.frame_id
+        response.image.data = render_snapshot(
+            frame, names, (roi.x_offset, roi.y_offset, roi.width, roi.height))
+        response.offset_s = (frame.stamp_ns - wanted) / 1e9
+        response.success = True
+        self._snapshots_served += 1
+        return response
 
     def _camera_status(self, stat, camera: _Camera):
         """The diagnostic_updater task of one camera (hardware id = the camera)."""
@@ -257,6 +298,9 @@ class FaceNode(Node):
             'detections_run': stats.detections_run,
             'encodings': stats.encodings,
             'gallery_customers': self._gallery_size,
+            'snapshot_frames_kept': len(camera.history),
+            'snapshots_served': self._snapshots_served,
+            'snapshots_refused': self._snapshots_refused,
             'gallery_entries_rejected': self._gallery_rejected,
         })
 

@@ -92,6 +92,49 @@ def test_identifies_two_faces_keeps_header_and_annotates(ros, faces_root, faces_
     assert second.faces[0].track_id not in {f.track_id for f in result.faces}
 
 
+def test_get_snapshot_draws_the_faces_of_the_frame_nearest_a_moment(ros, faces_with,
+                                                                   face_graph):
+    import cv2
+    import numpy as np
+    from sensor_msgs.msg import RegionOfInterest
+
+    from ezshop_msgs.srv import GetSnapshot
+    from ezshop_vision.snapshots import HIGHLIGHT_COLOUR
+
+    bgr = load_bgr(faces_with(KIT_WITH_ROSE) / KIT_WITH_ROSE)
+    image = cv2_to_imgmsg(bgr, 'bgr8')
+    for sec in range(1, 4):
+        result = _send(ros, face_graph.image_pub, face_graph.faces, image, sec)
+    client = ros.node('snapshot_probe').create_client(GetSnapshot, 'face_node/get_snapshot')
+    assert ros.spin_until(client.service_is_ready, 10.0)
+
+    def ask(camera, sec, nanosec=0, highlight=None):
+        request = GetSnapshot.Request(camera_id=camera, highlight=highlight or RegionOfInterest())
+        request.stamp.sec, request.stamp.nanosec = sec, nanosec
+        future = client.call_async(request)
+        assert ros.spin_until(future.done, 10.0)
+        return future.result()
+
+    zone = RegionOfInterest(x_offset=5, y_offset=5, width=60, height=40)
+    answer = ask(CAM, 2, 300_000_000, zone)
+    assert answer.success, answer.message
+    assert answer.image.format == 'jpeg' and answer.image.header.stamp.sec == 2
+    assert answer.image.header.frame_id == 'cam_test_optical'
+    assert abs(answer.offset_s + 0.3) < 1e-6
+    drawn = cv2.imdecode(np.frombuffer(bytes(answer.image.data), np.uint8), cv2.IMREAD_COLOR)
+    assert drawn.shape == bgr.shape
+    # Each face's box is drawn on its edge, and the zone is outlined.
+    for face in result.faces:
+        x, y = face.roi.x_offset, face.roi.y_offset + face.roi.height // 2
+        assert np.abs(drawn[y, x - 1:x + 2].astype(int) - bgr[y, x - 1:x + 2]).max() > 60
+    assert np.abs(drawn[25, 5].astype(int) - HIGHLIGHT_COLOUR).max() < 60
+
+    far = ask(CAM, 30)
+    assert not far.success and 'no frame kept' in far.message
+    unknown = ask('cam_nowhere', 2)
+    assert not unknown.success and 'unknown camera' in unknown.message
+
+
 def test_malformed_images_are_rejected_counted_and_survived(ros, diag_probe, faces_root,
                                                             face_graph, capfd):
     image_pub, faces = face_graph.image_pub, face_graph.faces

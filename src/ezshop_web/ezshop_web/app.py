@@ -16,16 +16,24 @@ import contextlib
 import json
 import secrets
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
+from ezshop_web.enrolment import MAX_ENROL_BYTES, MAX_ENROL_PHOTOS, check_details
 from ezshop_web.face_login import MAX_PHOTO_BYTES, FaceLoginResult
 from ezshop_web.hub import DROPPED, Hub
 from ezshop_web.login_limiter import LoginLimiter
@@ -37,6 +45,17 @@ STATIC_DIR = Path(__file__).parent / 'static'
 #: A comment line to every open stream this often, so proxies and browsers keep it open.
 KEEPALIVE_S = 15.0
 CSRF_HEADER = 'X-CSRF-Token'
+
+
+@dataclass(frozen=True)
+class EnrolOutcome:
+    """An enrolment's answer: the new customer id, or why nobody was enrolled."""
+
+    customer_id: str                       # '' = not enrolled
+    message: str = ''                      # why not
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (photo, why)
+    already_enrolled: str = ''             # the customer the face belongs to
+    photos_used: int = 0
 
 
 class StoreGateway(Protocol):
@@ -52,12 +71,23 @@ class StoreGateway(Protocol):
 
     def identify_face(self, photo: bytes) -> FaceLoginResult: ...
 
+    def acknowledge_alert(self, alert_id: int | None, staff_id: str) -> int: ...
+
+    def knows_alert(self, alert_id: int) -> bool: ...
+
     async def review_queue(self, limit: int) -> list[dict]: ...
+
+    def review_snapshot(self, event_id: str, camera_id: str) -> bytes | None: ...
 
     async def resolve(self, event_id: str, customer_id: str, staff_id: str,
                       note: str) -> tuple[bool, str]: ...
 
     async def set_stock(self, item_id: str, stock: int) -> tuple[bool, str]: ...
+
+    async def enrol(self, name: str, photos: list[tuple[str, bytes]],
+                    staff_id: str) -> EnrolOutcome: ...
+
+    async def forget(self, customer_id: str, staff_id: str) -> tuple[bool, str]: ...
 
 
 class StoreUnavailableError(Exception):
@@ -106,6 +136,15 @@ def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAcco
 
     def refused(status: int, message: str) -> JSONResponse:
         return JSONResponse({'ok': False, 'message': message}, status_code=status)
+
+    def upload_size_problem(request: Request, limit: int) -> JSONResponse | None:
+        """An upload must say its size, and be no larger than limit (nothing is read first)."""
+        length = request.headers.get('content-length', '')
+        if not length.isdigit():
+            return refused(411, 'the upload must state its length (Content-Length)')
+        if int(length) > limit:
+            return refused(413, f'upload too large (at most {limit // (1024 * 1024)} MB)')
+        return None
 
     def need_staff_write(request: Request) -> JSONResponse | None:
         if not staff(request):
@@ -202,6 +241,16 @@ def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAcco
         except StoreUnavailableError as exc:
             return refused(503, str(exc))
 
+    @app.get('/api/review/{event_id}/snapshot/{camera_id}')
+    async def review_snapshot(request: Request, event_id: str, camera_id: str):
+        """The shelf camera's frame at a held action's moment, faces drawn (JPEG)."""
+        if not staff(request):
+            return refused(401, 'log in first')
+        jpeg = gateway.review_snapshot(event_id, camera_id)
+        if jpeg is None:
+            return refused(404, 'no snapshot (settled, past retention, or none was taken)')
+        return Response(jpeg, media_type='image/jpeg', headers={'Cache-Control': 'no-store'})
+
     @app.post('/api/review/{event_id}')
     async def resolve(request: Request, event_id: str):
         if (problem := need_staff_write(request)) is not None:
@@ -232,6 +281,23 @@ def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAcco
             return refused(503, str(exc))
         return JSONResponse({'ok': ok, 'message': message}, status_code=200 if ok else 409)
 
+    @app.post('/api/alerts/{alert_id}/ack')
+    async def acknowledge(request: Request, alert_id: str):
+        """Staff saw an alert (`all`: every alert shown); acknowledging twice changes nothing."""
+        if (problem := need_staff_write(request)) is not None:
+            return problem
+        if alert_id == 'all':
+            return {'ok': True, 'acknowledged': gateway.acknowledge_alert(None, staff(request))}
+        if not alert_id.isdigit() or not gateway.knows_alert(int(alert_id)):
+            return refused(404, f'no alert {alert_id[:20]!r} (the console keeps the latest '
+                                f'{settings.alerts_kept})')
+        return {'ok': True,
+                'acknowledged': gateway.acknowledge_alert(int(alert_id), staff(request))}
+
+    def link_for(request: Request, customer_id: str) -> str:
+        token = links.dumps({'customer': customer_id, 'nonce': secrets.token_urlsafe(8)})
+        return str(request.base_url) + f'me/link/{token}'
+
     @app.post('/api/customers/{customer_id}/link')
     async def personal_link(request: Request, customer_id: str):
         """Staff make a shopper's personal link (to give them once, e.g. as a QR code)."""
@@ -239,8 +305,60 @@ def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAcco
             return problem
         if not gateway.knows_customer(customer_id):
             return refused(404, f'no customer {customer_id!r} in the store\'s gallery')
-        token = links.dumps({'customer': customer_id, 'nonce': secrets.token_urlsafe(8)})
-        return {'ok': True, 'url': str(request.base_url) + f'me/link/{token}'}
+        return {'ok': True, 'url': link_for(request, customer_id)}
+
+    @app.post('/api/customers')
+    async def enrol(request: Request):
+        """Enrol a shopper: multipart form with `name`, `consent` and up to MAX_ENROL_PHOTOS
+        `photos` (JPEG / PNG / WebP). Answers the new id and their personal link (shown once),
+        or why not, photo by photo; nothing is stored unless the store enrols them."""
+        if (problem := need_staff_write(request)) is not None:
+            return problem
+        if (problem := upload_size_problem(request, MAX_ENROL_BYTES)) is not None:
+            return problem
+        try:
+            form = await request.form(max_files=MAX_ENROL_PHOTOS + 1, max_fields=10)
+        except HTTPException as exc:  # a malformed multipart body
+            return refused(400, f'not a form with photos: {exc.detail}'[:200])
+        try:
+            name = str(form.get('name') or '')
+            consent = str(form.get('consent') or '') in ('on', 'yes', 'true', '1')
+            uploads = [f for f in form.getlist('photos') if not isinstance(f, str)]
+            why = check_details(name, consent, len(uploads))
+            if why:
+                return refused(400, why)
+            photos = []
+            for number, upload in enumerate(uploads, 1):
+                label = (upload.filename or f'photo {number}')[:100]
+                photos.append((label, await upload.read(MAX_PHOTO_BYTES + 1)))
+        finally:
+            await form.close()
+        try:
+            outcome = await gateway.enrol(name, photos, staff(request))
+        except StoreUnavailableError as exc:
+            return refused(503, str(exc))
+        refusals = [{'photo': label, 'reason': why} for label, why in outcome.refused]
+        if not outcome.customer_id:
+            status = 409 if outcome.already_enrolled else 400
+            return JSONResponse({'ok': False, 'message': outcome.message, 'refused': refusals,
+                                 'already_enrolled': outcome.already_enrolled},
+                                status_code=status)
+        return {'ok': True, 'customer_id': outcome.customer_id, 'name': name.strip(),
+                'photos_used': outcome.photos_used, 'refused': refusals,
+                'url': link_for(request, outcome.customer_id)}
+
+    @app.post('/api/customers/{customer_id}/forget')
+    async def forget(request: Request, customer_id: str):
+        """Forget a shopper: their name and face data go; anonymised sales stay."""
+        if (problem := need_staff_write(request)) is not None:
+            return problem
+        if not gateway.knows_customer(customer_id):
+            return refused(404, f'no customer {customer_id!r} in the store\'s gallery')
+        try:
+            ok, message = await gateway.forget(customer_id[:128], staff(request))
+        except StoreUnavailableError as exc:
+            return refused(503, str(exc))
+        return JSONResponse({'ok': ok, 'message': message}, status_code=200 if ok else 409)
 
     # -- the customer's personal page ----------------------------------------------------------
     @app.get('/me/link/{token}')
@@ -281,15 +399,13 @@ def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAcco
         wait = face_limiter.retry_after_s(keys, clock())
         if wait > 0:
             return refused(429, f'too many tries: try again in {int(wait) + 1} s')
-        if int(request.headers.get('content-length') or 0) > MAX_PHOTO_BYTES:
-            return refused(413, 'photo too large')
+        if (problem := upload_size_problem(request, MAX_PHOTO_BYTES)) is not None:
+            return problem
         photo = await request.body()
         result = await asyncio.to_thread(gateway.identify_face, photo)
         if not result.customer_id:
             face_limiter.failed(keys, clock())
-            status = 400 if result.reason.startswith(('not an image', 'photo too', 'image',
-                                                      'no photo', 'the image')) else 401
-            return refused(status, result.reason)
+            return refused(400 if result.bad_file else 401, result.reason)
         face_limiter.succeeded(keys)
         request.session['customer'] = result.customer_id
         request.session['csrf'] = secrets.token_urlsafe(32)

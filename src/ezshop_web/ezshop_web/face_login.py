@@ -26,6 +26,16 @@ class FaceLoginResult:
     customer_id: str   # '' = no login
     reason: str = ''   # why not, for the shopper
     distance: float = float('nan')
+    bad_file: bool = False  # the upload was not a usable image at all
+
+
+@dataclass(frozen=True)
+class FaceCheck:
+    """One photo through enrolment's checks: its embedding, or why not."""
+
+    embedding: np.ndarray | None
+    problem: str = ''
+    bad_file: bool = False  # not a usable image at all (else: an image without a clear face)
 
 
 class FaceLogin:
@@ -36,18 +46,25 @@ class FaceLogin:
         self._engine = None
         self._lock = threading.Lock()  # dlib's models are not shared between threads
 
-    def identify(self, photo: bytes, gallery: Gallery, policy: MatchPolicy) -> FaceLoginResult:
+    def check(self, photo: bytes) -> FaceCheck:
+        """Decode a photo and check its face as enrolment does."""
         rgb, problem = decode_photo(photo)
         if rgb is None:
-            return FaceLoginResult('', problem)
+            return FaceCheck(None, problem, bad_file=True)
         with self._lock:
             if self._engine is None:
                 self._engine = make_engine()
             embedding, problem = check_face(self._engine, rgb, self.rules)
-        if embedding is None:
-            return FaceLoginResult('', f'{problem}: look straight at the camera, alone, in '
-                                       'good light')
-        match = gallery.identify(embedding, policy)
+        return FaceCheck(embedding, problem)
+
+    def identify(self, photo: bytes, gallery: Gallery, policy: MatchPolicy) -> FaceLoginResult:
+        check = self.check(photo)
+        if check.bad_file:
+            return FaceLoginResult('', check.problem, bad_file=True)
+        if check.embedding is None:
+            return FaceLoginResult('', f'{check.problem}: look straight at the camera, alone, '
+                                       'in good light')
+        match = gallery.identify(check.embedding, policy)
         if not match.known:
             return FaceLoginResult('', 'not recognised: you are not enrolled here, or the '
                                        'photo was not clear enough; try again', match.distance)

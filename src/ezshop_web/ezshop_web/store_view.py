@@ -20,6 +20,7 @@ class StoreView:
         self.receipts: dict[tuple[str, int], dict] = {}
         self.receipts_kept = receipts_kept
         self.health: dict[str, dict] = {}
+        self._next_alert_id = 1
 
     # -- input -------------------------------------------------------------------------------
     def on_gallery(self, names: dict[str, str]) -> list[Update]:
@@ -51,8 +52,27 @@ class StoreView:
         return [('inventory', self.inventory)]
 
     def on_alert(self, alert: dict) -> list[Update]:
-        self.alerts.appendleft(alert)
+        self.alerts.appendleft({**alert, 'alert_id': self._next_alert_id,
+                                'acknowledged_by': '', 'acknowledged_at': None})
+        self._next_alert_id += 1
         return [('alerts', list(self.alerts))]
+
+    def acknowledge(self, alert_id: int | None, staff_id: str,
+                    now_s: float) -> tuple[int, list[Update]]:
+        """Staff saw an alert (alert_id None: every alert shown). Returns how many were newly
+        acknowledged (acknowledging twice changes nothing) and the updates."""
+        count = 0
+        for index, alert in enumerate(self.alerts):
+            if (alert_id is None or alert['alert_id'] == alert_id) \
+                    and not alert['acknowledged_by']:
+                # A new dict: pages may still be sending the old one.
+                self.alerts[index] = {**alert, 'acknowledged_by': staff_id,
+                                      'acknowledged_at': now_s}
+                count += 1
+        return count, ([('alerts', list(self.alerts))] if count else [])
+
+    def has_alert(self, alert_id: int) -> bool:
+        return any(alert['alert_id'] == alert_id for alert in self.alerts)
 
     def on_health(self, statuses: list[dict]) -> list[Update]:
         changed = False

@@ -14,15 +14,26 @@ import os
 import secrets
 import sys
 import threading
+import time
 from pathlib import Path
 
 import uvicorn
 from rclpy.node import Node
+from sensor_msgs.msg import RegionOfInterest
 
-from ezshop_msgs.srv import GetReviewQueue, ResolveAction, SetStock
+from ezshop_common.store_config import load_store
+from ezshop_msgs.srv import (
+    ForgetCustomer,
+    GetReviewQueue,
+    GetSnapshot,
+    RegisterCustomer,
+    ResolveAction,
+    SetStock,
+)
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
+from ezshop_ros.stamps import time_from_ns
 from ezshop_ros.topics import (
     ALERTS,
     CARTS,
@@ -32,8 +43,10 @@ from ezshop_ros.topics import (
     INVENTORY,
     RECEIPTS,
 )
+from ezshop_vision.face_engine import EMBEDDING_DIM, EMBEDDING_MODEL
 from ezshop_vision.gallery import Gallery, MatchPolicy, gallery_from_entries
-from ezshop_web.app import StoreUnavailableError, create_app
+from ezshop_web.app import EnrolOutcome, StoreUnavailableError, create_app
+from ezshop_web.enrolment import prepare
 from ezshop_web.face_login import FaceLogin, FaceLoginResult
 from ezshop_web.hub import Hub
 from ezshop_web.messages import (
@@ -46,12 +59,18 @@ from ezshop_web.messages import (
     inventory_dicts,
     receipt_dict,
 )
+from ezshop_web.review_snapshots import ReviewSnapshots, SnapshotRequest
 from ezshop_web.staff_accounts import StaffAccounts
 from ezshop_web.store_view import StoreView
 from ezshop_web.web_settings import WebSettings, accounts_path
 
 #: The secret that signs personal links, beside the staff accounts (mode 0600).
 LINK_SECRET_FILE = 'personal_links.key'
+#: Alerts that come with an action held for staff: time to take its review snapshots.
+HELD_ALERT_KINDS = frozenset({'held_for_staff', 'not_in_store', 'unknown_customer',
+                              'unknown_item'})
+#: How often snapshots past their retention are looked for (s).
+SNAPSHOT_PRUNE_PERIOD_S = 60.0
 #: How long the server may take to open its port or to stop (s).
 SERVER_START_S = 10.0
 SERVER_STOP_S = 5.0
@@ -71,6 +90,8 @@ class WebNode(Node):
         self.view = StoreView(self.settings.alerts_kept, self.settings.receipts_kept)
         self._lock = threading.Lock()
         self.bad_messages = 0
+        self.refused_face_logins = 0  # photos that logged nobody in
+        self.refused_photos = 0       # enrolment photos refused by the checks
         self.accounts = StaffAccounts(accounts_path(self.settings))
         if not self.accounts.names():
             self.get_logger().warning(
@@ -83,11 +104,25 @@ class WebNode(Node):
         self._fold(CARTS, lambda msg: self.view.on_cart(cart_dict(msg)))
         self._fold(RECEIPTS, lambda msg: self.view.on_receipt(receipt_dict(msg)))
         self._fold(INVENTORY, lambda msg: self.view.on_inventory(inventory_dicts(msg)))
-        self._fold(ALERTS, lambda msg: self.view.on_alert(alert_dict(msg)))
+        self._fold(ALERTS, self._on_alert)
         self._fold(DIAGNOSTICS, lambda msg: self.view.on_health(health_dicts(msg)))
         self._review = self.create_client(GetReviewQueue, 'get_review_queue')
         self._resolve = self.create_client(ResolveAction, 'resolve_action')
         self._set_stock = self.create_client(SetStock, 'set_stock')
+        self._register = self.create_client(RegisterCustomer, 'register_customer')
+        self._forget = self.create_client(ForgetCustomer, 'forget_customer')
+        store = load_store(self.settings.store_file or None)
+        self.snapshots = ReviewSnapshots(
+            lambda shelf, lane: [(camera.camera_id, (z.x, z.y, z.width, z.height))
+                                 for camera, z in store.cameras_covering(shelf, lane)],
+            self.settings.snapshot_retention_s)
+        self.snapshots_missing = 0
+        self._snapshot = (self.create_client(GetSnapshot, self.settings.snapshot_service)
+                          if self.settings.snapshot_service else None)
+        self._snapshots_busy = False
+        self._snapshots_again = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.create_timer(SNAPSHOT_PRUNE_PERIOD_S, self._prune_snapshots)
 
         app = create_app(self, self.settings, self.accounts,
                          link_secret(self.accounts.path.parent / LINK_SECRET_FILE))
@@ -114,6 +149,12 @@ class WebNode(Node):
             self.hub.publish(updates)
         topic.subscription(self, callback)
 
+    def _on_alert(self, msg):
+        if msg.kind in HELD_ALERT_KINDS and self._snapshot is not None \
+                and self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._take_snapshots(), self._loop)
+        return self.view.on_alert(alert_dict(msg))
+
     def _on_gallery(self, msg):
         faces, problems = gallery_from_entries(
             (c.customer_id, c.name, c.embedding_dim, c.model, c.embeddings)
@@ -135,9 +176,27 @@ class WebNode(Node):
         with self._lock:
             return customer_id in self.view.names
 
+    def acknowledge_alert(self, alert_id: int | None, staff_id: str) -> int:
+        """Staff saw an alert (None: all of them); how many were newly acknowledged."""
+        with self._lock:
+            count, updates = self.view.acknowledge(alert_id, staff_id, time.time())
+        self.hub.publish(updates)
+        if count:
+            self.get_logger().info(f'staff {staff_id} acknowledged '
+                                   f'{"alert " + str(alert_id) if alert_id else "all alerts"}'
+                                   f' ({count})')
+        return count
+
+    def knows_alert(self, alert_id: int) -> bool:
+        with self._lock:
+            return self.view.has_alert(alert_id)
+
     def identify_face(self, photo: bytes) -> FaceLoginResult:
         """From the server's worker threads; the gallery is swapped whole, never edited."""
         result = self.face_login.identify(photo, self._faces, self.match_policy)
+        if not result.customer_id:
+            with self._lock:
+                self.refused_face_logins += 1
         self.get_logger().info(
             f'face login: {result.customer_id or "refused"} (distance {result.distance:.3f})'
             + (f': {result.reason}' if result.reason else ''))
@@ -147,13 +206,17 @@ class WebNode(Node):
         stat.hardware_id = self.get_name()
         return fill(stat, WARN if self.bad_messages else OK, f'serving {self.url}',
                     {'url': self.url, 'open_pages': self.hub.pages,
-                     'bad_messages': self.bad_messages})
+                     'bad_messages': self.bad_messages,
+                     'refused_face_logins': self.refused_face_logins,
+                     'refused_enrolment_photos': self.refused_photos,
+                     'review_snapshots_kept': len(self.snapshots),
+                     'review_snapshots_missing': self.snapshots_missing})
 
     # -- services, awaited from the server's loop --------------------------------------------
     async def _call(self, client, request):
         if not client.service_is_ready():
-            raise StoreUnavailableError(f'the store does not answer ({client.srv_name}): '
-                                   'is store_node running?')
+            raise StoreUnavailableError(f'{client.srv_name} does not answer: is its node '
+                                        '(store_node, face_node) running?')
         loop = asyncio.get_running_loop()
         answer = loop.create_future()
 
@@ -173,11 +236,71 @@ class WebNode(Node):
 
     async def review_queue(self, limit: int) -> list[dict]:
         response = await self._call(self._review, GetReviewQueue.Request(limit=limit))
-        return [held_action_dict(action) for action in response.actions]
+        actions = [held_action_dict(action) for action in response.actions]
+        with self._lock:
+            for action in actions:
+                action['snapshots'] = self.snapshots.cameras(action['event_id'])
+        return actions
+
+    def review_snapshot(self, event_id: str, camera_id: str) -> bytes | None:
+        with self._lock:
+            return self.snapshots.get(event_id, camera_id)
+
+    # -- review snapshots (server loop) ------------------------------------------------------
+    async def _take_snapshots(self) -> None:
+        """Ask face_node for the pictures of every newly held action, while its cameras'
+        frames of that moment are still kept. One run at a time; a call during a run makes
+        it go round once more."""
+        if self._snapshots_busy:
+            self._snapshots_again = True
+            return
+        self._snapshots_busy = True
+        try:
+            self._snapshots_again = True
+            while self._snapshots_again:
+                self._snapshots_again = False
+                response = await self._call(self._review,
+                                            GetReviewQueue.Request(limit=1000))
+                actions = [held_action_dict(action) for action in response.actions]
+                with self._lock:
+                    self.snapshots.prune(time.time(), {a['event_id'] for a in actions})
+                    wanted = self.snapshots.wanted(actions)
+                for request in wanted:
+                    await self._take_snapshot(request)
+        except StoreUnavailableError as exc:
+            self.get_logger().warning(f'review snapshots not taken: {exc}')
+        finally:
+            self._snapshots_busy = False
+
+    async def _take_snapshot(self, wanted: SnapshotRequest) -> None:
+        zone = RegionOfInterest(x_offset=max(0, wanted.zone[0]), y_offset=max(0, wanted.zone[1]),
+                                width=max(0, wanted.zone[2]), height=max(0, wanted.zone[3]))
+        try:
+            answer = await self._call(self._snapshot, GetSnapshot.Request(
+                camera_id=wanted.camera_id, stamp=time_from_ns(int(wanted.stamp_s * 1e9)),
+                highlight=zone))
+        except StoreUnavailableError as exc:
+            answer = GetSnapshot.Response(success=False, message=str(exc))
+        with self._lock:
+            if answer.success:
+                self.snapshots.keep(wanted.event_id, wanted.camera_id, bytes(answer.image.data),
+                                    time.time())
+            else:
+                self.snapshots_missing += 1
+        if not answer.success:
+            self.get_logger().warning(f'no review snapshot of {wanted.camera_id} for held '
+                                      f'action {wanted.event_id}: {answer.message}')
+
+    def _prune_snapshots(self) -> None:
+        with self._lock:
+            self.snapshots.prune(time.time())
 
     async def resolve(self, event_id, customer_id, staff_id, note):
         response = await self._call(self._resolve, ResolveAction.Request(
             event_id=event_id, customer_id=customer_id, staff_id=staff_id, note=note))
+        if response.success:
+            with self._lock:
+                self.snapshots.forget(event_id)
         self.get_logger().info(
             f'staff {staff_id}: {"assign to " + customer_id if customer_id else "dismiss"} '
             f'held action {event_id}: {"done" if response.success else response.message}')
@@ -188,10 +311,44 @@ class WebNode(Node):
                                                                       stock=stock))
         return response.success, response.message
 
+    async def enrol(self, name, photos, staff_id):
+        """Check the photos (on a worker thread: the face model is slow), then RegisterCustomer."""
+        if not self._register.service_is_ready():  # before the slow part
+            raise StoreUnavailableError('the store does not answer (register_customer): is '
+                                        'store_node running?')
+        enrolment = await asyncio.to_thread(prepare, self.face_login, name, photos,
+                                            self._faces, self.match_policy)
+        with self._lock:
+            self.refused_photos += len(enrolment.refused)
+        if not enrolment.ready:
+            self.get_logger().info(f'staff {staff_id}: enrolment refused: {enrolment.problem}')
+            return EnrolOutcome('', enrolment.problem, enrolment.refused,
+                                enrolment.already_enrolled)
+        response = await self._call(self._register, RegisterCustomer.Request(
+            name=enrolment.name, embeddings=enrolment.embeddings.ravel().tolist(),
+            dim=EMBEDDING_DIM, model=EMBEDDING_MODEL))
+        if not response.success:
+            return EnrolOutcome('', response.message, enrolment.refused)
+        self.get_logger().info(f'staff {staff_id} enrolled {response.customer_id} with '
+                               f'{len(enrolment.embeddings)} photos (consent given)')
+        return EnrolOutcome(response.customer_id, '', enrolment.refused,
+                            photos_used=len(enrolment.embeddings))
+
+    async def forget(self, customer_id, staff_id):
+        response = await self._call(self._forget, ForgetCustomer.Request(
+            customer_id=customer_id))
+        self.get_logger().info(f'staff {staff_id} forgot customer {customer_id}: '
+                               f'{"done" if response.success else response.message}')
+        return response.success, response.message
+
     # -- server thread -----------------------------------------------------------------------
     def _serve(self) -> None:
         # Not the main thread: uvicorn leaves signals to rclpy (run_node stops the node).
-        asyncio.run(self._server.serve())
+        asyncio.run(self._serve_here())
+
+    async def _serve_here(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._server.serve()
 
     def _wait_until_serving(self) -> str:
         deadline = self.get_clock().now().nanoseconds + int(SERVER_START_S * 1e9)

@@ -33,6 +33,13 @@ class WebSettings:
                                        0.1, 60.0)
     alerts_kept: int = setting(200, 'newest alerts the console keeps', 10, 10000)
     receipts_kept: int = setting(100, 'newest receipts the console keeps', 10, 10000)
+    store_file: str = setting('', "store description: which shelf cameras see each lane, for "
+                              "the review queue's snapshots ('' = the packaged store.yaml)")
+    snapshot_service: str = setting('face_node/get_snapshot', "face_node's snapshot service "
+                                    '(ezshop_msgs/GetSnapshot); empty = no review snapshots')
+    snapshot_retention_s: float = setting(4 * 3600.0, 'a review snapshot is deleted when its '
+                                          'action is settled, or after this long (s)',
+                                          60.0, 7 * 86400.0)
 
 
 def accounts_path(settings: WebSettings) -> Path:

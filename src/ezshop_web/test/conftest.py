@@ -112,9 +112,9 @@ def wait(predicate, timeout: float) -> bool:
     return predicate()
 
 
-@pytest.fixture(scope='module')
-def store(tmp_path_factory, config_dir):
-    tmp = tmp_path_factory.mktemp('web')
+def running_store(tmp, config_dir, *more_nodes):
+    """store_node + web_node (+ more nodes made by more_nodes(context)), spun in a thread;
+    yields the probe."""
     accounts = StaffAccounts(tmp / 'staff.json', PasswordHasher(time_cost=1, memory_cost=8192,
                                                                 parallelism=1))
     accounts.set_password(*STAFF)
@@ -123,8 +123,11 @@ def store(tmp_path_factory, config_dir):
         Parameter('database_url', value=f'sqlite:///{tmp / "store.db"}'),
         Parameter('store_file', value=str(config_dir / 'store.yaml')),
         Parameter('checkout_grace_s', value=0.3)]))
+    for make in more_nodes:
+        ros.add(make(ros.context))
     web = ros.add(WebNode(context=ros.context, parameter_overrides=[
         Parameter('port', value=0), Parameter('accounts_file', value=str(accounts.path)),
+        Parameter('store_file', value=str(config_dir / 'store.yaml')),
         Parameter('login_attempts', value=LOGIN_ATTEMPTS),
         Parameter('login_window_s', value=LOGIN_WINDOW_S)]))
     probe = Store(ros, web)
@@ -137,7 +140,25 @@ def store(tmp_path_factory, config_dir):
     spinner.start()
     assert wait(lambda: web._review.service_is_ready() and web._resolve.service_is_ready()
                 and probe.customer_events.get_subscription_count() >= 2, 20.0)
-    yield probe
-    stop.set()
-    spinner.join(5)
-    ros.close()
+    try:
+        yield probe
+    finally:
+        stop.set()
+        spinner.join(5)
+        ros.close()
+
+
+@pytest.fixture(scope='module')
+def store(tmp_path_factory, config_dir):
+    yield from running_store(tmp_path_factory.mktemp('web'), config_dir)
+
+
+@pytest.fixture(scope='module')
+def shelf_store(tmp_path_factory, config_dir):
+    """The store with a face_node watching shelf camera cam_shelf_a (review snapshots)."""
+    from ezshop_vision.face_node import FaceNode
+
+    def face_node(context):
+        return FaceNode(context=context, parameter_overrides=[
+            Parameter('camera_ids', value=['cam_shelf_a']), Parameter('detect_every', value=1)])
+    yield from running_store(tmp_path_factory.mktemp('snapshots'), config_dir, face_node)

@@ -3,12 +3,9 @@ shopper's cart change live, settle a held pick from the review queue.
 
 Screenshots go to the test's folder, and to $EZSHOP_SCREENSHOTS when set (docs/images)."""
 
-import os
-from pathlib import Path
-
 import pytest
 
-from ezshop_testing.browser import MISSING, headless_chromium
+from ezshop_testing.browser import MISSING, headless_chromium, screenshot
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.skipif(bool(MISSING), reason=MISSING)]
 WAIT_S = 15.0
@@ -20,14 +17,6 @@ def browser(tmp_path):
     driver = headless_chromium(tmp_path / 'profile')
     yield driver
     driver.quit()
-
-
-def screenshot(driver, tmp_path: Path, name: str) -> None:
-    driver.save_screenshot(str(tmp_path / name))
-    if os.environ.get('EZSHOP_SCREENSHOTS'):
-        folder = Path(os.environ['EZSHOP_SCREENSHOTS'])
-        folder.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(folder / name))
 
 
 def log_in(driver, url, name, password):
@@ -73,4 +62,38 @@ def test_staff_watch_a_cart_live_and_settle_a_held_pick(store, browser, tmp_path
     wait.until(seen.text_to_be_present_in_element(
         (By.CSS_SELECTOR, f'#presence tr[data-customer="{held_by}"] .cart'),
         '1 × Cheese sandwich'))
+    assert 'Traceback' not in browser.page_source
+
+
+def test_staff_enrol_a_shopper_by_photo_upload_then_forget_them(store, browser, tmp_path,
+                                                               faces_root):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_S)
+    log_in(browser, store.url, *store.staff)
+    wait.until(seen.text_to_be_present_in_element((By.ID, 'connection'), 'live'))
+    photos = faces_root / 'dev' / 'bbt_penny'
+    browser.find_element(By.ID, 'enrol-name').send_keys('Penny Upload')
+    browser.find_element(By.ID, 'enrol-photos').send_keys(
+        '\n'.join(str(photos / name) for name in ('1.jpg', '2.jpg', '3.jpg')))
+    browser.find_element(By.ID, 'enrol-submit').click()
+    # Without consent the browser does not even send the form.
+    assert browser.find_element(By.ID, 'enrol-message').text == ''
+    browser.find_element(By.ID, 'enrol-consent').click()
+    browser.find_element(By.ID, 'enrol-submit').click()
+    WebDriverWait(browser, 60).until(
+        seen.text_to_be_present_in_element((By.ID, 'enrol-message'), 'Enrolled Penny Upload'))
+    assert '/me/link/' in browser.find_element(By.ID, 'enrol-message').text
+    row = browser.find_element(By.XPATH,
+                               '//table[@id="customers"]//td[text()="Penny Upload"]/..')
+    wait.until(lambda _: row.is_displayed())
+    customer_id = row.get_attribute('data-customer')
+    screenshot(browser, tmp_path, 'console_enrol.png')
+
+    row.find_element(By.CSS_SELECTOR, '.forget').click()
+    browser.switch_to.alert.accept()
+    wait.until(seen.invisibility_of_element_located(
+        (By.CSS_SELECTOR, f'#customers tr[data-customer="{customer_id}"]')))
     assert 'Traceback' not in browser.page_source

@@ -3,7 +3,7 @@ file): face login, the cart changing live, the exit notice with the total."""
 
 import pytest
 
-from ezshop_testing.browser import MISSING, headless_chromium
+from ezshop_testing.browser import MISSING, headless_chromium, screenshot
 from ezshop_testing.fake_camera import photo_y4m
 from ezshop_vision.enrollment import Person, make_engine, person_embeddings
 
@@ -23,7 +23,7 @@ def camera_browser(tmp_path, faces_root):
 
 
 def test_a_shopper_logs_in_by_face_watches_their_cart_and_gets_the_exit_notice(
-        store, camera_browser, faces_root):
+        store, camera_browser, faces_root, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as seen
     from selenium.webdriver.support.ui import WebDriverWait
@@ -47,8 +47,10 @@ def test_a_shopper_logs_in_by_face_watches_their_cart_and_gets_the_exit_notice(
     store.cart_action(customer_id, 'chocolate', 2, t)
     wait.until(seen.text_to_be_present_in_element((By.ID, 'cart-total'), '3.78 EUR'))
     assert 'Dark chocolate' in browser.find_element(By.ID, 'cart').text
+    screenshot(browser, tmp_path, 'me.png')
 
     store.leave(customer_id, store.slot())
     wait.until(seen.visibility_of_element_located((By.ID, 'exit-notice')))
     assert '3.78 EUR' in browser.find_element(By.ID, 'exit-notice').text
     wait.until(seen.text_to_be_present_in_element((By.ID, 'receipts'), '3.78 EUR'))
+    screenshot(browser, tmp_path, 'me_exit.png')

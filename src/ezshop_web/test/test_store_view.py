@@ -57,6 +57,26 @@ def test_alerts_newest_first_and_health_pushed_only_when_it_changes():
     assert view.on_health([dict(status)]) == []
 
 
+def test_staff_acknowledge_one_alert_or_all_and_twice_changes_nothing():
+    view = StoreView()
+    for kind in ('sensor_dead', 'held_for_staff', 'late_entry'):
+        view.on_alert({'kind': kind})
+    newest, middle, oldest = (a['alert_id'] for a in view.snapshot()['alerts'])
+    shown = view.snapshot()['alerts']
+    count, updates = view.acknowledge(middle, 'alice', 100.0)
+    assert count == 1 and updates[0][0] == 'alerts'
+    seen = {a['kind']: a['acknowledged_by'] for a in view.snapshot()['alerts']}
+    assert seen == {'sensor_dead': '', 'held_for_staff': 'alice', 'late_entry': ''}
+    assert shown[1]['acknowledged_by'] == ''  # what pages were sent is never edited
+    assert view.acknowledge(middle, 'bob', 101.0) == (0, [])
+    count, _ = view.acknowledge(None, 'bob', 102.0)
+    assert count == 2
+    by = {a['alert_id']: (a['acknowledged_by'], a['acknowledged_at'])
+          for a in view.snapshot()['alerts']}
+    assert by == {newest: ('bob', 102.0), middle: ('alice', 100.0), oldest: ('bob', 102.0)}
+    assert view.has_alert(oldest) and not view.has_alert(oldest + 100)
+
+
 def test_a_customer_feed_passes_only_their_own_cart_changes_and_new_receipts():
     from ezshop_web.store_view import CustomerFeed
 

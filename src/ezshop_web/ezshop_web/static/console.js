@@ -56,6 +56,22 @@ const render = {
   },
   customers(customers) {
     state.customers = customers;
+    const tbody = body('customers');
+    for (const c of customers) {
+      const row = tbody.insertRow();
+      row.dataset.customer = c.customer_id;
+      cell(row, c.name, 'name');
+      cell(row, c.customer_id);
+      const link = document.createElement('button');
+      link.type = 'button'; link.textContent = 'Personal link'; link.className = 'link';
+      link.addEventListener('click', () => personalLink(c.customer_id, c.name));
+      row.insertCell().append(link);
+      const forget = document.createElement('button');
+      forget.type = 'button'; forget.textContent = 'Forget'; forget.className = 'forget';
+      forget.addEventListener('click', () => forgetCustomer(c.customer_id, c.name));
+      row.insertCell().append(forget);
+    }
+    document.getElementById('customers-count').textContent = customers.length;
   },
   inventory(items) {
     const tbody = body('inventory');
@@ -99,10 +115,25 @@ const render = {
     list.replaceChildren();
     for (const a of alerts.slice(0, 50)) {
       const li = document.createElement('li');
-      li.className = a.level;
-      li.textContent = clock(a.stamp) + ' ' + a.kind + ': ' + a.message;
+      li.className = a.level + (a.acknowledged_by ? ' acknowledged' : '');
+      li.dataset.alert = a.alert_id;
+      li.append(clock(a.stamp) + ' ' + a.kind + ': ' + a.message + ' ');
+      if (a.acknowledged_by) {
+        const seen = document.createElement('span');
+        seen.className = 'seen';
+        seen.textContent = '(seen by ' + a.acknowledged_by + ' ' + clock(a.acknowledged_at) + ')';
+        li.append(seen);
+      } else {
+        const ack = document.createElement('button');
+        ack.type = 'button'; ack.textContent = 'Acknowledge'; ack.className = 'ack';
+        ack.addEventListener('click', () => write('/api/alerts/' + a.alert_id + '/ack', {},
+                                                  'alerts-message'));
+        li.append(ack);
+      }
       list.append(li);
     }
+    document.getElementById('alerts-count').textContent =
+      alerts.filter((a) => !a.acknowledged_by).length;
   },
   health(statuses) {
     const tbody = body('health');
@@ -146,6 +177,79 @@ async function personalLink(customerId, name) {
   message.className = answer.ok ? 'ok' : 'error';
 }
 
+async function forgetCustomer(customerId, name) {
+  if (!window.confirm('Forget ' + name + '? Their name and face data are deleted; they can no '
+                      + 'longer be recognised. Past sales stay, anonymised.')) return;
+  write('/api/customers/' + encodeURIComponent(customerId) + '/forget', {}, 'link-message');
+}
+
+// Enrolment: the chosen files and the frames taken with the camera go up as one form.
+const taken = [];
+
+async function useCamera() {
+  const video = document.getElementById('enrol-video');
+  const message = document.getElementById('enrol-message');
+  try {
+    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    video.hidden = false;
+    document.getElementById('enrol-take').hidden = false;
+  } catch (err) {
+    message.textContent = 'No camera: allow this page to use the camera, or upload photos.';
+    message.className = 'error';
+  }
+}
+
+function takePhoto() {
+  const video = document.getElementById('enrol-video');
+  if (!video.videoWidth) return;
+  const canvas = document.getElementById('enrol-frame');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext('2d').drawImage(video, 0, 0);
+  canvas.toBlob((blob) => {
+    taken.push(blob);
+    document.getElementById('enrol-taken').textContent = taken.length + ' taken';
+  }, 'image/jpeg', 0.92);
+}
+
+async function enrol(event) {
+  event.preventDefault();
+  const form = document.getElementById('enrol');
+  const message = document.getElementById('enrol-message');
+  const data = new FormData();
+  data.append('name', document.getElementById('enrol-name').value);
+  if (document.getElementById('enrol-consent').checked) data.append('consent', 'yes');
+  for (const file of document.getElementById('enrol-photos').files) data.append('photos', file);
+  taken.forEach((blob, i) => data.append('photos', blob, 'camera ' + (i + 1) + '.jpg'));
+  message.textContent = 'Checking the photos…';
+  message.className = '';
+  let answer;
+  try {
+    const response = await fetch('/api/customers', {
+      method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': CSRF }, body: data,
+    });
+    answer = await response.json();
+  } catch (err) {
+    message.textContent = 'Not enrolled: the console could not reach the store.';
+    message.className = 'error';
+    return;
+  }
+  const refusals = (answer.refused || []).map((r) => r.photo + ': ' + r.reason);
+  if (answer.ok) {
+    message.textContent = 'Enrolled ' + answer.name + ' with ' + answer.photos_used
+      + ' photo(s). Their personal link (shown once, give it to them only): ' + answer.url
+      + (refusals.length ? ' — not used: ' + refusals.join('; ') : '');
+    message.className = 'ok';
+    form.reset();
+    taken.length = 0;
+    document.getElementById('enrol-taken').textContent = '0 taken';
+  } else {
+    message.textContent = 'Not enrolled: ' + answer.message
+      + (answer.already_enrolled ? ' (' + nameOf(answer.already_enrolled) + ')' : '');
+    message.className = 'error';
+  }
+}
+
 async function loadReview() {
   const response = await fetch('/api/review', { credentials: 'same-origin' });
   const answer = await response.json();
@@ -166,6 +270,19 @@ async function loadReview() {
     cell(row, a.reason);
     cell(row, a.candidates.map((c) => nameOf(c.customer_id) + ' ' + c.score.toFixed(2))
       .join(', ') || 'nobody seen');
+    const pictures = row.insertCell();
+    pictures.className = 'snapshots';
+    for (const camera of a.snapshots || []) {
+      const url = '/api/review/' + encodeURIComponent(a.event_id) + '/snapshot/'
+        + encodeURIComponent(camera);
+      const link = document.createElement('a');
+      link.href = url; link.target = '_blank'; link.rel = 'noopener';
+      const img = document.createElement('img');
+      img.src = url; img.alt = camera + ' at that moment'; img.title = camera;
+      link.append(img);
+      pictures.append(link);
+    }
+    if (!(a.snapshots || []).length) pictures.textContent = '-';
     const decide = row.insertCell();
     const select = document.createElement('select');
     select.name = 'customer';
@@ -213,4 +330,9 @@ function connect() {
 }
 
 document.getElementById('review-refresh').addEventListener('click', loadReview);
+document.getElementById('alerts-ack-all').addEventListener('click',
+  () => write('/api/alerts/all/ack', {}, 'alerts-message'));
+document.getElementById('enrol').addEventListener('submit', enrol);
+document.getElementById('enrol-camera').addEventListener('click', useCamera);
+document.getElementById('enrol-take').addEventListener('click', takePhoto);
 connect();
