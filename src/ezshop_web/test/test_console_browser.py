@@ -97,3 +97,33 @@ def test_staff_enrol_a_shopper_by_photo_upload_then_forget_them(store, browser, 
     wait.until(seen.invisibility_of_element_located(
         (By.CSS_SELECTOR, f'#customers tr[data-customer="{customer_id}"]')))
     assert 'Traceback' not in browser.page_source
+
+
+def test_a_held_pick_of_a_shopper_who_left_becomes_an_adjustment_receipt(store, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_S)
+    log_in(browser, store.url, *store.staff)
+    wait.until(seen.text_to_be_present_in_element((By.ID, 'connection'), 'live'))
+    customer_id, held = store.held_pick('Ed Left', 'salad')
+    store.leave(customer_id, store.slot())
+
+    def receipt_row(revision):
+        return (By.XPATH, '//table[@id="receipts"]//tr[td[@class="name" and text()="Ed Left"]'
+                          f' and td[@class="revision" and text()="{revision}"]]')
+    wait.until(seen.presence_of_element_located(receipt_row(1)))
+    first = browser.find_element(*receipt_row(1))
+    assert first.find_element(By.CLASS_NAME, 'total').text == '0.00 EUR'
+
+    browser.find_element(By.ID, 'review-refresh').click()
+    entry = f'#review tr[data-event="{held}"]'
+    wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, entry)))
+    Select(browser.find_element(By.CSS_SELECTOR, entry + ' select')).select_by_value(customer_id)
+    browser.find_element(By.CSS_SELECTOR, entry + ' .assign').click()
+    wait.until(seen.presence_of_element_located(receipt_row(2)))
+    adjusted = browser.find_element(*receipt_row(2))
+    assert adjusted.find_element(By.CLASS_NAME, 'total').text == '4.29 EUR'
+    assert 'Garden salad' in adjusted.text
