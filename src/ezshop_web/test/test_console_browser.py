@@ -127,3 +127,35 @@ def test_a_held_pick_of_a_shopper_who_left_becomes_an_adjustment_receipt(store, 
     adjusted = browser.find_element(*receipt_row(2))
     assert adjusted.find_element(By.CLASS_NAME, 'total').text == '4.29 EUR'
     assert 'Garden salad' in adjusted.text
+
+
+def test_staff_enrol_a_shopper_with_the_browser_camera(store, tmp_path, faces_root):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from ezshop_testing.fake_camera import photo_y4m
+
+    video = photo_y4m(faces_root / 'dev' / 'bbt_howard' / '1.jpg', tmp_path / 'face.y4m')
+    browser = headless_chromium(tmp_path / 'camera_profile', '--use-fake-device-for-media-stream',
+                                '--use-fake-ui-for-media-stream',
+                                f'--use-file-for-fake-video-capture={video}')
+    try:
+        wait = WebDriverWait(browser, WAIT_S)
+        log_in(browser, store.url, *store.staff)
+        wait.until(seen.text_to_be_present_in_element((By.ID, 'connection'), 'live'))
+        browser.find_element(By.ID, 'enrol-name').send_keys('Howard Camera')
+        browser.find_element(By.ID, 'enrol-camera').click()
+        wait.until(lambda b: b.execute_script(
+            "return document.getElementById('enrol-video').videoWidth > 0"))
+        for taken in ('1 taken', '2 taken'):
+            browser.find_element(By.ID, 'enrol-take').click()
+            wait.until(seen.text_to_be_present_in_element((By.ID, 'enrol-taken'), taken))
+        browser.find_element(By.ID, 'enrol-consent').click()
+        browser.find_element(By.ID, 'enrol-submit').click()
+        WebDriverWait(browser, 60).until(seen.text_to_be_present_in_element(
+            (By.ID, 'enrol-message'), 'Enrolled Howard Camera with 2 photo(s)'))
+        wait.until(seen.presence_of_element_located(
+            (By.XPATH, '//table[@id="customers"]//td[text()="Howard Camera"]')))
+    finally:
+        browser.quit()
