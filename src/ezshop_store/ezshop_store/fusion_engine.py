@@ -91,6 +91,8 @@ class FusionEngine:
         self.held: list[_Pick] = []
         self.track_names: dict[core.TrackKey, str] = {}
         self.track_first: dict[core.TrackKey, int] = {}
+        #: Each camera's first frame since this engine started (what it can know about).
+        self.first_frame_ns: dict[str, int] = {}
         self.seen_events: OrderedDict[str, None] = OrderedDict()
 
     # ------------------------------------------------------------------ inputs
@@ -98,6 +100,7 @@ class FusionEngine:
         """Faces of one camera image (any camera: shelf frames are also scored)."""
         effects = FusionEffects()
         effects.counters['face_frames'] += 1
+        self.first_frame_ns.setdefault(frame.camera_id, frame.stamp_ns)
         newly_named = False
         for face in frame.faces:
             key = (frame.camera_id, face.track_id)
@@ -181,6 +184,11 @@ class FusionEngine:
             ready = core.ready_to_decide(pick.change.stamp_ns, self.params.window_after_ns,
                                          latest, pick.zones)
             if ready or now_ns >= pick.deadline_ns:
+                if self._before_watching(pick):
+                    # Replayed to a restarted fusion: decided before the crash, or held by
+                    # the store as undecided; an "unattributed" guess here would be noise.
+                    effects.counters['before_watching'] += 1
+                    continue
                 if not ready:
                     effects.counters['decided_on_timeout'] += 1
                 effects.merge(self._decide(pick))
@@ -192,6 +200,15 @@ class FusionEngine:
             # reach) settles a new hold now, not at the next naming.
             effects.merge(self._retry_held())
         return effects
+
+    def _before_watching(self, pick: _Pick) -> bool:
+        """The pick happened before the first frame this engine got from every camera covering
+        its lane: before fusion was watching (a replay to a restarted fusion), so no frame of
+        its reach can ever come. (A pick after the first frames is decided as ever, even with
+        part of its window missing.)"""
+        firsts = [self.first_frame_ns.get(cam) for cam in pick.zones]
+        return bool(firsts) and all(first is not None and first > pick.change.stamp_ns
+                                    for first in firsts)
 
     def _window(self, pick: _Pick) -> dict[str, list[core.Frame]]:
         start = pick.change.stamp_ns - self.params.window_before_ns

@@ -97,6 +97,7 @@ class StoreNode(Node):
 
         self.create_timer(self.settings.batch_period_s, self.flush)
         self.create_timer(0.05, self._checkout_due)
+        self.create_timer(min(10.0, self.settings.undecided_after_s / 4), self._hold_undecided)
         self.create_timer(self.settings.markers_period_s, self._publish_markers)
         self._diagnostics = diagnostics_updater(self, 'store')
         self._diagnostics.add('store', task(self._store_status))
@@ -155,6 +156,24 @@ class StoreNode(Node):
         for visit_id in effects.exiting:
             self._due[visit_id] = rules.checkout_due_ns(now, self.settings.grace_ns)
         self._publish(effects)
+
+    def _hold_undecided(self) -> None:
+        """Shelf events fusion never decided go to the review queue (see undecided_after_s)."""
+        now = self.get_clock().now().nanoseconds
+        cutoff = now - int(self.settings.undecided_after_s * 1e9)
+        if cutoff <= 0:
+            return  # sim time not started yet
+        self.flush()
+        undecided = self.service.undecided_shelf_events(cutoff)
+        if not undecided:
+            return
+        self.counters['undecided_shelf_events'] += len(undecided)
+        self.get_logger().warning(
+            f'{len(undecided)} shelf event(s) older than {self.settings.undecided_after_s:g} s '
+            f'were never decided by fusion (was fusion_node down?): held for staff '
+            f'({", ".join(a.event_id for a in undecided[:5])}{"…" if len(undecided) > 5 else ""})')
+        self._queue.extend(undecided)
+        self.flush()
 
     def _apply_one_by_one(self, events: list) -> Effects:
         """Isolate an event that makes applying fail: the others still go through."""

@@ -127,6 +127,24 @@ class StoreService:
                                    row.stamp_ns)
                     for row in s.scalars(query)]
 
+    def undecided_shelf_events(self, stamped_before_ns: int,
+                               limit: int = 1000) -> list[CartActionIn]:
+        """Shelf events stamped before the cutoff that no cart action decided (fusion was down
+        or lost them in a crash), as cart actions that name nobody: held for staff, so no take
+        goes unnoticed. Fusion's own decision, if it ever comes, is then a duplicate."""
+        query = (select(m.ShelfEventRecord)
+                 .outerjoin(m.CartEvent, m.CartEvent.event_id == m.ShelfEventRecord.event_id)
+                 .where(m.ShelfEventRecord.store_id == self.store_id,
+                        m.ShelfEventRecord.stamp_ns < stamped_before_ns,
+                        m.ShelfEventRecord.quantity_delta != 0,
+                        m.CartEvent.id.is_(None))
+                 .order_by(m.ShelfEventRecord.stamp_ns).limit(limit))
+        with Session(self.engine) as s:
+            return [CartActionIn(row.event_id, '', row.item_id, -row.quantity_delta,
+                                 row.stamp_ns, confidence=0.0, shelf_id=row.shelf_id,
+                                 lane_id=row.lane_id, hold_reason='undecided')
+                    for row in s.scalars(query)]
+
     def note_customer(self, customer_id: str, name: str | None) -> None:
         """Keep the customer cache in step with an enrolment (name) or a forget (None) that
         store_admin committed."""
@@ -411,7 +429,7 @@ class StoreService:
             effects.alert(WARN, 'unknown_item', f'cart action {ev.event_id} for unknown item '
                           f'{ev.item_id!r}: held for staff', refs, ev.stamp_ns)
         elif not ev.customer_id:
-            row.reason = 'ambiguous' if ev.ambiguous else 'unattributed'
+            row.reason = ev.hold_reason or ('ambiguous' if ev.ambiguous else 'unattributed')
             names = ', '.join(c for c, _ in ev.candidates) or 'nobody'
             effects.alert(WARN, 'held_for_staff', f'{row.reason} cart action {ev.event_id} '
                           f'({ev.quantity:+d} {ev.item_id}, candidates: {names}): held for staff',

@@ -28,6 +28,10 @@ class StoreSettings:
         0.02, 'Queued events are applied (one transaction) at least this often (s)', 0.001, 1.0)
     batch_max_events: int = setting(
         1000, 'Apply the queue at once when it holds this many events', 1, 100000, dynamic=True)
+    undecided_after_s: float = setting(
+        60.0, 'A shelf event fusion has not turned into a cart action after this long '
+        '(fusion_node down, its window lost in a crash) is held for staff as undecided (s)',
+        5.0, 3600.0)
     markers_frame: str = setting('store', 'frame_id of store_markers (rviz)', dynamic=True)
     markers_period_s: float = setting(
         0.5, 'store_markers are republished at most this often, when something changed (s)',

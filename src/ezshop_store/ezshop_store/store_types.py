@@ -43,6 +43,7 @@ class CartActionIn:
     shelf_id: str = ''
     lane_id: str = ''
     resolves_event_id: str = ''  # a late attribution settling this held action
+    hold_reason: str = ''        # why it is held when nobody is named ('' = fusion's call)
 
 
 @dataclass(frozen=True)

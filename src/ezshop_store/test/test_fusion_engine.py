@@ -255,3 +255,22 @@ def test_a_track_that_followed_someone_else_is_settled_for_the_person_it_went_on
     # the track went on to), then settled for bob, once.
     assert [(a.customer_id, a.outcome, a.resolves_event_id) for a in actions(effects)] == [
         ('', UNATTRIBUTED, ''), ('bob', ASSIGNED, 'ev-1')]
+
+
+def test_a_pick_from_before_a_restart_is_not_guessed_at_but_one_after_is_decided():
+    eng = engine()
+    eng.on_door_event(True, 'ann', EVENT_T - 5 * S)
+    # Restarted at EVENT_T: the first frames it gets are from then on; the take it is
+    # replayed happened before, while it was not watching.
+    old = eng.on_shelf_event(ShelfChange('ev-old', EVENT_T - 3 * S, 'shelf_a', 'lane_1', 'cola',
+                                         -1), now_ns=EVENT_T)
+    effects = [old] + play(eng, lambda t: [face(1, 'ann', 100)], EVENT_T, EVENT_T + 3 * S)
+    assert actions(effects) == [] and not any(e.alerts for e in effects)
+    assert sum(e.counters['before_watching'] for e in effects) == 1
+    assert eng.waiting == []
+    # A take it watched is decided as ever, even one whose window began before its first frame.
+    new = [take(eng, event_id='ev-early', t=EVENT_T + 200 * MS)]
+    new += [take(eng, event_id='ev-new', t=EVENT_T + 4 * S)]
+    new += play(eng, lambda t: [face(1, 'ann', 100)], EVENT_T + 3 * S, EVENT_T + 6 * S)
+    assert [(a.event_id, a.customer_id, a.outcome) for a in actions(new)] == [
+        ('ev-early', 'ann', ASSIGNED), ('ev-new', 'ann', ASSIGNED)]

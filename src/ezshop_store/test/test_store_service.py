@@ -309,3 +309,21 @@ def test_the_review_queue_lists_held_actions_oldest_first_until_settled(service)
     store_admin.resolve_held(service, 'q2', alice, 'staff_ana', '', 20 * S)
     store_admin.resolve_held(service, 'q1', '', 'staff_ana', '', 20 * S)
     assert [h.event_id for h in service.held_actions()] == ['q3']
+
+
+def test_a_shelf_event_fusion_never_decided_is_held_for_staff_once(service):
+    service.apply_batch([ShelfEventIn('s-lost', 'shelf_a', 'lane_1', 'cola', -2, 10 * S),
+                         ShelfEventIn('s-done', 'shelf_a', 'lane_2', 'chips', -1, 10 * S),
+                         ShelfEventIn('s-new', 'shelf_a', 'lane_2', 'chips', -1, 50 * S),
+                         CartActionIn('s-done', '', 'chips', 1, 10 * S)])
+    undecided = service.undecided_shelf_events(stamped_before_ns=40 * S)
+    assert [(a.event_id, a.item_id, a.quantity, a.customer_id, a.hold_reason)
+            for a in undecided] == [('s-lost', 'cola', 2, '', 'undecided')]
+    effects = service.apply_batch(undecided)
+    assert [a.kind for a in effects.alerts] == ['held_for_staff']
+    held = {h.event_id: h.reason for h in service.held_actions()}
+    assert held == {'s-done': 'unattributed', 's-lost': 'undecided'}
+    assert service.undecided_shelf_events(stamped_before_ns=40 * S) == []
+    # Fusion's own decision, arriving after all, changes nothing: staff settle it.
+    late = service.apply_batch([CartActionIn('s-lost', enrol(service), 'cola', 2, 10 * S)])
+    assert late.counters['duplicates'] == 1
