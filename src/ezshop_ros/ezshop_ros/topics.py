@@ -80,16 +80,16 @@ NEWEST_FRAME = Qos(depth=1, reliable=False)
 #: (a best-effort writer would not match a reliable reader such as rqt_image_view's) and,
 #: keeping one frame, never blocks on a slow reader.
 FRAME_OUT = Qos(depth=1)
-#: Events that move money or presence are kept by their writer for readers that (re)join: a
-#: store_node or fusion_node restarted after a crash gets every event it missed (the last
-#: EVENT_HISTORY of each writer: minutes of a busy store) and applies each once, by event id.
+#: Events that move money or presence (shelf_events, customer_events, cart_actions), both
+#: ends: reliable and keep-all (a reader that falls behind blocks the writer rather than lose an
+#: event), transient local (a store_node or fusion_node that restarts after a crash gets what
+#: it missed from the writers' history and applies each event once, by id). Fast DDS bounds a
+#: keep-all writer's history (its default resource limits): once full, the oldest acknowledged
+#: samples make room, so a (re)joining reader gets the newest EVENT_HISTORY (measured: 5000 of
+#: 20,000). A volatile writer (`ros2 topic pub` without `--qos-durability transient_local`)
+#: does not match these readers.
 EVENT_HISTORY = 5000
-#: The writer of such events: reliable, transient local, the last EVENT_HISTORY kept.
-EVENT_OUT = Qos(depth=EVENT_HISTORY, latched=True)
-#: Their reader: keep all (under overload events queue up, never overwritten) and transient
-#: local (the writers' history on (re)joining). A volatile writer (`ros2 topic pub` without
-#: `--qos-durability transient_local`) does not match it.
-EVENT_IN = Qos(depth=KEEP_ALL_DEPTH, keep_all=True, latched=True)
+EVERY_EVENT = Qos(depth=KEEP_ALL_DEPTH, keep_all=True, latched=True)
 
 
 def latched(depth: int) -> Qos:
@@ -137,15 +137,15 @@ def _same(msg_type: type, name: str, qos: Qos) -> Topic:
 RANGE = _same(Range, 'shelves/{shelf}/{lane}/range', SENSOR_DATA)
 ILLUMINANCE = _same(Illuminance, 'shelves/{shelf}/{lane}/illuminance', SENSOR_DATA)
 #: The shelf monitor keeps its last 100 events for a reader that reconnects; readers keep all.
-SHELF_EVENTS = Topic('shelf_events', ShelfEvent, EVENT_OUT, EVENT_IN)
+SHELF_EVENTS = _same(ShelfEvent, 'shelf_events', EVERY_EVENT)
 SHELF_STATE = _same(ShelfState, 'shelf_state', latched(1))
 IMAGE_RAW = Topic('cameras/{camera}/image_raw', Image, FRAME_OUT, NEWEST_FRAME)
 CAMERA_INFO = Topic('cameras/{camera}/camera_info', CameraInfo, FRAME_OUT, NEWEST_FRAME)
 IMAGE_ANNOTATED = Topic('cameras/{camera}/image_annotated', Image, FRAME_OUT, NEWEST_FRAME)
 #: Faces of every frame: reliable; readers buffer a burst of frames while busy.
 FACES = Topic('cameras/{camera}/faces', FaceArray, reliable(10), reliable(50))
-CUSTOMER_EVENTS = Topic('customer_events', CustomerEvent, EVENT_OUT, EVENT_IN)
-CART_ACTIONS = Topic('cart_actions', CartAction, EVENT_OUT, EVENT_IN)
+CUSTOMER_EVENTS = _same(CustomerEvent, 'customer_events', EVERY_EVENT)
+CART_ACTIONS = _same(CartAction, 'cart_actions', EVERY_EVENT)
 #: One Cart per open visit (an empty visit_id: checked out), the newest 100 for late joiners.
 CARTS = _same(Cart, 'carts', latched(100))
 RECEIPTS = _same(Receipt, 'receipts', latched(100))
