@@ -11,11 +11,13 @@ import sys
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import ShelfState
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
+from ezshop_ros.stamp_guard import StampGuard
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_ros.topics import ALERTS, RANGE, SHELF_EVENTS, SHELF_STATE, lane_fields, lane_reading
 from ezshop_sensors.lane_filter import FilterParams, LaneFilter, MonitorSettings
@@ -55,6 +57,8 @@ class ShelfMonitorNode(Node):
         self.alert_pub = ALERTS.publisher(self)
         self.bad_messages = 0
         self._newest_stamp_ns = 0
+        self._stamps = StampGuard(self, declare_settings(
+            self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
         for lane in lanes:
             reading = lane_reading(lane)
             reading.subscription(
@@ -94,6 +98,8 @@ class ShelfMonitorNode(Node):
 
     def _on_reading(self, key, msg, value) -> None:
         lane_filter = self.filters[key]
+        if not self._stamps.accept(msg.header.stamp, f'lane {key[0]}/{key[1]}'):
+            return
         try:
             reading_ns = stamp_ns(msg.header.stamp)
             value = float(value)
@@ -149,8 +155,10 @@ class ShelfMonitorNode(Node):
     def _node_status(self, stat):
         unmonitored = sum(1 for f in self.filters.values() if not f.sensor_ok)
         stat.hardware_id = self.get_name()
-        return fill(stat, WARN if self.bad_messages else OK,
-                    f'{len(self.filters)} lanes, {unmonitored} unmonitored', {
+        future = self._stamps.rising()
+        return fill(stat, WARN if self.bad_messages or future else OK,
+                    future or f'{len(self.filters)} lanes, {unmonitored} unmonitored', {
+                        **self._stamps.values(),
                         'lanes': len(self.filters), 'unmonitored_lanes': unmonitored,
                         'bad_messages': self.bad_messages,
                         'events': sum(f.counters['events'] for f in self.filters.values())})

@@ -13,11 +13,14 @@ from collections import Counter
 
 from rclpy.node import Node
 
+from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import Cart, CartAction, CustomerEvent, FaceArray, ShelfEvent
+from ezshop_ros.diagnostics import WARN as DIAGNOSTIC_WARN
 from ezshop_ros.diagnostics import counter_status, diagnostics_updater, task
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
+from ezshop_ros.stamp_guard import StampGuard
 from ezshop_ros.stamps import stamp_ns
 from ezshop_ros.topics import ALERTS, CART_ACTIONS, CARTS, CUSTOMER_EVENTS, FACES, SHELF_EVENTS
 from ezshop_store import messages
@@ -37,6 +40,9 @@ class FusionNode(Node):
         settings = declare_settings(self, FusionSettings, on_change=self._on_settings)
         self.store = load_store(store_file or None)
         self.engine = settings.engine(self.store)
+        self.limits = messages.InputLimits.of(self.store)
+        self._stamps = StampGuard(self, declare_settings(
+            self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
         self.counters: Counter = Counter()
         self.frame_ids: dict[str, str] = {}
 
@@ -64,11 +70,15 @@ class FusionNode(Node):
 
     # ------------------------------------------------------------ inputs
     def _on_faces(self, msg: FaceArray, camera_id: str) -> None:
+        if not self._stamps.accept(msg.header.stamp, f'cameras/{camera_id}/faces'):
+            return
         if msg.camera_id and msg.camera_id != camera_id:
             self.counters['faces_camera_mismatch'] += 1
         self._publish(self.engine.on_frame(messages.frame(msg, camera_id), self._now()))
 
     def _on_customer_event(self, msg: CustomerEvent) -> None:
+        if not self._stamps.accept(msg.header.stamp, 'customer_events'):
+            return
         if msg.kind not in (CustomerEvent.ENTERED, CustomerEvent.EXITED):
             return  # our own SEEN / ABSENT, or an unknown person
         self._publish(self.engine.on_door_event(
@@ -81,8 +91,10 @@ class FusionNode(Node):
             stamp_ns(msg.header.stamp)))
 
     def _on_shelf_event(self, msg: ShelfEvent) -> None:
+        if not self._stamps.accept(msg.header.stamp, 'shelf_events'):
+            return
         try:
-            change = messages.shelf_change(msg)
+            change = messages.shelf_change(msg, self.limits)
         except messages.BadMessageError as exc:
             self.counters['bad_shelf_events'] += 1
             self.get_logger().warning(f'bad shelf event ignored: {exc}')
@@ -133,7 +145,10 @@ class FusionNode(Node):
         counters['held_events'] = len(self.engine.held)
         counters['customers_present'] = sum(
             1 for stay in self.engine.presence.stays.values() if stay.until_ns is None)
-        return counter_status(counters, warn_keys=('decided_on_timeout',))
+        counters.update(self._stamps.values())
+        level, message, values = counter_status(counters, warn_keys=('decided_on_timeout',))
+        future = self._stamps.rising()
+        return (DIAGNOSTIC_WARN, future, values) if future else (level, message, values)
 
 
 def main(args=None) -> int:

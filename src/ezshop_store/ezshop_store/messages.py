@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 from ezshop_common.boxes import Box
 from ezshop_msgs.msg import (
@@ -46,43 +47,97 @@ class BadMessageError(ValueError):
     """A message that cannot be used; the text says why."""
 
 
+#: Longest id kept (the database's id columns).
+MAX_ID_CHARS = 64
+#: Most candidates a cart action may list (fusion names a handful).
+MAX_CANDIDATES = 32
+#: The bound on units per event in a store without lanes in its description.
+MAX_UNITS_WITHOUT_LANES = 100
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """How much one event may move: no lane gives or takes more units than it holds."""
+
+    lane_capacity: dict[tuple[str, str], int] = field(default_factory=dict)
+    max_units: int = MAX_UNITS_WITHOUT_LANES  # the largest lane: when no lane is named
+
+    @classmethod
+    def of(cls, store) -> InputLimits:
+        """The limits of a store description (ezshop_common.store_config.StoreConfig)."""
+        capacity = {lane.key: lane.capacity for lane in store.lanes}
+        return cls(capacity, max(capacity.values(), default=MAX_UNITS_WITHOUT_LANES))
+
+    def units(self, quantity: int, shelf_id: str, lane_id: str, what: str) -> int:
+        bound = self.lane_capacity.get((shelf_id, lane_id), self.max_units)
+        if not 0 < abs(quantity) <= bound:
+            where = f'{shelf_id}/{lane_id}' if (shelf_id, lane_id) in self.lane_capacity \
+                else 'any lane'
+            raise BadMessageError(f'{what} {quantity} is outside what {where} holds '
+                                  f'(1..{bound} units)')
+        return quantity
+
+
+NO_LIMITS = InputLimits(max_units=2 ** 31 - 1)
+
+
 def _need_id(value: str, what: str) -> str:
     if not value or not value.strip():
         raise BadMessageError(f'{what} is empty')
+    return _id(value, what)
+
+
+def _id(value: str, what: str) -> str:
+    """An optional id: at most MAX_ID_CHARS."""
+    if len(value) > MAX_ID_CHARS:
+        raise BadMessageError(f'{what} is longer than {MAX_ID_CHARS} characters')
     return value
 
 
 def customer_event_in(msg: CustomerEvent) -> CustomerEventIn:
-    return CustomerEventIn(_need_id(msg.event_id, 'event_id'), int(msg.kind), msg.customer_id,
-                           msg.door_id, stamp_ns(msg.header.stamp), msg.camera_id)
+    return CustomerEventIn(_need_id(msg.event_id, 'event_id'), int(msg.kind),
+                           _id(msg.customer_id, 'customer_id'), _id(msg.door_id, 'door_id'),
+                           stamp_ns(msg.header.stamp), _id(msg.camera_id, 'camera_id'))
 
 
-def cart_action_in(msg: CartAction) -> CartActionIn:
+def cart_action_in(msg: CartAction, limits: InputLimits = NO_LIMITS) -> CartActionIn:
     if len(msg.candidate_ids) != len(msg.candidate_scores):
         raise BadMessageError(f'{len(msg.candidate_ids)} candidate_ids but '
                          f'{len(msg.candidate_scores)} candidate_scores')
+    if len(msg.candidate_ids) > MAX_CANDIDATES:
+        raise BadMessageError(f'{len(msg.candidate_ids)} candidates (at most '
+                              f'{MAX_CANDIDATES})')
     confidence = float(msg.confidence)
     if not math.isfinite(confidence):
         raise BadMessageError('confidence is not a finite number')
+    scores = [float(score) for score in msg.candidate_scores]
+    if not all(math.isfinite(score) for score in scores):
+        raise BadMessageError('a candidate score is not a finite number')
+    quantity = int(msg.quantity)
+    if quantity != 0:  # a zero quantity is recorded and refused by the store's rules
+        limits.units(quantity, msg.shelf_id, msg.lane_id, 'quantity')
     return CartActionIn(
-        _need_id(msg.event_id, 'event_id'), msg.customer_id, _need_id(msg.item_id, 'item_id'),
-        int(msg.quantity), stamp_ns(msg.header.stamp), confidence, bool(msg.ambiguous),
-        tuple((cid, float(score)) for cid, score in zip(msg.candidate_ids,
-                                                        msg.candidate_scores, strict=True)),
-        msg.shelf_id, msg.lane_id, msg.resolves_event_id)
+        _need_id(msg.event_id, 'event_id'), _id(msg.customer_id, 'customer_id'),
+        _need_id(msg.item_id, 'item_id'), quantity, stamp_ns(msg.header.stamp), confidence,
+        bool(msg.ambiguous),
+        tuple((_id(cid, 'candidate id'), score) for cid, score in zip(msg.candidate_ids, scores,
+                                                                       strict=True)),
+        _id(msg.shelf_id, 'shelf_id'), _id(msg.lane_id, 'lane_id'),
+        _id(msg.resolves_event_id, 'resolves_event_id'))
 
 
-def shelf_event_in(msg: ShelfEvent) -> ShelfEventIn:
-    return ShelfEventIn(_need_id(msg.event_id, 'event_id'), msg.shelf_id, msg.lane_id,
-                        _need_id(msg.item_id, 'item_id'), int(msg.quantity_delta),
+def shelf_event_in(msg: ShelfEvent, limits: InputLimits = NO_LIMITS) -> ShelfEventIn:
+    return ShelfEventIn(_need_id(msg.event_id, 'event_id'), _id(msg.shelf_id, 'shelf_id'),
+                        _id(msg.lane_id, 'lane_id'), _need_id(msg.item_id, 'item_id'),
+                        limits.units(int(msg.quantity_delta), msg.shelf_id, msg.lane_id,
+                                     'quantity_delta'),
                         stamp_ns(msg.header.stamp))
 
 
-def shelf_change(msg: ShelfEvent) -> ShelfChange:
-    if msg.quantity_delta == 0:
-        raise BadMessageError('quantity_delta is 0')
-    return ShelfChange(_need_id(msg.event_id, 'event_id'), stamp_ns(msg.header.stamp),
-                       msg.shelf_id, msg.lane_id, msg.item_id, int(msg.quantity_delta))
+def shelf_change(msg: ShelfEvent, limits: InputLimits = NO_LIMITS) -> ShelfChange:
+    event = shelf_event_in(msg, limits)
+    return ShelfChange(event.event_id, event.stamp_ns, event.shelf_id, event.lane_id,
+                       event.item_id, event.quantity_delta)
 
 
 def frame(msg: FaceArray, camera_id: str) -> Frame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
@@ -19,15 +20,37 @@ class AdminError(ValueError):
     """A request staff or enrolment made that cannot be done; the message says why."""
 
 
+#: Longest customer name kept (the column's size).
+MAX_NAME_CHARS = 200
+
+
+@dataclass(frozen=True)
+class EnrolmentLimits:
+    """What one RegisterCustomer may carry: embeddings of the face model's length, a few."""
+
+    embedding_dim: int = 128
+    max_embeddings: int = 20
+
+
 def register_customer(service: StoreService, name: str, embeddings, dim: int, model: str,
-                      consent_ns: int) -> str:
+                      consent_ns: int, limits: EnrolmentLimits = EnrolmentLimits()) -> str:
     """Enrol a customer with n embeddings of length dim (flattened); returns the new id."""
     name = (name or '').strip()
-    values = np.asarray(embeddings, dtype=np.float32).ravel()
     if not name:
         raise AdminError('name must not be empty')
-    if dim <= 0:
-        raise AdminError(f'dim must be > 0 (got {dim})')
+    if len(name) > MAX_NAME_CHARS:
+        raise AdminError(f'name is longer than {MAX_NAME_CHARS} characters')
+    if any(not ch.isprintable() for ch in name):
+        raise AdminError('name contains control characters')
+    if dim != limits.embedding_dim:
+        raise AdminError(f'dim must be {limits.embedding_dim}, the face model\'s embedding '
+                         f'length (got {dim})')
+    if len(embeddings) > limits.max_embeddings * dim:
+        raise AdminError(f'at most {limits.max_embeddings} embeddings per customer (got '
+                         f'{len(embeddings) / dim:g})')
+    if len(model or '') > MAX_NAME_CHARS:
+        raise AdminError(f'model name is longer than {MAX_NAME_CHARS} characters')
+    values = np.asarray(embeddings, dtype=np.float32).ravel()
     if values.size == 0 or values.size % dim:
         raise AdminError(f'{values.size} embedding values are not a whole number of '
                          f'{dim}-d embeddings')

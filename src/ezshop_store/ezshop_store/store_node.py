@@ -13,6 +13,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import (
     CartAction,
@@ -30,10 +31,12 @@ from ezshop_msgs.srv import (
     ResolveAction,
     SetStock,
 )
+from ezshop_ros.diagnostics import WARN as DIAGNOSTIC_WARN
 from ezshop_ros.diagnostics import counter_status, diagnostics_updater, task
 from ezshop_ros.gallery import gallery_msg
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node, spin
+from ezshop_ros.stamp_guard import StampGuard
 from ezshop_ros.stamps import time_from_ns
 from ezshop_ros.topics import (
     ALERTS,
@@ -69,6 +72,10 @@ class StoreNode(Node):
             raise ValueError(f'database_url: cannot open {self.settings.database_url!r}: '
                              f'{exc}') from None
         self.service = StoreService(self.engine, self.store, self.settings.store_id)
+        self.limits = messages.InputLimits.of(self.store)
+        self._rejected_reported: dict[str, int] = {}
+        self._stamps = StampGuard(self, declare_settings(
+            self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
         self.counters: Counter = Counter()
         self._queue: list = []
         self._due: dict[int, int] = {}
@@ -116,6 +123,8 @@ class StoreNode(Node):
 
     # ------------------------------------------------------------ inputs
     def _enqueue(self, convert_fn, msg, what: str) -> None:
+        if not self._stamps.accept(msg.header.stamp, what):
+            return
         try:
             self._queue.append(convert_fn(msg))
         except messages.BadMessageError as exc:
@@ -130,10 +139,10 @@ class StoreNode(Node):
         self._enqueue(messages.customer_event_in, msg, 'customer_events')
 
     def _on_cart_action(self, msg: CartAction) -> None:
-        self._enqueue(messages.cart_action_in, msg, 'cart_actions')
+        self._enqueue(lambda m: messages.cart_action_in(m, self.limits), msg, 'cart_actions')
 
     def _on_shelf_event(self, msg: ShelfEvent) -> None:
-        self._enqueue(messages.shelf_event_in, msg, 'shelf_events')
+        self._enqueue(lambda m: messages.shelf_event_in(m, self.limits), msg, 'shelf_events')
 
     def flush(self) -> None:
         """Apply every queued event (one transaction) and publish what changed."""
@@ -264,15 +273,30 @@ class StoreNode(Node):
         counters = dict(self.counters)
         counters['open_visits'] = len(self.service.visits)
         counters['queued_events'] = len(self._queue)
-        return counter_status(counters, warn_keys=('db_errors', 'failed_events'))
+        level, message, values = counter_status(counters,
+                                                warn_keys=('db_errors', 'failed_events'))
+        # Rejected input warns while it keeps coming (since the last report), then clears.
+        rejected = {k: v for k, v in counters.items() if k.startswith(('bad_', 'refused_'))}
+        rising = sorted(k for k, v in rejected.items() if v > self._rejected_reported.get(k, 0))
+        self._rejected_reported = rejected
+        values = {**values, **self._stamps.values()}
+        future = self._stamps.rising()
+        if rising or future:
+            return DIAGNOSTIC_WARN, '; '.join(
+                ([f'rejecting input: {", ".join(rising)} (see the log)'] if rising else [])
+                + ([future] if future else [])), values
+        return level, message, values
 
     # ------------------------------------------------------------ services
     def _register(self, request, response):
         try:
             response.customer_id = store_admin.register_customer(
                 self.service, request.name, request.embeddings, int(request.dim),
-                request.model, self.get_clock().now().nanoseconds)
+                request.model, self.get_clock().now().nanoseconds, store_admin.EnrolmentLimits(
+                    self.settings.embedding_dim, self.settings.max_embeddings_per_customer))
         except store_admin.AdminError as exc:
+            self.counters['refused_registrations'] += 1
+            self.get_logger().warning(f'registration refused: {exc}')
             response.success, response.message = False, str(exc)
             return response
         response.success = True

@@ -32,6 +32,11 @@ class StoreSettings:
         60.0, 'A shelf event fusion has not turned into a cart action after this long '
         '(fusion_node down, its window lost in a crash) is held for staff as undecided (s)',
         5.0, 3600.0)
+    embedding_dim: int = setting(
+        128, "Length of every face embedding RegisterCustomer may bring (the face model's; "
+        'dlib: 128)', 1, 4096)
+    max_embeddings_per_customer: int = setting(
+        20, 'Most face embeddings one customer is enrolled with', 1, 1000)
     markers_frame: str = setting('store', 'frame_id of store_markers (rviz)', dynamic=True)
     markers_period_s: float = setting(
         0.5, 'store_markers are republished at most this often, when something changed (s)',

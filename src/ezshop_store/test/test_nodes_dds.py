@@ -5,6 +5,7 @@ import uuid
 
 import numpy as np
 import pytest
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import RegionOfInterest
 
@@ -44,6 +45,9 @@ from ezshop_store.store_node import StoreNode
 from ezshop_testing.ros import RosHarness
 
 S = 1_000_000_000
+#: Each test's events get a slot 5 s after the previous test's, so the stamps run ahead of the
+#: clock as the module goes on: the nodes accept any skew (the guard is tested on its own).
+SYNTHETIC_TIMELINE = Parameter('max_clock_skew_s', value=3600.0)
 WINDOW_AFTER = 0.4
 TIMEOUT = 10.0
 
@@ -76,7 +80,7 @@ class Probe:
         assert self.ros.spin_until(lambda: all(p.get_subscription_count() >= 1 for p in pubs)
                                    and self.node.count_publishers('receipts') >= 1, TIMEOUT)
 
-    def slot(self) -> int:
+    def slot(self) -> int:  # (runs ahead of the clock: see SYNTHETIC_TIMELINE)
         """A stamp (ns) for this test's events, 5 s after any earlier test's."""
         now = self.node.get_clock().now().nanoseconds
         self.next_t = max(now, self.next_t) + 5 * S
@@ -183,8 +187,9 @@ def graph(request, tmp_path_factory, config_dir):
     ros.add(StoreNode(context=ros.context, parameter_overrides=[
         Parameter('database_url', value=url), Parameter('store_file', value=store_file),
         Parameter('checkout_grace_s', value=0.3),
-        Parameter('diagnostic_updater.period', value=0.2)]))
+        Parameter('diagnostic_updater.period', value=0.2), SYNTHETIC_TIMELINE]))
     ros.add(FusionNode(context=ros.context, parameter_overrides=[
+        SYNTHETIC_TIMELINE,
         Parameter('store_file', value=store_file), Parameter('window_before_s', value=1.0),
         Parameter('window_after_s', value=WINDOW_AFTER),
         Parameter('decision_timeout_s', value=0.5)]))
@@ -378,8 +383,21 @@ def test_malformed_input_is_counted_and_the_node_keeps_working(graph):
     bad = CartAction(event_id='x', customer_id=gina, item_id='cola', quantity=1,
                      candidate_ids=['a', 'b'], candidate_scores=[1.0])
     graph.cart_actions.publish(bad)
-    assert graph.ros.spin_until(lambda: graph.counter('store_node', 'bad_cart_actions') >= 2,
+    huge = CartAction(event_id='huge', customer_id=gina, item_id='cola', quantity=2 ** 31 - 1,
+                      shelf_id='shelf_a', lane_id='lane_1')
+    graph.cart_actions.publish(huge)
+    future = CartAction(event_id='future', customer_id=gina, item_id='cola', quantity=1)
+    future.header.stamp = time_from_ns(t + 3600 * S)  # a clock gone wrong
+    graph.cart_actions.publish(future)
+    assert graph.ros.spin_until(
+        lambda: graph.counter('store_node', 'future_stamps_refused') == 1, TIMEOUT)
+    assert graph.ros.spin_until(lambda: graph.counter('store_node', 'bad_cart_actions') >= 3,
                                 TIMEOUT)
+    # While bad input keeps coming the store says so on /diagnostics.
+    assert graph.ros.spin_until(lambda: any(
+        s.name.startswith('store_node:') and s.level == DiagnosticStatus.WARN
+        and 'bad_cart_actions' in s.message
+        for d in graph.got['diagnostics'] for s in d.status), TIMEOUT)
     unknown = graph.cart_action(gina, 'caviar', 1, t)
     graph.wait_for('alerts', lambda a: a.kind == 'unknown_item' and unknown in a.refs)
     graph.cart_action(gina, 'cola', 1, t)

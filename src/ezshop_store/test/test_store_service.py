@@ -205,10 +205,17 @@ def test_register_gallery_and_forget(service, engine):
 
 
 def test_bad_registrations_are_refused(service):
-    for name, values, dim in (('', [1.0] * 4, 4), ('X', [1.0] * 5, 4), ('X', [], 4),
-                              ('X', [float('nan')] * 4, 4), ('X', [1.0] * 4, 0)):
-        with pytest.raises(store_admin.AdminError):
-            store_admin.register_customer(service, name, values, dim, 'm', 1)
+    limits = store_admin.EnrolmentLimits(embedding_dim=4, max_embeddings=3)
+    for name, values, dim, why in (
+            ('', [1.0] * 4, 4, 'empty'), ('X', [1.0] * 5, 4, 'whole number'),
+            ('X', [], 4, 'whole number'), ('X', [float('nan')] * 4, 4, 'NaN'),
+            ('X', [1.0] * 4, 0, 'dim must be 4'), ('X', [1.0] * 3, 3, 'dim must be 4'),
+            ('X', [1.0] * 16, 4, 'at most 3'), ('X' * 201, [1.0] * 4, 4, 'longer'),
+            ('X\x1b[2J', [1.0] * 4, 4, 'control')):
+        with pytest.raises(store_admin.AdminError, match=why):
+            store_admin.register_customer(service, name, values, dim, 'm', 1, limits)
+    assert store_admin.gallery(service) == []
+    store_admin.register_customer(service, 'Ok', [1.0] * 12, 4, 'm', 1, limits)
 
 
 def test_set_stock(service, engine, store):

@@ -11,6 +11,7 @@ import uuid
 
 from rclpy.node import Node
 
+from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_common.store_config import (
     ROLE_ENTRANCE,
     StoreConfigError,
@@ -21,6 +22,7 @@ from ezshop_msgs.msg import Alert, CustomerEvent, FaceArray
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, task
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
+from ezshop_ros.stamp_guard import StampGuard
 from ezshop_ros.stamps import stamp_seconds
 from ezshop_ros.topics import ALERTS, CUSTOMER_EVENTS, FACES
 from ezshop_vision.door_logic import KIND_PASS, DoorLogic, DoorSettings, FaceSeen
@@ -48,6 +50,8 @@ class DoorNode(Node):
         self._bad_messages = 0
         self._events_pub = CUSTOMER_EVENTS.publisher(self)
         self._alerts_pub = ALERTS.publisher(self)
+        self._stamps = StampGuard(self, declare_settings(
+            self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
         FACES.subscription(self, self._on_faces, camera=self.camera_id)
         self._diagnostics = diagnostics_updater(self, self.camera_id)
         self._diagnostics.add(self.door_id, task(self._door_status))
@@ -58,6 +62,8 @@ class DoorNode(Node):
         self._logic.settings = settings
 
     def _on_faces(self, msg: FaceArray) -> None:
+        if not self._stamps.accept(msg.header.stamp, f'cameras/{self.camera_id}/faces'):
+            return
         faces = []
         for face in msg.faces:
             if face.roi.height == 0 or face.roi.width == 0:
@@ -91,8 +97,12 @@ class DoorNode(Node):
 
     def _door_status(self):
         stats = self._logic.stats
-        return (OK if not self._bad_messages else WARN,
-                'ok' if not self._bad_messages else f'{self._bad_messages} malformed face(s)', {
+        future = self._stamps.rising()
+        level = WARN if self._bad_messages or future else OK
+        message = future or (f'{self._bad_messages} malformed face(s)' if self._bad_messages
+                             else 'ok')
+        return (level, message, {
+                    **self._stamps.values(),
                     'camera': self.camera_id,
                     'faces_seen': stats.faces,
                     'passes': stats.passes,

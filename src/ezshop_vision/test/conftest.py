@@ -75,4 +75,13 @@ def diag_probe(ros):
             if values is not None:
                 return values
         return None
+
+    def level(prefix):
+        """The newest level (DiagnosticStatus OK / WARN / ...) of a status, or None."""
+        for array in reversed(seen):
+            for status in array.status:
+                if status.name.startswith(prefix):
+                    return status.level
+        return None
+    latest.level = level
     return latest

@@ -3,6 +3,7 @@ pass together, UNKNOWN_PERSON event + alert for a close stranger, bad faces coun
 that `ros2 param set` really changes."""
 
 import pytest
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import RegionOfInterest
 
@@ -103,3 +104,22 @@ def test_ros2_param_set_changes_the_door_threshold_and_refuses_wiring(ros, confi
                                         door_id='entrance')
     assert not too_small.successful and not door_id.successful
     assert 'read-only' in door_id.reason or 'read only' in door_id.reason.lower()
+
+
+def test_a_frame_stamped_in_the_future_is_refused_and_does_not_blind_the_door(
+        ros, config_dir, diag_probe):
+    node, pub, events, _ = _door_graph(ros, config_dir, 'entrance')
+    now_s = node.get_clock().now().nanoseconds / NS_PER_S
+    pub.publish(_faces(now_s + 3600.0, [(1, 'ada', 140)]))  # a camera clock gone wrong
+    assert ros.spin_until(lambda: (diag_probe('door_node: entrance') or {}).get(
+        'future_stamps_refused') == '1', 5.0)
+    assert ros.spin_until(lambda: diag_probe.level('door_node: entrance') == DiagnosticStatus.WARN,
+                          5.0)
+    # Correct frames after it still make a pass (before, the door stayed blind).
+    _play(ros, pub, now_s - 5.0, 3.0, [(2, 'bob', 140)])
+    assert ros.spin_until(lambda: [e.customer_id for e in events] == ['bob'], 5.0)
+    assert diag_probe('door_node: entrance')['future_stamp_sources'] \
+        == 'cameras/cam_entrance/faces'
+    # It warned while they came; quiet again, it is OK.
+    assert ros.spin_until(lambda: diag_probe.level('door_node: entrance') == DiagnosticStatus.OK,
+                          5.0)
