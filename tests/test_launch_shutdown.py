@@ -64,7 +64,10 @@ def test_every_node_of_the_simulated_store_stops_cleanly(faces_root, tmp_path,
     launch = ChildProcess(['ros2', 'launch', 'ezshop_bringup', 'sim.launch.xml',
                            'scenario:=one_shopper', 'log_level:=info',
                            f'database_url:=sqlite:///{tmp_path / "store.db"}',
-                           f'results_file:={tmp_path / "results.json"}'])
+                           f'results_file:={tmp_path / "results.json"}',
+                           # A node SIGTERMed on its own would be restarted by launch (the
+                           # store's respawn); here every node is to stay stopped.
+                           'respawn:=false'])
     try:
         # The scenario is playing: every node is up (the referee enrolled through the store).
         assert launch.wait_for_line(lambda line: '[referee' in line and ' truth ' in line,

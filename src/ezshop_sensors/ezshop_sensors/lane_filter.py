@@ -143,6 +143,8 @@ class LaneEvent:
     count_before: int
     count_after: int
     confidence: float
+    #: The count changed while nobody watched (found after a restart): when and who unknown.
+    unobserved: bool = False
 
     @property
     def delta(self) -> int:
@@ -171,12 +173,16 @@ class LaneFilter:
     """Readings of one lane in, count and events out. Feed readings in stamp order."""
 
     def __init__(self, lane: Lane, params: FilterParams | None = None,
-                 start_ns: int = 0, initial_count: int | None = None):
+                 start_ns: int = 0, initial_count: int | None = None,
+                 kept_count: int | None = None):
+        """kept_count: the count this lane had when the monitor last ran (lane_counts): the
+        first settled level is compared with it, and a difference is an unobserved event."""
         self.lane = lane
         self.ultrasonic = lane.sensor == SENSOR_ULTRASONIC
         self.params = params or FilterParams()
-        #: Accepted count; None until the first settled level.
-        self.count: int | None = None
+        #: Accepted count; None until the first settled level (unless one was kept).
+        self.count: int | None = kept_count
+        self._unobserved = kept_count is not None
         self.initial_count = lane.initial_count if initial_count is None else initial_count
         self.sensor_ok = True
         self.last_raw: float = math.nan
@@ -358,6 +364,7 @@ class LaneFilter:
             self.counters['occluded'] += 1
         if kind == AT_LEVEL and level == self.count:
             self._changed_while_blind = False
+            self._unobserved = False
         if kind != AT_LEVEL or level == self.count:
             self._pending = None
             return None
@@ -384,13 +391,16 @@ class LaneFilter:
         confidence = 1.0 - 0.5 * min(1.0, deviation / self.params.level_tolerance_items)
         if self._changed_while_blind:
             confidence *= 0.5
+        unobserved, self._unobserved = self._unobserved, False
+        if unobserved:
+            confidence = 0.0
         self._changed_while_blind = False
         lane = self.lane
         return LaneEvent(event_id=str(uuid.uuid4()), shelf_id=lane.shelf_id,
                          lane_id=lane.lane_id, item_id=lane.item_id,
                          stamp_ns=pending.start_ns, confirmed_ns=stamp_ns,
                          count_before=before, count_after=level,
-                         confidence=round(confidence, 3))
+                         confidence=round(confidence, 3), unobserved=unobserved)
 
     def _steady(self, pending: _Pending) -> bool:
         if pending.old_level_seen_ns >= pending.raw[0][0]:

@@ -60,6 +60,7 @@ def shelf_event_msg(event: LaneEvent, frame_id: str) -> ShelfEvent:
     msg.count_before = event.count_before
     msg.count_after = event.count_after
     msg.confidence = float(event.confidence)
+    msg.unobserved = event.unobserved
     return msg
 
 
@@ -91,6 +92,22 @@ def sensor_alert_msg(lane_filter: LaneFilter, ok: bool, stamp_ns: int, reason: s
     state = 'monitored again' if ok else 'UNMONITORED, count frozen'
     msg.message = f'lane {lane.shelf_id}/{lane.lane_id} ({lane.item_id}): {state}: {reason}'
     msg.refs = [f'{lane.shelf_id}/{lane.lane_id}', lane.item_id]
+    msg.source = source
+    return msg
+
+
+def unobserved_alert_msg(event: LaneEvent, source: str) -> Alert:
+    """A lane found at another count than kept when the monitor last watched it."""
+    msg = Alert()
+    msg.header.stamp = time_from_ns(event.stamp_ns)
+    msg.level = Alert.WARN
+    msg.kind = 'count_changed_unobserved'
+    taken = 'taken' if event.delta < 0 else 'put back'
+    msg.message = (f'lane {event.shelf_id}/{event.lane_id} ({event.item_id}): count '
+                   f'{event.count_before} when the shelf monitor last watched, '
+                   f'{event.count_after} now: {abs(event.delta)} {taken} unobserved (the '
+                   'monitor was down); nobody can be named, held for staff')
+    msg.refs = [event.event_id, f'{event.shelf_id}/{event.lane_id}', event.item_id]
     msg.source = source
     return msg
 

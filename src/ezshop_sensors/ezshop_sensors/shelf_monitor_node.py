@@ -20,12 +20,14 @@ from ezshop_ros.process import run_node
 from ezshop_ros.stamp_guard import StampGuard
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_ros.topics import ALERTS, RANGE, SHELF_EVENTS, SHELF_STATE, lane_fields, lane_reading
+from ezshop_sensors.lane_counts import load_counts, save_counts
 from ezshop_sensors.lane_filter import FilterParams, LaneFilter, MonitorSettings
 from ezshop_sensors.messages import (
     lane_state_msg,
     lane_status,
     sensor_alert_msg,
     shelf_event_msg,
+    unobserved_alert_msg,
 )
 
 
@@ -43,14 +45,25 @@ class ShelfMonitorNode(Node):
         self.settings = declare_settings(self, MonitorSettings, on_change=self._on_settings)
         self.params = declare_settings(self, FilterParams, on_change=self._on_params)
 
+        self.counts_file = declare_read_only(
+            self, 'counts_file', '', "Lane counts are kept in this JSON file across restarts "
+            "('' = not kept: a restart starts from the store file's initial counts)")
         store = load_store(store_file or None)
         unknown = wanted - {shelf.shelf_id for shelf in store.shelves}
         if unknown:
             raise ValueError(f'shelves parameter names unknown shelves: {sorted(unknown)}')
         lanes = [lane for lane in store.lanes if not wanted or lane.shelf_id in wanted]
         start_ns = self.get_clock().now().nanoseconds
-        self.filters = {lane.key: LaneFilter(lane, self.params, start_ns=start_ns)
+        kept, problem = load_counts(self.counts_file) if self.counts_file else ({}, '')
+        if problem:
+            self.get_logger().warning(problem)
+        self.filters = {lane.key: LaneFilter(lane, self.params, start_ns=start_ns,
+                                             kept_count=kept.get(lane.key))
                         for lane in lanes}
+        if kept:
+            self.get_logger().info(f'lane counts kept in {self.counts_file}: '
+                                   + ', '.join(f'{s}/{ln} {kept[(s, ln)]}' for s, ln in
+                                               self.filters if (s, ln) in kept))
 
         self.event_pub = SHELF_EVENTS.publisher(self)
         self.state_pub = SHELF_STATE.publisher(self)
@@ -107,10 +120,19 @@ class ShelfMonitorNode(Node):
             self.bad_messages += 1
             return
         count_before = lane_filter.reported_count
+        known_before = lane_filter.count
         ok_before = lane_filter.sensor_ok
         events, health = lane_filter.add(reading_ns, value)
         self._newest_stamp_ns = max(self._newest_stamp_ns, reading_ns)
+        if self.counts_file and lane_filter.count != known_before:
+            self._keep_counts()  # every change, the first settled count included
         for event in events:
+            if event.unobserved:
+                self.alert_pub.publish(unobserved_alert_msg(event, self.get_name()))
+                self.get_logger().warning(
+                    f'{event.shelf_id}/{event.lane_id} {event.item_id}: count '
+                    f'{event.count_before} when last watched, {event.count_after} now: '
+                    f'{event.delta:+d} unobserved, held for staff')
             self.event_pub.publish(shelf_event_msg(event, lane_filter.lane.frame_id))
             self.get_logger().info(
                 f'{event.shelf_id}/{event.lane_id} {event.item_id}: {event.delta:+d} '
@@ -119,6 +141,14 @@ class ShelfMonitorNode(Node):
         self._report_health(lane_filter, health)
         if lane_filter.reported_count != count_before or lane_filter.sensor_ok != ok_before:
             self._publish_state()
+
+    def _keep_counts(self) -> None:
+        counts = {key: f.count for key, f in self.filters.items() if f.count is not None}
+        try:
+            save_counts(self.counts_file, counts)
+        except OSError as exc:
+            self.get_logger().error(f'lane counts not kept in {self.counts_file}: {exc}',
+                                    throttle_duration_sec=10.0)
 
     def _report_health(self, lane_filter: LaneFilter, changes) -> None:
         for change in changes:

@@ -284,3 +284,36 @@ def test_new_params_apply_from_the_next_reading():
     lane_filter.params = dataclasses.replace(PARAMS, settle_s=0.5)
     events += lane_filter.add(27 * NS // 10, level(3))[0]
     assert [(e.count_before, e.count_after) for e in events] == [(4, 3)]
+
+
+# ------------------------------------------------------------ after a restart
+def run_kept(lane, kept, physical, seed, duration_s=10.0):
+    """A monitor restarted with `kept` as the lane's last known count, on a lane that now
+    holds `physical` items and nobody touches."""
+    trace = generate_trace(lane, [], duration_s, random.Random(seed), initial_count=physical)
+    lane_filter = LaneFilter(lane, PARAMS, start_ns=0, kept_count=kept)
+    assert lane_filter.reported_count == kept
+    events = []
+    for t, value in trace.samples:
+        events += lane_filter.add(int(t * NS), value)[0]
+    return lane_filter, events
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_a_count_that_changed_while_nobody_watched_is_one_unobserved_event(seed):
+    lane_filter, events = run_kept(COLA, kept=6, physical=4, seed=seed)
+    assert deltas(events) == [(6, 4)]
+    assert events[0].unobserved and events[0].confidence == 0.0
+    assert lane_filter.count == 4
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_the_kept_count_found_again_is_no_event_and_later_changes_are_observed(seed):
+    lane_filter, events = run_kept(CHOC, kept=6, physical=6, seed=seed)
+    assert events == [] and lane_filter.count == 6
+    trace = generate_trace(CHOC, [CountChange(2.0, 1.2, 5)], 8.0, random.Random(seed),
+                           initial_count=6)
+    later = []
+    for t, value in trace.samples:
+        later += lane_filter.add(int((t + 20.0) * NS), value)[0]
+    assert deltas(later) == [(6, 5)] and not later[0].unobserved

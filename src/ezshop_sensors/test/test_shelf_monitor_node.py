@@ -302,3 +302,62 @@ def test_ros2_param_set_changes_the_settle_time_and_refuses_wiring(ros, config_d
     hysteresis, = ros.set_parameters('/shelf_monitor_settle', hysteresis_items=0.2)
     assert not hysteresis.successful and 'hysteresis_items' in hysteresis.reason
     assert monitor.params.hysteresis_items == 0.6 and lane_filter.params.settle_s == 0.5
+
+
+def test_a_restarted_monitor_keeps_its_counts_and_flags_a_change_nobody_watched(config_dir,
+                                                                               tmp_path):
+    store = load_store(config_dir / 'store.yaml')
+    lane = store.lane('shelf_a', 'lane_1')
+    counts_file = tmp_path / 'lane_counts.json'
+    harness = RosHarness()
+    probe = harness.node('restart_probe')
+    events, alerts = [], []
+    SHELF_EVENTS.subscription(probe, events.append)
+    ALERTS.subscription(probe, alerts.append)
+    pub = lane_reading(lane).publisher(probe, **lane_fields(lane))
+
+    def monitor():
+        node = harness.add(ShelfMonitorNode(context=harness.context, parameter_overrides=[
+            Parameter('store_file', value=str(config_dir / 'store.yaml')),
+            Parameter('shelves', value=['shelf_a']),
+            Parameter('counts_file', value=str(counts_file)),
+            Parameter('max_clock_skew_s', value=3600.0)]))
+        assert harness.spin_until(lambda: pub.get_subscription_count() > 0, 10.0)
+        return node
+
+    def play(node, count, base_ns):
+        """The lane standing untouched at `count` items for a few seconds."""
+        lane_filter = node.filters[lane.key]
+        trace = generate_trace(lane, [], 4.0, random.Random(7), initial_count=count)
+        for t, value in trace.samples:
+            msg = range_msg(base_ns + int(t * NS), lane.frame_id, 0.02, 4.0)
+            msg.range = value
+            before = lane_filter.counters['readings']
+            pub.publish(msg)
+            assert harness.spin_until(lambda n=before: lane_filter.counters['readings'] > n, 5.0)
+        return lane_filter
+
+    try:
+        first = monitor()
+        base = first.get_clock().now().nanoseconds
+        assert play(first, 5, base).count == 5  # found at 5 (no event), and kept
+        assert counts_file.exists()
+        harness.remove(first)
+        first.destroy_node()
+
+        # Two are taken while it is down; the new monitor starts from the kept 5.
+        second = monitor()
+        assert second.filters[lane.key].reported_count == 5
+        assert play(second, 3, base + 10 * NS).count == 3
+        # (events may hold other tests' too: the topic's writers keep their history)
+        assert harness.spin_until(lambda: [e for e in events if e.unobserved] and alerts, 5.0)
+        ours = [e for e in events if e.header.frame_id == lane.frame_id
+                and stamp_ns(e.header.stamp) >= base]
+        (event,) = ours
+        assert (event.count_before, event.count_after, event.unobserved) == (5, 3, True)
+        assert event.confidence == 0.0
+        (alert,) = [a for a in alerts if a.kind == 'count_changed_unobserved']
+        assert event.event_id in alert.refs and alert.level == Alert.WARN
+        assert '2 taken unobserved' in alert.message
+    finally:
+        harness.close()

@@ -101,6 +101,7 @@ class ShelfChange:
     lane_id: str
     item_id: str
     quantity_delta: int
+    unobserved: bool = False  # changed while the shelf monitor was not watching
 
 
 @dataclass(frozen=True)

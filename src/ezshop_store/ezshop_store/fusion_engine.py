@@ -148,6 +148,8 @@ class FusionEngine:
         while len(self.seen_events) > SEEN_EVENTS_KEPT:
             self.seen_events.popitem(last=False)
         effects.counters['shelf_events'] += 1
+        if change.unobserved:
+            return self._unobserved(change, effects)
         zones = self.coverage(change.shelf_id, change.lane_id)
         if not zones:
             effects.counters['lanes_without_camera'] += 1
@@ -199,6 +201,19 @@ class FusionEngine:
             # What the window's own frames already tell (a face named a moment after the
             # reach) settles a new hold now, not at the next naming.
             effects.merge(self._retry_held())
+        return effects
+
+    def _unobserved(self, change: core.ShelfChange, effects: FusionEffects) -> FusionEffects:
+        """A change nobody watched (the shelf monitor was down): whoever is near the lane now
+        did not do it. Nobody is named; the store holds it for staff."""
+        effects.counters['unobserved_shelf_events'] += 1
+        decision = core.Decision(
+            change.event_id, change.stamp_ns, '', change.item_id, -change.quantity_delta, 0.0,
+            False, core.UNATTRIBUTED, (), change.shelf_id, change.lane_id,
+            reason='the lane changed while the shelf monitor was not watching')
+        effects.actions.append(decision)
+        effects.alerts.append(self._pick_alert(WARN, 'unattributed_pick', change,
+                                               decision.reason, decision))
         return effects
 
     def _before_watching(self, pick: _Pick) -> bool:

@@ -137,7 +137,7 @@ def shelf_event_in(msg: ShelfEvent, limits: InputLimits = NO_LIMITS) -> ShelfEve
 def shelf_change(msg: ShelfEvent, limits: InputLimits = NO_LIMITS) -> ShelfChange:
     event = shelf_event_in(msg, limits)
     return ShelfChange(event.event_id, event.stamp_ns, event.shelf_id, event.lane_id,
-                       event.item_id, event.quantity_delta)
+                       event.item_id, event.quantity_delta, bool(msg.unobserved))
 
 
 def frame(msg: FaceArray, camera_id: str) -> Frame:

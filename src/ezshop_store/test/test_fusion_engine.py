@@ -274,3 +274,16 @@ def test_a_pick_from_before_a_restart_is_not_guessed_at_but_one_after_is_decided
     new += play(eng, lambda t: [face(1, 'ann', 100)], EVENT_T + 3 * S, EVENT_T + 6 * S)
     assert [(a.event_id, a.customer_id, a.outcome) for a in actions(new)] == [
         ('ev-early', 'ann', ASSIGNED), ('ev-new', 'ann', ASSIGNED)]
+
+
+def test_a_change_nobody_watched_names_nobody_whoever_stands_at_the_lane():
+    eng = engine()
+    eng.on_door_event(True, 'ann', EVENT_T - 5 * S)
+    play(eng, lambda t: [face(1, 'ann', 100)], EVENT_T - 2 * S, EVENT_T)
+    effects = eng.on_shelf_event(ShelfChange('ev-gone', EVENT_T, 'shelf_a', 'lane_1', 'cola',
+                                             -2, unobserved=True), now_ns=EVENT_T)
+    effects = [effects] + play(eng, lambda t: [face(1, 'ann', 100)], EVENT_T, EVENT_T + 2 * S)
+    assert [(a.event_id, a.customer_id, a.quantity, a.outcome) for a in actions(effects)] == [
+        ('ev-gone', '', 2, UNATTRIBUTED)]
+    assert eng.held == [] and eng.waiting == []  # never attributed later either
+    assert any('not watching' in a.message for e in effects for a in e.alerts)
