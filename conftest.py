@@ -28,6 +28,12 @@ def pytest_configure(config):
                           str(CONFIG_DIR / 'fastdds_localhost.xml'))
     # Logs of nodes under test go to a per-session folder, not the user's ~/.ros.
     os.environ.setdefault('ROS_LOG_DIR', f'/tmp/ezshop-test-logs/{os.getpid()}')
+    # Property tests: the same examples on every run (a red CI is reproducible, never luck),
+    # no example database in the checkout; a failure prints its example.
+    from hypothesis import settings
+
+    settings.register_profile('ezshop', derandomize=True, database=None, print_blob=True)
+    settings.load_profile('ezshop')
 
 
 def pytest_unconfigure(config):

@@ -28,6 +28,7 @@ ROSDEP_KEY = {
     'fastapi': 'python3-fastapi',
     'gpiozero': 'python3-gpiozero',
     'httpx': 'python3-httpx',
+    'hypothesis': 'python3-hypothesis',
     'jinja2': 'python3-jinja2',
     'numpy': 'python3-numpy',
     'PIL': 'python3-pil',

@@ -4,10 +4,12 @@ probe node that plays the doors and fusion."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
 
+import httpx
 import numpy as np
 import pytest
 from argon2 import PasswordHasher
@@ -100,6 +102,16 @@ class Store:
     @staticmethod
     def wait(predicate, timeout: float) -> bool:
         return wait(predicate, timeout)
+
+    def staff_session(self) -> tuple[httpx.Client, str]:
+        """An HTTP client logged in as staff, and the CSRF token of its console page."""
+        client = httpx.Client(base_url=self.url, timeout=60.0)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get('/login').text).group(1)
+        client.post('/login', data={'name': self.staff[0], 'password': self.staff[1],
+                                    'csrf': csrf})
+        page = client.get('/')
+        assert page.status_code == 200
+        return client, re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
 
 
 def wait(predicate, timeout: float) -> bool:

@@ -2,7 +2,6 @@
 into face_node, a held pick at the store, web_node asking face_node for the frame of that
 moment (faces drawn), served to staff only, and gone once the pick is settled."""
 
-import re
 import time
 import uuid
 
@@ -20,15 +19,6 @@ from ezshop_vision.image_conversion import cv2_to_imgmsg
 pytestmark = pytest.mark.timeout(240)
 CAMERA = 'cam_shelf_a'  # its face_node runs in the shelf_store fixture
 S = 1_000_000_000
-
-
-def staff_client(store) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=store.url, timeout=30.0)
-    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get('/login').text).group(1)
-    client.post('/login', data={'name': store.staff[0], 'password': store.staff[1],
-                                'csrf': csrf})
-    page = client.get('/')
-    return client, re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
 
 
 def letterboxed(bgr, width, height):
@@ -75,7 +65,7 @@ def test_a_held_pick_shows_the_shelf_camera_at_that_moment_until_it_is_settled(
     held.header.stamp = time_from_ns(start + 2 * S)
     store.cart_actions.publish(held)
 
-    client, csrf = staff_client(store)
+    client, csrf = store.staff_session()
 
     def queued():
         actions = client.get('/api/review').json()['actions']

@@ -10,16 +10,6 @@ import pytest
 pytestmark = pytest.mark.timeout(240)
 
 
-def staff_client(store) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=store.url, timeout=60.0)
-    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get('/login').text).group(1)
-    client.post('/login', data={'name': store.staff[0], 'password': store.staff[1],
-                                'csrf': csrf})
-    page = client.get('/')
-    assert page.status_code == 200
-    return client, re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
-
-
 def enrol(client, csrf, name, photos, consent=True):
     data = {'name': name, **({'consent': 'yes'} if consent else {})}
     files = [('photos', (path.name, path.read_bytes(), 'image/jpeg')) for path in photos]
@@ -33,7 +23,7 @@ def gallery_names(client) -> dict[str, str]:
 
 def test_staff_enrol_a_shopper_from_photos_who_can_then_log_in_and_be_forgotten(
         store, faces_root):
-    client, csrf = staff_client(store)
+    client, csrf = store.staff_session()
     amy = faces_root / 'dev' / 'bbt_amy'
     answer = enrol(client, csrf, 'Amy Upload', [amy / '1.jpg', amy / '2.jpg', amy / '3.jpg'])
     assert answer.status_code == 200, answer.text
@@ -66,7 +56,7 @@ def test_staff_enrol_a_shopper_from_photos_who_can_then_log_in_and_be_forgotten(
 
 
 def test_bad_enrolments_are_refused_with_the_reason_and_change_nothing(store, faces_root):
-    client, csrf = staff_client(store)
+    client, csrf = store.staff_session()
     dev = faces_root / 'dev'
     before = gallery_names(client)
 
@@ -100,7 +90,7 @@ def test_bad_enrolments_are_refused_with_the_reason_and_change_nothing(store, fa
 
 
 def test_staff_acknowledge_alerts_one_by_one_or_all(store):
-    client, csrf = staff_client(store)
+    client, csrf = store.staff_session()
     store.held_pick('Al Alert', 'cola')
     alerts = client.get('/api/state').json()['alerts']
     first = alerts[0]
