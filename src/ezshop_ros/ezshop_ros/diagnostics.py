@@ -58,6 +58,20 @@ def task(compute: Callable[[], tuple[bytes, str, Mapping[str, object]]]
     return lambda stat: fill(stat, *compute())
 
 
+class GrowingCounts:
+    """Which counters grew since the last report: a status that warns while bad input keeps
+    coming and clears once it stops (a lifetime total alone would warn forever)."""
+
+    def __init__(self):
+        self._reported: dict[str, int] = {}
+
+    def __call__(self, counts: Mapping[str, int]) -> list[str]:
+        grown = sorted(key for key, value in counts.items()
+                       if value > self._reported.get(key, 0))
+        self._reported = dict(counts)
+        return grown
+
+
 def counter_status(counters: Mapping[str, object], warn_keys: tuple[str, ...] = ()
                    ) -> tuple[bytes, str, Mapping[str, object]]:
     """A task result from counters: WARN naming the warn_keys that are non-zero, else OK."""

@@ -10,6 +10,7 @@ from builtin_interfaces.msg import Time
 from rclpy.node import Node
 
 from ezshop_common.clock_skew import ClockSkewSettings, ahead_by_ns
+from ezshop_ros.diagnostics import GrowingCounts
 from ezshop_ros.stamps import stamp_ns
 
 
@@ -21,7 +22,7 @@ class StampGuard:
         self.node = node
         self.settings = settings
         self.refused: Counter = Counter()  # source -> messages refused
-        self._reported = 0
+        self._grown = GrowingCounts()
 
     def use(self, settings: ClockSkewSettings) -> None:
         """`ros2 param set max_clock_skew_s`: from the next message on."""
@@ -48,9 +49,6 @@ class StampGuard:
 
     def rising(self) -> str:
         """'' unless messages were refused since the last call: then what to say (WARN)."""
-        total = sum(self.refused.values())
-        new, self._reported = total - self._reported, total
-        if not new:
-            return ''
-        return (f'{new} message(s) stamped in the future refused '
-                f'(from {", ".join(sorted(self.refused))})')
+        sources = self._grown(self.refused)
+        return (f'messages stamped in the future refused (from {", ".join(sources)})'
+                if sources else '')

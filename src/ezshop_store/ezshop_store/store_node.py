@@ -32,7 +32,7 @@ from ezshop_msgs.srv import (
     SetStock,
 )
 from ezshop_ros.diagnostics import WARN as DIAGNOSTIC_WARN
-from ezshop_ros.diagnostics import counter_status, diagnostics_updater, task
+from ezshop_ros.diagnostics import GrowingCounts, counter_status, diagnostics_updater, task
 from ezshop_ros.gallery import gallery_msg
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node, spin
@@ -73,7 +73,7 @@ class StoreNode(Node):
                              f'{exc}') from None
         self.service = StoreService(self.engine, self.store, self.settings.store_id)
         self.limits = messages.InputLimits.of(self.store)
-        self._rejected_reported: dict[str, int] = {}
+        self._rejected_grown = GrowingCounts()
         self._stamps = StampGuard(self, declare_settings(
             self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
         self.counters: Counter = Counter()
@@ -276,9 +276,8 @@ class StoreNode(Node):
         level, message, values = counter_status(counters,
                                                 warn_keys=('db_errors', 'failed_events'))
         # Rejected input warns while it keeps coming (since the last report), then clears.
-        rejected = {k: v for k, v in counters.items() if k.startswith(('bad_', 'refused_'))}
-        rising = sorted(k for k, v in rejected.items() if v > self._rejected_reported.get(k, 0))
-        self._rejected_reported = rejected
+        rising = self._rejected_grown(
+            {k: v for k, v in counters.items() if k.startswith(('bad_', 'refused_'))})
         values = {**values, **self._stamps.values()}
         future = self._stamps.rising()
         if rising or future:

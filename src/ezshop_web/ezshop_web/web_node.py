@@ -213,10 +213,14 @@ class WebNode(Node):
                      'review_snapshots_missing': self.snapshots_missing})
 
     # -- services, awaited from the server's loop --------------------------------------------
-    async def _call(self, client, request):
+    @staticmethod
+    def _need_ready(client) -> None:
         if not client.service_is_ready():
             raise StoreUnavailableError(f'{client.srv_name} does not answer: is its node '
                                         '(store_node, face_node) running?')
+
+    async def _call(self, client, request):
+        self._need_ready(client)
         loop = asyncio.get_running_loop()
         answer = loop.create_future()
 
@@ -259,9 +263,7 @@ class WebNode(Node):
             self._snapshots_again = True
             while self._snapshots_again:
                 self._snapshots_again = False
-                response = await self._call(self._review,
-                                            GetReviewQueue.Request(limit=1000))
-                actions = [held_action_dict(action) for action in response.actions]
+                actions = await self.review_queue(1000)
                 with self._lock:
                     self.snapshots.prune(time.time(), {a['event_id'] for a in actions})
                     wanted = self.snapshots.wanted(actions)
@@ -313,9 +315,7 @@ class WebNode(Node):
 
     async def enrol(self, name, photos, staff_id):
         """Check the photos (on a worker thread: the face model is slow), then RegisterCustomer."""
-        if not self._register.service_is_ready():  # before the slow part
-            raise StoreUnavailableError('the store does not answer (register_customer): is '
-                                        'store_node running?')
+        self._need_ready(self._register)  # before the slow part
         enrolment = await asyncio.to_thread(prepare, self.face_login, name, photos,
                                             self._faces, self.match_policy)
         with self._lock:

@@ -107,8 +107,9 @@ class Store:
         """An HTTP client logged in as staff, and the CSRF token of its console page."""
         client = httpx.Client(base_url=self.url, timeout=60.0)
         csrf = re.search(r'name="csrf" value="([^"]+)"', client.get('/login').text).group(1)
-        client.post('/login', data={'name': self.staff[0], 'password': self.staff[1],
-                                    'csrf': csrf})
+        answer = client.post('/login', data={'name': self.staff[0], 'password': self.staff[1],
+                                             'csrf': csrf})
+        assert answer.status_code == 303, answer.text
         page = client.get('/')
         assert page.status_code == 200
         return client, re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)

@@ -12,19 +12,6 @@ pytestmark = pytest.mark.timeout(120)
 S = 1_000_000_000
 
 
-def logged_in(store, name=None, password=None) -> tuple[httpx.Client, str]:
-    """A client with a staff session, and the CSRF token of its console page."""
-    name, password = name or store.staff[0], password or store.staff[1]
-    client = httpx.Client(base_url=store.url, timeout=10.0)
-    form = client.get('/login')
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-    answer = client.post('/login', data={'name': name, 'password': password, 'csrf': csrf})
-    assert answer.status_code == 303, answer.text
-    page = client.get('/')
-    assert page.status_code == 200
-    return client, re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
-
-
 def test_pages_and_the_api_need_a_staff_login(store):
     with httpx.Client(base_url=store.url, timeout=10.0) as client:
         assert client.get('/').headers['location'] == '/login'
@@ -45,7 +32,7 @@ def test_the_session_cookie_is_httponly_and_samesite_strict(store):
 
 
 def test_a_write_without_the_session_csrf_token_changes_nothing(store):
-    client, csrf = logged_in(store)
+    client, csrf = store.staff_session()
     before = {i['item_id']: i['stock'] for i in client.get('/api/state').json()['inventory']}
     assert client.post('/api/stock/cola', json={'stock': 3}).status_code == 403
     assert client.post('/api/stock/cola', json={'stock': 3},
@@ -60,7 +47,7 @@ def test_a_write_without_the_session_csrf_token_changes_nothing(store):
 
 
 def test_stock_set_from_the_console_reaches_the_store_and_comes_back_live(store):
-    client, csrf = logged_in(store)
+    client, csrf = store.staff_session()
     answer = client.post('/api/stock/chips', json={'stock': 17},
                          headers={'X-CSRF-Token': csrf})
     assert answer.status_code == 200 and answer.json()['ok'], answer.text
@@ -74,7 +61,7 @@ def test_stock_set_from_the_console_reaches_the_store_and_comes_back_live(store)
 
 
 def test_a_shopper_in_the_store_and_their_cart_change_reach_an_open_stream(store):
-    client, _ = logged_in(store)
+    client, _ = store.staff_session()
     events: list[tuple[str, object]] = []
 
     with client.stream('GET', '/api/stream') as stream:
@@ -110,7 +97,7 @@ def test_a_shopper_in_the_store_and_their_cart_change_reach_an_open_stream(store
 
 def test_staff_settle_a_held_pick_from_the_review_queue_exactly_once(store):
     customer_id, held = store.held_pick('Bea Queue', 'sandwich')
-    client, csrf = logged_in(store)
+    client, csrf = store.staff_session()
     queue = client.get('/api/review').json()
     entry = next(a for a in queue['actions'] if a['event_id'] == held)
     assert entry['item_id'] == 'sandwich' and entry['quantity'] == 1
@@ -141,4 +128,4 @@ def test_wrong_passwords_are_refused_and_then_rate_limited(store):
         assert limited.status_code == 429 and int(limited.headers['retry-after']) >= 1
         assert client.get('/api/state').status_code == 401
     time.sleep(store.login_window_s)
-    logged_in(store)[0].close()
+    store.staff_session()[0].close()
