@@ -36,7 +36,8 @@ def test_staff_watch_a_cart_live_and_settle_a_held_pick(store, browser, tmp_path
 
     wait = WebDriverWait(browser, WAIT_S)
     log_in(browser, store.url, store.staff[0], 'not the password')
-    assert 'Wrong name or password' in browser.find_element(By.ID, 'login-error').text
+    # The form posts and the server answers with a new page: wait for it, not for the click.
+    wait.until(seen.text_to_be_present_in_element((By.ID, 'login-error'), 'Wrong name or password'))
     log_in(browser, store.url, *store.staff)
     wait.until(seen.text_to_be_present_in_element((By.ID, 'connection'), 'live'))
 
@@ -86,9 +87,8 @@ def test_staff_enrol_a_shopper_by_photo_upload_then_forget_them(store, browser, 
     WebDriverWait(browser, 60).until(
         seen.text_to_be_present_in_element((By.ID, 'enrol-message'), 'Enrolled Penny Upload'))
     assert '/me/link/' in browser.find_element(By.ID, 'enrol-message').text
-    row = browser.find_element(By.XPATH,
-                               '//table[@id="customers"]//td[text()="Penny Upload"]/..')
-    wait.until(lambda _: row.is_displayed())
+    row = wait.until(seen.visibility_of_element_located(
+        (By.XPATH, '//table[@id="customers"]//td[text()="Penny Upload"]/..')))
     customer_id = row.get_attribute('data-customer')
     screenshot(browser, tmp_path, 'console_enrol.png')
 
