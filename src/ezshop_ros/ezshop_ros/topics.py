@@ -72,8 +72,6 @@ class Qos:
                         else DurabilityPolicy.VOLATILE))
 
 
-#: Sensor readings: best effort, a few deep (REP 2003 sensor data).
-SENSOR_DATA = Qos(depth=5, reliable=False)
 #: A camera frame reader: the newest frame wins, best effort.
 NEWEST_FRAME = Qos(depth=1, reliable=False)
 #: A camera frame writer: reliable keep-last 1 matches best-effort and reliable readers
@@ -134,16 +132,27 @@ def _same(msg_type: type, name: str, qos: Qos) -> Topic:
     return Topic(name, msg_type, qos, qos)
 
 
-RANGE = _same(Range, 'shelves/{shelf}/{lane}/range', SENSOR_DATA)
-ILLUMINANCE = _same(Illuminance, 'shelves/{shelf}/{lane}/illuminance', SENSOR_DATA)
+#: Lane readings: the writer keeps its newest READING_HISTORY (20 s at 15 Hz) for a late
+#: joiner, so a shelf monitor that restarts replays what its lanes said while it was down and
+#: sees a take in that gap as it happened (it skips what it had already counted, see
+#: lane_counts). Reliable and transient local at both ends: a volatile writer (`ros2 topic pub`
+#: without `--qos-durability transient_local`) does not match the shelf monitor.
+READING_HISTORY = 300
+LANE_READINGS = latched(READING_HISTORY)
+RANGE = _same(Range, 'shelves/{shelf}/{lane}/range', LANE_READINGS)
+ILLUMINANCE = _same(Illuminance, 'shelves/{shelf}/{lane}/illuminance', LANE_READINGS)
 #: The shelf monitor keeps its last 100 events for a reader that reconnects; readers keep all.
 SHELF_EVENTS = _same(ShelfEvent, 'shelf_events', EVERY_EVENT)
 SHELF_STATE = _same(ShelfState, 'shelf_state', latched(1))
 IMAGE_RAW = Topic('cameras/{camera}/image_raw', Image, FRAME_OUT, NEWEST_FRAME)
 CAMERA_INFO = Topic('cameras/{camera}/camera_info', CameraInfo, FRAME_OUT, NEWEST_FRAME)
 IMAGE_ANNOTATED = Topic('cameras/{camera}/image_annotated', Image, FRAME_OUT, NEWEST_FRAME)
-#: Faces of every frame: reliable; readers buffer a burst of frames while busy.
-FACES = Topic('cameras/{camera}/faces', FaceArray, reliable(10), reliable(50))
+#: Faces of every frame: reliable; the writer keeps its newest FACE_HISTORY frames (20 s at
+#: 15 fps) for a late joiner, so a fusion or door node that restarts rebuilds the frames of
+#: the picks and door passes around its outage (door events carry ids made from the frame
+#: that decided them, so a pass decided twice is applied once). Readers keep as many.
+FACE_HISTORY = 300
+FACES = _same(FaceArray, 'cameras/{camera}/faces', latched(FACE_HISTORY))
 CUSTOMER_EVENTS = _same(CustomerEvent, 'customer_events', EVERY_EVENT)
 CART_ACTIONS = _same(CartAction, 'cart_actions', EVERY_EVENT)
 #: One Cart per open visit (an empty visit_id: checked out), the newest 100 for late joiners.

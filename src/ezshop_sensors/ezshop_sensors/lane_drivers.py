@@ -13,9 +13,11 @@ producing readings instead of repeating its last median forever.
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -143,12 +145,18 @@ class PingSequencer:
 
 
 class _Recorder:
-    """Mixin: keep the newest raw reading with its stamp and a count of failed reads."""
+    """Mixin: keep the newest reading with its stamp and a count of failed reads.
 
-    def _init_recorder(self, clock: Callable[[], int]):
+    The value is the median of the last queue_len raw readings, as gpiozero's own queue
+    computes it, but taken with the reading: gpiozero appends a raw reading to its queue only
+    after _read returned, so its median read in between paired this reading's stamp with the
+    previous median (0.0 before the first reading: a Range of -inf, or 0 lux)."""
+
+    def _init_recorder(self, clock: Callable[[], int], queue_len: int):
         self._clock = clock
         self._lock = threading.Lock()
         self._latest: Sample | None = None
+        self._raw: deque[float] = deque(maxlen=queue_len)
         self._seq = 0
         self.failed_reads = 0
 
@@ -158,27 +166,26 @@ class _Recorder:
                 self.failed_reads += 1
                 return
             self._seq += 1
-            self._latest = Sample(self._seq, float(raw), stamp_ns)
+            self._raw.append(float(raw))
+            self._latest = Sample(self._seq, self._scaled(statistics.median(self._raw)),
+                                  stamp_ns)
 
     def latest(self) -> Sample | None:
-        """The newest reading (value = the gpiozero median over queue_len), or None."""
+        """The newest reading (value = the median over queue_len up to it), or None."""
         with self._lock:
-            latest = self._latest
-        if latest is None:
-            return None
-        return Sample(latest.seq, self._smoothed(), latest.stamp_ns)
+            return self._latest
 
 
 class SequencedDistanceSensor(_Recorder, DistanceSensor):
     """gpiozero DistanceSensor (HC-SR04) that pings only when the sequencer says so."""
 
     def __init__(self, echo, trigger, *, sequencer: PingSequencer, clock: Callable[[], int],
-                 **kwargs):
-        self._init_recorder(clock)
+                 queue_len: int = 9, **kwargs):
+        self._init_recorder(clock, queue_len)
         self._sequencer = sequencer
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', PWMSoftwareFallback)
-            super().__init__(echo, trigger, partial=True, **kwargs)
+            super().__init__(echo, trigger, partial=True, queue_len=queue_len, **kwargs)
 
     def _read(self):
         with self._sequencer.turn():
@@ -190,16 +197,16 @@ class SequencedDistanceSensor(_Recorder, DistanceSensor):
         self._record(raw, stamp)
         return raw
 
-    def _smoothed(self) -> float:
-        return self.distance
+    def _scaled(self, value: float) -> float:
+        return value * self.max_distance
 
 
 class TimedLightSensor(_Recorder, LightSensor):
     """gpiozero LightSensor (LDR + capacitor) recording when each reading was taken."""
 
-    def __init__(self, pin, *, clock: Callable[[], int], **kwargs):
-        self._init_recorder(clock)
-        super().__init__(pin, partial=True, **kwargs)
+    def __init__(self, pin, *, clock: Callable[[], int], queue_len: int = 5, **kwargs):
+        self._init_recorder(clock, queue_len)
+        super().__init__(pin, partial=True, queue_len=queue_len, **kwargs)
 
     def _read(self):
         try:
@@ -209,8 +216,8 @@ class TimedLightSensor(_Recorder, LightSensor):
         self._record(raw, self._clock())
         return raw
 
-    def _smoothed(self) -> float:
-        return self.value
+    def _scaled(self, value: float) -> float:
+        return value
 
 
 def make_pin_factory(name: str):
@@ -229,41 +236,61 @@ def make_pin_factory(name: str):
 
 
 class _PunctualEchoPin(MockPin):
-    """Mock echo pin whose falling edge is stamped when the pulse was due to end.
+    """Mock echo pin whose edges are stamped when the pulse was due to rise and to end.
 
     gpiozero's mock stamps an edge when its sleeping thread wakes; a busy machine wakes it
     milliseconds late (0.17 m of distance per millisecond), so a constant mock distance read
-    as noise the shelf monitor never accepted as steady."""
+    as noise the shelf monitor never accepted as steady; and an echo whose thread woke after
+    the sensor stopped waiting (its reading then failed) overlapped the next sensor's ping."""
 
-    due_fall: float | None = None
+    _due: float | None = None
+
+    def pulse(self, rise: float, fall: float) -> None:
+        """Drive the pin high at ``rise`` and low at ``fall`` (monotonic s), stamped so."""
+        for due, drive in ((rise, self.drive_high), (fall, self.drive_low)):
+            time.sleep(max(0.0, due - time.monotonic()))
+            self._due = due
+            try:
+                drive()
+            finally:
+                self._due = None
 
     def _change_state(self, value):
-        if value or self.due_fall is None:
+        if self._due is None:
             return super()._change_state(value)
-        return _change_state_at(self, value, self.due_fall)
+        return _change_state_at(self, value, self._due)
 
 
 class _PunctualTriggerPin(MockTriggerPin):
-    """Mock trigger pin driving a :class:`_PunctualEchoPin` for exactly ``echo_time``."""
+    """Mock trigger pin driving a :class:`_PunctualEchoPin`: the echo rises 1 ms after the
+    trigger (as gpiozero's mock) and lasts exactly ``echo_time``."""
 
-    def _echo(self):
-        time.sleep(0.001)
-        self.echo_pin.drive_high()
-        self.echo_pin.due_fall = self.echo_pin._last_change + self.echo_time
-        time.sleep(self.echo_time)
-        self.echo_pin.drive_low()
+    def _set_state(self, value):
+        MockPin._set_state(self, value)
+        if value:
+            if self._echo_thread:
+                self._echo_thread.join()
+            rise = self._last_change + 0.001
+            self._echo_thread = threading.Thread(
+                target=self.echo_pin.pulse, args=(rise, rise + self.echo_time))
+            self._echo_thread.start()
 
 
 class _PunctualChargingPin(MockChargingPin):
     """Mock LDR pin whose charged edge is stamped ``charge_time`` after it became an input,
-    however late its thread wakes (within the sensor's time limit)."""
+    and reported at once: gpiozero's mock drives it from a sleeping thread, and a busy machine
+    woke that thread after LightSensor's time limit (a reading of 0.0, dark, not the mock
+    lux)."""
 
     _due_high: float | None = None
 
     def _set_function(self, value):
-        if value == 'input':
-            self._due_high = time.monotonic() + self.charge_time
-        super()._set_function(value)
+        if value != 'input':
+            super()._set_function(value)
+            return
+        self._due_high = time.monotonic() + self.charge_time
+        MockPin._set_function(self, value)  # without gpiozero's charging thread
+        self.drive_high()
 
     def _change_state(self, value):
         if not value or self._due_high is None:

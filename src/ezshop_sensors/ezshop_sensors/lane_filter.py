@@ -34,8 +34,13 @@ from dataclasses import dataclass, field
 
 from ezshop_common.settings import setting
 from ezshop_common.store_config import SENSOR_ULTRASONIC, Lane
+from ezshop_sensors.lane_counts import KeptLane
 
 NS = 1_000_000_000
+#: Lane event ids are UUID 5 names in this namespace.
+LANE_EVENT_NAMESPACE = uuid.UUID('0c6f3f2e-8f1d-4b9a-a7a2-3b1f4e5d6c70')
+#: After a restart, a first reading this much newer than the newest read before is a gap.
+RESUME_GAP_NS = NS // 2
 #: Allowance for sample-time jitter when checking the settle time (a reading 1 ms short of
 #: the settle time would otherwise wait a whole sample period).
 SETTLE_SLACK_NS = 25_000_000
@@ -174,15 +179,20 @@ class LaneFilter:
 
     def __init__(self, lane: Lane, params: FilterParams | None = None,
                  start_ns: int = 0, initial_count: int | None = None,
-                 kept_count: int | None = None):
-        """kept_count: the count this lane had when the monitor last ran (lane_counts): the
-        first settled level is compared with it, and a difference is an unobserved event."""
+                 kept: KeptLane | None = None):
+        """kept: the lane when the monitor last ran (lane_counts). Readings it had counted are
+        skipped; if the first reading is newer than what it had read (a gap nobody watched),
+        the first settled level is compared with its count, and a difference is an unobserved
+        event."""
         self.lane = lane
         self.ultrasonic = lane.sensor == SENSOR_ULTRASONIC
         self.params = params or FilterParams()
         #: Accepted count; None until the first settled level (unless one was kept).
-        self.count: int | None = kept_count
-        self._unobserved = kept_count is not None
+        self.count: int | None = kept.count if kept else None
+        #: The reading that settled `count` (ns): readings up to here are in the count.
+        self.counted_ns: int = kept.counted_ns if kept else 0
+        self._unobserved = kept is not None
+        self._resume_from: KeptLane | None = kept
         self.initial_count = lane.initial_count if initial_count is None else initial_count
         self.sensor_ok = True
         self.last_raw: float = math.nan
@@ -190,7 +200,7 @@ class LaneFilter:
         self.last_valid_ns: int = start_ns
         self.counters: dict[str, int] = {name: 0 for name in (
             'readings', 'accepted', *REJECT_REASONS, 'occluded', 'events',
-            'unmonitored_periods')}
+            'unmonitored_periods', 'replayed')}
         self._window: deque = deque(maxlen=self.params.median_window)  # (stamp, value)
         self._suspect: tuple[int, float] | None = None
         self._previous: float | None = None
@@ -220,6 +230,9 @@ class LaneFilter:
     def add(self, stamp_ns: int, value: float) -> tuple[list[LaneEvent], list[HealthChange]]:
         """Process one raw reading (metres or lux). Returns new events and health changes."""
         self.counters['readings'] += 1
+        if self._resume_from is not None:
+            if self._replayed(stamp_ns):
+                return [], []
         if stamp_ns < self.last_raw_ns:
             self.counters[REJECT_OUT_OF_ORDER] += 1
             return [], []
@@ -251,6 +264,19 @@ class LaneFilter:
             if event:
                 events.append(event)
         return events, health
+
+    def _replayed(self, stamp_ns: int) -> bool:
+        """After a restart: True for a reading the kept count already holds (skipped). The
+        first reading tells whether the history reaches back to what was read before."""
+        kept = self._resume_from
+        if self._unobserved and self.last_raw_ns == 0 \
+                and stamp_ns <= kept.read_ns + RESUME_GAP_NS and kept.read_ns:
+            self._unobserved = False  # no reading went unread: changes are seen as they happen
+        if stamp_ns <= kept.counted_ns:
+            self.counters['replayed'] += 1
+            return True
+        self._resume_from = None
+        return False
 
     def check_timeout(self, now_ns: int) -> list[HealthChange]:
         """Mark the lane unmonitored if no valid reading came for sensor_timeout_s."""
@@ -384,6 +410,7 @@ class LaneFilter:
         self._pending = None
         before = self.count
         self.count = level
+        self.counted_ns = stamp_ns
         if before is None:
             return None
         self.counters['events'] += 1
@@ -396,7 +423,11 @@ class LaneFilter:
             confidence = 0.0
         self._changed_while_blind = False
         lane = self.lane
-        return LaneEvent(event_id=str(uuid.uuid4()), shelf_id=lane.shelf_id,
+        # The same change read twice (a restarted monitor replays readings it had read but
+        # not kept) gets the same id: the store and fusion take each id once.
+        event_id = uuid.uuid5(LANE_EVENT_NAMESPACE, f'{lane.shelf_id}/{lane.lane_id}/'
+                              f'{pending.start_ns}/{before}/{level}')
+        return LaneEvent(event_id=str(event_id), shelf_id=lane.shelf_id,
                          lane_id=lane.lane_id, item_id=lane.item_id,
                          stamp_ns=pending.start_ns, confirmed_ns=stamp_ns,
                          count_before=before, count_after=level,

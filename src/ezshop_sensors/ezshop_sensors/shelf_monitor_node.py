@@ -7,6 +7,7 @@ the store file to its range or illuminance topic.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -20,7 +21,7 @@ from ezshop_ros.process import run_node
 from ezshop_ros.stamp_guard import StampGuard
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_ros.topics import ALERTS, RANGE, SHELF_EVENTS, SHELF_STATE, lane_fields, lane_reading
-from ezshop_sensors.lane_counts import load_counts, save_counts
+from ezshop_sensors.lane_counts import KEEP_PERIOD_S, KeptLane, load_counts, save_counts
 from ezshop_sensors.lane_filter import FilterParams, LaneFilter, MonitorSettings
 from ezshop_sensors.messages import (
     lane_state_msg,
@@ -57,12 +58,16 @@ class ShelfMonitorNode(Node):
         kept, problem = load_counts(self.counts_file) if self.counts_file else ({}, '')
         if problem:
             self.get_logger().warning(problem)
+        # A count kept without stamps (an older file) holds every reading before this start.
+        kept = {key: lane if lane.counted_ns else replace(lane, counted_ns=start_ns)
+                for key, lane in kept.items()}
         self.filters = {lane.key: LaneFilter(lane, self.params, start_ns=start_ns,
-                                             kept_count=kept.get(lane.key))
+                                             kept=kept.get(lane.key))
                         for lane in lanes}
+        self._kept_read_ns: dict = {}
         if kept:
             self.get_logger().info(f'lane counts kept in {self.counts_file}: '
-                                   + ', '.join(f'{s}/{ln} {kept[(s, ln)]}' for s, ln in
+                                   + ', '.join(f'{s}/{ln} {kept[(s, ln)].count}' for s, ln in
                                                self.filters if (s, ln) in kept))
 
         self.event_pub = SHELF_EVENTS.publisher(self)
@@ -81,6 +86,8 @@ class ShelfMonitorNode(Node):
         self._state_timer = self.create_timer(self.settings.state_period_s,
                                               self._publish_state)
         self._check_timer = self.create_timer(self.settings.timeout_check_period_s, self._tick)
+        if self.counts_file:
+            self.create_timer(KEEP_PERIOD_S, self._keep_read_stamps)
         self._diagnostics = diagnostics_updater(self, self.get_name())
         self._diagnostics.add('node', self._node_status)
         for lane_filter in self.filters.values():
@@ -124,8 +131,6 @@ class ShelfMonitorNode(Node):
         ok_before = lane_filter.sensor_ok
         events, health = lane_filter.add(reading_ns, value)
         self._newest_stamp_ns = max(self._newest_stamp_ns, reading_ns)
-        if self.counts_file and lane_filter.count != known_before:
-            self._keep_counts()  # every change, the first settled count included
         for event in events:
             if event.unobserved:
                 self.alert_pub.publish(unobserved_alert_msg(event, self.get_name()))
@@ -138,14 +143,26 @@ class ShelfMonitorNode(Node):
                 f'{event.shelf_id}/{event.lane_id} {event.item_id}: {event.delta:+d} '
                 f'({event.count_before} -> {event.count_after}, confidence '
                 f'{event.confidence:.2f}) event {event.event_id}')
+        if self.counts_file and lane_filter.count != known_before:
+            # Every change, the first settled count included; after its event went out: a
+            # crash between the two replays the change, with the same event id.
+            self._keep_counts()
         self._report_health(lane_filter, health)
         if lane_filter.reported_count != count_before or lane_filter.sensor_ok != ok_before:
             self._publish_state()
 
+    def _keep_read_stamps(self) -> None:
+        """Timer: keep how far each lane was read, when that moved."""
+        read = {key: f.last_raw_ns for key, f in self.filters.items()}
+        if read != self._kept_read_ns:
+            self._keep_counts()
+
     def _keep_counts(self) -> None:
-        counts = {key: f.count for key, f in self.filters.items() if f.count is not None}
+        kept = {key: KeptLane(f.count, f.counted_ns, f.last_raw_ns)
+                for key, f in self.filters.items() if f.count is not None}
+        self._kept_read_ns = {key: f.last_raw_ns for key, f in self.filters.items()}
         try:
-            save_counts(self.counts_file, counts)
+            save_counts(self.counts_file, kept)
         except OSError as exc:
             self.get_logger().error(f'lane counts not kept in {self.counts_file}: {exc}',
                                     throttle_duration_sec=10.0)

@@ -12,6 +12,7 @@ from ezshop_sensors.lane_drivers import (
     KIND_ULTRASONIC,
     LaneSpec,
     PingSequencer,
+    Sample,
     lux_from_light_value,
     open_sensor,
     prepare_mock_pins,
@@ -25,7 +26,7 @@ def readings(spec, count):
     sensor = open_sensor(spec, factory, PingSequencer(gap_s=0.0), clock=time.monotonic_ns)
     try:
         seen = {}
-        deadline = time.monotonic() + 20.0
+        deadline = time.monotonic() + 60.0
         while len(seen) < count and time.monotonic() < deadline:
             sample = sensor.latest()
             if sample is not None:
@@ -67,3 +68,23 @@ def test_mock_ldr_reads_its_mock_lux(busy_machine):
     values = [lux_from_light_value(v, spec.full_scale_lux) for v in readings(spec, 4)]
     assert len(values) == 4
     assert all(abs(v - 20.0) < 0.5 for v in values), values
+
+
+def test_latest_is_the_median_up_to_the_reading_it_stamps():
+    """A reading's value comes with it: gpiozero's queue takes the raw reading only after the
+    read returned, so its median, read in between, was the previous one (0.0 at first)."""
+    factory = MockFactory()  # no echo ever: the sensor's own thread records only failures
+    spec = LaneSpec(lane_id='lane_9', kind=KIND_ULTRASONIC, frame_id='f', echo_pin='GPIO5',
+                    trigger_pin='GPIO6', max_distance_m=2.0, queue_len=3)
+    sensor = open_sensor(spec, factory, PingSequencer(gap_s=0.0), clock=time.monotonic_ns)
+    try:
+        assert sensor.latest() is None
+        medians = []
+        for stamp, raw in enumerate((0.1, 0.3, 0.2, 0.4), start=1):
+            sensor._record(raw, stamp)  # what a successful read records
+            medians.append(sensor.latest())
+        assert medians == [Sample(1, 0.2, 1), Sample(2, 0.4, 2), Sample(3, 0.4, 3),
+                           Sample(4, 0.6, 4)]
+    finally:
+        sensor.close()
+        factory.close()

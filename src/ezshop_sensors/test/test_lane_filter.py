@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from ezshop_common.store_config import Lane, LightGeometry, UltrasonicGeometry
+from ezshop_sensors.lane_counts import KeptLane
 from ezshop_sensors.lane_filter import (
     NS,
     REJECT_NAN,
@@ -136,7 +137,7 @@ def test_pick_is_one_event_of_minus_one_stamped_when_the_change_began(seed):
     assert (event.shelf_id, event.lane_id, event.item_id) == ('shelf_a', 'lane_1', 'cola')
     assert_stamp_near(event, trace.changes[0], lane_filter)
     assert 0.5 <= event.confidence <= 1.0
-    assert uuid.UUID(event.event_id).version == 4
+    assert uuid.UUID(event.event_id).version == 5  # a name: the same change read twice has one id
     assert lane_filter.count == 3
 
 
@@ -291,7 +292,7 @@ def run_kept(lane, kept, physical, seed, duration_s=10.0):
     """A monitor restarted with `kept` as the lane's last known count, on a lane that now
     holds `physical` items and nobody touches."""
     trace = generate_trace(lane, [], duration_s, random.Random(seed), initial_count=physical)
-    lane_filter = LaneFilter(lane, PARAMS, start_ns=0, kept_count=kept)
+    lane_filter = LaneFilter(lane, PARAMS, start_ns=0, kept=KeptLane(kept))
     assert lane_filter.reported_count == kept
     events = []
     for t, value in trace.samples:
@@ -317,3 +318,44 @@ def test_the_kept_count_found_again_is_no_event_and_later_changes_are_observed(s
     for t, value in trace.samples:
         later += lane_filter.add(int((t + 20.0) * NS), value)[0]
     assert deltas(later) == [(6, 5)] and not later[0].unobserved
+
+
+def replay_after_restart(lane, seed, die_at_s, kept_at_s=None):
+    """A lane of 6 with takes at 3 s and 12 s, read by one filter up to ``die_at_s`` (its lane
+    kept as at ``kept_at_s``, default the same moment), then by a new filter from that kept
+    lane over the whole history (the readings topic replays it): (first's events, second's)."""
+    trace = generate_trace(lane, [CountChange(3.0, 1.2, 5), CountChange(12.0, 1.2, 4)], 20.0,
+                           random.Random(seed), initial_count=6)
+    first = LaneFilter(lane, PARAMS, start_ns=0, initial_count=6)
+    first_events, kept = [], None
+    kept_at_s = die_at_s if kept_at_s is None else kept_at_s
+    for t, value in trace.samples:
+        if t > die_at_s:
+            break
+        first_events += first.add(int(t * NS), value)[0]
+        if t <= kept_at_s:
+            kept = KeptLane(first.count, first.counted_ns, first.last_raw_ns)
+    second = LaneFilter(lane, PARAMS, start_ns=0, kept=kept)
+    second_events = []
+    for t, value in trace.samples:
+        second_events += second.add(int(t * NS), value)[0]
+    return first_events, second_events, second
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_a_restarted_filter_replays_its_outage_and_skips_what_it_had_counted(seed):
+    # Dies at 8 s, after the first take was counted; the second take happens while it is down.
+    first, second, lane_filter = replay_after_restart(COLA, seed, die_at_s=8.0)
+    assert deltas(first) == [(6, 5)]
+    assert deltas(second) == [(5, 4)] and not second[0].unobserved
+    assert second[0].confidence > 0.5 and abs(second[0].stamp_ns / NS - 13.2) < 0.5
+    assert lane_filter.counters['replayed'] > 0 and lane_filter.count == 4
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_a_change_published_but_not_kept_is_read_again_with_the_same_id(seed):
+    # Dies at 16 s, after publishing the second take, but its lanes were last kept at 11 s.
+    first, second, _ = replay_after_restart(COLA, seed, die_at_s=16.0, kept_at_s=11.0)
+    assert deltas(first) == [(6, 5), (5, 4)]
+    assert deltas(second) == [(5, 4)]
+    assert second[0].event_id == first[1].event_id and second[0].stamp_ns == first[1].stamp_ns

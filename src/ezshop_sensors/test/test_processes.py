@@ -17,9 +17,10 @@ def test_lane_sensor_node_feeds_shelf_monitor_across_processes(ros, config_dir):
     controller = ChildProcess([
         exe('lane_sensor_node'), '--ros-args', '-r', '__node:=lane_sensor_shelf_a',
         '--params-file', params, '-p', 'pin_factory:=mock',
-        # The mock LDR charges in (1 - lux / full_scale) of the time limit: at the shipped
-        # 1000 lux full scale, 20 lux charges 0.2 ms before the 10 ms limit, and a thread woken
-        # late reads a timeout (0 lux: garbage). Here it charges 10 ms before a 50 ms limit.
+        # The mock LDR charges in (1 - lux / full_scale) of the time limit, timed by
+        # gpiozero's reading thread: at the shipped 1000 lux full scale, 20 lux charges 0.2 ms
+        # before the 10 ms limit, and that thread, held up 0.2 ms, reads 0 lux (garbage).
+        # Here it charges 10 ms before a 50 ms limit (1 ms held up: 18 lux).
         '-p', 'lane_3.full_scale_lux:=100.0', '-p', 'lane_3.charge_time_limit_s:=0.05'])
     monitor = ChildProcess([
         exe('shelf_monitor'), '--ros-args', '--params-file', params,
@@ -37,7 +38,9 @@ def test_lane_sensor_node_feeds_shelf_monitor_across_processes(ros, config_dir):
         # mock_value in config/sensors.yaml: lane_1/lane_2 at 0.2 m = 4 of 6 items
         # (store file: 6 by default), lane_3 at 20 lux = the sandwich is there.
         expected = {('lane_1', 4, True), ('lane_2', 4, True), ('lane_3', 1, True)}
-        assert ros.spin_until(lambda: counts() == expected, timeout=30.0), (
+        # Two processes to start, discovery, then settle_s of steady readings: a deadline
+        # for a hang, not a speed target.
+        assert ros.spin_until(lambda: counts() == expected, timeout=60.0), (
             counts(), controller.output[-2000:], monitor.output[-2000:])
     finally:
         assert controller.stop() == 0, controller.output[-2000:]

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ezshop_common.store_config import load_store
+from ezshop_sensors.lane_counts import KeptLane
 from ezshop_sensors.lane_filter import LaneFilter
 
 STORE = load_store(None)  # the packaged store: an ultrasonic lane and a light lane
@@ -36,7 +37,7 @@ def check_chain(lane, lane_filter, events, start):
 @given(readings, st.sampled_from([COLA, SANDWICH]), st.one_of(st.none(), st.integers(0, 6)))
 def test_any_readings_never_crash_and_keep_counts_in_the_lane(samples, lane, kept):
     kept = None if kept is None else min(kept, lane.capacity)
-    lane_filter = LaneFilter(lane, start_ns=0, kept_count=kept)
+    lane_filter = LaneFilter(lane, start_ns=0, kept=None if kept is None else KeptLane(kept))
     events = []
     for stamp, value in samples:
         new, _ = lane_filter.add(stamp, value)

@@ -69,6 +69,9 @@ class InputLimits:
         return cls(capacity, max(capacity.values(), default=MAX_UNITS_WITHOUT_LANES))
 
     def units(self, quantity: int, shelf_id: str, lane_id: str, what: str) -> int:
+        named = bool(shelf_id or lane_id)
+        if named and self.lane_capacity and (shelf_id, lane_id) not in self.lane_capacity:
+            raise BadMessageError(f'{shelf_id}/{lane_id} is not a lane of this store')
         bound = self.lane_capacity.get((shelf_id, lane_id), self.max_units)
         if not 0 < abs(quantity) <= bound:
             where = f'{shelf_id}/{lane_id}' if (shelf_id, lane_id) in self.lane_capacity \

@@ -42,9 +42,19 @@ def test_a_lane_moves_at_most_what_it_holds(limits, config_dir):
             shelf_event_in(shelf(delta), limits)
         with pytest.raises(BadMessageError):
             shelf_change(shelf(delta), limits)
-    # A lane the store does not know is bounded by its largest lane.
+    # A lane the store does not know moves nothing; an action naming no lane is bounded by
+    # the largest lane.
+    for delta in (-1, 2):
+        with pytest.raises(BadMessageError, match='not a lane of this store'):
+            shelf_event_in(shelf(delta, lane='lane_9'), limits)
+        with pytest.raises(BadMessageError, match='not a lane of this store'):
+            shelf_change(shelf(delta, lane='lane_9'), limits)
+    with pytest.raises(BadMessageError, match='not a lane of this store'):
+        cart_action_in(action(1, lane_id='lane_9'), limits)
+    assert cart_action_in(action(limits.max_units, shelf_id='', lane_id=''),
+                          limits).quantity == limits.max_units
     with pytest.raises(BadMessageError, match='any lane'):
-        shelf_event_in(shelf(-(limits.max_units + 1), lane='lane_9'), limits)
+        cart_action_in(action(limits.max_units + 1, shelf_id='', lane_id=''), limits)
 
 
 def test_cart_actions_are_bounded_too(limits):

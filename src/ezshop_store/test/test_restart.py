@@ -1,23 +1,29 @@
 """kill -9 the store node in the middle of a visit, and again during the exit grace period:
-the visit, its cart and the checkout come back from the database; nothing is lost or doubled."""
+the visit, its cart and the checkout come back from the database; nothing is lost or doubled.
+A fusion node that starts after a pick decides it from the writers' history."""
 
 import time
 
 import pytest
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import RegionOfInterest
 from sqlalchemy import create_engine, func, select
 
-from ezshop_msgs.msg import CartAction, CustomerEvent
+from ezshop_msgs.msg import CartAction, CustomerEvent, FaceArray, FaceDetection, ShelfEvent
 from ezshop_msgs.srv import GetCart, RegisterCustomer
-from ezshop_ros.stamps import time_from_ns
+from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_ros.topics import (
     CART_ACTIONS,
     CARTS,
     CUSTOMER_EVENTS,
     DIAGNOSTICS,
+    FACES,
     INVENTORY,
     RECEIPTS,
+    SHELF_EVENTS,
 )
 from ezshop_store.db import models as m
+from ezshop_store.fusion_node import FusionNode
 from ezshop_testing.env import ros_env
 from ezshop_testing.processes import ChildProcess
 
@@ -197,3 +203,38 @@ def test_events_published_while_the_store_is_down_arrive_when_it_is_back(ros, re
                 m.CartEvent.customer_id == bob)) == 3
     finally:
         engine.dispose()
+
+
+def test_a_fusion_node_that_restarts_decides_the_picks_of_its_outage(ros, config_dir):
+    """The shelf event and the faces of its reach were published while no fusion node ran (it
+    had died): the one that starts afterwards gets both from the writers' history and names the
+    shopper, as the one that died would have."""
+    probe = ros.node('fusion_restart_probe')
+    shelf_events = SHELF_EVENTS.publisher(probe)
+    faces = FACES.publisher(probe, camera='cam_shelf_a')
+    actions = []
+    CART_ACTIONS.subscription(probe, actions.append)
+    t = probe.get_clock().now().nanoseconds - 2 * S
+    stamp = t - S
+    while stamp <= t + S:  # 15 fps around the reach: Ada at lane_1, an unknown face at lane_3
+        msg = FaceArray(camera_id='cam_shelf_a', faces=[
+            FaceDetection(track_id=1, customer_id='c_ada', confidence=1.0,
+                          roi=RegionOfInterest(x_offset=60, y_offset=160, width=80, height=80)),
+            FaceDetection(track_id=2, customer_id='', confidence=0.0,
+                          roi=RegionOfInterest(x_offset=500, y_offset=160, width=80,
+                                               height=80))])
+        msg.header.stamp = time_from_ns(stamp)
+        faces.publish(msg)
+        stamp += S // 15
+    take = ShelfEvent(event_id='take-during-outage', shelf_id='shelf_a', lane_id='lane_1',
+                      item_id='cola', quantity_delta=-1, count_before=6, count_after=5,
+                      confidence=1.0)
+    take.header.stamp = time_from_ns(t)
+    shelf_events.publish(take)
+
+    ros.add(FusionNode(context=ros.context, parameter_overrides=[
+        Parameter('store_file', value=str(config_dir / 'store.yaml'))]))
+    assert ros.spin_until(lambda: any(a.event_id == take.event_id for a in actions), 60.0)
+    decided = next(a for a in actions if a.event_id == take.event_id)
+    assert (decided.customer_id, decided.item_id, decided.quantity) == ('c_ada', 'cola', 1)
+    assert stamp_ns(decided.header.stamp) == t

@@ -14,6 +14,7 @@ raises one UNKNOWN_PERSON per track. All times are the images' capture stamps (s
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from ezshop_common.settings import setting
@@ -67,6 +68,19 @@ class DoorDecision:
     track_id: int
     confidence: float
     stamp: float
+
+
+#: Door event ids are UUID 5 names in this namespace (see decision_event_id).
+DOOR_EVENT_NAMESPACE = uuid.UUID('5b0e4c7e-2d4a-4f7e-9a55-0d7f3c1e2a10')
+
+
+def decision_event_id(door_id: str, decision: DoorDecision) -> str:
+    """The same id for the same decision, however often it is made: a door node that restarts
+    replays the faces it had already seen (the faces topic keeps a history) and decides those
+    passes again; the store applies each id once."""
+    name = f'{door_id}/{decision.kind}/{decision.customer_id}/{decision.track_id}/' \
+        f'{decision.stamp!r}'
+    return str(uuid.uuid5(DOOR_EVENT_NAMESPACE, name))
 
 
 @dataclass

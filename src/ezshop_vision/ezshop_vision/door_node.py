@@ -7,8 +7,6 @@ close face nobody knows. Decisions are made by ezshop_vision.door_logic.
 
 from __future__ import annotations
 
-import uuid
-
 from rclpy.node import Node
 
 from ezshop_common.clock_skew import ClockSkewSettings
@@ -25,7 +23,13 @@ from ezshop_ros.process import run_node
 from ezshop_ros.stamp_guard import StampGuard
 from ezshop_ros.stamps import stamp_seconds
 from ezshop_ros.topics import ALERTS, CUSTOMER_EVENTS, FACES
-from ezshop_vision.door_logic import KIND_PASS, DoorLogic, DoorSettings, FaceSeen
+from ezshop_vision.door_logic import (
+    KIND_PASS,
+    DoorLogic,
+    DoorSettings,
+    FaceSeen,
+    decision_event_id,
+)
 
 
 class DoorNode(Node):
@@ -74,7 +78,8 @@ class DoorNode(Node):
             faces.append(FaceSeen(face.track_id, face.customer_id, float(face.roi.height),
                                   float(face.confidence)))
         for decision in self._logic.update(stamp_seconds(msg.header.stamp), faces):
-            event = CustomerEvent(header=msg.header, event_id=str(uuid.uuid4()),
+            event = CustomerEvent(header=msg.header,
+                                  event_id=decision_event_id(self.door_id, decision),
                                   door_id=self.door_id, camera_id=self.camera_id,
                                   customer_id=decision.customer_id,
                                   confidence=float(min(max(decision.confidence, 0.0), 1.0)))

@@ -123,3 +123,34 @@ def test_a_frame_stamped_in_the_future_is_refused_and_does_not_blind_the_door(
     # It warned while they came; quiet again, it is OK.
     assert ros.spin_until(lambda: diag_probe.level('door_node: entrance') == DiagnosticStatus.OK,
                           5.0)
+
+
+def test_a_door_node_that_restarts_decides_the_passes_it_missed_once(ros, config_dir):
+    """The faces topic keeps a history: a door node that starts after a crash decides the pass
+    that happened while it was down, and decides again the one its predecessor had published,
+    with the same event id (the store applies each id once)."""
+    probe = ros.node('door_restart_probe')
+    events = []
+    CUSTOMER_EVENTS.subscription(probe, events.append)
+    pub = FACES.publisher(probe, camera='cam_exit')
+
+    def start():
+        node = ros.add(DoorNode(context=ros.context, parameter_overrides=[
+            Parameter('store_file', value=str(config_dir / 'store.yaml')),
+            Parameter('door_id', value='exit')]))
+        assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 60.0)
+        return node
+
+    first = start()
+    _play(ros, pub, 300.0, 1.5, [(1, 'ada', 140)])
+    assert ros.spin_until(lambda: events, 30.0)
+    ada = events[0]
+    ros.remove(first)  # dies; Bob leaves while no door node watches
+    _play(ros, pub, 310.0, 1.5, [(2, 'bob', 140)])
+    start()
+    assert ros.spin_until(lambda: any(e.customer_id == 'bob' for e in events)
+                          and sum(e.customer_id == 'ada' for e in events) == 2, 30.0)
+    ros.spin_for(0.5)
+    assert sorted(e.customer_id for e in events) == ['ada', 'ada', 'bob']
+    assert {e.event_id for e in events if e.customer_id == 'ada'} == {ada.event_id}
+    assert all(e.kind == CustomerEvent.EXITED for e in events)
