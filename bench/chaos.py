@@ -352,11 +352,20 @@ def summarize(reports: list[dict]) -> dict:
                              'recovery_p50_s': LANE_SENSOR_RESTART_S,
                              'recovery_max_s': LANE_SENSOR_RESTART_S}
     expected, right = total('receipts_expected'), total('receipts_right')
+    # Nothing sees a reach while face_node restarts (~4 s): a pick then is held for staff,
+    # by design. Shown apart so that the other nodes' recovery is not hidden behind it.
+    blind = [r for r in reports if any(k['node'] == 'face_node' and k['killed']
+                                       for k in r['kills'])]
+    seeing = [r for r in reports if r not in blind]
     return {
         'scenarios': len(reports),
         'scenarios_unfinished': [r['scenario'] for r in reports if not r.get('finished')],
         'receipts_expected': expected, 'receipts_right': right,
         'receipts_right_fraction': right / expected if expected else 1.0,
+        'receipts_right_face_node_killed': sum(r['receipts_right'] for r in blind),
+        'receipts_expected_face_node_killed': sum(r['receipts_expected'] for r in blind),
+        'receipts_right_face_node_alive': sum(r['receipts_right'] for r in seeing),
+        'receipts_expected_face_node_alive': sum(r['receipts_expected'] for r in seeing),
         'missing_receipts': sum(len(r.get('missing_receipts', [])) for r in reports),
         'wrong_person_units': total('wrong_person_units'),
         'shelf_units_lost': total('shelf_units_lost'),
@@ -394,6 +403,10 @@ def markdown(s: dict, reports: list[dict], meta: dict) -> str:
         '| metric | value | target |', '|---|---|---|',
         f"| receipts exactly right | {s['receipts_right']}/{s['receipts_expected']} "
         f"({100 * s['receipts_right_fraction']:.1f}%) | >= 99% |",
+        f"| - in scenarios where face_node was killed | "
+        f"{s['receipts_right_face_node_killed']}/{s['receipts_expected_face_node_killed']} | |",
+        f"| - in the others | {s['receipts_right_face_node_alive']}/"
+        f"{s['receipts_expected_face_node_alive']} | |",
         f"| missing receipts | {s['missing_receipts']} | 0 |",
         f"| shelf units lost / counted twice | {s['shelf_units_lost']} / "
         f"{s['shelf_units_doubled']} | 0 / 0 |",
@@ -434,7 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--faces-dir', default='')
     parser.add_argument('--timeout', type=float, default=300.0, help='per scenario (s)')
     parser.add_argument('--out', default=str(RESULTS))
+    parser.add_argument('--report', default='', help='only write the report again from this '
+                        'chaos.json (e.g. after changing the report)')
     args = parser.parse_args(argv)
+    if args.report:
+        earlier = json.loads(Path(args.report).read_text())
+        return write_report(earlier['scenarios'], earlier['meta'], Path(args.out))
 
     faces_dir = args.faces_dir or str(faces_root())
     identities = list_identities(identities_dir(faces_dir, 'dev'))
@@ -472,12 +490,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{report['wall_s']:.0f} s", flush=True)
     finally:
         rclpy.try_shutdown()
-    summary = summarize(reports)
     meta = {'date': datetime.datetime.now().strftime('%Y-%m-%d'), 'seed': args.seed,
             'cores': os.cpu_count(), 'work': str(work),
             'command': 'scripts/run python bench/chaos.py ' + ' '.join(
                 sys.argv[1:] if argv is None else argv)}
-    out = Path(args.out)
+    return write_report(reports, meta, Path(args.out))
+
+
+def write_report(reports: list[dict], meta: dict, out: Path) -> int:
+    summary = summarize(reports)
     out.mkdir(parents=True, exist_ok=True)
     (out / 'chaos.json').write_text(json.dumps(
         {'meta': meta, 'summary': summary, 'scenarios': reports}, indent=2))

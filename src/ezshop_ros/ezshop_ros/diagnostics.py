@@ -72,6 +72,18 @@ class GrowingCounts:
         return grown
 
 
+#: Counters of refused input: their names start so (bad_shelf_events, refused_..., ...).
+REJECTION_PREFIXES = ('bad_', 'refused_', 'malformed_')
+
+
+def rejecting_input(grown: GrowingCounts, counters: Mapping[str, object]) -> str:
+    """'' unless a counter of refused input grew since the last report: then what to say
+    (a node WARNs with it while bad input keeps coming)."""
+    rising = grown({key: int(value) for key, value in counters.items()
+                    if key.startswith(REJECTION_PREFIXES)})
+    return f'rejecting input: {", ".join(rising)} (see the log)' if rising else ''
+
+
 def counter_status(counters: Mapping[str, object], warn_keys: tuple[str, ...] = ()
                    ) -> tuple[bytes, str, Mapping[str, object]]:
     """A task result from counters: WARN naming the warn_keys that are non-zero, else OK."""

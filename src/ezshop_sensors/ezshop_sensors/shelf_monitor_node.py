@@ -167,6 +167,12 @@ class ShelfMonitorNode(Node):
             self.get_logger().error(f'lane counts not kept in {self.counts_file}: {exc}',
                                     throttle_duration_sec=10.0)
 
+    def destroy_node(self):
+        """Stopping (SIGINT, SIGTERM): keep how far every lane was read."""
+        if getattr(self, 'counts_file', '') and hasattr(self, '_kept_read_ns'):
+            self._keep_read_stamps()
+        return super().destroy_node()
+
     def _report_health(self, lane_filter: LaneFilter, changes) -> None:
         for change in changes:
             alert = sensor_alert_msg(lane_filter, change.ok, change.stamp_ns, change.reason,

@@ -17,11 +17,16 @@ from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import Cart, CartAction, CustomerEvent, FaceArray, ShelfEvent
 from ezshop_ros.diagnostics import WARN as DIAGNOSTIC_WARN
-from ezshop_ros.diagnostics import counter_status, diagnostics_updater, task
+from ezshop_ros.diagnostics import (
+    GrowingCounts,
+    counter_status,
+    diagnostics_updater,
+    rejecting_input,
+    task,
+)
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamp_guard import StampGuard
-from ezshop_ros.stamps import stamp_ns
 from ezshop_ros.topics import ALERTS, CART_ACTIONS, CARTS, CUSTOMER_EVENTS, FACES, SHELF_EVENTS
 from ezshop_store import messages
 from ezshop_store.fusion_engine import FusionEffects
@@ -44,6 +49,7 @@ class FusionNode(Node):
         self._stamps = StampGuard(self, declare_settings(
             self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
         self.counters: Counter = Counter()
+        self._rejected_grown = GrowingCounts()
         self.frame_ids: dict[str, str] = {}
 
         for camera in self.store.cameras:
@@ -70,25 +76,43 @@ class FusionNode(Node):
 
     # ------------------------------------------------------------ inputs
     def _on_faces(self, msg: FaceArray, camera_id: str) -> None:
-        if not self._stamps.accept(msg.header.stamp, f'cameras/{camera_id}/faces'):
+        topic = f'cameras/{camera_id}/faces'
+        if not self._stamps.accept(msg.header.stamp, topic):
             return
         if msg.camera_id and msg.camera_id != camera_id:
             self.counters['faces_camera_mismatch'] += 1
-        self._publish(self.engine.on_frame(messages.frame(msg, camera_id), self._now()))
+        frame, left_out = messages.frame(msg, camera_id)
+        if left_out:
+            self.counters['malformed_faces'] += left_out
+            self.get_logger().warning(
+                f'{topic}: {left_out} face(s) with an empty box or an impossible customer id '
+                'left out', throttle_duration_sec=5.0)
+        self._publish(self.engine.on_frame(frame, self._now()))
 
     def _on_customer_event(self, msg: CustomerEvent) -> None:
         if not self._stamps.accept(msg.header.stamp, 'customer_events'):
             return
         if msg.kind not in (CustomerEvent.ENTERED, CustomerEvent.EXITED):
             return  # our own SEEN / ABSENT, or an unknown person
+        try:
+            event = messages.customer_event_in(msg)
+        except messages.BadMessageError as exc:
+            self._refuse('customer_events', exc)
+            return
         self._publish(self.engine.on_door_event(
-            msg.kind == CustomerEvent.ENTERED, msg.customer_id,
-            stamp_ns(msg.header.stamp), msg.camera_id))
+            event.kind == CustomerEvent.ENTERED, event.customer_id, event.stamp_ns,
+            event.camera_id))
 
     def _on_cart(self, msg: Cart) -> None:
-        self._publish(self.engine.on_cart(
-            msg.customer_id, bool(msg.visit_id), {ln.item_id: ln.quantity for ln in msg.lines},
-            stamp_ns(msg.header.stamp)))
+        if not self._stamps.accept(msg.header.stamp, 'carts'):
+            return
+        try:
+            cart = messages.cart_in(msg)
+        except messages.BadMessageError as exc:
+            self._refuse('carts', exc)
+            return
+        self._publish(self.engine.on_cart(cart.customer_id, cart.open_visit, cart.lines,
+                                          cart.stamp_ns))
 
     def _on_shelf_event(self, msg: ShelfEvent) -> None:
         if not self._stamps.accept(msg.header.stamp, 'shelf_events'):
@@ -96,12 +120,15 @@ class FusionNode(Node):
         try:
             change = messages.shelf_change(msg, self.limits)
         except messages.BadMessageError as exc:
-            self.counters['bad_shelf_events'] += 1
-            self.get_logger().warning(f'bad shelf event ignored: {exc}')
+            self._refuse('shelf_events', exc)
             return
         if change.event_id not in self.engine.seen_events:
             self.frame_ids[change.event_id] = msg.header.frame_id
         self._publish(self.engine.on_shelf_event(change, self._now()))
+
+    def _refuse(self, topic: str, exc: Exception) -> None:
+        self.counters[f'bad_{topic}'] += 1
+        self.get_logger().warning(f'bad {topic} ignored: {exc}', throttle_duration_sec=5.0)
 
     def _tick(self) -> None:
         if self.unsent:
@@ -145,10 +172,12 @@ class FusionNode(Node):
         counters['held_events'] = len(self.engine.held)
         counters['customers_present'] = sum(
             1 for stay in self.engine.presence.stays.values() if stay.until_ns is None)
-        counters.update(self._stamps.values())
         level, message, values = counter_status(counters, warn_keys=('decided_on_timeout',))
-        future = self._stamps.rising()
-        return (DIAGNOSTIC_WARN, future, values) if future else (level, message, values)
+        warnings = [w for w in (rejecting_input(self._rejected_grown, counters),
+                                self._stamps.rising()) if w]
+        values = {**values, **self._stamps.values()}
+        return (DIAGNOSTIC_WARN, '; '.join(warnings), values) if warnings \
+            else (level, message, values)
 
 
 def main(args=None) -> int:

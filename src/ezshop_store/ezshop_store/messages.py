@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from ezshop_common.boxes import Box
+from ezshop_common.limits import MAX_ID_CHARS
 from ezshop_msgs.msg import (
     Alert,
     Cart,
@@ -47,8 +48,6 @@ class BadMessageError(ValueError):
     """A message that cannot be used; the text says why."""
 
 
-#: Longest id kept (the database's id columns).
-MAX_ID_CHARS = 64
 #: Most candidates a cart action may list (fusion names a handful).
 MAX_CANDIDATES = 32
 #: The bound on units per event in a store without lanes in its description.
@@ -143,15 +142,36 @@ def shelf_change(msg: ShelfEvent, limits: InputLimits = NO_LIMITS) -> ShelfChang
                        event.item_id, event.quantity_delta, bool(msg.unobserved))
 
 
-def frame(msg: FaceArray, camera_id: str) -> Frame:
+def frame(msg: FaceArray, camera_id: str) -> tuple[Frame, int]:
+    """The frame, and how many of its faces were left out: an empty box (nowhere to score)
+    or a customer id no customer can have."""
     faces = []
     for det in msg.faces:
         roi = det.roi
+        if roi.width == 0 or roi.height == 0 or len(det.customer_id) > MAX_ID_CHARS:
+            continue
         confidence = float(det.confidence)
         faces.append(Face(int(det.track_id), det.customer_id,
                           Box(roi.x_offset, roi.y_offset, roi.width, roi.height),
                           confidence if math.isfinite(confidence) else 0.0))
-    return Frame(camera_id, stamp_ns(msg.header.stamp), tuple(faces))
+    return Frame(camera_id, stamp_ns(msg.header.stamp), tuple(faces)), \
+        len(msg.faces) - len(faces)
+
+
+@dataclass(frozen=True)
+class CartIn:
+    """What fusion needs of a Cart: who holds what, in the store or not."""
+
+    customer_id: str
+    open_visit: bool
+    lines: dict[str, int]
+    stamp_ns: int
+
+
+def cart_in(msg: Cart) -> CartIn:
+    lines = {_need_id(line.item_id, 'item_id'): int(line.quantity) for line in msg.lines}
+    return CartIn(_need_id(msg.customer_id, 'customer_id'),
+                  bool(_id(msg.visit_id, 'visit_id')), lines, stamp_ns(msg.header.stamp))
 
 
 def cart_line(line: Line) -> CartLine:

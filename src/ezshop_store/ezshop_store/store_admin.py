@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ezshop_common.gallery_entry import GalleryEntry
+from ezshop_common.limits import MAX_NAME_CHARS
 from ezshop_store.db import models as m
 from ezshop_store.store_service import HELD, RESOLVED, StoreService
 from ezshop_store.store_types import INFO, CartActionIn, Effects
@@ -20,8 +21,6 @@ class AdminError(ValueError):
     """A request staff or enrolment made that cannot be done; the message says why."""
 
 
-#: Longest customer name kept (the column's size).
-MAX_NAME_CHARS = 200
 
 
 @dataclass(frozen=True)

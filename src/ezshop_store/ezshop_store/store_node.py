@@ -32,7 +32,13 @@ from ezshop_msgs.srv import (
     SetStock,
 )
 from ezshop_ros.diagnostics import WARN as DIAGNOSTIC_WARN
-from ezshop_ros.diagnostics import GrowingCounts, counter_status, diagnostics_updater, task
+from ezshop_ros.diagnostics import (
+    GrowingCounts,
+    counter_status,
+    diagnostics_updater,
+    rejecting_input,
+    task,
+)
 from ezshop_ros.gallery import gallery_msg
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node, spin
@@ -129,7 +135,7 @@ class StoreNode(Node):
             self._queue.append(convert_fn(msg))
         except messages.BadMessageError as exc:
             self.counters[f'bad_{what}'] += 1
-            self.get_logger().warning(f'bad {what} ignored: {exc}')
+            self.get_logger().warning(f'bad {what} ignored: {exc}', throttle_duration_sec=5.0)
             return
         self.counters[f'received_{what}'] += 1
         if len(self._queue) >= self.settings.batch_max_events:
@@ -276,14 +282,11 @@ class StoreNode(Node):
         level, message, values = counter_status(counters,
                                                 warn_keys=('db_errors', 'failed_events'))
         # Rejected input warns while it keeps coming (since the last report), then clears.
-        rising = self._rejected_grown(
-            {k: v for k, v in counters.items() if k.startswith(('bad_', 'refused_'))})
+        warnings = [w for w in (rejecting_input(self._rejected_grown, counters),
+                                self._stamps.rising()) if w]
         values = {**values, **self._stamps.values()}
-        future = self._stamps.rising()
-        if rising or future:
-            return DIAGNOSTIC_WARN, '; '.join(
-                ([f'rejecting input: {", ".join(rising)} (see the log)'] if rising else [])
-                + ([future] if future else [])), values
+        if warnings:
+            return DIAGNOSTIC_WARN, '; '.join(warnings), values
         return level, message, values
 
     # ------------------------------------------------------------ services

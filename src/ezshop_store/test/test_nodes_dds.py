@@ -10,6 +10,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import RegionOfInterest
 
 from ezshop_msgs.msg import (
+    Cart,
     CartAction,
     CustomerEvent,
     FaceArray,
@@ -407,6 +408,34 @@ def test_malformed_input_is_counted_and_the_node_keeps_working(graph):
         m.ns == 'shoppers' and m.text.startswith('Gina: 1 items, 1.50 EUR')
         for m in ma.markers))[-1:]
     assert sum(m.ns == 'lanes' for m in markers.markers) == 6
+
+
+def test_fusion_counts_what_it_refuses_and_warns_while_it_comes(graph):
+    before = {key: graph.counter('fusion_node', key) for key in (
+        'malformed_faces', 'bad_customer_events', 'bad_carts', 'bad_shelf_events')}
+    t = graph.slot()
+    empty_box = FaceArray(camera_id='cam_shelf_a', faces=[
+        FaceDetection(track_id=1, customer_id='', confidence=0.0,
+                      roi=RegionOfInterest(x_offset=60, y_offset=160, width=80, height=80)),
+        FaceDetection(track_id=2, customer_id='', confidence=0.0,
+                      roi=RegionOfInterest(x_offset=60, y_offset=160, width=0, height=0))])
+    empty_box.header.stamp = time_from_ns(t)
+    graph.faces['cam_shelf_a'].publish(empty_box)
+    graph.customer_event(CustomerEvent.ENTERED, 'c' * 100, t)
+    carts = CARTS.publisher(graph.node)
+    nobody = Cart(customer_id='', visit_id='1')
+    nobody.header.stamp = time_from_ns(t)
+    carts.publish(nobody)
+    graph.shelf_event('shelf_a', 'lane_9', 'cola', -1, t)
+    assert graph.ros.spin_until(lambda: all(
+        graph.counter('fusion_node', key) == before[key] + 1 for key in before), TIMEOUT)
+    assert graph.ros.spin_until(lambda: any(
+        s.name.startswith('fusion_node:') and s.level == DiagnosticStatus.WARN
+        and 'rejecting input' in s.message and 'malformed_faces' in s.message
+        for d in graph.got['diagnostics'] for s in d.status), TIMEOUT)
+    # The store refused the overlong id too, and recorded no event on a lane it lacks.
+    assert graph.ros.spin_until(lambda: graph.counter('store_node', 'bad_customer_events') >= 1,
+                                TIMEOUT)
 
 
 def test_dead_camera_decides_on_timeout_as_unattributed(graph):

@@ -10,10 +10,19 @@ import threading
 
 from rclpy.node import Node
 
+from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_msgs.msg import Announcement
-from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
+from ezshop_ros.diagnostics import (
+    OK,
+    WARN,
+    GrowingCounts,
+    diagnostics_updater,
+    fill,
+    rejecting_input,
+)
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
+from ezshop_ros.stamp_guard import StampGuard
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_ros.topics import ANNOUNCEMENTS, CUSTOMER_EVENTS, GALLERY, RECEIPTS
 from ezshop_web.greeter_settings import GreeterSettings
@@ -39,6 +48,9 @@ class GreeterNode(Node):
         if self.speaker is not None and not self.speaker.available:
             self.get_logger().warning('espeak-ng is not installed (apt-get install espeak-ng):'
                                       ' greetings are published, not spoken')
+        self._stamps = StampGuard(self, declare_settings(
+            self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
+        self._rejected_grown = GrowingCounts()
         # Receipts are latched: the ones issued before this node started are history.
         self._started_ns = self.get_clock().now().nanoseconds
         self.pub = ANNOUNCEMENTS.publisher(self)
@@ -49,16 +61,39 @@ class GreeterNode(Node):
         self._diagnostics.add('greeter', self._status)
 
     def _on_gallery(self, msg) -> None:
-        self.greeter.names = gallery_names(msg)
+        names, refused = gallery_names(msg)
+        if refused:
+            self._refuse('gallery_entries', f'{refused} without an id or with an id or name '
+                         'too long to be a customer\'s', refused)
+        self.greeter.names = names
 
     def _on_customer_event(self, msg) -> None:
-        self._announce(self.greeter.on_customer_event(customer_event_dict(msg)), msg.header.stamp)
+        if not self._stamps.accept(msg.header.stamp, 'customer_events'):
+            return
+        event = customer_event_dict(msg)
+        problem = self.greeter.check_event(event)
+        if problem:
+            self._refuse('customer_events', problem)
+            return
+        self._announce(self.greeter.on_customer_event(event), msg.header.stamp)
 
     def _on_receipt(self, msg) -> None:
+        if not self._stamps.accept(msg.header.stamp, 'receipts'):
+            return
         if stamp_ns(msg.header.stamp) < self._started_ns:
             self.counts['old_receipts_ignored'] += 1
             return
-        self._announce(self.greeter.on_receipt(receipt_dict(msg)), msg.header.stamp)
+        receipt = receipt_dict(msg)
+        problem = self.greeter.check_receipt(receipt)
+        if problem:
+            self._refuse('receipts', problem)
+            return
+        self._announce(self.greeter.on_receipt(receipt), msg.header.stamp)
+
+    def _refuse(self, what: str, problem: str, count: int = 1) -> None:
+        """Nothing said for bad input: counted, and logged (throttled)."""
+        self.counts[f'bad_{what}'] = self.counts.get(f'bad_{what}', 0) + count
+        self.get_logger().warning(f'bad {what} ignored: {problem}', throttle_duration_sec=5.0)
 
     def _announce(self, greeting: Greeting | None, stamp) -> None:
         if greeting is None:
@@ -93,7 +128,12 @@ class GreeterNode(Node):
             'espeak-ng' if self.speaker.available else 'espeak-ng missing')
         level = WARN if self.counts['speech_failures'] or speaking == 'espeak-ng missing' \
             else OK
-        return fill(stat, level, f'speech {speaking}', {'speech': speaking, **self.counts})
+        warnings = [w for w in (rejecting_input(self._rejected_grown, self.counts),
+                                self._stamps.rising()) if w]
+        values = {'speech': speaking, **self.counts, **self._stamps.values()}
+        if warnings:
+            return fill(stat, WARN, f'speech {speaking}; ' + '; '.join(warnings), values)
+        return fill(stat, level, f'speech {speaking}', values)
 
     def destroy_node(self):
         if self.speaker is not None:

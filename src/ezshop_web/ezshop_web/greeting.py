@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ezshop_common.limits import MAX_ID_CHARS
+
 WELCOME = 'welcome'
 GOODBYE = 'goodbye'
 #: Currencies by ISO 4217 code, as said aloud (plural).
@@ -27,8 +29,29 @@ def amount_words(cents: int, currency: str) -> str:
 
 class Greeter:
     def __init__(self):
-        self.names: dict[str, str] = {}
+        #: customer id -> name, from the store's gallery; None until the gallery came.
+        self.names: dict[str, str] | None = None
         self._answered: dict[str, None] = {}
+
+    def check_event(self, event: dict) -> str:
+        """'' for a customer event worth answering, else why it is refused."""
+        for key in ('event_id', 'customer_id'):
+            if len(event[key]) > MAX_ID_CHARS:
+                return f'{key} is longer than {MAX_ID_CHARS} characters'
+        if event['kind'] == 'entered' and self.names is not None \
+                and event['customer_id'] not in self.names:
+            return f'{event["customer_id"]!r} is not an enrolled customer'
+        return ''
+
+    @staticmethod
+    def check_receipt(receipt: dict) -> str:
+        """'' for a receipt worth answering, else why it is refused."""
+        for key in ('receipt_id', 'customer_id'):
+            if len(receipt[key]) > MAX_ID_CHARS:
+                return f'{key} is longer than {MAX_ID_CHARS} characters'
+        if receipt['total_cents'] < 0 or receipt['revision'] < 1:
+            return f'total {receipt["total_cents"]} cents, revision {receipt["revision"]}'
+        return ''
 
     def _first_time(self, key: str) -> bool:
         if key in self._answered:
@@ -39,7 +62,7 @@ class Greeter:
         return True
 
     def _name(self, customer_id: str, fallback: str = '') -> str:
-        return self.names.get(customer_id) or fallback
+        return (self.names or {}).get(customer_id) or fallback
 
     def on_customer_event(self, event: dict) -> Greeting | None:
         """ENTERED through the entrance: a welcome (once per event id)."""

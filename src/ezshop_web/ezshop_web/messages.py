@@ -3,6 +3,7 @@ import: the node hands messages in, the core and the app see only dicts."""
 
 from __future__ import annotations
 
+from ezshop_common.limits import MAX_ID_CHARS, MAX_NAME_CHARS
 from ezshop_ros.stamps import stamp_seconds
 
 #: CustomerEvent kinds, by number (ezshop_msgs/CustomerEvent).
@@ -54,8 +55,12 @@ def customer_event_dict(msg) -> dict:
             'customer_id': msg.customer_id, 'stamp': stamp_seconds(msg.header.stamp)}
 
 
-def gallery_names(msg) -> dict[str, str]:
-    return {customer.customer_id: customer.name for customer in msg.customers}
+def gallery_names(msg) -> tuple[dict[str, str], int]:
+    """customer id -> name, and how many entries could not be a customer (left out)."""
+    names = {customer.customer_id: customer.name for customer in msg.customers
+             if 0 < len(customer.customer_id) <= MAX_ID_CHARS
+             and len(customer.name) <= MAX_NAME_CHARS}
+    return names, len(msg.customers) - len(names)
 
 
 def health_dicts(msg) -> list[dict]:

@@ -162,7 +162,11 @@ class WebNode(Node):
         for problem in problems:
             self.get_logger().warning(f'gallery: {problem}: this customer cannot log in by face')
         self._faces = faces
-        return self.view.on_gallery(gallery_names(msg))
+        names, refused = gallery_names(msg)
+        if refused:
+            self.get_logger().warning(f'gallery: {refused} entries without an id or with an id '
+                                      'or name too long to be a customer\'s left out')
+        return self.view.on_gallery(names)
 
     def snapshot(self) -> dict:
         with self._lock:

@@ -78,3 +78,32 @@ def test_receipts_issued_before_the_greeter_started_are_not_goodbyes(graph):
     pubs['receipts'].publish(old)
     assert ros.spin_until(lambda: greeter.counts['old_receipts_ignored'] == 1, TIMEOUT)
     assert heard == []
+
+
+def test_bad_input_is_counted_not_greeted(graph):
+    ros, greeter, pubs, heard = graph
+    pubs['gallery'].publish(Gallery(customers=[
+        GalleryCustomer(customer_id='c_ana', name='Ana'),
+        GalleryCustomer(customer_id='c' * 100, name='Nobody')]))
+    assert ros.spin_until(lambda: greeter.counts.get('bad_gallery_entries') == 1, TIMEOUT)
+    now = greeter.get_clock().now().nanoseconds
+
+    def entered(customer_id, stamp_ns):
+        event = CustomerEvent(event_id=str(uuid.uuid4()), kind=CustomerEvent.ENTERED,
+                              customer_id=customer_id, door_id='entrance', confidence=1.0)
+        event.header.stamp = time_from_ns(stamp_ns)
+        pubs['events'].publish(event)
+
+    entered('c_ana', now + 3600 * 10**9)   # a clock gone wrong
+    entered('c_stranger', now)             # nobody the store enrolled
+    entered('c' * 100, now)
+    future = Receipt(receipt_id='r_future', revision=1, customer_id='c_ana', total_cents=100,
+                     currency='EUR')
+    future.header.stamp = time_from_ns(now + 3600 * 10**9)
+    pubs['receipts'].publish(future)
+    assert ros.spin_until(lambda: greeter.counts.get('bad_customer_events') == 2
+                          and greeter._stamps.values()['future_stamps_refused'] == 2, TIMEOUT)
+    entered('c_ana', now)                  # and a real pass is still welcomed
+    assert ros.spin_until(lambda: heard, TIMEOUT)
+    ros.spin_for(0.3)
+    assert [(a.kind, a.customer_id) for a in heard] == [(Announcement.WELCOME, 'c_ana')]

@@ -35,3 +35,19 @@ def test_the_first_receipt_of_a_visit_says_goodbye_with_the_total():
         'Goodbye Ana, nothing was charged. See you soon!'
     assert greeter.on_receipt(receipt('r3', customer='c7', name='', currency='SEK',
                                       total=1250)).text == 'Goodbye, your total is 12.50 SEK.'
+
+
+def test_input_that_cannot_be_a_customer_s_is_refused_with_the_reason():
+    greeter = Greeter()
+    # Before the gallery came, any enrolled-looking id may be welcomed; after, only customers.
+    assert greeter.check_event(entered(customer='c9')) == ''
+    greeter.names = {'c1': 'Ana'}
+    assert greeter.check_event(entered()) == ''
+    assert 'not an enrolled customer' in greeter.check_event(entered(customer='c9'))
+    assert greeter.check_event(entered(customer='c9', kind='exited')) == ''  # said nothing
+    assert 'customer_id is longer' in greeter.check_event(entered(customer='c' * 65))
+    assert 'event_id is longer' in greeter.check_event(entered(event_id='e' * 65))
+    assert greeter.check_receipt(receipt()) == ''
+    assert 'customer_id is longer' in greeter.check_receipt(receipt(customer='c' * 65))
+    assert 'total -5 cents' in greeter.check_receipt(receipt(total=-5))
+    assert 'revision 0' in greeter.check_receipt(receipt(revision=0))
