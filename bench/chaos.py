@@ -49,6 +49,7 @@ from ezshop_sim.referee import percentile
 from ezshop_sim.scenario import SensorDead, load_scenario, scenario_to_dict
 from ezshop_sim.world import PUT_BACK, TAKE, build_world
 from ezshop_testing.env import claim_domain_for_this_process
+from ezshop_testing.processes import launch_node_pids
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'bench' / 'results'
@@ -232,23 +233,6 @@ class Driver:
         self.node.destroy_node()
 
 
-def node_pids(session: int, node: str) -> list[int]:
-    """Processes of the launch's session that run the node (by its __node:= remapping)."""
-    pids = []
-    for entry in Path('/proc').iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.getsid(int(entry.name)) != session:
-                continue
-            args = (entry / 'cmdline').read_bytes().split(b'\0')
-        except (OSError, ProcessLookupError):
-            continue
-        if f'__node:={node}'.encode() in args:
-            pids.append(int(entry.name))
-    return pids
-
-
 # -- one scenario ----------------------------------------------------------------------------
 def run_scenario(plan: dict, driver: Driver, faces_dir: str, work: Path,
                  timeout_s: float) -> dict:
@@ -273,7 +257,7 @@ def run_scenario(plan: dict, driver: Driver, faces_dir: str, work: Path,
                 t = driver.scenario_time()
                 for kill in kills:
                     if t is not None and 'killed_ns' not in kill and t >= kill['at_s']:
-                        pids = node_pids(proc.pid, kill['node'])
+                        pids = launch_node_pids(proc.pid, kill['node'])
                         kill['killed_ns'] = time.time_ns()
                         kill['pids'] = pids
                         for pid in pids:

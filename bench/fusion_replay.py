@@ -97,7 +97,8 @@ def replay(bag: Path, settings: FusionSettings) -> dict:
         topic = message.topic
         if topic in faces_topics:
             msg = deserialize_message(message.data, FaceArray)
-            take(engine.on_frame(messages.frame(msg, faces_topics[topic]), now))
+            frame, _ = messages.frame(msg, faces_topics[topic])  # as fusion_node: bad faces out
+            take(engine.on_frame(frame, now))
         elif topic == '/shelf_events':
             msg = deserialize_message(message.data, ShelfEvent)
             take(engine.on_shelf_event(messages.shelf_change(msg), now))

@@ -59,6 +59,7 @@ from ezshop_msgs.srv import RegisterCustomer
 from ezshop_ros import topics
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_testing.env import claim_domain_for_this_process, ros_env
+from ezshop_testing.processes import launch_node_pids
 from ezshop_vision.face_engine import EMBEDDING_DIM, EMBEDDING_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -380,23 +381,6 @@ class Reading:
             (other.counted, other.received, other.skipped)
 
 
-def node_pids(session: int, node: str) -> list[int]:
-    """Processes of the launch's session that run the node (by its __node:= remapping)."""
-    pids = []
-    for entry in Path('/proc').iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.getsid(int(entry.name)) != session:
-                continue
-            args = (entry / 'cmdline').read_bytes().split(b'\0')
-        except (OSError, ProcessLookupError):
-            continue
-        if f'__node:={node}'.encode() in args:
-            pids.append(int(entry.name))
-    return pids
-
-
 def process_alive(pid: int) -> bool:
     """The process exists and is not a zombie."""
     try:
@@ -433,7 +417,7 @@ class StoreGraph:
         log.close()
 
     def find_processes(self) -> None:
-        self.pids = {node: node_pids(self.proc.pid, node) for node in self.nodes}
+        self.pids = {node: launch_node_pids(self.proc.pid, node) for node in self.nodes}
 
     def dead_nodes(self) -> list[str]:
         """Nodes none of whose processes is alive any more."""

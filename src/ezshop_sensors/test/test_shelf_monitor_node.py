@@ -2,6 +2,7 @@
 diagnostics out. The expected events come from running the same trace through the core
 filter offline; the node must publish exactly those, stamped exactly as they began."""
 
+import itertools
 import math
 import random
 import struct
@@ -313,126 +314,120 @@ def test_ros2_param_set_changes_the_settle_time_and_refuses_wiring(ros, config_d
     assert monitor.params.hysteresis_items == 0.6 and lane_filter.params.settle_s == 0.5
 
 
-def test_a_restarted_monitor_keeps_its_counts_and_flags_a_change_nobody_watched(config_dir,
-                                                                               tmp_path):
-    store = load_store(config_dir / 'store.yaml')
-    lane = store.lane('shelf_a', 'lane_1')
-    counts_file = tmp_path / 'lane_counts.json'
-    harness = RosHarness()
-    # A namespace of its own: the other tests' monitors and readings stay out of it.
-    probe = harness.node('restart_probe', namespace='restart')
-    events, alerts = [], []
-    SHELF_EVENTS.subscription(probe, events.append)
-    ALERTS.subscription(probe, alerts.append)
-    pub = lane_reading(lane).publisher(probe, **lane_fields(lane))
+class RestartRig:
+    """shelf_a/lane_1 with a lane sensor (this test's writer) and a shelf monitor that keeps
+    its counts in a file and can be stopped and started again, in a namespace of its own (the
+    other tests' monitors and readings stay out of it)."""
 
-    def monitor():
-        node = harness.add(ShelfMonitorNode(context=harness.context, parameter_overrides=[
-            Parameter('store_file', value=str(config_dir / 'store.yaml')),
+    def __init__(self, config_dir, tmp_path, namespace):
+        self.config_dir = config_dir
+        self.lane = load_store(config_dir / 'store.yaml').lane('shelf_a', 'lane_1')
+        self.counts_file = tmp_path / 'lane_counts.json'
+        self.namespace = namespace
+        self.harness = RosHarness()
+        self.probe = self.harness.node(f'{namespace}_probe', namespace=namespace)
+        self.events, self.alerts = [], []
+        SHELF_EVENTS.subscription(self.probe, self.events.append)
+        ALERTS.subscription(self.probe, self.alerts.append)
+        self.pub = None
+        self.new_sensor()
+
+    def new_sensor(self):
+        """The lane sensor restarts: a new writer, without the old one's history."""
+        if self.pub is not None:
+            self.probe.destroy_publisher(self.pub)
+        self.pub = lane_reading(self.lane).publisher(self.probe, **lane_fields(self.lane))
+
+    def start_monitor(self):
+        node = self.harness.add(ShelfMonitorNode(context=self.harness.context, parameter_overrides=[
+            Parameter('store_file', value=str(self.config_dir / 'store.yaml')),
             Parameter('shelves', value=['shelf_a']),
-            Parameter('counts_file', value=str(counts_file)),
-            Parameter('max_clock_skew_s', value=3600.0)], namespace='restart'))
-        assert harness.spin_until(lambda: pub.get_subscription_count() > 0, 60.0)
+            Parameter('counts_file', value=str(self.counts_file)),
+            Parameter('max_clock_skew_s', value=3600.0)], namespace=self.namespace))
+        assert self.harness.spin_until(lambda: self.pub.get_subscription_count() > 0, 60.0)
         return node
 
-    def play(node, count, base_ns):
-        """The lane standing untouched at `count` items for a few seconds."""
-        lane_filter = node.filters[lane.key]
-        trace = generate_trace(lane, [], 4.0, random.Random(7), initial_count=count)
-        for t, value in trace.samples:
+    def stop_monitor(self, node):
+        self.harness.remove(node)
+        node.destroy_node()
+
+    def publish(self, samples, base_ns, node=None):
+        """Readings at base + t; with a node, each once that node has read the previous."""
+        lane_filter = node.filters[self.lane.key] if node is not None else None
+        for t, value in samples:
             at = base_ns + int(t * NS)
-            msg = range_msg(at, lane.frame_id, 0.02, 4.0)
+            msg = range_msg(at, self.lane.frame_id, 0.02, 4.0)
             msg.range = value
-            pub.publish(msg)
-            assert harness.spin_until(lambda at=at: lane_filter.last_raw_ns >= at, 60.0)
+            self.pub.publish(msg)
+            if lane_filter is not None:
+                assert self.harness.spin_until(lambda at=at: lane_filter.last_raw_ns >= at,
+                                               60.0)
         return lane_filter
 
-    try:
-        first = monitor()
-        base = first.get_clock().now().nanoseconds
-        assert play(first, 5, base).count == 5  # found at 5 (no event), and kept
-        assert counts_file.exists()
-        harness.remove(first)
-        first.destroy_node()
 
-        # Two are taken while it is down, and the lane sensor restarted too: no reading of
-        # the outage is left (a new writer has no history). The new monitor starts from the
-        # kept 5.
-        probe.destroy_publisher(pub)
-        pub = lane_reading(lane).publisher(probe, **lane_fields(lane))
-        second = monitor()
-        assert second.filters[lane.key].reported_count == 5
-        assert play(second, 3, base + 10 * NS).count == 3
-        assert harness.spin_until(lambda: [e for e in events if e.unobserved] and alerts, 60.0)
-        # Only a monitor that kept counts can report an unobserved change: these are ours.
-        (event,) = [e for e in events if e.unobserved]
-        assert (event.count_before, event.count_after, event.unobserved) == (5, 3, True)
-        assert event.confidence == 0.0
-        (alert,) = [a for a in alerts if a.kind == 'count_changed_unobserved']
-        assert event.event_id in alert.refs and alert.level == Alert.WARN
-        assert '2 taken unobserved' in alert.message
-    finally:
-        harness.close()
+_RIGS = itertools.count()
 
 
-def test_a_restarted_monitor_reads_the_take_of_its_outage_from_the_sensor_history(config_dir,
-                                                                                   tmp_path):
+@pytest.fixture
+def restart_rig(config_dir, tmp_path):
+    rig = RestartRig(config_dir, tmp_path, f'restart_rig_{next(_RIGS)}')
+    yield rig
+    rig.harness.close()
+
+
+def test_a_restarted_monitor_keeps_its_counts_and_flags_a_change_nobody_watched(restart_rig):
+    rig, lane = restart_rig, restart_rig.lane
+
+    def untouched(count):
+        """The lane standing untouched at `count` items for a few seconds."""
+        return generate_trace(lane, [], 4.0, random.Random(7), initial_count=count).samples
+
+    first = rig.start_monitor()
+    base = first.get_clock().now().nanoseconds
+    assert rig.publish(untouched(5), base, first).count == 5  # found at 5 (no event), kept
+    assert rig.counts_file.exists()
+    rig.stop_monitor(first)
+
+    # Two are taken while it is down, and the lane sensor restarted too: no reading of the
+    # outage is left (a new writer has no history). The new monitor starts from the kept 5.
+    rig.new_sensor()
+    second = rig.start_monitor()
+    assert second.filters[lane.key].reported_count == 5
+    assert rig.publish(untouched(3), base + 10 * NS, second).count == 3
+    assert rig.harness.spin_until(lambda: [e for e in rig.events if e.unobserved]
+                                  and rig.alerts, 60.0)
+    # Only a monitor that kept counts can report an unobserved change: these are ours.
+    (event,) = [e for e in rig.events if e.unobserved]
+    assert (event.count_before, event.count_after, event.unobserved) == (5, 3, True)
+    assert event.confidence == 0.0
+    (alert,) = [a for a in rig.alerts if a.kind == 'count_changed_unobserved']
+    assert event.event_id in alert.refs and alert.level == Alert.WARN
+    assert '2 taken unobserved' in alert.message
+
+
+def test_a_restarted_monitor_reads_the_take_of_its_outage_from_the_sensor_history(
+        restart_rig):
     """The lane sensor keeps publishing while the monitor is down (kill -9, respawn): the new
     monitor is sent the readings of the outage, skips what its kept count holds, and reports
     the take as it happened (stamped when it began, not unobserved), once."""
-    store = load_store(config_dir / 'store.yaml')
-    lane = store.lane('shelf_a', 'lane_1')
-    counts_file = tmp_path / 'lane_counts.json'
-    harness = RosHarness()
-    # A namespace of its own: the other tests' monitors and readings stay out of it.
-    probe = harness.node('outage_probe', namespace='outage')
-    events, alerts = [], []
-    SHELF_EVENTS.subscription(probe, events.append)
-    ALERTS.subscription(probe, alerts.append)
-    pub = lane_reading(lane).publisher(probe, **lane_fields(lane))
+    rig, lane = restart_rig, restart_rig.lane
     trace = generate_trace(lane, [CountChange(4.0, 1.2, 4)], 12.0, random.Random(3),
                            initial_count=5)
+    first = rig.start_monitor()
+    base = first.get_clock().now().nanoseconds
+    rig.publish([(t, v) for t, v in trace.samples if t < 3.0], base, first)
+    assert first.filters[lane.key].count == 5
+    first._keep_counts()  # as its timer does every second (a kill -9 stops nothing cleanly)
+    rig.stop_monitor(first)
+    rig.publish([(t, v) for t, v in trace.samples if t >= 3.0], base)  # nobody listens
 
-    def monitor():
-        node = harness.add(ShelfMonitorNode(context=harness.context, parameter_overrides=[
-            Parameter('store_file', value=str(config_dir / 'store.yaml')),
-            Parameter('shelves', value=['shelf_a']),
-            Parameter('counts_file', value=str(counts_file)),
-            Parameter('max_clock_skew_s', value=3600.0)], namespace='outage'))
-        assert harness.spin_until(lambda: pub.get_subscription_count() > 0, 60.0)
-        return node
-
-    def publish(samples, base_ns, node=None):
-        lane_filter = node.filters[lane.key] if node is not None else None
-        for t, value in samples:
-            at = base_ns + int(t * NS)
-            msg = range_msg(at, lane.frame_id, 0.02, 4.0)
-            msg.range = value
-            pub.publish(msg)
-            if lane_filter is not None:
-                assert harness.spin_until(lambda at=at: lane_filter.last_raw_ns >= at, 60.0)
-
-    try:
-        first = monitor()
-        base = first.get_clock().now().nanoseconds
-        before_take = [(t, v) for t, v in trace.samples if t < 3.0]
-        publish(before_take, base, first)
-        assert first.filters[lane.key].count == 5
-        first._keep_counts()  # as its timer does every second
-        harness.remove(first)
-        first.destroy_node()
-        publish([(t, v) for t, v in trace.samples if t >= 3.0], base)  # nobody listens
-
-        second = monitor()
-        assert harness.spin_until(lambda: second.filters[lane.key].count == 4, 60.0)
-        harness.spin_for(0.5)
-        mine = [e for e in events if e.shelf_id == 'shelf_a' and e.lane_id == 'lane_1'
-                and stamp_ns(e.header.stamp) >= base]
-        assert [(e.count_before, e.count_after, e.unobserved) for e in mine] == [(5, 4, False)]
-        began = (stamp_ns(mine[0].header.stamp) - base) / NS
-        assert trace.changes[0].began_s <= began <= trace.changes[0].change_s + 0.35
-        assert mine[0].confidence > 0.5
-        assert not [a for a in alerts if a.kind == 'count_changed_unobserved']
-        assert second.filters[lane.key].counters['replayed'] > 0
-    finally:
-        harness.close()
+    second = rig.start_monitor()
+    assert rig.harness.spin_until(lambda: second.filters[lane.key].count == 4, 60.0)
+    rig.harness.spin_for(0.5)
+    mine = [e for e in rig.events if stamp_ns(e.header.stamp) >= base]
+    assert [(e.count_before, e.count_after, e.unobserved) for e in mine] == [(5, 4, False)]
+    began = (stamp_ns(mine[0].header.stamp) - base) / NS
+    assert trace.changes[0].began_s <= began <= trace.changes[0].change_s + 0.35
+    assert mine[0].confidence > 0.5
+    assert not [a for a in rig.alerts if a.kind == 'count_changed_unobserved']
+    assert second.filters[lane.key].counters['replayed'] > 0

@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 class ChildProcess:
@@ -90,3 +91,21 @@ class ChildProcess:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def launch_node_pids(session: int, node: str) -> list[int]:
+    """Processes of a launch started in its own session (``start_new_session=True``, so the
+    session id is its pid) that run ``node`` (by the ``__node:=`` remapping launch gives)."""
+    pids = []
+    for entry in Path('/proc').iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) != session:
+                continue
+            args = (entry / 'cmdline').read_bytes().split(b'\0')
+        except (OSError, ProcessLookupError):
+            continue
+        if f'__node:={node}'.encode() in args:
+            pids.append(int(entry.name))
+    return pids
