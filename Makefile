@@ -7,7 +7,7 @@ BENCH_ARGS ?=
 LAUNCH ?= smoke.launch.xml
 LAUNCH_ARGS ?=
 
-.PHONY: help setup build test lint shell launch demo bench clean
+.PHONY: help setup build test lint shell launch demo bench chaos clean
 
 help:
 	@echo "make setup   create .venv, install pinned dependencies, colcon build (idempotent)"
@@ -15,6 +15,7 @@ help:
 	@echo "             (SCENARIO=<name> for another shipped scenario)"
 	@echo "make test    set up if needed, then run every test (ruff, unit, node, system)"
 	@echo "make bench   the receipt-accuracy benchmark: scenario suite + random scenarios"
+	@echo "make chaos   receipts while every store node is killed in turn and bad input comes"
 	@echo "make shell   a shell in the built environment (venv + ROS + workspace, LOCALHOST DDS)"
 	@echo "make launch LAUNCH=<file>.launch.xml LAUNCH_ARGS='name:=value ...'  (ros2 launch ezshop_bringup <file>)"
 	@echo "make clean   remove build/ install/ log/ (keeps .venv)"
@@ -29,6 +30,9 @@ demo: setup
 
 bench: setup
 	@scripts/run python bench/receipts.py $(BENCH_ARGS)
+
+chaos: setup
+	@scripts/run python bench/chaos.py $(BENCH_ARGS)
 
 test: setup
 	@scripts/run pytest $(PYTEST_ARGS)
