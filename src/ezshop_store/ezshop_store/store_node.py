@@ -7,6 +7,7 @@ event_id); visits are checked out checkout_grace_s after their EXITED was seen.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
 from rclpy.executors import SingleThreadedExecutor
@@ -171,6 +172,25 @@ class StoreNode(Node):
         for visit_id in effects.exiting:
             self._due[visit_id] = rules.checkout_due_ns(now, self.settings.grace_ns)
         self._publish(effects)
+
+    def _flush_at_shutdown(self) -> None:
+        """Stopping: what is queued goes into the database. After a stop signal rclpy has
+        already shut the context down, so nothing can be published any more: what the events
+        changed is in the database, where the next start finds it."""
+        if self.context.ok():
+            self.flush()
+            return
+        events, self._queue = self._queue, []
+        if not events:
+            return
+        try:
+            self.service.apply_batch(events)
+        except Exception as exc:  # noqa: BLE001 - said, never a crash on the way out
+            print(f'[store_node] {len(events)} queued events NOT applied at shutdown: {exc!r}',
+                  file=sys.stderr, flush=True)
+            return
+        print(f'[store_node] {len(events)} queued events applied at shutdown',
+              file=sys.stderr, flush=True)
 
     def _hold_undecided(self) -> None:
         """Shelf events fusion never decided go to the review queue (see undecided_after_s)."""
@@ -374,7 +394,7 @@ class StoreNode(Node):
     def destroy_node(self):
         try:
             if hasattr(self, '_queue'):  # not when it refused its configuration before
-                self.flush()
+                self._flush_at_shutdown()
         finally:
             if hasattr(self, 'engine'):
                 self.engine.dispose()

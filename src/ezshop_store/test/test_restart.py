@@ -2,6 +2,7 @@
 the visit, its cart and the checkout come back from the database; nothing is lost or doubled.
 A fusion node that starts after a pick decides it from the writers' history."""
 
+import signal
 import time
 
 import pytest
@@ -31,14 +32,15 @@ S = 1_000_000_000
 TIMEOUT = 15.0
 
 
-def start_store(repo_root, config_dir, url):
+def start_store(repo_root, config_dir, url, *params):
     exe = repo_root / 'install' / 'ezshop_store' / 'lib' / 'ezshop_store' / 'store_node'
     if not exe.exists():
         pytest.fail(f'{exe} missing: run scripts/build ezshop_store')
+    extra = [arg for param in params for arg in ('-p', param)]
     proc = ChildProcess([str(exe), '--ros-args', '-p', f'database_url:={url}',
                          '-p', f'store_file:={config_dir / "store.yaml"}',
-                         '-p', 'checkout_grace_s:=1.0', '-p', 'diagnostic_updater.period:=0.1'],
-                        env=ros_env())
+                         '-p', 'checkout_grace_s:=1.0', '-p', 'diagnostic_updater.period:=0.1',
+                         *extra], env=ros_env())
     assert proc.wait_for_line('store ready', TIMEOUT), proc.output
     return proc
 
@@ -238,3 +240,41 @@ def test_a_fusion_node_that_restarts_decides_the_picks_of_its_outage(ros, config
     decided = next(a for a in actions if a.event_id == take.event_id)
     assert (decided.customer_id, decided.item_id, decided.quantity) == ('c_ada', 'cola', 1)
     assert stamp_ns(decided.header.stamp) == t
+
+
+def test_ctrl_c_twice_mid_batch_keeps_the_queued_events(ros, repo_root, config_dir, db_url):
+    """Events the store received but had not applied yet (its batch runs once a second here)
+    are applied when it is stopped, by SIGINT twice as `ros2 launch` delivers Ctrl-C."""
+    probe = ros.node('ctrl_c_probe')
+    actions = CART_ACTIONS.publisher(probe)
+    diags = []
+    DIAGNOSTICS.subscription(probe, diags.append)
+    store = start_store(repo_root, config_dir, db_url, 'batch_period_s:=1.0',
+                        'batch_max_events:=100000')
+    try:
+        assert ros.spin_until(lambda: actions.get_subscription_count() >= 1, TIMEOUT)
+        t = probe.get_clock().now().nanoseconds
+        for i in range(50):
+            msg = CartAction(event_id=f'queued-{i}', customer_id='c_nobody', item_id='cola',
+                             quantity=1, confidence=1.0)
+            msg.header.stamp = time_from_ns(t + i)
+            actions.publish(msg)
+
+        def received():
+            return any(kv.key == 'received_cart_actions' and kv.value == '50'
+                       for d in diags for s in d.status if s.name.startswith('store_node')
+                       for kv in s.values)
+        assert ros.spin_until(received, TIMEOUT)
+        store.send_signal(signal.SIGINT)
+        store.send_signal(signal.SIGINT)
+        assert store.proc.wait(timeout=TIMEOUT) == 0, store.output
+    finally:
+        store.stop()
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            # Held (nobody of that id is in the store), but every one recorded.
+            assert connection.scalar(select(func.count()).select_from(m.CartEvent).where(
+                m.CartEvent.event_id.like('queued-%'))) == 50
+    finally:
+        engine.dispose()
