@@ -76,12 +76,19 @@ class GrowingCounts:
 REJECTION_PREFIXES = ('bad_', 'refused_', 'malformed_')
 
 
-def rejecting_input(grown: GrowingCounts, counters: Mapping[str, object]) -> str:
-    """'' unless a counter of refused input grew since the last report: then what to say
-    (a node WARNs with it while bad input keeps coming)."""
-    rising = grown({key: int(value) for key, value in counters.items()
-                    if key.startswith(REJECTION_PREFIXES)})
-    return f'rejecting input: {", ".join(rising)} (see the log)' if rising else ''
+class RefusedInput:
+    """What a node says on /diagnostics (WARN) while it keeps refusing input: its counters of
+    refused input that grew since the last report, with any other such note (e.g.
+    StampGuard.rising()); '' once it stops."""
+
+    def __init__(self):
+        self._grown = GrowingCounts()
+
+    def warning(self, counters: Mapping[str, object], *notes: str) -> str:
+        rising = self._grown({key: int(value) for key, value in counters.items()
+                              if key.startswith(REJECTION_PREFIXES)})
+        parts = [f'rejecting input: {", ".join(rising)} (see the log)'] if rising else []
+        return '; '.join(parts + [note for note in notes if note])
 
 
 def counter_status(counters: Mapping[str, object], warn_keys: tuple[str, ...] = ()

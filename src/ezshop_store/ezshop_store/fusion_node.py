@@ -17,13 +17,7 @@ from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import Cart, CartAction, CustomerEvent, FaceArray, ShelfEvent
 from ezshop_ros.diagnostics import WARN as DIAGNOSTIC_WARN
-from ezshop_ros.diagnostics import (
-    GrowingCounts,
-    counter_status,
-    diagnostics_updater,
-    rejecting_input,
-    task,
-)
+from ezshop_ros.diagnostics import RefusedInput, counter_status, diagnostics_updater, task
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamp_guard import StampGuard
@@ -49,7 +43,7 @@ class FusionNode(Node):
         self._stamps = StampGuard(self, declare_settings(
             self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
         self.counters: Counter = Counter()
-        self._rejected_grown = GrowingCounts()
+        self._refused = RefusedInput()
         self.frame_ids: dict[str, str] = {}
 
         for camera in self.store.cameras:
@@ -173,11 +167,9 @@ class FusionNode(Node):
         counters['customers_present'] = sum(
             1 for stay in self.engine.presence.stays.values() if stay.until_ns is None)
         level, message, values = counter_status(counters, warn_keys=('decided_on_timeout',))
-        warnings = [w for w in (rejecting_input(self._rejected_grown, counters),
-                                self._stamps.rising()) if w]
+        warning = self._refused.warning(counters, self._stamps.rising())
         values = {**values, **self._stamps.values()}
-        return (DIAGNOSTIC_WARN, '; '.join(warnings), values) if warnings \
-            else (level, message, values)
+        return (DIAGNOSTIC_WARN, warning, values) if warning else (level, message, values)
 
 
 def main(args=None) -> int:

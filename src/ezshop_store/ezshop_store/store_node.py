@@ -33,13 +33,7 @@ from ezshop_msgs.srv import (
     SetStock,
 )
 from ezshop_ros.diagnostics import WARN as DIAGNOSTIC_WARN
-from ezshop_ros.diagnostics import (
-    GrowingCounts,
-    counter_status,
-    diagnostics_updater,
-    rejecting_input,
-    task,
-)
+from ezshop_ros.diagnostics import RefusedInput, counter_status, diagnostics_updater, task
 from ezshop_ros.gallery import gallery_msg
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node, spin
@@ -80,7 +74,7 @@ class StoreNode(Node):
                              f'{exc}') from None
         self.service = StoreService(self.engine, self.store, self.settings.store_id)
         self.limits = messages.InputLimits.of(self.store)
-        self._rejected_grown = GrowingCounts()
+        self._refused = RefusedInput()
         self._stamps = StampGuard(self, declare_settings(
             self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
         self.counters: Counter = Counter()
@@ -173,25 +167,6 @@ class StoreNode(Node):
             self._due[visit_id] = rules.checkout_due_ns(now, self.settings.grace_ns)
         self._publish(effects)
 
-    def _flush_at_shutdown(self) -> None:
-        """Stopping: what is queued goes into the database. After a stop signal rclpy has
-        already shut the context down, so nothing can be published any more: what the events
-        changed is in the database, where the next start finds it."""
-        if self.context.ok():
-            self.flush()
-            return
-        events, self._queue = self._queue, []
-        if not events:
-            return
-        try:
-            self.service.apply_batch(events)
-        except Exception as exc:  # noqa: BLE001 - said, never a crash on the way out
-            print(f'[store_node] {len(events)} queued events NOT applied at shutdown: {exc!r}',
-                  file=sys.stderr, flush=True)
-            return
-        print(f'[store_node] {len(events)} queued events applied at shutdown',
-              file=sys.stderr, flush=True)
-
     def _hold_undecided(self) -> None:
         """Shelf events fusion never decided go to the review queue (see undecided_after_s)."""
         now = self.get_clock().now().nanoseconds
@@ -229,6 +204,10 @@ class StoreNode(Node):
     # ------------------------------------------------------------ outputs
     def _publish(self, effects: Effects) -> None:
         self.counters.update(effects.counters)
+        if not self.context.ok():
+            # Stopping after a signal (the flush in destroy_node): rclpy has shut the context
+            # down, nothing can be published; what changed is in the database for the next start.
+            return
         log = self.get_logger()
         for level, text in effects.logs:
             if level >= WARN:
@@ -302,12 +281,9 @@ class StoreNode(Node):
         level, message, values = counter_status(counters,
                                                 warn_keys=('db_errors', 'failed_events'))
         # Rejected input warns while it keeps coming (since the last report), then clears.
-        warnings = [w for w in (rejecting_input(self._rejected_grown, counters),
-                                self._stamps.rising()) if w]
+        warning = self._refused.warning(counters, self._stamps.rising())
         values = {**values, **self._stamps.values()}
-        if warnings:
-            return DIAGNOSTIC_WARN, '; '.join(warnings), values
-        return level, message, values
+        return (DIAGNOSTIC_WARN, warning, values) if warning else (level, message, values)
 
     # ------------------------------------------------------------ services
     def _register(self, request, response):
@@ -394,7 +370,10 @@ class StoreNode(Node):
     def destroy_node(self):
         try:
             if hasattr(self, '_queue'):  # not when it refused its configuration before
-                self._flush_at_shutdown()
+                self.flush()
+                if self._queue:
+                    print(f'[store_node] {len(self._queue)} queued events NOT applied at '
+                          'shutdown (the database was unreachable)', file=sys.stderr, flush=True)
         finally:
             if hasattr(self, 'engine'):
                 self.engine.dispose()

@@ -12,14 +12,7 @@ from rclpy.node import Node
 
 from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_msgs.msg import Announcement
-from ezshop_ros.diagnostics import (
-    OK,
-    WARN,
-    GrowingCounts,
-    diagnostics_updater,
-    fill,
-    rejecting_input,
-)
+from ezshop_ros.diagnostics import OK, WARN, RefusedInput, diagnostics_updater, fill
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamp_guard import StampGuard
@@ -50,7 +43,7 @@ class GreeterNode(Node):
                                       ' greetings are published, not spoken')
         self._stamps = StampGuard(self, declare_settings(
             self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
-        self._rejected_grown = GrowingCounts()
+        self._refused = RefusedInput()
         # Receipts are latched: the ones issued before this node started are history.
         self._started_ns = self.get_clock().now().nanoseconds
         self.pub = ANNOUNCEMENTS.publisher(self)
@@ -128,11 +121,10 @@ class GreeterNode(Node):
             'espeak-ng' if self.speaker.available else 'espeak-ng missing')
         level = WARN if self.counts['speech_failures'] or speaking == 'espeak-ng missing' \
             else OK
-        warnings = [w for w in (rejecting_input(self._rejected_grown, self.counts),
-                                self._stamps.rising()) if w]
+        warning = self._refused.warning(self.counts, self._stamps.rising())
         values = {'speech': speaking, **self.counts, **self._stamps.values()}
-        if warnings:
-            return fill(stat, WARN, f'speech {speaking}; ' + '; '.join(warnings), values)
+        if warning:
+            return fill(stat, WARN, f'speech {speaking}; {warning}', values)
         return fill(stat, level, f'speech {speaking}', values)
 
     def destroy_node(self):

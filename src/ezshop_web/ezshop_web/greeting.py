@@ -27,6 +27,12 @@ def amount_words(cents: int, currency: str) -> str:
     return f'{cents / 100:.2f} {CURRENCY_WORDS.get(currency, currency)}'
 
 
+def _too_long(record: dict, keys: tuple[str, ...]) -> str:
+    """'' unless one of these ids is longer than any the store keeps: then which."""
+    key = next((key for key in keys if len(record[key]) > MAX_ID_CHARS), '')
+    return f'{key} is longer than {MAX_ID_CHARS} characters' if key else ''
+
+
 class Greeter:
     def __init__(self):
         #: customer id -> name, from the store's gallery; None until the gallery came.
@@ -35,9 +41,9 @@ class Greeter:
 
     def check_event(self, event: dict) -> str:
         """'' for a customer event worth answering, else why it is refused."""
-        for key in ('event_id', 'customer_id'):
-            if len(event[key]) > MAX_ID_CHARS:
-                return f'{key} is longer than {MAX_ID_CHARS} characters'
+        too_long = _too_long(event, ('event_id', 'customer_id'))
+        if too_long:
+            return too_long
         if event['kind'] == 'entered' and self.names is not None \
                 and event['customer_id'] not in self.names:
             return f'{event["customer_id"]!r} is not an enrolled customer'
@@ -46,9 +52,9 @@ class Greeter:
     @staticmethod
     def check_receipt(receipt: dict) -> str:
         """'' for a receipt worth answering, else why it is refused."""
-        for key in ('receipt_id', 'customer_id'):
-            if len(receipt[key]) > MAX_ID_CHARS:
-                return f'{key} is longer than {MAX_ID_CHARS} characters'
+        too_long = _too_long(receipt, ('receipt_id', 'customer_id'))
+        if too_long:
+            return too_long
         if receipt['total_cents'] < 0 or receipt['revision'] < 1:
             return f'total {receipt["total_cents"]} cents, revision {receipt["revision"]}'
         return ''
