@@ -4,7 +4,8 @@ Thin ROS wrapper around the plain-Python simulator (scenario, world, render, lan
 frames and camera_info for every camera of the store file, a Range or Illuminance reading for
 every lane, sim/ground_truth (every entry, take, put-back and exit, then SCENARIO_DONE), and
 /diagnostics. Stamps are the scenario time each frame/reading/event represents, on the node's
-clock (honours use_sim_time) from the moment the scenario clock starts.
+clock (honours use_sim_time) from the moment the scenario clock starts. Each camera keeps its
+recent past for a face node that restarts (cameras/<cam>/recent_frames), as camera_node does.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from ezshop_sim.scenario import load_scenario
 from ezshop_sim.sim_settings import SimSettings
 from ezshop_sim.world import build_world
 from ezshop_vision.image_conversion import cv2_to_imgmsg
+from ezshop_vision.recent_frames import RecentFrames, RecentFramesSettings
+from ezshop_vision.recent_frames_service import RecentFramesServer
 
 GT_KINDS = {'ENTERED': GroundTruth.ENTERED, 'EXITED': GroundTruth.EXITED,
             'TAKE': GroundTruth.TAKE, 'PUT_BACK': GroundTruth.PUT_BACK,
@@ -66,12 +69,15 @@ class SimNode(Node):
         self.renderer = FrameRenderer(self.world, self.seed)
         self.signals = lane_signals(self.world, self.seed, cfg.rate_hz)
 
+        recent_settings = declare_settings(self, RecentFramesSettings)
         self._cameras = []
         for camera in self.store.cameras:
             self._cameras.append((camera,
                                   IMAGE_RAW.publisher(self, camera=camera.camera_id),
                                   CAMERA_INFO.publisher(self, camera=camera.camera_id),
-                                  _camera_info(camera)))
+                                  _camera_info(camera),
+                                  RecentFramesServer(self, camera.camera_id, camera.frame_id,
+                                                     RecentFrames(recent_settings))))
         self._lanes = []
         for signal in self.signals:
             lane = signal.lane
@@ -183,7 +189,7 @@ class SimNode(Node):
         self._counts['frames_skipped'] += (due - self._next_frame) * len(self._cameras)
         t = due / fps
         stamp = time_from_ns(self.stamp_ns(t))
-        for camera, image_pub, info_pub, info in self._cameras:
+        for camera, image_pub, info_pub, info, recent in self._cameras:
             frame = self.renderer.render(camera.camera_id, t, due)
             msg = cv2_to_imgmsg(frame, 'bgr8')
             msg.header.stamp = stamp
@@ -191,6 +197,7 @@ class SimNode(Node):
             image_pub.publish(msg)
             info.header.stamp = stamp
             info_pub.publish(info)
+            recent.recent.add(self.stamp_ns(t), frame)
             self._counts['frames_published'] += 1
         self._next_frame = due + 1
 
@@ -250,7 +257,9 @@ class SimNode(Node):
         return level, message, {
             'scenario': self.scenario.name, 'seed': self.seed,
             'sim_time_s': f'{self.sim_time():.2f}', 'end_s': f'{self.world.end_s:.2f}',
-            'ground_truth_total': len(self.world.events), **self._counts}
+            'ground_truth_total': len(self.world.events), **self._counts,
+            'recent_frames_served': sum(c[4].frames_served for c in self._cameras),
+            'recent_frames_refused': sum(c[4].refused for c in self._cameras)}
 
 
 def _camera_info(camera) -> CameraInfo:

@@ -15,6 +15,12 @@ the FusionEffects each call returns, like the store node does with the store's E
   clears every rule, with at least ``late_min_confidence`` (names that came later rest on
   tracks that may have changed hands), is published once, as a CartAction resolving the held
   one.
+- **Missing frames.** A pick decided at its deadline without its window's frames (a face node
+  restarting: it catches up on the camera's recent past and sends them late) is held and
+  decided again, with the ordinary thresholds, once its cameras have sent the whole window;
+  it is given up only after its cameras' images are ``late_attribution_ns`` past the window.
+  Each camera's faces come in stamp order: a frame at or before the newest had is stale
+  (the replay of a face node that restarted overlaps what was sent before it died).
 - **Presence** (presence.Presence): late entries and absent checkouts as SEEN / ABSENT events.
 """
 
@@ -71,6 +77,8 @@ class _Pick:
     deadline_ns: int
     held: core.Decision | None = None
     held_since_ns: int = 0  # newest image stamp when it was held
+    #: Decided at the deadline before every covering camera sent the whole window.
+    incomplete: bool = False
 
 
 class FusionEngine:
@@ -93,12 +101,19 @@ class FusionEngine:
         self.track_first: dict[core.TrackKey, int] = {}
         #: Each camera's first frame since this engine started (what it can know about).
         self.first_frame_ns: dict[str, int] = {}
+        #: Each camera's newest frame: an older or equal one is stale (see the module doc).
+        self.newest_frame_ns: dict[str, int] = {}
         self.seen_events: OrderedDict[str, None] = OrderedDict()
 
     # ------------------------------------------------------------------ inputs
     def on_frame(self, frame: core.Frame, now_ns: int) -> FusionEffects:
         """Faces of one camera image (any camera: shelf frames are also scored)."""
         effects = FusionEffects()
+        newest = self.newest_frame_ns.get(frame.camera_id)
+        if newest is not None and frame.stamp_ns <= newest:
+            effects.counters['stale_face_frames'] += 1
+            return effects
+        self.newest_frame_ns[frame.camera_id] = frame.stamp_ns
         effects.counters['face_frames'] += 1
         self.first_frame_ns.setdefault(frame.camera_id, frame.stamp_ns)
         newly_named = False
@@ -117,7 +132,7 @@ class FusionEngine:
         self.presence.now_ns = max(self.presence.now_ns, frame.stamp_ns)
         if frame.camera_id in self.scored_cameras:
             self.buffer.add(frame)
-        if newly_named or effects.presence:
+        if newly_named or effects.presence or self._completed_held(frame.camera_id):
             effects.merge(self._retry_held())
         effects.merge(self.decide_ready(now_ns))
         self._forget_old_tracks()
@@ -167,12 +182,34 @@ class FusionEngine:
             effects.merge(self._presence_alert(event))
         if events:
             effects.merge(self._retry_held())
-        horizon = self.presence.now_ns - self.settings.late_attribution_ns
-        expired = [p for p in self.held if p.held_since_ns < horizon]
+        expired = [p for p in self.held if self._given_up(p)]
         if expired:
-            self.held = [p for p in self.held if p.held_since_ns >= horizon]
+            self.held = [p for p in self.held if not self._given_up(p)]
             effects.counters['held_not_resolved'] += len(expired)
         return effects
+
+    def _given_up(self, pick: _Pick) -> bool:
+        """Held long enough: late_attribution_ns of image time since it was held or, for a
+        pick decided without its frames, since its window's end in its own cameras' images
+        (they may come late, from a face node catching up), never past the buffer horizon."""
+        now = self.presence.now_ns
+        if now - pick.held_since_ns > self.settings.buffer_horizon_ns:
+            return True
+        if pick.incomplete:
+            reached = [self.newest_frame_ns.get(cam) for cam in pick.zones]
+            end = pick.change.stamp_ns + self.params.window_after_ns
+            return all(r is not None and r - end > self.settings.late_attribution_ns
+                       for r in reached)
+        return pick.held_since_ns < now - self.settings.late_attribution_ns
+
+    def _window_complete(self, pick: _Pick) -> bool:
+        return core.ready_to_decide(pick.change.stamp_ns, self.params.window_after_ns,
+                                    self.newest_frame_ns, pick.zones)
+
+    def _completed_held(self, camera_id: str) -> bool:
+        """A held pick decided without its frames has them all now (this camera's last)."""
+        return any(p.incomplete and camera_id in p.zones and self._window_complete(p)
+                   for p in self.held)
 
     # ------------------------------------------------------------------ decisions
     def decide_ready(self, now_ns: int) -> FusionEffects:
@@ -193,6 +230,7 @@ class FusionEngine:
                     continue
                 if not ready:
                     effects.counters['decided_on_timeout'] += 1
+                    pick.incomplete = bool(pick.zones)
                 effects.merge(self._decide(pick))
             else:
                 still.append(pick)
@@ -295,13 +333,24 @@ class FusionEngine:
         effects = FusionEffects()
         still = []
         for pick in self.held:
-            named = self._late_name(pick)
-            decision = self._score(pick, named)
-            if decision.outcome != core.ASSIGNED \
-                    or decision.confidence < self.params.late_min_confidence \
-                    or (named and decision.customer_id not in named.values()):
-                still.append(pick)
-                continue
+            if pick.incomplete and self._window_complete(pick):
+                # Its frames came late: decided as it would have been on time.
+                pick.incomplete = False
+                decision = self._score(pick)
+                if decision.outcome != core.ASSIGNED:
+                    pick.held = decision  # late naming may still settle it, from now on
+                    pick.held_since_ns = max(self.presence.now_ns, pick.change.stamp_ns)
+                    still.append(pick)
+                    continue
+                effects.counters['decided_with_late_frames'] += 1
+            else:
+                named = self._late_name(pick)
+                decision = self._score(pick, named)
+                if decision.outcome != core.ASSIGNED \
+                        or decision.confidence < self.params.late_min_confidence \
+                        or (named and decision.customer_id not in named.values()):
+                    still.append(pick)
+                    continue
             for event in self.presence.ensure_open([decision.customer_id]):
                 effects.presence.append(event)
                 effects.merge(self._presence_alert(event))

@@ -287,3 +287,52 @@ def test_a_change_nobody_watched_names_nobody_whoever_stands_at_the_lane():
         ('ev-gone', '', 2, UNATTRIBUTED)]
     assert eng.held == [] and eng.waiting == []  # never attributed later either
     assert any('not watching' in a.message for e in effects for a in e.alerts)
+
+
+def _crash_at_the_reach(eng):
+    """alice at lane_1 until the face node dies 1.5 s before the reach; the pick is decided
+    at its deadline without a frame of its window: held."""
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    play(eng, lambda t: [face(1, 'alice', 100)], EVENT_T - 3 * S, EVENT_T - 1500 * MS)
+    take(eng)
+    held = eng.tick(EVENT_T + 1600 * MS)
+    assert [(a.outcome, a.customer_id) for a in held.actions] == [(UNATTRIBUTED, '')]
+    assert held.counters['decided_on_timeout'] == 1 and len(eng.held) == 1
+
+
+def test_a_pick_decided_without_its_frames_is_decided_when_they_come_late():
+    eng = engine()
+    _crash_at_the_reach(eng)
+    # The door cameras' face node runs on: image time passes the late attribution time ...
+    play(eng, lambda t: [], EVENT_T - 400 * MS, EVENT_T + 15 * S, camera='cam_entrance')
+    assert len(eng.tick(EVENT_T + 16 * S).actions) == 0 and len(eng.held) == 1
+    # ... before the restarted shelf face node catches up, from 2 s before it died, with new
+    # tracks; what it had already sent is stale.
+    replay = play(eng, lambda t: [face(9, 'alice', 100)], EVENT_T - 2 * S, EVENT_T + 2 * S,
+                  step=200 * MS)
+    late = actions(replay)
+    assert [(a.customer_id, a.outcome, a.quantity, a.resolves_event_id) for a in late] == [
+        ('alice', ASSIGNED, 1, 'ev-1')]
+    assert late[0].event_id == 'ev-1' + LATE_SUFFIX and late[0].stamp_ns == EVENT_T
+    counters = sum((e.counters for e in replay), start=type(replay[0].counters)())
+    assert counters['decided_with_late_frames'] == 1
+    assert counters['stale_face_frames'] == 3  # -2.0, -1.8, -1.6 s had been sent before
+    assert eng.held == []
+
+
+def test_late_frames_are_judged_as_on_time_ones_two_at_the_lane_stay_held():
+    eng = engine()
+    eng.on_door_event(True, 'bob', EVENT_T - 20 * S)
+    _crash_at_the_reach(eng)
+    replay = play(eng, lambda t: [face(8, 'alice', 90), face(9, 'bob', 120)],
+                  EVENT_T - 400 * MS, EVENT_T + 2 * S, step=200 * MS)
+    assert actions(replay) == [] and len(eng.held) == 1
+
+
+def test_a_pick_without_its_frames_is_given_up_once_its_camera_is_well_past_it():
+    eng = engine()
+    _crash_at_the_reach(eng)
+    play(eng, lambda t: [], EVENT_T - 400 * MS, EVENT_T + 10 * S, step=500 * MS)
+    assert len(eng.held) == 1 and eng.tick(EVENT_T + 11 * S).counters['held_not_resolved'] == 0
+    play(eng, lambda t: [], EVENT_T + 10_500 * MS, EVENT_T + 12 * S, step=500 * MS)
+    assert eng.tick(EVENT_T + 13 * S).counters['held_not_resolved'] == 1 and eng.held == []

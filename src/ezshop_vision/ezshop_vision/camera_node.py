@@ -1,5 +1,7 @@
 """camera_node: frames from a device, video file, stream URL or image folder ->
 cameras/<cam>/image_raw (bgr8) and camera_info; reconnects with backoff when the source fails.
+Keeps a few frames a second of its recent past and serves them on cameras/<cam>/recent_frames
+for a face node that restarted.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from ezshop_vision.camera_source import (
     fit_frame,
 )
 from ezshop_vision.image_conversion import cv2_to_imgmsg
+from ezshop_vision.recent_frames import RecentFrames, RecentFramesSettings
+from ezshop_vision.recent_frames_service import RecentFramesServer
 
 
 class CameraNode(Node):
@@ -40,6 +44,8 @@ class CameraNode(Node):
                                              ' YAML for camera_info (empty = camera_info '
                                              'without intrinsics)')
         self.settings = declare_settings(self, CameraSettings, on_change=self._on_settings)
+        self._recent = RecentFramesServer(self, self.camera_id, self.frame_id, RecentFrames(
+            declare_settings(self, RecentFramesSettings)))
         self._start_when_subscribed = self.settings.start_when_subscribed
         self._backoff = Backoff(self.settings.reconnect_initial_s,
                                 self.settings.reconnect_max_s)
@@ -106,10 +112,12 @@ class CameraNode(Node):
         self._backoff.reset()
         frame = fit_frame(frame, self.settings.width, self.settings.height)
         image = cv2_to_imgmsg(frame, 'bgr8')
-        image.header.stamp = self.get_clock().now().to_msg()
+        now = self.get_clock().now()
+        image.header.stamp = now.to_msg()
         image.header.frame_id = self.frame_id
         self._image_pub.publish(image)
         self._info_pub.publish(self._camera_info(image))
+        self._recent.recent.add(now.nanoseconds, frame)
         self.published += 1
 
     def _fail(self, reason: str) -> None:
@@ -144,6 +152,9 @@ class CameraNode(Node):
             'frames_published': self.published,
             'read_failures': self.failures,
             'reconnects': self.reconnects,
+            'recent_frames_kept': len(self._recent.recent),
+            'recent_frames_served': self._recent.frames_served,
+            'recent_frames_refused': self._recent.refused,
         }
 
     def destroy_node(self):

@@ -121,7 +121,7 @@ class DoorLogic:
     def update(self, stamp: float, faces: list[FaceSeen]) -> list[DoorDecision]:
         """Feed one frame's faces (capture time ``stamp``); returns the decisions it causes."""
         s = self.settings
-        if stamp < self._latest_stamp:
+        if stamp <= self._latest_stamp:  # stale: a restarted face node replays its past
             self.stats.out_of_order += 1
             return []
         self._latest_stamp = stamp

@@ -10,19 +10,28 @@ starves the other cameras.
 Each camera also keeps a few frames a second of its recent past with their faces
 (snapshots.FrameHistory); the ``~/get_snapshot`` service draws one as a JPEG for the review
 queue.
+
+On start (a respawn after a crash) a catch-up thread fetches what each camera kept of the last
+``catch_up_s`` (cameras/<cam>/recent_frames, page by page); the workers process those frames
+oldest first, publishing their faces with the frames' own stamps, before they go live: a reach
+or a door pass during the restart is decided from the faces it had. Consumers drop what they
+already had (faces stamped at or before their newest of that camera).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
+import cv2
 from rclpy.node import Node
 from sensor_msgs.msg import Image, RegionOfInterest
+from std_msgs.msg import Header
 
 from ezshop_msgs.msg import FaceArray, FaceDetection, Gallery
-from ezshop_msgs.srv import GetSnapshot
+from ezshop_msgs.srv import GetRecentFrames, GetSnapshot
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
@@ -34,6 +43,17 @@ from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import MatchPolicy
 from ezshop_vision.image_conversion import ImageConversionError, cv2_to_imgmsg, imgmsg_to_cv2
 from ezshop_vision.messages import gallery_from_msg
+from ezshop_vision.recent_frames import (
+    CATCH_UP_TIME_FACTOR,
+    CAUGHT_UP_FRAMES,
+    CatchUpSettings,
+)
+from ezshop_vision.recent_frames_service import (
+    RECENT_FRAMES_SERVICE,
+    PastFrame,
+    RecentFramesError,
+    fetch_page,
+)
 from ezshop_vision.snapshots import FrameHistory, SnapshotSettings, render_snapshot
 from ezshop_vision.tracker import TrackerSettings, new_id_source
 
@@ -61,6 +81,12 @@ class _Camera:
     counters: dict = field(default_factory=dict)
     history: FrameHistory | None = None
     frame_id: str = ''  # of the newest frame (the camera's optical frame)
+    last_stamp_ns: int = -1  # of the newest frame processed: older live frames are stale
+    backlog: deque = field(default_factory=deque)  # PastFrames fetched, oldest first
+    catching_up: bool = False  # live frames wait until the backlog is fetched and done
+    catch_up: str = 'live'  # in words, for diagnostics
+    caught_up: int = 0  # past frames processed
+    stale: int = 0  # live frames not newer than one processed (after a catch-up)
 
 
 @dataclass
@@ -92,6 +118,8 @@ class FaceNode(Node):
                                                   on_change=self._on_tracker)
         self._policy = declare_settings(self, MatchPolicy, on_change=self._on_policy)
         self._snapshot_settings = declare_settings(self, SnapshotSettings)
+        self._catch_up_settings = declare_settings(self, CatchUpSettings)
+        self._started_ns = self.get_clock().now().nanoseconds
         engine = self._engine_settings
 
         camera_ids = list(dict.fromkeys(c for c in camera_ids if c))
@@ -103,6 +131,7 @@ class FaceNode(Node):
         ids = new_id_source()
         self._lock = threading.Lock()
         self._names: dict[str, str] = {}
+        self._gallery_ready = threading.Event()
         self._gallery_size = 0
         self._gallery_rejected = 0
         self._cameras: dict[str, _Camera] = {}
@@ -120,6 +149,7 @@ class FaceNode(Node):
                 camera.annotated_pub = IMAGE_ANNOTATED.publisher(self, camera=camera_id)
             IMAGE_RAW.subscription(self, lambda msg, cam=camera: self._on_image(cam, msg),
                                    camera=camera_id)
+            camera.catching_up = self._catch_up_settings.catch_up_s > 0
             self._cameras[camera_id] = camera
         if not self._cameras:
             self.get_logger().error('no camera_ids given: nothing to process')
@@ -136,6 +166,14 @@ class FaceNode(Node):
             worker.thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
                                              name=f'face_node_worker_{index}')
             worker.thread.start()
+        self._recent_clients = {
+            camera_id: self.create_client(GetRecentFrames,
+                                          RECENT_FRAMES_SERVICE.format(camera=camera_id))
+            for camera_id in self._cameras} if self._catch_up_settings.catch_up_s > 0 else {}
+        self._catch_up_thread = threading.Thread(target=self._catch_up, daemon=True,
+                                                 name='face_node_catch_up')
+        if self._recent_clients:
+            self._catch_up_thread.start()
         self.get_logger().info(
             f'processing {", ".join(self._cameras)} in {len(self._workers)} worker(s): '
             f'{engine.detector_model} upsample {engine.upsample} downscale {engine.downscale}, '
@@ -182,27 +220,98 @@ class FaceNode(Node):
             self._names = dict(gallery.names)
             self._gallery_size = len(gallery)
             self._gallery_rejected += len(problems)
+        self._gallery_ready.set()
         self.get_logger().info(f'gallery: {len(gallery)} customers')
         for worker in self._workers:
             worker.wake.set()
 
-    # Worker threads: process the newest frame of each of their cameras.
+    # Catch-up thread: fetch each camera's recent past into its backlog, page by page.
+    def _catch_up(self) -> None:
+        settings = self._catch_up_settings
+        log = self.get_logger()
+        cameras = [self._cameras[c] for c in self._recent_clients]
+        for camera in cameras:
+            client = self._recent_clients[camera.camera_id]
+            if not client.wait_for_service(timeout_sec=settings.catch_up_wait_s):
+                self._go_live(camera, 'live only: the camera kept no recent frames for us '
+                              '(recent_frames not offered)')
+        if any(c.catching_up for c in cameras) and \
+                not self._gallery_ready.wait(settings.catch_up_wait_s):
+            log.warning('catching up without a gallery (none received yet): the faces of the '
+                        'frames before start stay unknown')
+        after = {c.camera_id: self._started_ns - int(settings.catch_up_s * 1e9) for c in cameras}
+        give_up = time.monotonic() + settings.catch_up_wait_s + \
+            CATCH_UP_TIME_FACTOR * settings.catch_up_s
+        fetched = {c.camera_id: 0 for c in cameras}
+        while not self._stop.is_set():
+            waiting = [c for c in cameras if c.catching_up]
+            if not waiting:
+                break
+            if time.monotonic() > give_up:
+                for camera in waiting:
+                    self._go_live(camera, 'gave up catching up: the camera publishes faster '
+                                  'than this node processed its past')
+                break
+            due = [c for c in waiting if len(c.backlog) <= 1]
+            if not due:
+                self._stop.wait(0.02)
+                continue
+            for camera in due:
+                try:
+                    page = fetch_page(self._recent_clients[camera.camera_id],
+                                      after[camera.camera_id], timeout_s=5.0)
+                except RecentFramesError as exc:
+                    self._go_live(camera, f'catch-up stopped: {exc}')
+                    continue
+                if page.undecodable:
+                    camera.rejected += page.undecodable
+                if page.frames:
+                    after[camera.camera_id] = page.frames[-1].stamp_ns
+                    fetched[camera.camera_id] += len(page.frames)
+                    with self._lock:
+                        camera.backlog.extend(page.frames)
+                    self._workers[camera.worker].wake.set()
+                if not page.more and len(page.frames) <= CAUGHT_UP_FRAMES:
+                    self._go_live(camera, f'caught up ({fetched[camera.camera_id]} past '
+                                  'frames)')
+
+    def _go_live(self, camera: _Camera, how: str) -> None:
+        with self._lock:
+            camera.catching_up = False
+            camera.catch_up = how
+        self.get_logger().info(f'{camera.camera_id}: {how}')
+        self._workers[camera.worker].wake.set()
+
+    # Worker threads: each camera's fetched past oldest first, then its newest frame.
     def _work(self, worker: _Worker) -> None:
         while not self._stop.is_set():
             if not worker.wake.wait(timeout=0.2):
                 continue
             worker.wake.clear()
             for camera in worker.cameras:
+                msg = past = None
                 with self._lock:
-                    msg, camera.pending = camera.pending, None
+                    if camera.backlog:
+                        past = camera.backlog.popleft()
+                    elif not camera.catching_up:
+                        msg, camera.pending = camera.pending, None
                     gallery, worker.gallery = worker.gallery, None
                 if gallery is not None:
                     for cam in worker.cameras:
                         cam.pipeline.set_gallery(gallery)
-                if msg is not None and not self._stop.is_set():
-                    self._process(camera, msg)
+                if self._stop.is_set():
+                    return
+                if past is not None:
+                    self._process_past(camera, past)
+                elif msg is not None:
+                    self._process_live(camera, msg)
+            if any(camera.backlog for camera in worker.cameras):
+                worker.wake.set()
 
-    def _process(self, camera: _Camera, msg: Image) -> None:
+    def _process_live(self, camera: _Camera, msg: Image) -> None:
+        if stamp_ns(msg.header.stamp) <= camera.last_stamp_ns:
+            camera.stale += 1  # the catch-up already processed a frame this new
+            return
         start = time.monotonic()
         try:
             rgb = imgmsg_to_cv2(msg, 'rgb8')
@@ -211,16 +320,31 @@ class FaceNode(Node):
             self.get_logger().warning(
                 f'{camera.camera_id}: image rejected: {exc}', throttle_duration_sec=5.0)
             return
+        self._process(camera, msg.header, msg.width, msg.height, rgb, start)
+
+    def _process_past(self, camera: _Camera, past: PastFrame) -> None:
+        if past.stamp_ns <= camera.last_stamp_ns:
+            camera.stale += 1
+            return
+        start = time.monotonic()
+        rgb = cv2.cvtColor(past.bgr, cv2.COLOR_BGR2RGB)
+        header = Header(stamp=time_from_ns(past.stamp_ns), frame_id=past.frame_id)
+        if self._process(camera, header, rgb.shape[1], rgb.shape[0], rgb, start):
+            camera.caught_up += 1
+
+    def _process(self, camera: _Camera, header: Header, width: int, height: int, rgb,
+                 start: float) -> bool:
+        """Faces of one frame, published with its header; True when published."""
         try:
-            results = camera.pipeline.process(rgb, stamp_seconds(msg.header.stamp))
+            results = camera.pipeline.process(rgb, stamp_seconds(header.stamp))
         except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the node
             camera.errors += 1
             self.get_logger().error(f'{camera.camera_id}: processing failed: {exc!r}',
                                     throttle_duration_sec=5.0)
-            return
-        out = FaceArray(header=msg.header, camera_id=camera.camera_id)
+            return False
+        out = FaceArray(header=header, camera_id=camera.camera_id)
         for face in results:
-            box = face.box.clipped(msg.width, msg.height)
+            box = face.box.clipped(width, height)
             out.faces.append(FaceDetection(
                 track_id=face.track_id, customer_id=face.customer_id,
                 match_distance=float(face.distance), confidence=float(face.confidence),
@@ -231,18 +355,20 @@ class FaceNode(Node):
         except Exception:  # noqa: BLE001 - the context may close under the worker at shutdown
             if self.context.ok():
                 raise
-            return
+            return False
         if camera.annotated_pub is not None and camera.annotated_pub.get_subscription_count():
             bgr = rgb[:, :, ::-1]
             with self._lock:
                 names = dict(self._names)
             camera.annotated_pub.publish(cv2_to_imgmsg(annotate(bgr, results, names), 'bgr8',
-                                                       header=msg.header))
-        camera.history.add(stamp_ns(msg.header.stamp), rgb, results)
-        camera.frame_id = msg.header.frame_id
+                                                       header=header))
+        camera.history.add(stamp_ns(header.stamp), rgb, results)
+        camera.frame_id = header.frame_id
+        camera.last_stamp_ns = stamp_ns(header.stamp)
         camera.processed += 1
         camera.last_frame_wall = time.monotonic()
         camera.processing_s += camera.last_frame_wall - start
+        return True
 
     # Executor thread: a review snapshot (rare; the JPEG is made only now).
     def _on_get_snapshot(self, request: GetSnapshot.Request, response: GetSnapshot.Response):
@@ -302,6 +428,9 @@ class FaceNode(Node):
             'snapshots_served': self._snapshots_served,
             'snapshots_refused': self._snapshots_refused,
             'gallery_entries_rejected': self._gallery_rejected,
+            'catch_up': camera.catch_up if not camera.catching_up else 'catching up',
+            'frames_caught_up': camera.caught_up,
+            'frames_stale': camera.stale,
         })
 
     def destroy_node(self):
@@ -310,9 +439,9 @@ class FaceNode(Node):
         self._stop.set()
         for worker in self._workers:
             worker.wake.set()
-        for worker in self._workers:
-            if worker.thread is not None and worker.thread.is_alive():
-                worker.thread.join(timeout=5.0)
+        for thread in [w.thread for w in self._workers] + [self._catch_up_thread]:
+            if thread is not None and thread.is_alive():
+                thread.join(timeout=5.0)
         return super().destroy_node()
 
 

@@ -5,8 +5,6 @@ second; one is drawn and JPEG-encoded only when asked for. Plain Python, no rclp
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from dataclasses import dataclass
 
 import cv2
@@ -14,6 +12,7 @@ import numpy as np
 
 from ezshop_common.settings import setting
 from ezshop_vision.annotate import annotate
+from ezshop_vision.timed_ring import TimedRing
 
 #: Colour of the outlined region (BGR): the lane's reach zone.
 HIGHLIGHT_COLOUR = (255, 80, 200)
@@ -47,36 +46,20 @@ class FrameHistory:
 
     def __init__(self, settings: SnapshotSettings):
         self.settings = settings
-        self._frames: deque[KeptFrame] = deque()
-        self._lock = threading.Lock()
+        self._ring: TimedRing[KeptFrame] = TimedRing(
+            int(settings.snapshot_history_s * 1e9), int(settings.snapshot_interval_s * 1e9))
 
     def add(self, stamp_ns: int, rgb: np.ndarray, faces) -> bool:
         """Keep this frame if the last kept one is old enough; drop what is past history."""
-        history_ns = int(self.settings.snapshot_history_s * 1e9)
-        if history_ns <= 0:
-            return False
-        with self._lock:
-            if self._frames and \
-                    stamp_ns - self._frames[-1].stamp_ns < self.settings.snapshot_interval_s * 1e9:
-                if stamp_ns >= self._frames[-1].stamp_ns:
-                    return False
-                self._frames.clear()  # time went back (a replayed bag, a restarted sim)
-            self._frames.append(KeptFrame(stamp_ns, rgb, tuple(faces)))
-            while self._frames and self._frames[0].stamp_ns < stamp_ns - history_ns:
-                self._frames.popleft()
-        return True
+        return self._ring.add(stamp_ns, KeptFrame(stamp_ns, rgb, tuple(faces)))
 
     def nearest(self, stamp_ns: int) -> KeptFrame | None:
         """The kept frame nearest stamp_ns, within snapshot_max_offset_s, or None."""
-        with self._lock:
-            best = min(self._frames, key=lambda f: abs(f.stamp_ns - stamp_ns), default=None)
-        max_offset_ns = self.settings.snapshot_max_offset_s * 1e9
-        if best is None or abs(best.stamp_ns - stamp_ns) > max_offset_ns:
-            return None
-        return best
+        kept = self._ring.nearest(stamp_ns, int(self.settings.snapshot_max_offset_s * 1e9))
+        return None if kept is None else kept[1]
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self._ring)
 
 
 def render_snapshot(frame: KeptFrame, names: dict[str, str],
