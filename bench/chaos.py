@@ -33,7 +33,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -50,6 +49,7 @@ from ezshop_sim.scenario import SensorDead, load_scenario, scenario_to_dict
 from ezshop_sim.world import PUT_BACK, TAKE, build_world
 from ezshop_testing.env import claim_domain_for_this_process
 from ezshop_testing.processes import launch_node_pids
+from ezshop_testing.workdirs import add_keep_databases_option, bench_workdir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'bench' / 'results'
@@ -433,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--out', default=str(RESULTS))
     parser.add_argument('--report', default='', help='only write the report again from this '
                         'chaos.json (e.g. after changing the report)')
+    add_keep_databases_option(parser)
     args = parser.parse_args(argv)
     if args.report:
         earlier = json.loads(Path(args.report).read_text())
@@ -441,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     faces_dir = args.faces_dir or str(faces_root())
     identities = list_identities(identities_dir(faces_dir, 'dev'))
     store = load_store(default_store_file())
-    work = Path(tempfile.mkdtemp(prefix='ezshop-chaos-'))
+    work = bench_workdir('ezshop-chaos-', args.keep_databases)
     plans = plan_scenarios(args.scenarios, args.seed, store, identities, work)
     if args.only:
         wanted = set(args.only.split(','))

@@ -1,15 +1,18 @@
 """Malformed input: 10,000 bad messages per input topic; no node crashes, each one is counted.
 
-Starts the store graph (store.launch.xml without cameras, lane sensors and the console, the
-greeter silent, no respawn) on a fresh SQLite database, waits until every node publishes
-/diagnostics, then floods each input topic of the graph in turn with `--count` messages that
-are type-correct but wrong (NaN / negative / impossible lane readings, images whose fields do
-not add up, faces with empty boxes, quantities of 2^31-1, ids over 64 characters, NaN
-confidences, a gallery entry of the wrong length, stamps an hour ahead), `--rate` per second.
-After each flood it waits until every node reading that topic has counted the flood in its
-/diagnostics (or its counter stops moving) and records what it counted, its diagnostics level
-and whether every node process is still alive. Camera images are read best effort, newest
-frame only: there the node must count every frame it received and did not skip. At the end
+Starts the store graph (store.launch.xml without cameras and lane sensors, the console on a
+free port, the greeter silent, no respawn) on a fresh SQLite database, waits until every node
+publishes /diagnostics, then floods each input topic of the graph in turn with `--count`
+messages that are type-correct but wrong (NaN / negative / impossible lane readings, images
+whose fields do not add up, faces with empty boxes, quantities of 2^31-1, ids over 64
+characters, NaN confidences, revisions of a gallery that does not exist, stamps an hour
+ahead), `--rate` per second. After each flood it waits until every node reading that topic has
+counted the flood in its /diagnostics (or its counter stops moving) and records what it
+counted, its diagnostics level and whether every node process is still alive. A gallery
+revision cannot be counted (no revision is wrong to its readers: any one they do not hold
+sends them to the store's get_gallery): there the check is that each reader still holds the
+store's gallery after the flood. Camera images are read best effort, newest frame only:
+there the node must count every frame it received and did not skip. At the end
 one shopper goes through the graph for real (a camera image processed, an entrance pass, a
 take seen by the lane sensor and the shelf camera, an exit pass, the receipt, the greeter's
 words) to show the floods changed nothing. Writes bench/results/malformed.json and .md.
@@ -28,7 +31,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -50,16 +52,17 @@ from ezshop_msgs.msg import (
     CustomerEvent,
     FaceArray,
     FaceDetection,
-    Gallery,
-    GalleryCustomer,
+    GalleryRevision,
     Receipt,
     ShelfEvent,
 )
 from ezshop_msgs.srv import RegisterCustomer
 from ezshop_ros import topics
+from ezshop_ros.gallery import GalleryClient
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_testing.env import claim_domain_for_this_process, ros_env
 from ezshop_testing.processes import launch_node_pids
+from ezshop_testing.workdirs import add_keep_databases_option, bench_workdir
 from ezshop_vision.face_engine import EMBEDDING_DIM, EMBEDDING_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +76,11 @@ QUIET_UPDATES = 3
 #: Lines of the launch log that mean a node process went wrong.
 LOG_PROBLEMS = ('process has died', 'Traceback (most recent call last)')
 FAKE_CUSTOMER = 'malformed_bench_nobody'
+STORE_STATUS = 'store_node: store'
+#: A reader's /diagnostics values that say which gallery it holds (how many, never who).
+GALLERY_VALUES = ('gallery_customers', 'gallery_revision')
+#: The verdict of a gallery reader that holds the store's gallery after the flood.
+GALLERY_RIGHT = 'gallery right'
 
 
 # -- what is flooded, and who must count it -----------------------------------------------------
@@ -90,9 +98,12 @@ class Reader:
     #: Best effort / newest frame only: it must count what it received and did not skip.
     newest_only: bool = False
     skipped: str = ''
-    #: Reads keep-last 1 (a state such as the gallery): an unread message is replaced by the
-    #: next, so fewer than sent may reach it (the flood waits for each one's acknowledgement).
+    #: Reads keep-last 1 (a state): an unread message is replaced by the next, so fewer than
+    #: sent may reach it (the flood waits for each one's acknowledgement).
     keep_last_one: bool = False
+    #: Holds the store's gallery (GalleryClient): not counted, checked after the flood that
+    #: its GALLERY_VALUES equal store_node's.
+    gallery: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,8 @@ class Flood:
     #: Publish the next message only once every reader acknowledged the previous one (a
     #: keep-last 1 writer would otherwise replace a sample not yet delivered).
     acked: bool = False
+    #: Run before the flood (e.g. enrol a customer, so that the gallery is worth keeping).
+    prepare: Callable[[BenchNode], None] | None = None
 
     @property
     def topic_name(self) -> str:
@@ -247,11 +260,10 @@ def _event_floods(store) -> list[Flood]:
         msg.header.stamp = time_from_ns(now_ns + HOUR_NS)
         return msg
 
-    def gallery(i, now_ns):
-        msg = Gallery(customers=[GalleryCustomer(
-            customer_id=f'{FAKE_CUSTOMER}_{i}', name='Nobody', embedding_dim=EMBEDDING_DIM,
-            model=EMBEDDING_MODEL, embeddings=[0.1] * (EMBEDDING_DIM - 1))])
-        msg.header.stamp = time_from_ns(now_ns)
+    def gallery_revision(i, now_ns):
+        msg = GalleryRevision(gallery_id='g' * 100, revision=2 ** 64 - 1 - i,
+                              customers=2 ** 32 - 1)
+        msg.header.stamp = time_from_ns(now_ns + HOUR_NS)
         return msg
 
     def receipt(i, now_ns):
@@ -286,12 +298,15 @@ def _event_floods(store) -> list[Flood]:
                    ('received_cart_actions',)),)),
         Flood(topics.CARTS, (), 'open cart stamped an hour ahead', cart, (
             Reader('fusion_node', fusion, ('future_stamps_refused',)),)),
-        Flood(topics.GALLERY, (), f'embedding of {EMBEDDING_DIM - 1} values for '
-              f'embedding_dim {EMBEDDING_DIM}', gallery, (
-                  # (The greeter reads only the names, which are fine here.)
-                  Reader('face_node', face_status, ('gallery_entries_rejected',),
-                         keep_last_one=True),),
-              acked=True),
+        Flood(topics.GALLERY_REVISION, (), 'revision 2^64-1 of an unknown gallery (100-character '
+              'id) with 2^32-1 customers, stamped an hour ahead', gallery_revision, (
+                  # Nothing to count: every reader fetches the store's gallery instead.
+                  Reader('face_node', face_status, (), keep_last_one=True, gallery=True),
+                  Reader('web_node', 'web_node: console', (), ('gallery_fetches',),
+                         keep_last_one=True, gallery=True),
+                  Reader('greeter_node', greeter, (), ('gallery_fetches',), keep_last_one=True,
+                         gallery=True)),
+              acked=True, prepare=enrol_regular),
         Flood(topics.RECEIPTS, (), 'receipt stamped an hour ahead', receipt, (
             Reader('greeter_node', greeter, ('future_stamps_refused',), ('goodbyes',)),)),
     ]
@@ -402,7 +417,8 @@ class StoreGraph:
         self.pids: dict[str, list[int]] = {}
         self.command = [
             'ros2', 'launch', 'ezshop_bringup', 'store.launch.xml', 'with_cameras:=false',
-            'with_lane_sensors:=false', 'with_web:=false', 'with_greeter:=true',
+            'with_lane_sensors:=false', 'with_web:=true', 'web_port:=0',
+            f'staff_accounts:={work / "staff_accounts.json"}', 'with_greeter:=true',
             'speak_greetings:=false', 'respawn:=false', 'record:=false', "lane_counts_file:=''",
             f'database_url:=sqlite:///{work / "store.db"}',
             # No absent checkout while the bench runs: fusion's own ABSENT events would land
@@ -493,11 +509,56 @@ def publish(publisher, msg) -> int:
     raise RuntimeError(f'{publisher.topic_name}: publishing blocked for good')
 
 
+def register_customer(node, name: str, seed: int, timeout_s: float) -> tuple[str, str]:
+    """RegisterCustomer with random embeddings no face comes near: (customer id, '') or
+    ('', why not)."""
+    client = node.create_client(RegisterCustomer, 'register_customer')
+    if not client.wait_for_service(timeout_sec=10.0):
+        return '', 'service not available'
+    embeddings = np.random.default_rng(seed).normal(size=EMBEDDING_DIM).astype(np.float32)
+    future = client.call_async(RegisterCustomer.Request(
+        name=name, embeddings=embeddings.tolist(), dim=EMBEDDING_DIM, model=EMBEDDING_MODEL))
+    wait_until(future.done, timeout_s)
+    response = future.result() if future.done() else None
+    if response is None or not response.success:
+        return '', 'no answer' if response is None else response.message
+    return response.customer_id, ''
+
+
+def enrol_regular(bench: BenchNode) -> None:
+    """One customer in the gallery before its revisions are flooded: a reader that lost the
+    store's gallery would show it."""
+    customer_id, problem = register_customer(bench.node, 'Bench Regular', 2027, 20.0)
+    print(f'  enrolled {customer_id} before the flood' if customer_id
+          else f'  could not enrol a customer before the flood: {problem}', flush=True)
+
+
+def gallery_held(diagnostics: Diagnostics, reader: Reader) -> dict:
+    """Which gallery a reader holds and store_node serves (GALLERY_VALUES of each; a reader
+    that does not report the revision is compared by its customers), and whether they agree."""
+    _, values, _ = diagnostics.status(reader.status)
+    _, store, _ = diagnostics.status(STORE_STATUS)
+    held = {key: values[key] for key in GALLERY_VALUES if key in values}
+    served = {key: store.get(key) for key in GALLERY_VALUES}
+    return {'held': held, 'store': served,
+            'right': 'gallery_customers' in held
+            and all(value == served[key] for key, value in held.items())}
+
+
 # -- one flood ---------------------------------------------------------------------------------
 def run_flood(bench: BenchNode, graph: StoreGraph, flood: Flood, count: int, rate: float,
               settle_timeout_s: float) -> list[dict]:
     """Publish the flood, wait until its readers have counted it, one row per reader."""
     diagnostics = bench.diagnostics
+    holders = [reader for reader in flood.readers if reader.gallery]
+
+    def galleries_right() -> bool:
+        return all(gallery_held(diagnostics, reader)['right'] for reader in holders)
+    if flood.prepare is not None:
+        flood.prepare(bench)
+    if holders:
+        wait_until(galleries_right, 20.0)
+        gallery_before = {reader: gallery_held(diagnostics, reader) for reader in holders}
     publisher = flood.topic.publisher(bench.node, **dict(flood.fields))
     try:
         matched = wait_until(lambda: publisher.get_subscription_count() >= len(flood.readers),
@@ -523,6 +584,8 @@ def run_flood(bench: BenchNode, graph: StoreGraph, flood: Flood, count: int, rat
                 publisher.wait_for_all_acked(Duration(seconds=1.0))
         publish_s = time.perf_counter() - start
         after = settle(diagnostics, flood.readers, before, count, settle_timeout_s)
+        if holders:  # the last fetch may still be under way
+            wait_until(galleries_right, 20.0)
         settle_s = time.perf_counter() - start - publish_s
     finally:
         bench.node.destroy_publisher(publisher)
@@ -534,13 +597,18 @@ def run_flood(bench: BenchNode, graph: StoreGraph, flood: Flood, count: int, rat
         received = after[reader].received - before[reader].received
         skipped = after[reader].skipped - before[reader].skipped
         expected = received - skipped if reader.newest_only else count
+        gallery = None
+        if reader.gallery:
+            gallery = {'before': gallery_before[reader], 'after': gallery_held(diagnostics,
+                                                                             reader)}
         rows.append({
             'topic': flood.topic_name, 'node': reader.node, 'malformation': flood.kind,
             'sent': count, 'received': received if reader.received else None,
             'skipped': skipped if reader.skipped else None, 'expected': expected,
             'counted': counted, 'counters': list(reader.counted),
-            'verdict': verdict(reader, counted, expected),
-            'keep_last_one': reader.keep_last_one,
+            'verdict': verdict(reader, counted, expected,
+                               gallery['after']['right'] if gallery else None),
+            'keep_last_one': reader.keep_last_one, 'gallery': gallery,
             'level_before': LEVELS[level_before[reader]],
             'level_during': LEVELS[diagnostics.highest_since_mark(reader.status)],
             'level_after': LEVELS[diagnostics.status(reader.status)[0]],
@@ -572,7 +640,10 @@ def settle(diagnostics: Diagnostics, readers, before: dict, count: int,
         time.sleep(0.1)
 
 
-def verdict(reader: Reader, counted: int, expected: int) -> str:
+def verdict(reader: Reader, counted: int, expected: int,
+            gallery_right: bool | None = None) -> str:
+    if reader.gallery:
+        return GALLERY_RIGHT if gallery_right else 'GALLERY WRONG after the flood'
     if not reader.counted:
         return 'NOT COUNTED (no counter)'
     if counted == expected:
@@ -591,13 +662,13 @@ def verdict(reader: Reader, counted: int, expected: int) -> str:
 class Recorder:
     """Messages of some topics, kept for the final check."""
 
-    def __init__(self, node, subscriptions: dict):
+    def __init__(self, node, subscriptions: dict, more: tuple[str, ...] = ()):
         self.lock = threading.Lock()
-        self.got: dict[str, list] = {key: [] for key in subscriptions}
+        self.got: dict[str, list] = {key: [] for key in (*subscriptions, *more)}
         for key, (topic, fields) in subscriptions.items():
-            topic.subscription(node, lambda msg, key=key: self._keep(key, msg), **fields)
+            topic.subscription(node, lambda msg, key=key: self.keep(key, msg), **fields)
 
-    def _keep(self, key: str, msg) -> None:
+    def keep(self, key: str, msg) -> None:
         with self.lock:
             self.got[key].append(msg)
 
@@ -626,13 +697,15 @@ class ShopperCheck:
             self.shelf_camera)
         self.recorder = Recorder(self.node, {
             'image_faces': (topics.FACES, {'camera': self.image_camera.camera_id}),
-            'gallery': (topics.GALLERY, {}),
             'customer_events': (topics.CUSTOMER_EVENTS, {}),
             'carts': (topics.CARTS, {}),
             'shelf_events': (topics.SHELF_EVENTS, {}),
             'cart_actions': (topics.CART_ACTIONS, {}),
             'receipts': (topics.RECEIPTS, {}),
-            'announcements': (topics.ANNOUNCEMENTS, {})})
+            'announcements': (topics.ANNOUNCEMENTS, {})}, more=('gallery',))
+        # The store's gallery as the greeter reads it: ids and names, each revision whole.
+        GalleryClient(self.node, lambda customers: self.recorder.keep('gallery', customers),
+                      with_embeddings=False)
         self.faces = {camera: topics.FACES.publisher(self.node, camera=camera) for camera in (
             self.entrance.camera_id, self.exit.camera_id, self.shelf_camera.camera_id)}
         self.reading = topics.lane_reading(self.lane).publisher(
@@ -698,21 +771,12 @@ class ShopperCheck:
     def register(self) -> bool:
 
 
-        client = self.node.create_client(RegisterCustomer, 'register_customer')
-        if not client.wait_for_service(timeout_sec=10.0):
-            return self.step('register_customer', False, 'service not available')
-        embeddings = np.random.default_rng(2026).normal(size=EMBEDDING_DIM).astype(np.float32)
-        future = client.call_async(RegisterCustomer.Request(
-            name='Bench Shopper', embeddings=embeddings.tolist(), dim=EMBEDDING_DIM,
-            model=EMBEDDING_MODEL))
-        wait_until(future.done, self.timeout_s)
-        response = future.result() if future.done() else None
-        if response is None or not response.success:
-            return self.step('register_customer', False,
-                             'no answer' if response is None else response.message)
-        self.customer_id = response.customer_id
-        listed = self.wait_for('gallery', lambda g: any(
-            c.customer_id == self.customer_id for c in g.customers))
+        self.customer_id, problem = register_customer(self.node, 'Bench Shopper', 2026,
+                                                      self.timeout_s)
+        if not self.customer_id:
+            return self.step('register_customer', False, problem)
+        listed = self.wait_for('gallery', lambda customers: any(
+            c.customer_id == self.customer_id for c in customers))
         return self.step('register_customer', bool(listed),
                          f'{self.customer_id}, in the gallery: {bool(listed)}')
 
@@ -830,7 +894,7 @@ class ShopperCheck:
 # -- the report --------------------------------------------------------------------------------
 def summarize(rows: list[dict], steps: list[dict], dead: list[str],
               shutdown_problems: list[str]) -> dict:
-    not_counted = [r for r in rows if r['verdict'] != 'counted']
+    not_counted = [r for r in rows if r['verdict'] not in ('counted', GALLERY_RIGHT)]
     crashed = sorted({node for r in rows for node in r['dead_nodes']} | set(dead))
     graph_ok = bool(steps) and all(step['ok'] for step in steps)
     return {
@@ -850,6 +914,12 @@ def _first_of_flood(rows: list[dict], row: dict) -> dict:
 
 
 def _counted_cell(row: dict) -> str:
+    if row.get('gallery'):
+        held = row['gallery']['after']['held']
+        revision = f", revision {held['gallery_revision']}" if 'gallery_revision' in held else ''
+        fetches = f", {row['received']} fetches" if row['received'] is not None else ''
+        return (f"not countable; holds a gallery of {held.get('gallery_customers', '?')} "
+                f'customers{revision}{fetches}')
     if row['skipped'] is not None:
         return (f"{row['counted']} of {row['expected']} processed ({row['received']} received, "
                 f"{row['skipped']} skipped)")
@@ -863,9 +933,9 @@ def markdown(summary: dict, rows: list[dict], steps: list[dict], meta: dict) -> 
     lines = [
         f"# Malformed input: no node crashes, each bad message is counted ({meta['date']})", '',
         f"{meta['count']} malformed messages per input topic at {meta['rate']:g}/s into "
-        'store.launch.xml (no cameras, lane sensors or console; greeter silent; no respawn), '
-        f"{meta['cores']} cores, {meta['wall_s'] / 60:.1f} min. Counted = the reading node's "
-        '/diagnostics counter of that refusal, before and after the flood.', '',
+        'store.launch.xml (no cameras or lane sensors, console on a free port, greeter silent, '
+        f"no respawn), {meta['cores']} cores, {meta['wall_s'] / 60:.1f} min. Counted = the "
+        "reading node's /diagnostics counter of that refusal, before and after the flood.", '',
         f"Claim \"{meta['count']:,} malformed messages per input topic: no node crashes, each "
         f"one is counted\": **{'holds' if summary['claim_holds'] else 'does NOT hold'}** "
         f"({summary['rows_counted']}/{summary['rows']} node x topic counted, crashed: "
@@ -876,7 +946,8 @@ def markdown(summary: dict, rows: list[dict], steps: list[dict], meta: dict) -> 
     for r in rows:
         level = r['level_during'] if r['level_during'] == r['level_after'] \
             else f"{r['level_during']} -> {r['level_after']}"
-        flag = '' if r['verdict'] == 'counted' else f" **{r['verdict']}**"
+        flag = '' if r['verdict'] == 'counted' else \
+            f" ({r['verdict']})" if r['verdict'] == GALLERY_RIGHT else f" **{r['verdict']}**"
         lines.append(f"| {r['topic']} | {r['node']} | {r['malformation']} | {r['sent']} | "
                      f"{_counted_cell(r)}{flag} | {level} | "
                      f"{'no' if r['node_alive'] else '**YES**'} |")
@@ -884,8 +955,14 @@ def markdown(summary: dict, rows: list[dict], steps: list[dict], meta: dict) -> 
               '(-> after it); the lanes are ERROR before any flood too (no lane sensor runs, '
               'so every lane is unmonitored). image_raw is read best effort, newest frame only '
               '(by design): there every frame the node received and did not skip must be '
-              'counted. The gallery is read keep-last 1 (newest wins): each malformed gallery '
-              'went out once the previous one was acknowledged by every reader.', '',
+              'counted. gallery_revision cannot be counted: it carries no customer data, and '
+              'any revision a reader does not hold, however odd, only sends it to the store\'s '
+              'get_gallery (one fetch at a time, however many come), so no revision is wrong '
+              'to it. There the check is that each reader still holds the store\'s gallery '
+              'after the flood (its gallery_customers, and gallery_revision where it reports '
+              'one, equal store_node\'s; a customer was enrolled just before). It is read '
+              'keep-last 1 (newest wins): each revision went out once the previous one was '
+              'acknowledged by every reader.', '',
               'The graph after the floods (one shopper through the real nodes):', '']
     lines += [f"- {'ok' if s['ok'] else '**FAILED**'}: {s['step']} ({s['detail']})"
               for s in steps] or ['- not run']
@@ -901,7 +978,7 @@ def markdown(summary: dict, rows: list[dict], steps: list[dict], meta: dict) -> 
 def graph_nodes(store) -> list[str]:
     """The launch names of the nodes store.launch.xml starts here."""
     return ['shelf_monitor', 'face_node', *(f'door_{door.door_id}' for door in store.doors),
-            'fusion_node', 'store_node', 'greeter_node']
+            'fusion_node', 'store_node', 'web_node', 'greeter_node']
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -917,6 +994,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--startup-timeout', type=float, default=180.0,
                         help="s to wait for every node's first /diagnostics (180)")
     parser.add_argument('--out', default=str(RESULTS))
+    add_keep_databases_option(parser)
     args = parser.parse_args(argv)
 
     store = load_store(default_store_file())
@@ -925,7 +1003,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = [part.strip() for part in args.only.split(',') if part.strip()]
         floods = [f for f in floods if any(part in f.topic_name for part in wanted)]
     nodes = graph_nodes(store)
-    work = Path(tempfile.mkdtemp(prefix='ezshop-malformed-'))
+    work = bench_workdir('ezshop-malformed-', args.keep_databases)
     domain_id = claim_domain_for_this_process()
     print(f'{len(floods)} floods of {args.count} at {args.rate:g}/s; launch log and database '
           f'in {work}; ROS_DOMAIN_ID={domain_id}', flush=True)

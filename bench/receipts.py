@@ -23,7 +23,6 @@ import resource
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from ezshop_sim.photos import identities_dir, list_identities
 from ezshop_sim.referee import percentile
 from ezshop_sim.scenario import load_scenario, scenario_names, scenario_to_dict
 from ezshop_testing.env import claim_domain_for_this_process
+from ezshop_testing.workdirs import add_keep_databases_option, bench_workdir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'bench' / 'results'
@@ -345,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                         help='also record each scenario (every topic but images) into an MCAP '
                         'bag in this folder, for bench/fusion_replay.py')
     parser.add_argument('--out', default=str(RESULTS))
+    add_keep_databases_option(parser)
     args = parser.parse_args(argv)
     record = Path(args.record).resolve() if args.record else None
     if record is not None:
@@ -353,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     faces_dir = args.faces_dir or str(faces_root())
     identities = list_identities(identities_dir(faces_dir, args.faces_subdir or None))
     store = load_store(default_store_file())
-    work = Path(tempfile.mkdtemp(prefix='ezshop-bench-'))
+    work = bench_workdir('ezshop-bench-', args.keep_databases)
     scenarios = scenarios_to_run(args, store, identities, work)
 
     domain_id = claim_domain_for_this_process()

@@ -133,11 +133,12 @@ def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_f
     from rclpy.node import Node
 
     from ezshop_common.boxes import Box
+    from ezshop_ros.gallery import GalleryServer
     from ezshop_ros.stamps import NS_PER_S, stamp_ns
-    from ezshop_ros.topics import DIAGNOSTICS, FACES, GALLERY, IMAGE_RAW
+    from ezshop_ros.topics import DIAGNOSTICS, FACES, IMAGE_RAW
     from ezshop_testing.processes import ChildProcess
     from ezshop_vision.image_conversion import cv2_to_imgmsg
-    from ezshop_vision.messages import gallery_to_msg
+    from ezshop_vision.messages import gallery_entries
 
     exe = ROOT / 'install' / 'ezshop_vision' / 'lib' / 'ezshop_vision' / 'face_node'
     cmd = [str(exe), '--ros-args', '--params-file', str(config_dir() / 'vision.yaml'),
@@ -151,8 +152,8 @@ def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_f
     FACES.subscription(node, arrays.append, camera=CAM)
     DIAGNOSTICS.subscription(node, diags.append)
     image_pub = IMAGE_RAW.publisher(node, camera=CAM)
-    gallery_pub = GALLERY.publisher(node)
-    gallery_pub.publish(gallery_to_msg(gallery))
+    entries = gallery_entries(gallery)
+    GalleryServer(node, lambda: entries)  # the store's side
     child = ChildProcess(cmd)
     rows, skipped = [], {}
     try:

@@ -24,7 +24,6 @@ import platform
 import re
 import secrets
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -43,6 +42,7 @@ from ezshop_ros.stamps import time_from_ns
 from ezshop_ros.topics import CART_ACTIONS, CARTS, CUSTOMER_EVENTS, RECEIPTS
 from ezshop_testing.env import claim_domain_for_this_process, ros_env
 from ezshop_testing.processes import ChildProcess
+from ezshop_testing.workdirs import add_keep_databases_option, bench_workdir
 from ezshop_web.staff_accounts import StaffAccounts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,13 +265,14 @@ def main() -> int:
     parser.add_argument('--rounds', type=int, default=4)
     parser.add_argument('--rate', type=float, default=10.0, help='picks per second')
     parser.add_argument('--no-write', action='store_true')
+    add_keep_databases_option(parser)
     args = parser.parse_args()
     for executable in (STORE_NODE, WEB_NODE):
         if not executable.exists():
             print(f'{executable} missing: run make setup', file=sys.stderr)
             return 2
     domain_id = claim_domain_for_this_process()
-    work = Path(tempfile.mkdtemp(prefix='ezshop-web-bench-'))
+    work = bench_workdir('ezshop-web-bench-', args.keep_databases)
     password = secrets.token_urlsafe(16)
     StaffAccounts(work / 'staff.json').set_password('bench', password)
     env = ros_env(domain_id)

@@ -23,6 +23,7 @@ WORKSPACE = {p.name for p in PACKAGE_DIRS}
 ROSDEP_KEY = {
     'alembic': 'python3-alembic',
     'cv2': 'python3-opencv',
+    'cryptography': 'python3-cryptography',
     'dlib': 'python3-dlib-pip',
     'face_recognition': 'python-face-recognition-pip',
     'fastapi': 'python3-fastapi',

@@ -35,13 +35,19 @@ def read_bag(path: Path) -> tuple[dict, list]:
             store.register(get_types_from_msg(connection.msgdef.data, connection.msgtype))
             assert store.hash_rihs01(connection.msgtype) == connection.digest, connection.topic
         counts = {c.topic: c.msgcount for c in bag.connections}
+        # Receipts name nobody (names stay off the bus): the gallery the recorder fetched does.
+        names = {}
+        galleries = [c for c in bag.connections if c.topic == '/gallery']
+        for connection, _, raw in bag.messages(connections=galleries):
+            names.update((c.customer_id, c.name)
+                         for c in store.deserialize_cdr(raw, connection.msgtype).customers)
         receipts = {}
         wanted = [c for c in bag.connections if c.topic == '/receipts']
         for connection, _, raw in bag.messages(connections=wanted):
             msg = store.deserialize_cdr(raw, connection.msgtype)
             if msg.visit_id not in receipts or msg.revision >= receipts[msg.visit_id][0]:
                 receipts[msg.visit_id] = (msg.revision, (
-                    msg.customer_name,
+                    names.get(msg.customer_id, msg.customer_id),
                     tuple(sorted((line.item_id, line.quantity) for line in msg.lines)),
                     msg.total_cents))
     return counts, sorted(r for _, r in receipts.values())

@@ -1,8 +1,10 @@
-"""ezshop: the store's command line: record, replay, info.
+"""ezshop: the store's command line: record, replay, info, customer.
 
   ezshop record -o /tmp/visit [--image-rate 10] [--topics /diagnostics] [--use-sim-time]
   ezshop replay /tmp/visit [--rate 1] [--results replay.json] [--fail-on-difference]
   ezshop info /tmp/visit
+  ezshop customer export <customer_id>      everything the store holds about them (JSON)
+  ezshop customer forget <customer_id>      delete their name and face data
 
 Anything after `--ros-args` goes to ROS (remappings, namespace, parameters). record and
 replay are the ezshop_bag nodes (`ros2 run ezshop_bag record|replay`); options here become
@@ -15,6 +17,8 @@ import argparse
 import sys
 
 from ezshop_bag.rosbag2 import BagError, BagReader
+from ezshop_ros import security_cli
+from ezshop_store import customer_cli
 
 RATE_HELP = 'bag seconds per wall-clock second (default: %(default)s)'
 
@@ -62,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser('info', help='what a bag holds')
     info.add_argument('bag', help='bag folder or .mcap file')
+    customer_cli.add_commands(commands)
+    security_cli.add_commands(commands)
     return parser
 
 
@@ -104,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print('\n'.join(info_lines(reader)))
         return 0
+    if args.command == 'customer':
+        return customer_cli.run(args, ros_args)
+    if args.command == 'security':
+        return security_cli.run(args, ros_args)
     rclpy_args = ['ezshop'] + ros_args
     if args.command == 'record':
         from ezshop_bag.record_node import main as record_main

@@ -7,8 +7,11 @@ Topics are found as they appear (like `ros2 bag record`): every topic of the sto
 (ezshop_bag.selection.RECORDED_PATTERNS, relative to this node's namespace) with a publisher
 is subscribed, once another node consumes it (or after `alone_after_s`), with its publishers'
 QoS and recorded as serialized bytes (never deserialized); camera images at most
-`image_rate_hz` per camera. The bag is closed cleanly on the first stop signal (a second one,
-as `ros2 launch` sends, is ignored).
+`image_rate_hz` per camera. The store's gallery is not on a topic: the recorder fetches it
+from the store's get_gallery (with the embeddings) whenever gallery_revision changes and
+writes each whole gallery as an ezshop_msgs/msg/Gallery on `<namespace>/gallery`, so that
+`ezshop replay` can enrol the bag's customers. The bag is closed cleanly on the first stop
+signal (a second one, as `ros2 launch` sends, is ignored).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from rclpy.qos import (
     QoSProfile,
     ReliabilityPolicy,
 )
+from rclpy.serialization import serialize_message
 from rosidl_runtime_py.utilities import get_message
 
 from ezshop_bag.bag_settings import RecordSettings
@@ -43,7 +47,9 @@ from ezshop_bag.rosbag2 import (
     message_definition,
     type_description_hash,
 )
-from ezshop_bag.selection import Throttle, TopicSelector, join_now, record_qos
+from ezshop_bag.selection import Throttle, TopicSelector, join_now, matches, record_qos
+from ezshop_msgs.msg import Gallery
+from ezshop_ros.gallery import GalleryClient
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node, spin
 
@@ -51,6 +57,12 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_ARGS = 2
 VERSION = '0.1.0'
+#: The store's gallery in a bag (replay_node.recorded_galleries, bench/fusion_replay.py).
+GALLERY_TOPIC = 'gallery'
+GALLERY_TYPE = 'ezshop_msgs/msg/Gallery'
+#: As the store used to publish it: latched, newest only (replay publishes it so, if asked).
+GALLERY_QOS = Qos(history='keep_last', depth=1, reliability='reliable',
+                  durability='transient_local')
 
 
 def _ns(duration) -> int:
@@ -115,6 +127,11 @@ class RecordNode(Node):
         # Under sim time, messages that arrive before the first /clock wait for it.
         self._before_clock: list[tuple] = []
         self._closed = False
+        self.gallery_topic = self.get_namespace().rstrip('/') + '/' + GALLERY_TOPIC
+        self.galleries_recorded = 0
+        self._gallery_client = None if matches(self.selector.exclude, self.selector.namespace,
+                                               self.gallery_topic) \
+            else GalleryClient(self, self._on_gallery, with_embeddings=True)
         self.create_timer(cfg.discovery_period_s, self._discover,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._discover()
@@ -125,7 +142,8 @@ class RecordNode(Node):
     # -- discovery -----------------------------------------------------------------------
     def _discover(self) -> None:
         for name, types in self.get_topic_names_and_types():
-            if name in self._recorded or not types or not self.selector.wanted(name):
+            if name in self._recorded or not types or not self.selector.wanted(name) \
+                    or name == self.gallery_topic:  # ours: written from get_gallery
                 continue
             publishers = self.get_publishers_info_by_topic(name)
             if not publishers:
@@ -163,11 +181,31 @@ class RecordNode(Node):
         now = self.get_clock().now().nanoseconds
         if throttled and not self.throttle.keep(topic, now or time.time_ns()):
             return
-        sequence = info.get('publication_sequence_number')
+        self._write(topic, data, now, info.get('source_timestamp') or 0,
+                    info.get('publication_sequence_number'))
+
+    def _on_gallery(self, customers) -> None:
+        """One whole revision of the store's gallery, fetched: into the bag as a Gallery."""
+        if self.galleries_recorded == 0:
+            self.writer.add_topic(TopicInfo(
+                self.gallery_topic, GALLERY_TYPE, [GALLERY_QOS],
+                type_description_hash(GALLERY_TYPE),
+                definition=message_definition(GALLERY_TYPE)))
+        now = self.get_clock().now()
+        msg = Gallery(customers=customers)
+        msg.header.stamp = now.to_msg()
+        self._write(self.gallery_topic, serialize_message(msg), now.nanoseconds, 0, None)
+        self.galleries_recorded += 1
+        # How many, never who: the names stay in the bag.
+        self.get_logger().info(f'recording {self.gallery_topic}: {len(customers)} customers')
+
+    def _write(self, topic: str, data: bytes, now: int, publish_ns: int,
+               sequence: int | None) -> None:
+        """Into the bag at `now` (ROS time); under sim time before the first /clock, kept
+        until it comes."""
         if sequence is None:
             sequence = self._sequence.get(topic, 0) + 1
             self._sequence[topic] = sequence
-        publish_ns = info.get('source_timestamp') or 0
         if now == 0:
             self._before_clock.append((topic, data, publish_ns, sequence))
             return

@@ -8,8 +8,9 @@ Start the store graph first, on sim time and with a fresh database:
   ros2 launch ezshop_bringup store.launch.xml with_cameras:=false with_lane_sensors:=false \
       use_sim_time:=true database_url:=sqlite:////tmp/replay.db
 
-Steps: (1) enrol the bag's customers (the latched `gallery` holds their embeddings) through
-the store's register_customer service, unless the store knows their names already; (2) wait
+Steps: (1) enrol the bag's customers (the `gallery` the recorder fetched from the store holds
+their embeddings) through the store's register_customer service, unless the store knows their
+names already (the live store's gallery, names only, from its get_gallery service); (2) wait
 until the store graph subscribes to every input topic; (3) publish the inputs with their
 recorded QoS at their recorded times (x `rate`) and /clock from the recorded times, so nodes
 with use_sim_time see the recorded time; (4) keep the clock running until the store issued
@@ -47,10 +48,11 @@ from ezshop_bag.selection import (
 )
 from ezshop_msgs.msg import Gallery, Receipt
 from ezshop_msgs.srv import RegisterCustomer
+from ezshop_ros.gallery import GalleryClient
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamps import stamp_ns, time_from_ns
-from ezshop_ros.topics import CLOCK, GALLERY, RECEIPTS
+from ezshop_ros.topics import CLOCK, RECEIPTS
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -104,7 +106,7 @@ class ReplayNode(Node):
         self.live_names: dict[str, str] = {}
         self.gallery_seen = False
         RECEIPTS.subscription(self, self._on_receipt)
-        GALLERY.subscription(self, self._on_gallery)
+        self.gallery = GalleryClient(self, self._on_gallery, with_embeddings=False)
         self.published: Counter = Counter()
         self.enrolled: list[str] = []
         self.input_span_ns = (self.reader.start_ns, self.reader.end_ns)
@@ -114,9 +116,10 @@ class ReplayNode(Node):
         with self._lock:
             self.live_receipts.append(msg)
 
-    def _on_gallery(self, msg: Gallery) -> None:
+    def _on_gallery(self, customers) -> None:
+        """The live store's whole gallery (ids and names) of one revision."""
         with self._lock:
-            self.live_names = {c.customer_id: c.name for c in msg.customers}
+            self.live_names = {c.customer_id: c.name for c in customers}
             self.gallery_seen = True
 
     # -- clock and waiting ----------------------------------------------------------------
@@ -173,9 +176,10 @@ class ReplayNode(Node):
         self.wait(lambda: self.gallery_seen, 5.0)
         with self._lock:
             known = set(self.live_names.values())
+        made = []  # the store's new ids: what is printed is ids, never names
         for customer in customers:
             if customer.name in known:
-                self.say(f'{customer.name} is enrolled already')
+                self.say(f'{customer.customer_id} (in the bag) is enrolled already')
                 continue
             future = client.call_async(RegisterCustomer.Request(
                 name=customer.name, embeddings=list(customer.embeddings),
@@ -183,18 +187,19 @@ class ReplayNode(Node):
             if not self.wait(future.done, self.cfg.service_timeout_s) or \
                     not future.result().success:
                 reason = future.result().message if future.done() else 'no answer'
-                self.say(f'enrolling {customer.name} failed: {reason}')
+                self.say(f'enrolling {customer.customer_id} (in the bag) failed: {reason}')
                 return False
             self.enrolled.append(customer.name)
+            made.append(f'{customer.customer_id} as {future.result().customer_id}')
         names = {c.name for c in customers}
 
         def all_in_gallery() -> bool:
             with self._lock:
                 return names <= set(self.live_names.values())
         if not self.wait(all_in_gallery, self.cfg.service_timeout_s):
-            self.say('the store never published the enrolled customers in its gallery')
+            self.say('the store\'s gallery never listed the enrolled customers')
             return False
-        self.say(f'enrolled {len(self.enrolled)} customers ({", ".join(self.enrolled)}); '
+        self.say(f'enrolled {len(self.enrolled)} customers ({", ".join(made)}); '
                  f'{len(customers) - len(self.enrolled)} known already')
         return True
 

@@ -30,7 +30,8 @@ THROTTLED_PATTERNS = (
     'cameras/*/image_raw',
     'cameras/*/camera_info',
 )
-#: Everything the store decides from and decides (docs/architecture.md, Topics).
+#: Everything the store decides from and decides (docs/architecture.md, Topics). The gallery
+#: itself is no topic: the recorder fetches it from get_gallery and writes it as `gallery`.
 RECORDED_PATTERNS = INPUT_PATTERNS + (
     'cameras/*/faces',
     'shelf_events',
@@ -40,7 +41,7 @@ RECORDED_PATTERNS = INPUT_PATTERNS + (
     'carts',
     'receipts',
     'inventory',
-    'gallery',
+    'gallery_revision',
     'alerts',
     'sim/ground_truth',
 )

@@ -25,6 +25,8 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
+#: Files an EZShop process creates: 0600, folders 0700.
+PRIVATE_UMASK = 0o077
 #: Signals that stop a node: rclpy shuts its context down on them.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: A node process still alive this long after its work ended (cleanup, interpreter exit) prints
@@ -84,9 +86,12 @@ def give_up_after(seconds: float, what: str, exit_code: int) -> Iterator[None]:
 
 
 def init_node_process(args: list[str] | None = None) -> None:
-    """rclpy.init for a node's main(): the first stop signal shuts the ROS context down (the
-    main loop ends and the node cleans up), any later one is ignored."""
+    """rclpy.init for a node's main(): files it creates are the owner's only (umask 077, so
+    the ROS log too), and the first stop signal shuts the ROS context down (the main loop ends
+    and the node cleans up), any later one is ignored."""
     faulthandler.enable()  # a crash in native code (DDS, dlib) still shows where it was
+    # Databases, logs, snapshots and bags hold faces, names and purchases: owner only.
+    os.umask(PRIVATE_UMASK)
     for signum in STOP_SIGNALS:
         signal.signal(signum, _stop_requested)
     rclpy.init(args=args)

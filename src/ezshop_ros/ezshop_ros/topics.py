@@ -30,7 +30,7 @@ from ezshop_msgs.msg import (
     CartAction,
     CustomerEvent,
     FaceArray,
-    Gallery,
+    GalleryRevision,
     GroundTruth,
     Inventory,
     Receipt,
@@ -159,7 +159,8 @@ CART_ACTIONS = _same(CartAction, 'cart_actions', EVERY_EVENT)
 CARTS = _same(Cart, 'carts', latched(100))
 RECEIPTS = _same(Receipt, 'receipts', latched(100))
 INVENTORY = _same(Inventory, 'inventory', latched(1))
-GALLERY = _same(Gallery, 'gallery', latched(1))
+#: The gallery's revision (no name, no embedding): fetch it with get_gallery (ezshop_ros.gallery).
+GALLERY_REVISION = _same(GalleryRevision, 'gallery_revision', latched(1))
 ALERTS = _same(Alert, 'alerts', reliable(100))
 #: What the greeter says (a welcome, a goodbye with the total), for screens and tests.
 ANNOUNCEMENTS = _same(Announcement, 'announcements', reliable(10))
@@ -171,7 +172,7 @@ CLOCK = _same(Clock, '/clock', reliable(1))
 
 #: Every topic of the contract (docs/architecture.md's table is checked against it).
 ALL = (RANGE, ILLUMINANCE, SHELF_EVENTS, SHELF_STATE, IMAGE_RAW, CAMERA_INFO, IMAGE_ANNOTATED,
-       FACES, CUSTOMER_EVENTS, CART_ACTIONS, CARTS, RECEIPTS, INVENTORY, GALLERY, ALERTS,
+       FACES, CUSTOMER_EVENTS, CART_ACTIONS, CARTS, RECEIPTS, INVENTORY, GALLERY_REVISION, ALERTS,
        ANNOUNCEMENTS, DIAGNOSTICS, STORE_MARKERS, GROUND_TRUTH, CLOCK)
 
 

@@ -22,6 +22,7 @@ from rclpy.node import Node
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import CartAction, CustomerEvent, GroundTruth, Receipt, ShelfEvent
 from ezshop_msgs.srv import ForgetCustomer
+from ezshop_ros.gallery import GalleryClient
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import give_up_after, run_node, spin_once
 from ezshop_ros.stamps import stamp_seconds
@@ -29,7 +30,6 @@ from ezshop_ros.topics import (
     CART_ACTIONS,
     CUSTOMER_EVENTS,
     DIAGNOSTICS,
-    GALLERY,
     GROUND_TRUTH,
     RECEIPTS,
     SHELF_EVENTS,
@@ -128,16 +128,11 @@ class RefereeNode(Node):
     def _forget_stale(self, executor, names: set[str]) -> None:
         """A database kept from an earlier run may hold the same people: forget them, or the
         gallery would hold two identities with one face and nobody would be recognised."""
-        galleries = []
-        sub = GALLERY.subscription(self, galleries.append)
-        deadline = time.monotonic() + self.cfg.service_timeout_s
-        while not galleries and time.monotonic() < deadline:
-            spin_once(executor, 0.1)
-        self.destroy_subscription(sub)
+        galleries = self._read_gallery(executor)
         if not galleries:
             self.say('no gallery from the store yet; enrolling anyway')
             return
-        stale = [c.customer_id for c in galleries[-1].customers if c.name in names]
+        stale = [c.customer_id for c in galleries[-1] if c.name in names]
         if not stale:
             return
         client = self.create_client(ForgetCustomer, 'forget_customer')
@@ -148,6 +143,25 @@ class RefereeNode(Node):
                 spin_once(executor, 0.05)
         self.destroy_client(client)
         self.say(f'forgot {len(stale)} customers left from an earlier run')
+
+    def _read_gallery(self, executor) -> list[list]:
+        """The store's gallery (ids and names, no embeddings), fetched once: [customers], or
+        [] when it did not come within service_timeout_s. A node of its own, gone after the
+        read (enrolling changes the gallery: nothing to follow), on the wall clock (under sim
+        time /clock starts only once the referee watches)."""
+        galleries: list[list] = []
+        node = Node('referee_gallery', namespace=self.get_namespace(), context=self.context,
+                    use_global_arguments=False)
+        GalleryClient(node, galleries.append, with_embeddings=False)
+        executor.add_node(node)
+        try:
+            deadline = time.monotonic() + self.cfg.service_timeout_s
+            while not galleries and time.monotonic() < deadline:
+                spin_once(executor, 0.1)
+        finally:
+            executor.remove_node(node)
+            node.destroy_node()
+        return galleries
 
     # -- watching --------------------------------------------------------------------------
     def watch(self) -> None:

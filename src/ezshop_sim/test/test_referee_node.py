@@ -3,10 +3,14 @@ the test publishes what the simulator, fusion, doors and store would)."""
 
 import dataclasses
 
+import numpy as np
 from builtin_interfaces.msg import Time
 from rclpy.parameter import Parameter
 
+from ezshop_common.gallery_entry import GalleryEntry
 from ezshop_msgs.msg import CartAction, CartLine, CustomerEvent, GroundTruth, Receipt
+from ezshop_msgs.srv import ForgetCustomer
+from ezshop_ros.gallery import GalleryServer
 from ezshop_ros.stamps import NS_PER_S, time_from_ns
 from ezshop_ros.topics import CART_ACTIONS, CUSTOMER_EVENTS, GROUND_TRUTH, RECEIPTS
 from ezshop_sim.referee_node import EXIT_OK, EXIT_WRONG, RefereeNode
@@ -103,3 +107,28 @@ def test_referee_node_counts_cart_level_errors_and_presence_events(ros, capsys, 
         capsys.readouterr().out
     node.cfg = dataclasses.replace(node.cfg, fail_on_wrong=False)
     assert node.verdict() == EXIT_OK
+
+
+def test_customers_left_from_an_earlier_run_are_forgotten_before_enrolling(ros, capsys):
+    """The referee reads the store's gallery (ids and names) once and forgets the scenario's
+    shoppers it finds there; nobody else."""
+    node = ros.add(RefereeNode(context=ros.context, parameter_overrides=[
+        Parameter('scenario', value='one_shopper'), Parameter('service_timeout_s', value=10.0)]))
+    store = ros.node('store_stand_in')
+    embeddings = np.ones((1, 4), np.float32)
+    entries = [GalleryEntry('c_old_ada', 'ada', 4, 'test_model', embeddings),
+               GalleryEntry('c_zoe', 'zoe', 4, 'test_model', embeddings)]
+    GalleryServer(store, lambda: entries)
+    forgotten = []
+
+    def forget(request, response):
+        forgotten.append(request.customer_id)
+        response.success = True
+        return response
+    store.create_service(ForgetCustomer, 'forget_customer', forget)
+
+    node._forget_stale(ros.executor, {'ada', 'bob'})
+    assert forgotten == ['c_old_ada']
+    assert 'forgot 1 customers left from an earlier run' in capsys.readouterr().out
+    # The gallery was read once, by a node of its own that is gone.
+    assert 'referee_gallery' not in [n.get_name() for n in ros.executor.get_nodes()]

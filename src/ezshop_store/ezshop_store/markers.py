@@ -33,9 +33,9 @@ def _marker(ns: str, marker_id: int, kind: int, x: float, y: float, z: float,
 
 
 def store_markers(store: StoreConfig, items: Mapping[str, ItemState],
-                  carts: Sequence[CartView], names: Mapping[str, str | None], frame_id: str,
-                  stamp: Time) -> MarkerArray:
-    """A DELETEALL then one cube + label per lane and one label per shopper in the store."""
+                  carts: Sequence[CartView], frame_id: str, stamp: Time) -> MarkerArray:
+    """A DELETEALL then one cube + label per lane and one label per shopper in the store
+    (by customer id: names stay off the bus)."""
     clear = Marker(action=Marker.DELETEALL)
     clear.header.frame_id = frame_id
     clear.header.stamp = stamp
@@ -64,7 +64,7 @@ def store_markers(store: StoreConfig, items: Mapping[str, ItemState],
         label.scale = Vector3(z=0.1)
         label.color = WHITE
         count = sum(line.quantity for line in cart.lines)
-        label.text = (f'{names.get(cart.customer_id) or cart.customer_id}: {count} items, '
+        label.text = (f'{cart.customer_id}: {count} items, '
                       f'{cart.total_cents / 100:.2f} {cart.currency}')
         markers.append(label)
     return MarkerArray(markers=markers)

@@ -200,7 +200,8 @@ def held_action_msg(view: HeldActionView) -> HeldAction:
 def receipt_msg(view: ReceiptView, store_id: str) -> Receipt:
     msg = Receipt(receipt_id=str(view.receipt_id), store_id=store_id, revision=view.revision,
                   visit_id=str(view.visit_id), customer_id=view.customer_id,
-                  customer_name=view.customer_name, lines=[cart_line(ln) for ln in view.lines],
+                  customer_name='',  # names stay off the bus (docs/security.md)
+                  lines=[cart_line(ln) for ln in view.lines],
                   total_cents=view.total_cents, currency=view.currency,
                   entered_at=time_from_ns(view.entered_ns), exited_at=time_from_ns(view.exited_ns),
                   opened_by=OPENED_BY_CODE.get(view.opened_by, Receipt.OPENED_AT_ENTRANCE),

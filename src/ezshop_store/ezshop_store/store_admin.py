@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from ezshop_common.gallery_entry import GalleryEntry
 from ezshop_common.limits import MAX_NAME_CHARS
 from ezshop_store.db import models as m
+from ezshop_store.db.engine import scrub
 from ezshop_store.store_service import HELD, RESOLVED, StoreService
-from ezshop_store.store_types import INFO, CartActionIn, Effects
+from ezshop_store.store_types import INFO, WARN, CartActionIn, Effects
 
 
 class AdminError(ValueError):
@@ -32,9 +33,13 @@ class EnrolmentLimits:
 
 
 def register_customer(service: StoreService, name: str, embeddings, dim: int, model: str,
-                      consent_ns: int, limits: EnrolmentLimits = EnrolmentLimits()) -> str:
-    """Enrol a customer with n embeddings of length dim (flattened); returns the new id."""
+                      consent_ns: int, limits: EnrolmentLimits = EnrolmentLimits(),
+                      consent_notice: str = '') -> str:
+    """Enrol a customer with n embeddings of length dim (flattened); returns the new id.
+    consent_notice: the version of the privacy notice they accepted."""
     name = (name or '').strip()
+    if len(consent_notice) > 64:
+        raise AdminError('consent_notice is longer than 64 characters')
     if not name:
         raise AdminError('name must not be empty')
     if len(name) > MAX_NAME_CHARS:
@@ -57,7 +62,8 @@ def register_customer(service: StoreService, name: str, embeddings, dim: int, mo
         raise AdminError('embeddings contain NaN or infinite values')
     customer_id = f'c_{uuid.uuid4().hex[:12]}'
     with Session(service.engine) as s, s.begin():
-        customer = m.Customer(id=customer_id, name=name, consent_at_ns=consent_ns)
+        customer = m.Customer(id=customer_id, name=name, consent_at_ns=consent_ns,
+                              consent_notice=consent_notice)
         customer.embeddings = [
             m.FaceEmbedding(dim=dim, model=model or '', vector=row.astype('<f4').tobytes())
             for row in values.reshape(-1, dim)]
@@ -66,8 +72,10 @@ def register_customer(service: StoreService, name: str, embeddings, dim: int, mo
     return customer_id
 
 
-def forget_customer(service: StoreService, customer_id: str, stamp_ns: int) -> None:
-    """Delete a customer's embeddings and name; visits, carts and receipts stay, anonymised."""
+def forget_customer(service: StoreService, customer_id: str, stamp_ns: int) -> Effects:
+    """Delete a customer's embeddings and name; visits, carts and receipts stay under the id,
+    which names nobody any more. An open visit is closed (its receipt carries the id only).
+    The database is scrubbed (db.engine.scrub) so the bytes are gone from disk too."""
     with Session(service.engine) as s, s.begin():
         customer = s.get(m.Customer, customer_id)
         if customer is None or customer.forgotten_at_ns is not None:
@@ -76,6 +84,15 @@ def forget_customer(service: StoreService, customer_id: str, stamp_ns: int) -> N
         customer.name = None
         customer.forgotten_at_ns = stamp_ns
     service.note_customer(customer_id, None)
+    effects = Effects()
+    if customer_id in service.visits:
+        _, effects = service.checkout(customer_id, stamp_ns)
+    if not scrub(service.engine):
+        effects.logs.append((WARN, 'the database log could not be emptied after forgetting '
+                             f'{customer_id} (a reader held it); it is retried at the next '
+                             'forget or retention run'))
+    effects.gallery_changed = True
+    return effects
 
 
 def gallery(service: StoreService) -> list[GalleryEntry]:

@@ -7,6 +7,7 @@ event_id); visits are checked out checkout_grace_s after their EXITED was seen.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 
@@ -25,6 +26,7 @@ from ezshop_msgs.msg import (
 )
 from ezshop_msgs.srv import (
     Checkout,
+    ExportCustomer,
     ForgetCustomer,
     GetCart,
     GetReviewQueue,
@@ -34,7 +36,7 @@ from ezshop_msgs.srv import (
 )
 from ezshop_ros.diagnostics import WARN as DIAGNOSTIC_WARN
 from ezshop_ros.diagnostics import RefusedInput, counter_status, diagnostics_updater, task
-from ezshop_ros.gallery import gallery_msg
+from ezshop_ros.gallery import GalleryServer
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node, spin
 from ezshop_ros.stamp_guard import StampGuard
@@ -44,19 +46,21 @@ from ezshop_ros.topics import (
     CART_ACTIONS,
     CARTS,
     CUSTOMER_EVENTS,
-    GALLERY,
     INVENTORY,
     RECEIPTS,
     SHELF_EVENTS,
     STORE_MARKERS,
 )
 from ezshop_store import cart_rules as rules
-from ezshop_store import messages, store_admin
+from ezshop_store import messages, privacy, store_admin
 from ezshop_store.db.engine import make_engine, upgrade
 from ezshop_store.markers import store_markers
 from ezshop_store.store_service import StoreService
 from ezshop_store.store_settings import StoreSettings
 from ezshop_store.store_types import ERROR, INFO, WARN, Effects
+
+#: How often the retention period is applied (s); also once at start.
+RETENTION_PERIOD_S = 3600.0
 
 
 class StoreNode(Node):
@@ -90,7 +94,6 @@ class StoreNode(Node):
         self.carts_pub = CARTS.publisher(self)
         self.receipts_pub = RECEIPTS.publisher(self)
         self.inventory_pub = INVENTORY.publisher(self)
-        self.gallery_pub = GALLERY.publisher(self)
         self.alerts_pub = ALERTS.publisher(self)
         self.markers_pub = STORE_MARKERS.publisher(self)
         self._markers_dirty = True
@@ -102,11 +105,13 @@ class StoreNode(Node):
         self.create_service(SetStock, 'set_stock', self._set_stock)
         self.create_service(ResolveAction, 'resolve_action', self._resolve_action)
         self.create_service(GetReviewQueue, 'get_review_queue', self._get_review_queue)
+        self.create_service(ExportCustomer, 'export_customer', self._export_customer)
 
         self.create_timer(self.settings.batch_period_s, self.flush)
         self.create_timer(0.05, self._checkout_due)
         self.create_timer(min(10.0, self.settings.undecided_after_s / 4), self._hold_undecided)
         self.create_timer(self.settings.markers_period_s, self._publish_markers)
+        self.create_timer(RETENTION_PERIOD_S, self._apply_retention)
         self._diagnostics = diagnostics_updater(self, 'store')
         self._diagnostics.add('store', task(self._store_status))
 
@@ -117,7 +122,8 @@ class StoreNode(Node):
             self.carts_pub.publish(messages.cart_msg(self.service.cart_view(customer_id),
                                                     self.settings.store_id))
         self._publish_inventory(None)
-        self._publish_gallery()
+        self.gallery = GalleryServer(self, lambda: store_admin.gallery(self.service))
+        self._apply_retention()
         self.get_logger().info(
             f'store ready: {len(self.store.items)} items, {len(self.service.visits)} open '
             f'visits, database {self.engine.url.render_as_string()}')
@@ -232,7 +238,7 @@ class StoreNode(Node):
         if effects.inventory_changed:
             self._publish_inventory(self._last_stamp)
         if effects.gallery_changed:
-            self._publish_gallery()
+            self.gallery.changed()
 
     def _publish_inventory(self, stamp) -> None:
         msg = Inventory(store_id=self.settings.store_id, items=[InventoryItem(
@@ -248,14 +254,8 @@ class StoreNode(Node):
         self._markers_dirty = False
         views = [self.service.cart_view(cid) for cid in sorted(self.service.visits)]
         self.markers_pub.publish(store_markers(
-            self.store, self.service.items, views, self.service.customers,
-            self.settings.markers_frame,
+            self.store, self.service.items, views, self.settings.markers_frame,
             self._last_stamp or self.get_clock().now().to_msg()))
-
-    def _publish_gallery(self) -> None:
-        msg = gallery_msg(store_admin.gallery(self.service))
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.gallery_pub.publish(msg)
 
     def _checkout_due(self) -> None:
         for visit_id in rules.due_visits(self._due, self.get_clock().now().nanoseconds):
@@ -278,6 +278,10 @@ class StoreNode(Node):
         counters = dict(self.counters)
         counters['open_visits'] = len(self.service.visits)
         counters['queued_events'] = len(self._queue)
+        counters['gallery_customers'] = len(self.gallery)
+        counters['gallery_revision'] = self.gallery.revision
+        counters['gallery_pages_served'] = self.gallery.pages_served
+        counters['gallery_requests_refused'] = self.gallery.refused
         level, message, values = counter_status(counters,
                                                 warn_keys=('db_errors', 'failed_events'))
         # Rejected input warns while it keeps coming (since the last report), then clears.
@@ -291,28 +295,61 @@ class StoreNode(Node):
             response.customer_id = store_admin.register_customer(
                 self.service, request.name, request.embeddings, int(request.dim),
                 request.model, self.get_clock().now().nanoseconds, store_admin.EnrolmentLimits(
-                    self.settings.embedding_dim, self.settings.max_embeddings_per_customer))
+                    self.settings.embedding_dim, self.settings.max_embeddings_per_customer),
+                request.consent_notice or self.settings.consent_notice_version)
         except store_admin.AdminError as exc:
             self.counters['refused_registrations'] += 1
             self.get_logger().warning(f'registration refused: {exc}')
             response.success, response.message = False, str(exc)
             return response
         response.success = True
-        self.get_logger().info(f'registered {response.customer_id} ({request.name})')
-        self._publish_gallery()
+        self.get_logger().info(f'registered {response.customer_id}')  # never a name in logs
+        self.gallery.changed()
         return response
 
     def _forget(self, request, response):
+        self.flush()
         try:
-            store_admin.forget_customer(self.service, request.customer_id,
-                                        self.get_clock().now().nanoseconds)
+            effects = store_admin.forget_customer(self.service, request.customer_id,
+                                                  self.get_clock().now().nanoseconds)
         except store_admin.AdminError as exc:
             response.success, response.message = False, str(exc)
             return response
         response.success = True
+        self.counters['customers_forgotten'] += 1
         self.get_logger().info(f'forgot {request.customer_id}')
-        self._publish_gallery()
+        self._publish(effects)
         return response
+
+    def _export_customer(self, request, response):
+        self.flush()
+        record = privacy.export_customer(self.service, request.customer_id)
+        if record is None:
+            response.success = False
+            response.message = f'unknown customer {request.customer_id!r}'
+            return response
+        response.success, response.data_json = True, json.dumps(record)
+        self.counters['customer_exports'] += 1
+        self.get_logger().info(f'exported the data of {request.customer_id}')
+        return response
+
+    def _apply_retention(self) -> None:
+        """Unlink what is older than retention_days from the people it was about."""
+        days = self.settings.retention_days
+        now = self.get_clock().now().nanoseconds
+        if days <= 0 or now <= 0:
+            return
+        self.flush()
+        try:
+            counts = privacy.anonymise_before(self.service, now - int(days * 86400e9))
+        except OperationalError as exc:
+            self.counters['db_errors'] += 1
+            self.get_logger().error(f'retention not applied: {exc}', throttle_duration_sec=60.0)
+            return
+        if any(counts.values()):
+            self.counters['rows_anonymised'] += sum(counts.values())
+            self.get_logger().info(f'retention ({days:g} days): unlinked '
+                                   + ', '.join(f'{n} {kind}' for kind, n in counts.items() if n))
 
     def _get_cart(self, request, response):
         self.flush()

@@ -37,6 +37,13 @@ class StoreSettings:
         'dlib: 128)', 1, 4096)
     max_embeddings_per_customer: int = setting(
         20, 'Most face embeddings one customer is enrolled with', 1, 1000)
+    consent_notice_version: str = setting(
+        '1', 'Version of the privacy notice customers accept when they enrol (recorded with '
+        "their consent when the enrolling app does not name one)", dynamic=True)
+    retention_days: float = setting(
+        180.0, 'Visits, door and sighting events, cart actions, staff decisions and alerts '
+        'older than this lose their link to a person (0 = keep the link for ever) (days)',
+        0.0, 36500.0, dynamic=True)
     markers_frame: str = setting('store', 'frame_id of store_markers (rviz)', dynamic=True)
     markers_period_s: float = setting(
         0.5, 'store_markers are republished at most this often, when something changed (s)',

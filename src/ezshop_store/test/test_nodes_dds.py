@@ -22,11 +22,13 @@ from ezshop_msgs.srv import (
     Checkout,
     ForgetCustomer,
     GetCart,
+    GetGallery,
     GetReviewQueue,
     RegisterCustomer,
     ResolveAction,
     SetStock,
 )
+from ezshop_ros.gallery import GalleryClient
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_ros.topics import (
     ALERTS,
@@ -35,7 +37,7 @@ from ezshop_ros.topics import (
     CUSTOMER_EVENTS,
     DIAGNOSTICS,
     FACES,
-    GALLERY,
+    GALLERY_REVISION,
     INVENTORY,
     RECEIPTS,
     SHELF_EVENTS,
@@ -65,15 +67,18 @@ class Probe:
         self.faces = {cam: FACES.publisher(node, camera=cam)
                       for cam in ('cam_shelf_a', 'cam_shelf_b')}
         outputs = {'actions': CART_ACTIONS, 'carts': CARTS, 'receipts': RECEIPTS,
-                   'alerts': ALERTS, 'gallery': GALLERY, 'inventory': INVENTORY,
+                   'alerts': ALERTS, 'revisions': GALLERY_REVISION, 'inventory': INVENTORY,
                    'diagnostics': DIAGNOSTICS, 'markers': STORE_MARKERS}
         self.got = {key: [] for key in outputs}
         for key, topic in outputs.items():
             topic.subscription(node, self.got[key].append)
+        self.got['gallery'] = []  # whole galleries, as a face node fetches them
+        GalleryClient(node, self.got['gallery'].append, with_embeddings=True)
         self.clients = {name: node.create_client(kind, name) for name, kind in (
             ('register_customer', RegisterCustomer), ('forget_customer', ForgetCustomer),
             ('get_cart', GetCart), ('checkout', Checkout), ('set_stock', SetStock),
-            ('resolve_action', ResolveAction), ('get_review_queue', GetReviewQueue))}
+            ('resolve_action', ResolveAction), ('get_review_queue', GetReviewQueue),
+            ('get_gallery', GetGallery))}
         self.next_t = 0
 
     def wait_connected(self):
@@ -207,15 +212,27 @@ def lines_of(msg):
             for ln in msg.lines]
 
 
-def test_register_publishes_the_gallery(graph):
+def test_the_gallery_is_served_not_broadcast(graph):
     alice = graph.register('Gallery Alice')
     (gallery,) = graph.wait_for('gallery', lambda g: any(
-        c.customer_id == alice for c in g.customers))[-1:]
-    entry = next(c for c in gallery.customers if c.customer_id == alice)
+        c.customer_id == alice for c in g))[-1:]
+    entry = next(c for c in gallery if c.customer_id == alice)
+    assert entry.name == 'Gallery Alice'
     assert entry.embedding_dim == 128 and len(entry.embeddings) == 128
+    # On the bus only a revision: no name, no embedding.
+    revision = graph.got['revisions'][-1]
+    assert revision.customers == len(gallery) and revision.revision >= 2
+    assert set(type(revision).get_fields_and_field_types()) == {
+        'header', 'gallery_id', 'revision', 'customers'}
+    names_only = graph.call('get_gallery', max_customers=500, with_embeddings=False)
+    assert names_only.success and not names_only.more
+    assert all(c.embedding_dim == 0 and len(c.embeddings) == 0 for c in names_only.customers)
+    assert 'Gallery Alice' in {c.name for c in names_only.customers}
+    refused = graph.call('get_gallery', max_customers=0)
+    assert not refused.success and 'max_customers' in refused.message
     assert graph.call('forget_customer', customer_id=alice).success
     graph.wait_for('gallery', lambda g: g is graph.got['gallery'][-1] and all(
-        c.customer_id != alice for c in g.customers))
+        c.customer_id != alice for c in g))
 
 
 def test_visit_through_fusion_gives_the_right_receipt(graph):
@@ -244,7 +261,7 @@ def test_visit_through_fusion_gives_the_right_receipt(graph):
     receipt = graph.receipt(alice)
     assert lines_of(receipt) == [('cola', 1, 150, 150)]
     assert receipt.total_cents == 150 and receipt.currency == 'EUR'
-    assert receipt.customer_name == 'Alice'
+    assert receipt.customer_name == ''  # names stay off the bus
     assert stamp_ns(receipt.header.stamp) == t2 + S
     # Bob leaves too; his receipt holds his water only.
     graph.customer_event(CustomerEvent.EXITED, bob, t2 + S)
@@ -403,9 +420,9 @@ def test_malformed_input_is_counted_and_the_node_keeps_working(graph):
     graph.wait_for('alerts', lambda a: a.kind == 'unknown_item' and unknown in a.refs)
     graph.cart_action(gina, 'cola', 1, t)
     graph.wait_for('carts', lambda c: c.customer_id == gina and c.total_cents == 150)
-    # rviz sees her in store_markers, beside one cube per lane.
+    # rviz sees her (by id: names stay off the bus) in store_markers, beside a cube per lane.
     (markers,) = graph.wait_for('markers', lambda ma: any(
-        m.ns == 'shoppers' and m.text.startswith('Gina: 1 items, 1.50 EUR')
+        m.ns == 'shoppers' and m.text.startswith(f'{gina}: 1 items, 1.50 EUR')
         for m in ma.markers))[-1:]
     assert sum(m.ns == 'lanes' for m in markers.markers) == 6
 

@@ -30,19 +30,20 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import Header
 
-from ezshop_msgs.msg import FaceArray, FaceDetection, Gallery
+from ezshop_msgs.msg import FaceArray, FaceDetection
 from ezshop_msgs.srv import GetRecentFrames, GetSnapshot
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
+from ezshop_ros.gallery import GalleryClient
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamps import stamp_ns, stamp_seconds, time_from_ns
-from ezshop_ros.topics import FACES, GALLERY, IMAGE_ANNOTATED, IMAGE_RAW
+from ezshop_ros.topics import FACES, IMAGE_ANNOTATED, IMAGE_RAW
 from ezshop_vision.annotate import annotate
 from ezshop_vision.face_engine import FaceEngine, FaceEngineSettings
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import MatchPolicy
 from ezshop_vision.image_conversion import ImageConversionError, cv2_to_imgmsg, imgmsg_to_cv2
-from ezshop_vision.messages import gallery_from_msg
+from ezshop_vision.messages import gallery_from_customers
 from ezshop_vision.recent_frames import (
     CATCH_UP_TIME_FACTOR,
     CAUGHT_UP_FRAMES,
@@ -153,7 +154,7 @@ class FaceNode(Node):
             self._cameras[camera_id] = camera
         if not self._cameras:
             self.get_logger().error('no camera_ids given: nothing to process')
-        GALLERY.subscription(self, self._on_gallery)
+        self._gallery_client = GalleryClient(self, self._on_gallery, with_embeddings=True)
         self._snapshots_served = 0
         self._snapshots_refused = 0
         self.create_service(GetSnapshot, '~/get_snapshot', self._on_get_snapshot)
@@ -210,8 +211,8 @@ class FaceNode(Node):
             camera.pending = msg
         self._workers[camera.worker].wake.set()
 
-    def _on_gallery(self, msg: Gallery) -> None:
-        gallery, problems = gallery_from_msg(msg)
+    def _on_gallery(self, customers) -> None:
+        gallery, problems = gallery_from_customers(customers)
         for problem in problems:
             self.get_logger().warning(f'gallery entry ignored: {problem}')
         with self._lock:
@@ -424,6 +425,7 @@ class FaceNode(Node):
             'detections_run': stats.detections_run,
             'encodings': stats.encodings,
             'gallery_customers': self._gallery_size,
+            'gallery_revision': (self._gallery_client.have or ('', 0))[1],
             'snapshot_frames_kept': len(camera.history),
             'snapshots_served': self._snapshots_served,
             'snapshots_refused': self._snapshots_refused,

@@ -130,3 +130,18 @@ def cv2_to_imgmsg(image: np.ndarray, encoding: str = 'bgr8', header=None):
     if header is not None:
         msg.header = header
     return msg
+
+
+def encode_jpeg(bgr: np.ndarray, quality: int) -> bytes:
+    """JPEG bytes of a BGR image (review snapshots, a camera's recent frames)."""
+    ok, jpeg = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError('the frame could not be encoded')
+    return jpeg.tobytes()
+
+
+def decode_jpeg(data: bytes) -> np.ndarray | None:
+    """The BGR image of JPEG bytes, or None when they are not an image."""
+    if not data:
+        return None
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from ezshop_common.settings import setting
+from ezshop_vision.image_conversion import encode_jpeg
 from ezshop_vision.timed_ring import TimedRing
 
 #: Quality of the frames served: high enough that recognition does not notice.
@@ -52,24 +52,10 @@ class RecentFrames:
         """JPEGs of the first max_frames (at most MAX_PAGE) kept frames stamped after after_ns,
         oldest first, and whether newer ones remain."""
         kept, more = self._ring.after(after_ns, min(max_frames, MAX_PAGE))
-        return [EncodedFrame(stamp, encode_jpeg(bgr)) for stamp, bgr in kept], more
+        return [EncodedFrame(stamp, encode_jpeg(bgr, JPEG_QUALITY)) for stamp, bgr in kept], more
 
     def __len__(self) -> int:
         return len(self._ring)
-
-
-def encode_jpeg(bgr: np.ndarray) -> bytes:
-    ok, jpeg = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise ValueError('the frame could not be encoded')
-    return jpeg.tobytes()
-
-
-def decode_jpeg(data: bytes) -> np.ndarray | None:
-    """The BGR image of JPEG bytes, or None when they are not an image."""
-    if not data:
-        return None
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
 @dataclass(frozen=True)

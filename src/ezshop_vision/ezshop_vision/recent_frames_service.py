@@ -16,7 +16,8 @@ from sensor_msgs.msg import CompressedImage
 
 from ezshop_msgs.srv import GetRecentFrames
 from ezshop_ros.stamps import stamp_ns, time_from_ns
-from ezshop_vision.recent_frames import MAX_PAGE, RecentFrames, decode_jpeg
+from ezshop_vision.image_conversion import decode_jpeg
+from ezshop_vision.recent_frames import MAX_PAGE, RecentFrames
 
 #: The service of one camera (relative: the node's namespace applies).
 RECENT_FRAMES_SERVICE = 'cameras/{camera}/recent_frames'

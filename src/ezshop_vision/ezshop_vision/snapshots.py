@@ -12,6 +12,7 @@ import numpy as np
 
 from ezshop_common.settings import setting
 from ezshop_vision.annotate import annotate
+from ezshop_vision.image_conversion import encode_jpeg
 from ezshop_vision.timed_ring import TimedRing
 
 #: Colour of the outlined region (BGR): the lane's reach zone.
@@ -69,7 +70,4 @@ def render_snapshot(frame: KeptFrame, names: dict[str, str],
     if highlight is not None and highlight[2] > 0 and highlight[3] > 0:
         x, y, w, h = highlight
         cv2.rectangle(bgr, (x, y), (x + w, y + h), HIGHLIGHT_COLOUR, 2)
-    ok, jpeg = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise ValueError('the frame could not be encoded')
-    return jpeg.tobytes()
+    return encode_jpeg(bgr, JPEG_QUALITY)

@@ -9,12 +9,14 @@ import shutil
 from rclpy.parameter import Parameter
 
 from ezshop_msgs.srv import GetRecentFrames
+from ezshop_ros.gallery import GalleryServer
 from ezshop_ros.stamps import NS_PER_S, stamp_ns, time_from_ns
-from ezshop_ros.topics import FACES, GALLERY
+from ezshop_ros.topics import FACES
 from ezshop_vision.camera_node import CameraNode
 from ezshop_vision.face_node import FaceNode
-from ezshop_vision.messages import gallery_to_msg
-from ezshop_vision.recent_frames import MAX_PAGE, decode_jpeg
+from ezshop_vision.image_conversion import decode_jpeg
+from ezshop_vision.messages import gallery_entries
+from ezshop_vision.recent_frames import MAX_PAGE
 from ezshop_vision.recent_frames_service import RECENT_FRAMES_SERVICE
 
 CAM = 'cam_catch'
@@ -64,7 +66,8 @@ def test_a_face_node_started_late_publishes_the_faces_of_the_frames_it_missed(
         ros, tmp_path, faces_root, enrolled_gallery, diag_probe):
     camera = _camera(ros, tmp_path, faces_root)
     probe = ros.node('catch_up_probe')
-    GALLERY.publisher(probe).publish(gallery_to_msg(enrolled_gallery(['obama', 'biden'])))
+    entries = gallery_entries(enrolled_gallery(['obama', 'biden']))
+    GalleryServer(probe, lambda: entries)
     faces = []
     FACES.subscription(probe, faces.append, camera=CAM)
     # The camera has been streaming for 3 s before the face node (re)starts.
@@ -95,7 +98,8 @@ def test_a_camera_that_keeps_nothing_means_live_at_once(ros, tmp_path, faces_roo
                                                         enrolled_gallery, diag_probe):
     _camera(ros, tmp_path, faces_root, recent_frames_s=0.0)
     probe = ros.node('live_probe')
-    GALLERY.publisher(probe).publish(gallery_to_msg(enrolled_gallery(['obama'])))
+    entries = gallery_entries(enrolled_gallery(['obama']))
+    GalleryServer(probe, lambda: entries)
     faces = []
     FACES.subscription(probe, faces.append, camera=CAM)
     ros.spin_for(1.0)

@@ -9,11 +9,12 @@ import pytest
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
-from ezshop_ros.topics import FACES, GALLERY, IMAGE_ANNOTATED, IMAGE_RAW
+from ezshop_ros.gallery import GalleryServer
+from ezshop_ros.topics import FACES, IMAGE_ANNOTATED, IMAGE_RAW
 from ezshop_vision.face_node import FaceNode
 from ezshop_vision.face_photos import load_bgr
 from ezshop_vision.image_conversion import cv2_to_imgmsg
-from ezshop_vision.messages import gallery_to_msg
+from ezshop_vision.messages import gallery_entries
 
 CAM = 'cam_test'
 CAM2 = 'cam_test2'
@@ -30,9 +31,8 @@ def face_graph(ros, diag_probe, enrolled_gallery):
         Parameter('publish_annotated', value=True),
         Parameter('diagnostic_updater.period', value=0.2)]))
     probe = ros.node('face_probe')
-    gallery_pub = GALLERY.publisher(probe)
-    gallery_pub.publish(gallery_to_msg(enrolled_gallery(['kit_harington', 'rose_leslie',
-                                                         'obama'])))
+    entries = gallery_entries(enrolled_gallery(['kit_harington', 'rose_leslie', 'obama']))
+    GalleryServer(probe, lambda: entries)  # the store's side
     image_pub = IMAGE_RAW.publisher(probe, camera=CAM)
     faces, annotated = [], []
     FACES.subscription(probe, faces.append, camera=CAM)

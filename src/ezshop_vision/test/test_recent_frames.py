@@ -5,12 +5,8 @@ photo survives the JPEG round trip well enough to be recognised."""
 import numpy as np
 
 from ezshop_vision.face_photos import load_bgr
-from ezshop_vision.recent_frames import (
-    MAX_PAGE,
-    RecentFrames,
-    RecentFramesSettings,
-    decode_jpeg,
-)
+from ezshop_vision.image_conversion import decode_jpeg
+from ezshop_vision.recent_frames import MAX_PAGE, RecentFrames, RecentFramesSettings
 from ezshop_vision.timed_ring import TimedRing
 
 MS = 1_000_000

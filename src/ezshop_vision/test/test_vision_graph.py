@@ -6,12 +6,13 @@ import cv2
 from ament_index_python.packages import get_package_prefix
 
 from ezshop_msgs.msg import CustomerEvent
-from ezshop_ros.topics import CUSTOMER_EVENTS, FACES, GALLERY
+from ezshop_ros.gallery import GalleryServer
+from ezshop_ros.topics import CUSTOMER_EVENTS, FACES
 from ezshop_testing.processes import ChildProcess
 from ezshop_testing.scenes import Mover, background, make_sprite, render
 from ezshop_vision.face_photos import load_bgr
 from ezshop_vision.gallery import Gallery
-from ezshop_vision.messages import gallery_to_msg
+from ezshop_vision.messages import gallery_entries
 
 
 def _write_pass(folder, photo, face_box):
@@ -40,8 +41,8 @@ def test_one_entered_event_for_one_pass(ros, config_dir, tmp_path, dev_identitie
     events, faces = [], []
     CUSTOMER_EVENTS.subscription(probe, events.append)
     FACES.subscription(probe, faces.append, camera='cam_entrance')
-    gallery_pub = GALLERY.publisher(probe)
-    gallery_pub.publish(gallery_to_msg(gallery))
+    entries = gallery_entries(gallery)
+    GalleryServer(probe, lambda: entries)  # the store's side: face_node fetches it
 
     lib = f"{get_package_prefix('ezshop_vision')}/lib/ezshop_vision"
     config = str(config_dir / 'vision.yaml')

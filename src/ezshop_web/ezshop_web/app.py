@@ -114,7 +114,7 @@ def create_app(gateway: StoreGateway, settings: WebSettings, accounts: StaffAcco
     # A new secret per start: a restart logs everybody out, and no secret sits on disk.
     app.add_middleware(SessionMiddleware, secret_key=secrets.token_urlsafe(32),
                        session_cookie='ezshop_session', max_age=int(settings.session_max_age_s),
-                       same_site='strict', https_only=False)
+                       same_site='strict', https_only=settings.tls)
     app.mount('/static', StaticFiles(directory=STATIC_DIR), name='static')
 
     def page(template: str, status_code: int = 200, **context) -> HTMLResponse:

@@ -13,11 +13,12 @@ from rclpy.node import Node
 from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_msgs.msg import Announcement
 from ezshop_ros.diagnostics import OK, WARN, RefusedInput, diagnostics_updater, fill
+from ezshop_ros.gallery import GalleryClient
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamp_guard import StampGuard
 from ezshop_ros.stamps import stamp_ns, time_from_ns
-from ezshop_ros.topics import ANNOUNCEMENTS, CUSTOMER_EVENTS, GALLERY, RECEIPTS
+from ezshop_ros.topics import ANNOUNCEMENTS, CUSTOMER_EVENTS, RECEIPTS
 from ezshop_web.greeter_settings import GreeterSettings
 from ezshop_web.greeting import WELCOME, Greeter, Greeting
 from ezshop_web.messages import customer_event_dict, gallery_names, receipt_dict
@@ -47,14 +48,16 @@ class GreeterNode(Node):
         # Receipts are latched: the ones issued before this node started are history.
         self._started_ns = self.get_clock().now().nanoseconds
         self.pub = ANNOUNCEMENTS.publisher(self)
-        GALLERY.subscription(self, self._on_gallery)
+        # Names only: the greeter never needs a face embedding.
+        self.gallery = GalleryClient(self, self._on_gallery, with_embeddings=False)
         CUSTOMER_EVENTS.subscription(self, self._on_customer_event)
         RECEIPTS.subscription(self, self._on_receipt)
         self._diagnostics = diagnostics_updater(self, self.get_name())
         self._diagnostics.add('greeter', self._status)
 
-    def _on_gallery(self, msg) -> None:
-        names, refused = gallery_names(msg)
+    def _on_gallery(self, customers) -> None:
+        """The store's whole gallery (ids and names) of one revision."""
+        names, refused = gallery_names(customers)
         if refused:
             self._refuse('gallery_entries', f'{refused} without an id or with an id or name '
                          'too long to be a customer\'s', refused)
@@ -122,10 +125,19 @@ class GreeterNode(Node):
         level = WARN if self.counts['speech_failures'] or speaking == 'espeak-ng missing' \
             else OK
         warning = self._refused.warning(self.counts, self._stamps.rising())
-        values = {'speech': speaking, **self.counts, **self._stamps.values()}
+        values = {'speech': speaking, **self.counts, **self._stamps.values(),
+                  **self._gallery_values()}
         if warning:
             return fill(stat, WARN, f'speech {speaking}; {warning}', values)
         return fill(stat, level, f'speech {speaking}', values)
+
+    def _gallery_values(self) -> dict:
+        """What the greeter holds of the store's gallery: how many, never who."""
+        held = self.gallery.have  # (gallery id, revision); None before the first
+        return {'gallery_customers': len(self.greeter.names or {}),
+                'gallery_revision': held[1] if held else 0,
+                'gallery_fetches': self.gallery.fetches,
+                'gallery_fetch_failures': self.gallery.failures}
 
     def destroy_node(self):
         if self.speaker is not None:

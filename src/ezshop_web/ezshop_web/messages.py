@@ -55,12 +55,15 @@ def customer_event_dict(msg) -> dict:
             'customer_id': msg.customer_id, 'stamp': stamp_seconds(msg.header.stamp)}
 
 
-def gallery_names(msg) -> tuple[dict[str, str], int]:
-    """customer id -> name, and how many entries could not be a customer (left out)."""
-    names = {customer.customer_id: customer.name for customer in msg.customers
+def gallery_names(customers) -> tuple[dict[str, str], int]:
+    """customer id -> name of the store's gallery (the GalleryCustomer messages of one
+    revision, as GalleryClient hands them over), and how many entries could not be a
+    customer (left out)."""
+    customers = list(customers)
+    names = {customer.customer_id: customer.name for customer in customers
              if 0 < len(customer.customer_id) <= MAX_ID_CHARS
              and len(customer.name) <= MAX_NAME_CHARS}
-    return names, len(msg.customers) - len(names)
+    return names, len(customers) - len(names)
 
 
 def health_dicts(msg) -> list[dict]:

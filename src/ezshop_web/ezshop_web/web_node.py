@@ -1,10 +1,11 @@
 """web_node: the staff console over HTTP, fed by the store's own topics and services.
 
 The ROS side (this node, spun by the main thread) folds carts, receipts, inventory, alerts,
-the gallery, customer events and /diagnostics into a StoreView and hands every change to the
-Hub; uvicorn serves the app (app.py) from its own thread and event loop. Writes go through the
-store's services (resolve_action, set_stock), so store_node's rules and audit apply: there is
-no second way into the database.
+the gallery (fetched from the store's get_gallery when gallery_revision changes), customer
+events and /diagnostics into a StoreView and hands every change to the Hub; uvicorn serves
+the app (app.py) from its own thread and event loop. Writes go through the store's services
+(resolve_action, set_stock), so store_node's rules and audit apply: there is no second way
+into the database.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ezshop_msgs.srv import (
     SetStock,
 )
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
+from ezshop_ros.gallery import GalleryClient
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamps import time_from_ns
@@ -39,7 +41,6 @@ from ezshop_ros.topics import (
     CARTS,
     CUSTOMER_EVENTS,
     DIAGNOSTICS,
-    GALLERY,
     INVENTORY,
     RECEIPTS,
 )
@@ -98,11 +99,13 @@ class WebNode(Node):
                 f'no staff account in {self.accounts.path}: nobody can log in. Create one with '
                 '`ros2 run ezshop_web staff_account add <name>`')
 
-        self._fold(GALLERY, self._on_gallery)
+        # With the embeddings: a shopper logs in by face against them.
+        self.gallery = GalleryClient(self, self._folding('gallery', self._on_gallery),
+                                     with_embeddings=True)
         self._fold(CUSTOMER_EVENTS,
                    lambda msg: self.view.on_customer_event(customer_event_dict(msg)))
         self._fold(CARTS, lambda msg: self.view.on_cart(cart_dict(msg)))
-        self._fold(RECEIPTS, lambda msg: self.view.on_receipt(receipt_dict(msg)))
+        self._fold(RECEIPTS, self._on_receipt)
         self._fold(INVENTORY, lambda msg: self.view.on_inventory(inventory_dicts(msg)))
         self._fold(ALERTS, self._on_alert)
         self._fold(DIAGNOSTICS, lambda msg: self.view.on_health(health_dicts(msg)))
@@ -128,7 +131,9 @@ class WebNode(Node):
                          link_secret(self.accounts.path.parent / LINK_SECRET_FILE))
         self._server = uvicorn.Server(uvicorn.Config(
             app, host=self.settings.host, port=self.settings.port, log_level='warning',
-            access_log=False, lifespan='on'))
+            access_log=False, lifespan='on',
+            ssl_certfile=self.settings.tls_certfile or None,
+            ssl_keyfile=self.settings.tls_keyfile or None))
         self._thread = threading.Thread(target=self._serve, name='web_server', daemon=True)
         self._thread.start()
         self.url = self._wait_until_serving()
@@ -138,16 +143,21 @@ class WebNode(Node):
 
     # -- ROS side ----------------------------------------------------------------------------
     def _fold(self, topic, fold) -> None:
+        topic.subscription(self, self._folding(topic.name, fold))
+
+    def _folding(self, what: str, fold):
+        """A callback folding its input into the view (under the lock), then telling the
+        pages; input the view cannot take is counted and logged, never raised."""
         def callback(msg):
             try:
                 with self._lock:
                     updates = fold(msg)
             except (ValueError, TypeError, OverflowError) as exc:
                 self.bad_messages += 1
-                self.get_logger().warning(f'{topic.name}: message ignored: {exc}')
+                self.get_logger().warning(f'{what}: message ignored: {exc}')
                 return
             self.hub.publish(updates)
-        topic.subscription(self, callback)
+        return callback
 
     def _on_alert(self, msg):
         if msg.kind in HELD_ALERT_KINDS and self._snapshot is not None \
@@ -155,14 +165,23 @@ class WebNode(Node):
             asyncio.run_coroutine_threadsafe(self._take_snapshots(), self._loop)
         return self.view.on_alert(alert_dict(msg))
 
-    def _on_gallery(self, msg):
+    def _on_receipt(self, msg):
+        receipt = receipt_dict(msg)
+        # Receipts on the bus carry no name (names stay off it): the gallery's, while the
+        # customer is enrolled; the page shows a forgotten customer's receipt as such.
+        receipt['customer_name'] = receipt['customer_name'] \
+            or self.view.names.get(receipt['customer_id'], '')
+        return self.view.on_receipt(receipt)
+
+    def _on_gallery(self, customers):
+        """The store's whole gallery of one revision (GalleryCustomer messages)."""
         faces, problems = gallery_from_entries(
             (c.customer_id, c.name, c.embedding_dim, c.model, c.embeddings)
-            for c in msg.customers)
-        for problem in problems:
+            for c in customers)
+        for problem in problems:  # ids, never names
             self.get_logger().warning(f'gallery: {problem}: this customer cannot log in by face')
         self._faces = faces
-        names, refused = gallery_names(msg)
+        names, refused = gallery_names(customers)
         if refused:
             self.get_logger().warning(f'gallery: {refused} entries without an id or with an id '
                                       'or name too long to be a customer\'s left out')
@@ -211,6 +230,11 @@ class WebNode(Node):
         return fill(stat, WARN if self.bad_messages else OK, f'serving {self.url}',
                     {'url': self.url, 'open_pages': self.hub.pages,
                      'bad_messages': self.bad_messages,
+                     # How many customers, never who.
+                     'gallery_customers': len(self.view.names),
+                     'gallery_revision': self.gallery.have[1] if self.gallery.have else 0,
+                     'gallery_fetches': self.gallery.fetches,
+                     'gallery_fetch_failures': self.gallery.failures,
                      'refused_face_logins': self.refused_face_logins,
                      'refused_enrolment_photos': self.refused_photos,
                      'review_snapshots_kept': len(self.snapshots),
@@ -364,7 +388,7 @@ class WebNode(Node):
                 raise OSError('the console server did not start')
             self._thread.join(0.05)
         host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        return f'http://{host}:{port}/'
+        return f'{"https" if self.settings.tls else "http"}://{host}:{port}/'
 
     def destroy_node(self):
         self._server.should_exit = True

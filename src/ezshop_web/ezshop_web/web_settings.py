@@ -40,6 +40,21 @@ class WebSettings:
     snapshot_retention_s: float = setting(4 * 3600.0, 'a review snapshot is deleted when its '
                                           'action is settled, or after this long (s)',
                                           60.0, 7 * 86400.0)
+    tls_certfile: str = setting('', "PEM certificate (chain) to serve HTTPS with; '' = plain "
+                                'HTTP (only sensible on 127.0.0.1). Set with tls_keyfile')
+    tls_keyfile: str = setting('', 'PEM private key of tls_certfile')
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_certfile)
+
+    def problems(self) -> list[str]:
+        if bool(self.tls_certfile) != bool(self.tls_keyfile):
+            return ['tls_certfile and tls_keyfile go together (both set: HTTPS; both empty: '
+                    'HTTP)']
+        return [f'{name} {path!r}: no such file' for name, path in
+                (('tls_certfile', self.tls_certfile), ('tls_keyfile', self.tls_keyfile))
+                if path and not Path(path).expanduser().is_file()]
 
 
 def accounts_path(settings: WebSettings) -> Path:

@@ -9,14 +9,21 @@ import numpy as np
 import pytest
 from rclpy.parameter import Parameter
 
-from ezshop_msgs.msg import Announcement, CustomerEvent, Gallery, GalleryCustomer, Receipt
+from ezshop_common.gallery_entry import GalleryEntry
+from ezshop_msgs.msg import Announcement, CustomerEvent, Receipt
+from ezshop_ros.gallery import GalleryServer
 from ezshop_ros.stamps import time_from_ns
-from ezshop_ros.topics import ANNOUNCEMENTS, CUSTOMER_EVENTS, GALLERY, RECEIPTS
+from ezshop_ros.topics import ANNOUNCEMENTS, CUSTOMER_EVENTS, RECEIPTS
 from ezshop_testing.ros import RosHarness
 from ezshop_web.greeter_node import GreeterNode
 
 pytestmark = pytest.mark.timeout(120)
 TIMEOUT = 20.0
+
+
+def entry(customer_id: str, name: str) -> GalleryEntry:
+    """A customer as the store keeps them (the greeter fetches only the id and the name)."""
+    return GalleryEntry(customer_id, name, 4, 'test_model', np.ones((1, 4), np.float32))
 
 
 @pytest.fixture
@@ -27,12 +34,20 @@ def graph(tmp_path):
     probe = ros.node('greeter_probe')
     heard: list[Announcement] = []
     ANNOUNCEMENTS.subscription(probe, heard.append)
-    pubs = {'gallery': GALLERY.publisher(probe), 'events': CUSTOMER_EVENTS.publisher(probe),
-            'receipts': RECEIPTS.publisher(probe)}
-    assert ros.spin_until(lambda: all(p.get_subscription_count() >= 1 for p in pubs.values()),
-                          TIMEOUT)
+    # The store's side: the test sets the entries and calls changed().
+    entries: list[GalleryEntry] = []
+    pubs = {'gallery': GalleryServer(probe, lambda: entries), 'entries': entries,
+            'events': CUSTOMER_EVENTS.publisher(probe), 'receipts': RECEIPTS.publisher(probe)}
+    assert ros.spin_until(lambda: all(pubs[p].get_subscription_count() >= 1
+                                      for p in ('events', 'receipts')), TIMEOUT)
     yield ros, greeter, pubs, heard
     ros.close()
+
+
+def serve(pubs, *customers: GalleryEntry) -> None:
+    """The store's gallery changes to these customers."""
+    pubs['entries'][:] = customers
+    pubs['gallery'].changed()
 
 
 def rms(path) -> float:
@@ -46,8 +61,8 @@ def rms(path) -> float:
                     'apt-get install espeak-ng)')
 def test_welcome_and_goodbye_are_published_and_spoken_to_wav_files(graph):
     ros, greeter, pubs, heard = graph
-    pubs['gallery'].publish(Gallery(customers=[GalleryCustomer(customer_id='c_ana', name='Ana')]))
-    ros.spin_until(lambda: greeter.greeter.names, TIMEOUT)
+    serve(pubs, entry('c_ana', 'Ana'))
+    assert ros.spin_until(lambda: greeter.greeter.names, TIMEOUT)
     now = greeter.get_clock().now().nanoseconds
     event = CustomerEvent(event_id=str(uuid.uuid4()), kind=CustomerEvent.ENTERED,
                           customer_id='c_ana', door_id='entrance', confidence=1.0)
@@ -82,10 +97,9 @@ def test_receipts_issued_before_the_greeter_started_are_not_goodbyes(graph):
 
 def test_bad_input_is_counted_not_greeted(graph):
     ros, greeter, pubs, heard = graph
-    pubs['gallery'].publish(Gallery(customers=[
-        GalleryCustomer(customer_id='c_ana', name='Ana'),
-        GalleryCustomer(customer_id='c' * 100, name='Nobody')]))
+    serve(pubs, entry('c_ana', 'Ana'), entry('c' * 100, 'Nobody'))
     assert ros.spin_until(lambda: greeter.counts.get('bad_gallery_entries') == 1, TIMEOUT)
+    assert greeter.greeter.names == {'c_ana': 'Ana'}
     now = greeter.get_clock().now().nanoseconds
 
     def entered(customer_id, stamp_ns):

@@ -14,14 +14,15 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / 'migrations'
 
 
 def default_database_url() -> str:
-    """SQLite file $ROS_HOME/ezshop/store.db (the folder is created)."""
+    """SQLite file $ROS_HOME/ezshop/store.db (the folder is created, owner only)."""
     folder = ros_home() / 'ezshop'
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f'sqlite:///{folder / "store.db"}'
 
 
 def make_engine(url: str = '', **kwargs) -> Engine:
-    """An engine for url ('' = default SQLite file); SQLite gets WAL and foreign keys."""
+    """An engine for url ('' = default SQLite file); SQLite gets WAL, foreign keys and
+    secure_delete (what is deleted is overwritten, so a forgotten face leaves no bytes)."""
     url = url or default_database_url()
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == 'sqlite':
@@ -33,8 +34,21 @@ def make_engine(url: str = '', **kwargs) -> Engine:
             cursor.execute('PRAGMA synchronous=NORMAL')
             cursor.execute('PRAGMA foreign_keys=ON')
             cursor.execute('PRAGMA busy_timeout=5000')
+            cursor.execute('PRAGMA secure_delete=ON')
             cursor.close()
     return engine
+
+
+def scrub(engine: Engine) -> bool:
+    """After deleting personal data: SQLite copies the write-ahead log into the (secure-delete)
+    database and truncates it, so no old page with the data stays in store.db-wal; True when
+    the log was emptied (False: a reader held it; the next scrub retries). PostgreSQL keeps
+    deleted rows until VACUUM reuses their space (docs/security.md)."""
+    if engine.dialect.name != 'sqlite':
+        return True
+    with engine.connect() as connection:
+        busy, _, _ = connection.exec_driver_sql('PRAGMA wal_checkpoint(TRUNCATE)').one()
+    return not busy
 
 
 def alembic_config() -> Config:

@@ -36,6 +36,8 @@ class Customer(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     consent_at_ns: Mapped[int] = mapped_column(BigInteger)
+    #: Version of the privacy notice the customer accepted.
+    consent_notice: Mapped[str] = mapped_column(String(64), server_default='')
     forgotten_at_ns: Mapped[int | None] = mapped_column(BigInteger)
     embeddings: Mapped[list[FaceEmbedding]] = relationship(
         back_populates='customer', cascade='all, delete-orphan', passive_deletes=True)
@@ -77,7 +79,8 @@ class Visit(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     store_id: Mapped[str] = mapped_column(String(64), index=True,
                                           server_default=DEFAULT_STORE_ID)
-    customer_id: Mapped[str] = mapped_column(ForeignKey('customers.id'), index=True)
+    #: NULL once the visit is older than the retention period (no link to a person).
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey('customers.id'), index=True)
     entered_at_ns: Mapped[int] = mapped_column(BigInteger)
     exited_at_ns: Mapped[int | None] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(16), index=True)
