@@ -58,7 +58,7 @@ from ezshop_msgs.msg import (
 )
 from ezshop_msgs.srv import RegisterCustomer
 from ezshop_ros import topics
-from ezshop_ros.gallery import GalleryClient
+from ezshop_ros.gallery import GalleryClient, WholeGallery
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_testing.env import claim_domain_for_this_process, ros_env
 from ezshop_testing.processes import launch_node_pids
@@ -704,8 +704,8 @@ class ShopperCheck:
             'receipts': (topics.RECEIPTS, {}),
             'announcements': (topics.ANNOUNCEMENTS, {})}, more=('gallery',))
         # The store's gallery as the greeter reads it: ids and names, each revision whole.
-        GalleryClient(self.node, lambda customers: self.recorder.keep('gallery', customers),
-                      with_embeddings=False)
+        GalleryClient(self.node, WholeGallery(
+            lambda customers: self.recorder.keep('gallery', customers)), with_embeddings=False)
         self.faces = {camera: topics.FACES.publisher(self.node, camera=camera) for camera in (
             self.entrance.camera_id, self.exit.camera_id, self.shelf_camera.camera_id)}
         self.reading = topics.lane_reading(self.lane).publisher(

@@ -133,7 +133,7 @@ def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_f
     from rclpy.node import Node
 
     from ezshop_common.boxes import Box
-    from ezshop_ros.gallery import GalleryServer
+    from ezshop_ros.gallery import EntryList, GalleryServer
     from ezshop_ros.stamps import NS_PER_S, stamp_ns
     from ezshop_ros.topics import DIAGNOSTICS, FACES, IMAGE_RAW
     from ezshop_testing.processes import ChildProcess
@@ -153,7 +153,7 @@ def run_face_node(scenario: Scenario, gallery: Gallery, segment_s: float, feed_f
     DIAGNOSTICS.subscription(node, diags.append)
     image_pub = IMAGE_RAW.publisher(node, camera=CAM)
     entries = gallery_entries(gallery)
-    GalleryServer(node, lambda: entries)  # the store's side
+    GalleryServer(node, EntryList(entries))  # the store's side
     child = ChildProcess(cmd)
     rows, skipped = [], {}
     try:

@@ -49,7 +49,7 @@ from ezshop_bag.rosbag2 import (
 )
 from ezshop_bag.selection import Throttle, TopicSelector, join_now, matches, record_qos
 from ezshop_msgs.msg import Gallery
-from ezshop_ros.gallery import GalleryClient
+from ezshop_ros.gallery import GalleryClient, WholeGallery
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node, spin
 
@@ -131,7 +131,7 @@ class RecordNode(Node):
         self.galleries_recorded = 0
         self._gallery_client = None if matches(self.selector.exclude, self.selector.namespace,
                                                self.gallery_topic) \
-            else GalleryClient(self, self._on_gallery, with_embeddings=True)
+            else GalleryClient(self, WholeGallery(self._on_gallery), with_embeddings=True)
         self.create_timer(cfg.discovery_period_s, self._discover,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._discover()

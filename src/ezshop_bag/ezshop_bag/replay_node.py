@@ -48,7 +48,7 @@ from ezshop_bag.selection import (
 )
 from ezshop_msgs.msg import Gallery, Receipt
 from ezshop_msgs.srv import RegisterCustomer
-from ezshop_ros.gallery import GalleryClient
+from ezshop_ros.gallery import GalleryClient, WholeGallery
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamps import stamp_ns, time_from_ns
@@ -106,7 +106,7 @@ class ReplayNode(Node):
         self.live_names: dict[str, str] = {}
         self.gallery_seen = False
         RECEIPTS.subscription(self, self._on_receipt)
-        self.gallery = GalleryClient(self, self._on_gallery, with_embeddings=False)
+        self.gallery = GalleryClient(self, WholeGallery(self._on_gallery), with_embeddings=False)
         self.published: Counter = Counter()
         self.enrolled: list[str] = []
         self.input_span_ns = (self.reader.start_ns, self.reader.end_ns)

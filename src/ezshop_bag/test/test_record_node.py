@@ -15,7 +15,7 @@ from sensor_msgs.msg import Image, Range
 
 from ezshop_common.gallery_entry import GalleryEntry
 from ezshop_msgs.msg import Gallery, GalleryRevision, Receipt
-from ezshop_ros.gallery import GalleryServer
+from ezshop_ros.gallery import EntryList, GalleryServer
 
 
 def test_recorder_takes_the_store_topics_throttles_images_and_closes_cleanly(ros, tmp_path):
@@ -26,7 +26,8 @@ def test_recorder_takes_the_store_topics_throttles_images_and_closes_cleanly(ros
     # recorder to get_gallery anyway.
     ada = np.arange(8, dtype=np.float32).reshape(2, 4)
     entries = [GalleryEntry('c1', 'ada', 4, 'test_model', ada)]
-    gallery = GalleryServer(talker, lambda: entries)
+    source = EntryList(entries)
+    gallery = GalleryServer(talker, source)
     image_pub = talker.create_publisher(Image, 'cameras/cam_a/image_raw', QoSProfile(
         depth=1, reliability=ReliabilityPolicy.RELIABLE))
     range_pub = talker.create_publisher(Range, 'shelves/shelf_a/lane_1/range', QoSProfile(
@@ -58,8 +59,8 @@ def test_recorder_takes_the_store_topics_throttles_images_and_closes_cleanly(ros
         frames += 1
         ros.spin_for(0.05)
     receipt_pub.publish(Receipt(customer_name='ada', total_cents=150))
-    entries.append(GalleryEntry('c2', 'bob', 4, 'test_model', np.ones((1, 4), np.float32)))
-    gallery.changed()  # bob enrolled: the whole gallery again
+    source.entries['c2'] = GalleryEntry('c2', 'bob', 4, 'test_model', np.ones((1, 4), np.float32))
+    gallery.changed(added=['c2'])  # bob enrolled
     assert ros.spin_until(lambda: recorder.galleries_recorded == 2, 10.0)
     ros.spin_for(0.5)
     metadata = recorder.close()
@@ -118,8 +119,8 @@ def test_recorder_waits_for_a_topics_consumer_before_subscribing(ros, tmp_path):
 
 def test_an_excluded_gallery_is_never_fetched(ros, tmp_path):
     talker = ros.node('talker')
-    gallery = GalleryServer(talker, lambda: [
-        GalleryEntry('c1', 'ada', 4, 'test_model', np.ones((1, 4), np.float32))])
+    gallery = GalleryServer(talker, EntryList([
+        GalleryEntry('c1', 'ada', 4, 'test_model', np.ones((1, 4), np.float32))]))
     recorder = ros.add(RecordNode(context=ros.context, parameter_overrides=[
         Parameter('output', value=str(tmp_path / 'bag')), Parameter('exclude', value=['gallery']),
         Parameter('discovery_period_s', value=0.1), Parameter('alone_after_s', value=0.0),

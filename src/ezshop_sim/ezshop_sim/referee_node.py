@@ -22,7 +22,7 @@ from rclpy.node import Node
 from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import CartAction, CustomerEvent, GroundTruth, Receipt, ShelfEvent
 from ezshop_msgs.srv import ForgetCustomer
-from ezshop_ros.gallery import GalleryClient
+from ezshop_ros.gallery import GalleryClient, WholeGallery
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import give_up_after, run_node, spin_once
 from ezshop_ros.stamps import stamp_seconds
@@ -152,7 +152,7 @@ class RefereeNode(Node):
         galleries: list[list] = []
         node = Node('referee_gallery', namespace=self.get_namespace(), context=self.context,
                     use_global_arguments=False)
-        GalleryClient(node, galleries.append, with_embeddings=False)
+        GalleryClient(node, WholeGallery(galleries.append), with_embeddings=False)
         executor.add_node(node)
         try:
             deadline = time.monotonic() + self.cfg.service_timeout_s

@@ -10,7 +10,7 @@ from rclpy.parameter import Parameter
 from ezshop_common.gallery_entry import GalleryEntry
 from ezshop_msgs.msg import CartAction, CartLine, CustomerEvent, GroundTruth, Receipt
 from ezshop_msgs.srv import ForgetCustomer
-from ezshop_ros.gallery import GalleryServer
+from ezshop_ros.gallery import EntryList, GalleryServer
 from ezshop_ros.stamps import NS_PER_S, time_from_ns
 from ezshop_ros.topics import CART_ACTIONS, CUSTOMER_EVENTS, GROUND_TRUTH, RECEIPTS
 from ezshop_sim.referee_node import EXIT_OK, EXIT_WRONG, RefereeNode
@@ -118,7 +118,7 @@ def test_customers_left_from_an_earlier_run_are_forgotten_before_enrolling(ros, 
     embeddings = np.ones((1, 4), np.float32)
     entries = [GalleryEntry('c_old_ada', 'ada', 4, 'test_model', embeddings),
                GalleryEntry('c_zoe', 'zoe', 4, 'test_model', embeddings)]
-    GalleryServer(store, lambda: entries)
+    GalleryServer(store, EntryList(entries))
     forgotten = []
 
     def forget(request, response):

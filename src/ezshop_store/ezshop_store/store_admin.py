@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ezshop_common.gallery_entry import GalleryEntry
@@ -91,25 +91,68 @@ def forget_customer(service: StoreService, customer_id: str, stamp_ns: int) -> E
         effects.logs.append((WARN, 'the database log could not be emptied after forgetting '
                              f'{customer_id} (a reader held it); it is retried at the next '
                              'forget or retention run'))
-    effects.gallery_changed = True
+    effects.gallery_removed.append(customer_id)
     return effects
 
 
-def gallery(service: StoreService) -> list[GalleryEntry]:
-    """Every customer with embeddings (not forgotten), by id."""
-    entries: dict[str, list] = {}
+def gallery_page(service: StoreService, after_id: str = '',
+                 limit: int | None = None) -> list[GalleryEntry]:
+    """Enrolled customers (not forgotten) with ids after after_id, by id, at most limit: one
+    indexed range of the customers table, so a page costs the same at any gallery size."""
+    query = select(m.Customer.id).where(m.Customer.forgotten_at_ns.is_(None),
+                                        m.Customer.id > after_id).order_by(m.Customer.id)
     with Session(service.engine) as s:
-        rows = s.execute(select(m.Customer.id, m.Customer.name, m.FaceEmbedding.dim,
-                                m.FaceEmbedding.model, m.FaceEmbedding.vector)
-                         .join(m.FaceEmbedding)
-                         .where(m.Customer.forgotten_at_ns.is_(None))
-                         .order_by(m.Customer.id, m.FaceEmbedding.id))
-        for cid, name, dim, model, vector in rows:
-            entry = entries.setdefault(cid, [name, dim, model, []])
-            if dim == entry[1]:
-                entry[3].append(np.frombuffer(vector, dtype='<f4'))
+        ids = list(s.scalars(query if limit is None else query.limit(limit)))
+    return gallery_by_ids(service, ids)
+
+
+def gallery_by_ids(service: StoreService, customer_ids) -> list[GalleryEntry]:
+    """These customers' gallery entries, by id (forgotten or unknown ones left out)."""
+    entries: dict[str, list] = {}
+    ids = list(customer_ids)
+    with Session(service.engine) as s:
+        for chunk in (ids[k:k + 500] for k in range(0, len(ids), 500)):
+            rows = s.execute(select(m.Customer.id, m.Customer.name, m.FaceEmbedding.dim,
+                                    m.FaceEmbedding.model, m.FaceEmbedding.vector)
+                             .join(m.FaceEmbedding)
+                             .where(m.Customer.forgotten_at_ns.is_(None),
+                                    m.Customer.id.in_(chunk))
+                             .order_by(m.Customer.id, m.FaceEmbedding.id))
+            for cid, name, dim, model, vector in rows:
+                entry = entries.setdefault(cid, [name, dim, model, []])
+                if dim == entry[1]:
+                    entry[3].append(np.frombuffer(vector, dtype='<f4'))
     return [GalleryEntry(cid, name, dim, model, np.vstack(vectors).astype(np.float32))
-            for cid, (name, dim, model, vectors) in entries.items()]
+            for cid, (name, dim, model, vectors) in sorted(entries.items())]
+
+
+def gallery_count(service: StoreService) -> int:
+    """How many customers the gallery holds (not forgotten)."""
+    with Session(service.engine) as s:
+        return s.scalar(select(func.count()).select_from(m.Customer).where(
+            m.Customer.forgotten_at_ns.is_(None)))
+
+
+class StoreGallery:
+    """The gallery as the store's database holds it, for ezshop_ros.gallery.GalleryServer:
+    every read is one indexed query, so serving costs the same at any gallery size."""
+
+    def __init__(self, service: StoreService):
+        self.service = service
+
+    def count(self) -> int:
+        return gallery_count(self.service)
+
+    def page(self, after_id: str, limit: int) -> list[GalleryEntry]:
+        return gallery_page(self.service, after_id, limit)
+
+    def by_ids(self, customer_ids: list[str]) -> list[GalleryEntry]:
+        return gallery_by_ids(self.service, customer_ids)
+
+
+def gallery(service: StoreService) -> list[GalleryEntry]:
+    """The whole gallery, by id (tools and tests; the store serves it page by page)."""
+    return gallery_page(service)
 
 
 def set_stock(service: StoreService, item_id: str, stock: int, stamp_ns: int) -> Effects:

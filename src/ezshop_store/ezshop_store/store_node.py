@@ -122,7 +122,7 @@ class StoreNode(Node):
             self.carts_pub.publish(messages.cart_msg(self.service.cart_view(customer_id),
                                                     self.settings.store_id))
         self._publish_inventory(None)
-        self.gallery = GalleryServer(self, lambda: store_admin.gallery(self.service))
+        self.gallery = GalleryServer(self, store_admin.StoreGallery(self.service))
         self._apply_retention()
         self.get_logger().info(
             f'store ready: {len(self.store.items)} items, {len(self.service.visits)} open '
@@ -237,8 +237,8 @@ class StoreNode(Node):
             self._markers_dirty = True
         if effects.inventory_changed:
             self._publish_inventory(self._last_stamp)
-        if effects.gallery_changed:
-            self.gallery.changed()
+        if effects.gallery_added or effects.gallery_removed:
+            self.gallery.changed(effects.gallery_added, effects.gallery_removed)
 
     def _publish_inventory(self, stamp) -> None:
         msg = Inventory(store_id=self.settings.store_id, items=[InventoryItem(
@@ -304,7 +304,7 @@ class StoreNode(Node):
             return response
         response.success = True
         self.get_logger().info(f'registered {response.customer_id}')  # never a name in logs
-        self.gallery.changed()
+        self.gallery.changed(added=[response.customer_id])
         return response
 
     def _forget(self, request, response):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ezshop_common.store_config import StoreConfig
 from ezshop_store import cart_rules as rules
+from ezshop_store.customer_directory import CustomerDirectory
 from ezshop_store.db import models as m
 from ezshop_store.store_types import (
     ABSENT,
@@ -87,7 +88,7 @@ class StoreService:
         self.store_id = store_id  # this store's rows in a database several stores may share
         self.currency = store.currency
         self.items: dict[str, ItemState] = {}
-        self.customers: dict[str, str | None] = {}
+        self.customers = CustomerDirectory(engine)
         self.visits: dict[str, LiveVisit] = {}
         self.seed_items()
         self.load_state()
@@ -158,15 +159,13 @@ class StoreService:
         return before
 
     def load_state(self) -> None:
-        """(Re)build the cache from the database: items, customers, open visits and carts."""
+        """(Re)build the cache from the database: items, open visits and carts (customers are read
+        when first needed, see customer_directory)."""
         with Session(self.engine) as s:
             self.items = {row.id: ItemState(row.name, row.price_cents, row.stock,
                                             row.low_stock_threshold)
                           for row in s.scalars(
                               select(m.Item).where(m.Item.store_id == self.store_id))}
-            self.customers = {cid: (None if forgotten is not None else name)
-                              for cid, name, forgotten in s.execute(select(
-                                  m.Customer.id, m.Customer.name, m.Customer.forgotten_at_ns))}
             self.visits = {}
             live = s.scalars(select(m.Visit).where(
                 m.Visit.store_id == self.store_id,

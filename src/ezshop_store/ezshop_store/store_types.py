@@ -119,7 +119,9 @@ class Effects:
     receipts: list[ReceiptView] = field(default_factory=list)
     exiting: list[int] = field(default_factory=list)
     inventory_changed: bool = False
-    gallery_changed: bool = False
+    #: Customers enrolled into / forgotten from the gallery (its next revision says so).
+    gallery_added: list[str] = field(default_factory=list)
+    gallery_removed: list[str] = field(default_factory=list)
     logs: list[tuple[int, str]] = field(default_factory=list)
     counters: Counter = field(default_factory=Counter)
 
@@ -133,6 +135,7 @@ class Effects:
         self.receipts.extend(other.receipts)
         self.exiting.extend(other.exiting)
         self.inventory_changed |= other.inventory_changed
-        self.gallery_changed |= other.gallery_changed
+        self.gallery_added.extend(other.gallery_added)
+        self.gallery_removed.extend(other.gallery_removed)
         self.logs.extend(other.logs)
         self.counters.update(other.counters)

@@ -28,7 +28,7 @@ from ezshop_msgs.srv import (
     ResolveAction,
     SetStock,
 )
-from ezshop_ros.gallery import GalleryClient
+from ezshop_ros.gallery import GalleryClient, WholeGallery
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_ros.topics import (
     ALERTS,
@@ -73,7 +73,7 @@ class Probe:
         for key, topic in outputs.items():
             topic.subscription(node, self.got[key].append)
         self.got['gallery'] = []  # whole galleries, as a face node fetches them
-        GalleryClient(node, self.got['gallery'].append, with_embeddings=True)
+        GalleryClient(node, WholeGallery(self.got['gallery'].append), with_embeddings=True)
         self.clients = {name: node.create_client(kind, name) for name, kind in (
             ('register_customer', RegisterCustomer), ('forget_customer', ForgetCustomer),
             ('get_cart', GetCart), ('checkout', Checkout), ('set_stock', SetStock),
@@ -223,7 +223,8 @@ def test_the_gallery_is_served_not_broadcast(graph):
     revision = graph.got['revisions'][-1]
     assert revision.customers == len(gallery) and revision.revision >= 2
     assert set(type(revision).get_fields_and_field_types()) == {
-        'header', 'gallery_id', 'revision', 'customers'}
+        'header', 'gallery_id', 'revision', 'customers', 'added', 'removed'}
+    assert any(list(r.added) == [alice] for r in graph.got['revisions'])  # ids only
     names_only = graph.call('get_gallery', max_customers=500, with_embeddings=False)
     assert names_only.success and not names_only.more
     assert all(c.embedding_dim == 0 and len(c.embeddings) == 0 for c in names_only.customers)

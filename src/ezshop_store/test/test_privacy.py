@@ -71,7 +71,7 @@ def test_forgetting_someone_in_the_store_closes_their_visit_and_scrubs_the_files
     (receipt,) = effects.receipts
     assert receipt.customer_id == alice and receipt.customer_name == ''
     assert [ln.item_id for ln in receipt.lines] == ['chips']
-    assert effects.gallery_changed and alice not in service.visits
+    assert effects.gallery_removed == [alice] and alice not in service.visits
     assert [g.customer_id for g in store_admin.gallery(service)] == []
     record = privacy.export_customer(service, alice)
     assert record['customer']['name'] is None and record['embeddings'] == []

@@ -43,7 +43,7 @@ from ezshop_vision.face_engine import FaceEngine, FaceEngineSettings
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import MatchPolicy
 from ezshop_vision.image_conversion import ImageConversionError, cv2_to_imgmsg, imgmsg_to_cv2
-from ezshop_vision.messages import gallery_from_customers
+from ezshop_vision.messages import GalleryKeeper
 from ezshop_vision.recent_frames import (
     CATCH_UP_TIME_FACTOR,
     CAUGHT_UP_FRAMES,
@@ -131,10 +131,8 @@ class FaceNode(Node):
                          for _ in self._workers]
         ids = new_id_source()
         self._lock = threading.Lock()
-        self._names: dict[str, str] = {}
+        self._keeper = GalleryKeeper(self._on_gallery, self.get_logger())
         self._gallery_ready = threading.Event()
-        self._gallery_size = 0
-        self._gallery_rejected = 0
         self._cameras: dict[str, _Camera] = {}
         for index, camera_id in enumerate(camera_ids):
             # Contiguous groups in the order given: list the door cameras together so a
@@ -154,7 +152,7 @@ class FaceNode(Node):
             self._cameras[camera_id] = camera
         if not self._cameras:
             self.get_logger().error('no camera_ids given: nothing to process')
-        self._gallery_client = GalleryClient(self, self._on_gallery, with_embeddings=True)
+        self._gallery_client = GalleryClient(self, self._keeper, with_embeddings=True)
         self._snapshots_served = 0
         self._snapshots_refused = 0
         self.create_service(GetSnapshot, '~/get_snapshot', self._on_get_snapshot)
@@ -211,18 +209,15 @@ class FaceNode(Node):
             camera.pending = msg
         self._workers[camera.worker].wake.set()
 
-    def _on_gallery(self, customers) -> None:
-        gallery, problems = gallery_from_customers(customers)
-        for problem in problems:
-            self.get_logger().warning(f'gallery entry ignored: {problem}')
+    # Executor thread: the gallery is complete at a revision; the workers take it.
+    def _on_gallery(self, revision, whole: bool) -> None:
         with self._lock:
             for worker in self._workers:
-                worker.gallery = gallery
-            self._names = dict(gallery.names)
-            self._gallery_size = len(gallery)
-            self._gallery_rejected += len(problems)
+                worker.gallery = self._keeper.gallery  # re-decides the tracks it holds
         self._gallery_ready.set()
-        self.get_logger().info(f'gallery: {len(gallery)} customers')
+        if whole:
+            self.get_logger().info(f'gallery: {len(self._keeper.gallery)} customers '
+                                   f'(revision {revision[1]})')
         for worker in self._workers:
             worker.wake.set()
 
@@ -360,7 +355,7 @@ class FaceNode(Node):
         if camera.annotated_pub is not None and camera.annotated_pub.get_subscription_count():
             bgr = rgb[:, :, ::-1]
             with self._lock:
-                names = dict(self._names)
+                names = self._keeper.gallery.names
             camera.annotated_pub.publish(cv2_to_imgmsg(annotate(bgr, results, names), 'bgr8',
                                                        header=header))
         camera.history.add(stamp_ns(header.stamp), rgb, results)
@@ -386,7 +381,7 @@ class FaceNode(Node):
             return response
         roi = request.highlight
         with self._lock:
-            names = dict(self._names)
+            names = self._keeper.gallery.names
         response.image.format = 'jpeg'
         response.image.header.stamp = time_from_ns(frame.stamp_ns)
         response.image.header.frame_id = camera.frame_id
@@ -424,12 +419,12 @@ class FaceNode(Node):
             'tracks': len(camera.pipeline.tracker.tracks),
             'detections_run': stats.detections_run,
             'encodings': stats.encodings,
-            'gallery_customers': self._gallery_size,
+            'gallery_customers': len(self._keeper.gallery),
             'gallery_revision': (self._gallery_client.have or ('', 0))[1],
             'snapshot_frames_kept': len(camera.history),
             'snapshots_served': self._snapshots_served,
             'snapshots_refused': self._snapshots_refused,
-            'gallery_entries_rejected': self._gallery_rejected,
+            'gallery_entries_rejected': self._keeper.rejected,
             'catch_up': camera.catch_up if not camera.catching_up else 'catching up',
             'frames_caught_up': camera.caught_up,
             'frames_stale': camera.stale,

@@ -90,6 +90,15 @@ class Gallery:
             self._rows[index] = np.vstack([self._rows[index], array])
         self._matrix = None
 
+    def remove(self, customer_id: str) -> bool:
+        """Forget a customer; False when they were not in the gallery."""
+        if customer_id not in self.names:
+            return False
+        index = self._ids.index(customer_id)
+        del self._ids[index], self._rows[index], self.names[customer_id]
+        self._matrix = None
+        return True
+
     def embeddings_of(self, customer_id: str) -> np.ndarray:
         """The customer's embeddings, shape (n, dim)."""
         return self._rows[self._ids.index(customer_id)]

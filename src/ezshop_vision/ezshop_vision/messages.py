@@ -24,3 +24,45 @@ def gallery_from_customers(customers: Iterable[GalleryCustomer]) -> tuple[Galler
     entries = [(c.customer_id, c.name, c.embedding_dim, c.model, c.embeddings)
                for c in customers]
     return gallery_from_entries(entries, EMBEDDING_DIM, EMBEDDING_MODEL)
+
+
+def add_customers(gallery: Gallery, customers: Iterable[GalleryCustomer]) -> list[str]:
+    """Add the store's customers to a gallery; the reasons for any left out."""
+    part, problems = gallery_from_customers(customers)
+    for customer_id in part.customer_ids:
+        gallery.add(customer_id, part.embeddings_of(customer_id), part.names[customer_id])
+    return problems
+
+
+class GalleryKeeper:
+    """A face node's gallery kept from the store's (an ezshop_ros.gallery.GalleryListener):
+    a whole gallery is built aside while the live one stays in use, then swapped in; a change
+    is applied to the live one (Gallery is safe to change while workers identify).
+    on_synced(revision, whole) runs when it is complete at a revision."""
+
+    def __init__(self, on_synced, logger):
+        self.gallery = Gallery()
+        self.rejected = 0
+        self._incoming: Gallery | None = None
+        self._on_synced = on_synced
+        self._logger = logger
+
+    def reset(self) -> None:
+        self._incoming = Gallery()
+
+    def add(self, customers) -> None:
+        target = self._incoming if self._incoming is not None else self.gallery
+        problems = add_customers(target, customers)
+        for problem in problems:
+            self._logger.warning(f'gallery entry ignored: {problem}')
+        self.rejected += len(problems)
+
+    def remove(self, customer_ids) -> None:
+        for customer_id in customer_ids:
+            self.gallery.remove(customer_id)
+
+    def synced(self, revision) -> None:
+        whole = self._incoming is not None
+        if whole:
+            self.gallery, self._incoming = self._incoming, None
+        self._on_synced(revision, whole)

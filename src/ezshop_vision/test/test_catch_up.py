@@ -9,7 +9,7 @@ import shutil
 from rclpy.parameter import Parameter
 
 from ezshop_msgs.srv import GetRecentFrames
-from ezshop_ros.gallery import GalleryServer
+from ezshop_ros.gallery import EntryList, GalleryServer
 from ezshop_ros.stamps import NS_PER_S, stamp_ns, time_from_ns
 from ezshop_ros.topics import FACES
 from ezshop_vision.camera_node import CameraNode
@@ -67,7 +67,7 @@ def test_a_face_node_started_late_publishes_the_faces_of_the_frames_it_missed(
     camera = _camera(ros, tmp_path, faces_root)
     probe = ros.node('catch_up_probe')
     entries = gallery_entries(enrolled_gallery(['obama', 'biden']))
-    GalleryServer(probe, lambda: entries)
+    GalleryServer(probe, EntryList(entries))
     faces = []
     FACES.subscription(probe, faces.append, camera=CAM)
     # The camera has been streaming for 3 s before the face node (re)starts.
@@ -99,7 +99,7 @@ def test_a_camera_that_keeps_nothing_means_live_at_once(ros, tmp_path, faces_roo
     _camera(ros, tmp_path, faces_root, recent_frames_s=0.0)
     probe = ros.node('live_probe')
     entries = gallery_entries(enrolled_gallery(['obama']))
-    GalleryServer(probe, lambda: entries)
+    GalleryServer(probe, EntryList(entries))
     faces = []
     FACES.subscription(probe, faces.append, camera=CAM)
     ros.spin_for(1.0)

@@ -9,7 +9,7 @@ import pytest
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
-from ezshop_ros.gallery import GalleryServer
+from ezshop_ros.gallery import EntryList, GalleryServer
 from ezshop_ros.topics import FACES, IMAGE_ANNOTATED, IMAGE_RAW
 from ezshop_vision.face_node import FaceNode
 from ezshop_vision.face_photos import load_bgr
@@ -32,7 +32,7 @@ def face_graph(ros, diag_probe, enrolled_gallery):
         Parameter('diagnostic_updater.period', value=0.2)]))
     probe = ros.node('face_probe')
     entries = gallery_entries(enrolled_gallery(['kit_harington', 'rose_leslie', 'obama']))
-    GalleryServer(probe, lambda: entries)  # the store's side
+    GalleryServer(probe, EntryList(entries))  # the store's side
     image_pub = IMAGE_RAW.publisher(probe, camera=CAM)
     faces, annotated = [], []
     FACES.subscription(probe, faces.append, camera=CAM)

@@ -6,7 +6,7 @@ import cv2
 from ament_index_python.packages import get_package_prefix
 
 from ezshop_msgs.msg import CustomerEvent
-from ezshop_ros.gallery import GalleryServer
+from ezshop_ros.gallery import EntryList, GalleryServer
 from ezshop_ros.topics import CUSTOMER_EVENTS, FACES
 from ezshop_testing.processes import ChildProcess
 from ezshop_testing.scenes import Mover, background, make_sprite, render
@@ -42,7 +42,7 @@ def test_one_entered_event_for_one_pass(ros, config_dir, tmp_path, dev_identitie
     CUSTOMER_EVENTS.subscription(probe, events.append)
     FACES.subscription(probe, faces.append, camera='cam_entrance')
     entries = gallery_entries(gallery)
-    GalleryServer(probe, lambda: entries)  # the store's side: face_node fetches it
+    GalleryServer(probe, EntryList(entries))  # the store's side: face_node fetches it
 
     lib = f"{get_package_prefix('ezshop_vision')}/lib/ezshop_vision"
     config = str(config_dir / 'vision.yaml')

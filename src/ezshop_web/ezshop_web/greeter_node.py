@@ -13,7 +13,7 @@ from rclpy.node import Node
 from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_msgs.msg import Announcement
 from ezshop_ros.diagnostics import OK, WARN, RefusedInput, diagnostics_updater, fill
-from ezshop_ros.gallery import GalleryClient
+from ezshop_ros.gallery import GalleryClient, WholeGallery
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamp_guard import StampGuard
@@ -49,7 +49,7 @@ class GreeterNode(Node):
         self._started_ns = self.get_clock().now().nanoseconds
         self.pub = ANNOUNCEMENTS.publisher(self)
         # Names only: the greeter never needs a face embedding.
-        self.gallery = GalleryClient(self, self._on_gallery, with_embeddings=False)
+        self.gallery = GalleryClient(self, WholeGallery(self._on_gallery), with_embeddings=False)
         CUSTOMER_EVENTS.subscription(self, self._on_customer_event)
         RECEIPTS.subscription(self, self._on_receipt)
         self._diagnostics = diagnostics_updater(self, self.get_name())

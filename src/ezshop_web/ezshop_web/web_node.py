@@ -32,7 +32,7 @@ from ezshop_msgs.srv import (
     SetStock,
 )
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
-from ezshop_ros.gallery import GalleryClient
+from ezshop_ros.gallery import GalleryClient, WholeGallery
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamps import time_from_ns
@@ -100,8 +100,8 @@ class WebNode(Node):
                 '`ros2 run ezshop_web staff_account add <name>`')
 
         # With the embeddings: a shopper logs in by face against them.
-        self.gallery = GalleryClient(self, self._folding('gallery', self._on_gallery),
-                                     with_embeddings=True)
+        self.gallery = GalleryClient(
+            self, WholeGallery(self._folding('gallery', self._on_gallery)), with_embeddings=True)
         self._fold(CUSTOMER_EVENTS,
                    lambda msg: self.view.on_customer_event(customer_event_dict(msg)))
         self._fold(CARTS, lambda msg: self.view.on_cart(cart_dict(msg)))

@@ -11,7 +11,7 @@ from rclpy.parameter import Parameter
 
 from ezshop_common.gallery_entry import GalleryEntry
 from ezshop_msgs.msg import Announcement, CustomerEvent, Receipt
-from ezshop_ros.gallery import GalleryServer
+from ezshop_ros.gallery import EntryList, GalleryServer
 from ezshop_ros.stamps import time_from_ns
 from ezshop_ros.topics import ANNOUNCEMENTS, CUSTOMER_EVENTS, RECEIPTS
 from ezshop_testing.ros import RosHarness
@@ -35,8 +35,8 @@ def graph(tmp_path):
     heard: list[Announcement] = []
     ANNOUNCEMENTS.subscription(probe, heard.append)
     # The store's side: the test sets the entries and calls changed().
-    entries: list[GalleryEntry] = []
-    pubs = {'gallery': GalleryServer(probe, lambda: entries), 'entries': entries,
+    source = EntryList()
+    pubs = {'gallery': GalleryServer(probe, source), 'entries': source,
             'events': CUSTOMER_EVENTS.publisher(probe), 'receipts': RECEIPTS.publisher(probe)}
     assert ros.spin_until(lambda: all(pubs[p].get_subscription_count() >= 1
                                       for p in ('events', 'receipts')), TIMEOUT)
@@ -46,8 +46,10 @@ def graph(tmp_path):
 
 def serve(pubs, *customers: GalleryEntry) -> None:
     """The store's gallery changes to these customers."""
-    pubs['entries'][:] = customers
-    pubs['gallery'].changed()
+    before = set(pubs['entries'].entries)
+    pubs['entries'].entries = {c.customer_id: c for c in customers}
+    pubs['gallery'].changed(added=[c.customer_id for c in customers],
+                            removed=sorted(before))
 
 
 def rms(path) -> float:
