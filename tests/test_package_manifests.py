@@ -44,6 +44,7 @@ ROSDEP_KEY = {
 #: requirements file that pins them.
 NO_ROSDEP_KEY = {
     'argon2': 'requirements.txt',
+    'faiss': 'requirements.txt',
     'face_recognition_models': 'requirements.txt',
     'itsdangerous': 'requirements.txt',
     'mcap': 'requirements.txt',

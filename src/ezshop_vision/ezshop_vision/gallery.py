@@ -3,17 +3,22 @@
 Identification: for every enrolled customer, the distance from a face embedding to that
 customer's nearest enrolled embedding (Euclidean, dlib space). The face is that customer only
 when the best distance is within ``tolerance`` AND the second-best customer is at least
-``margin`` further away; otherwise it is unknown (never the "least bad" customer).
+``margin`` further away; otherwise it is unknown (never the "least bad" customer). The margin
+is between customers, not embeddings: two embeddings of one customer never make a face
+ambiguous. The search behind it is indexed (ezshop_vision.gallery_index).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
 from ezshop_common.settings import setting
+from ezshop_vision.gallery_index import EmbeddingIndex, IndexSettings
 
 #: Defaults chosen with bench/recognition.py on ../shared/faces (see docs/packages).
 DEFAULT_TOLERANCE = 0.55
@@ -55,19 +60,30 @@ class Match:
         return bool(self.customer_id)
 
 
-@dataclass
 class Gallery:
-    """Enrolled customers and their embeddings (float32, one row per embedding)."""
+    """Enrolled customers and their embeddings (float32, dim values each), and the rule.
 
-    dim: int = 128
-    names: dict[str, str] = field(default_factory=dict)
-    _ids: list[str] = field(default_factory=list)
-    _rows: list[np.ndarray] = field(default_factory=list)
-    _matrix: np.ndarray | None = None
-    _labels: np.ndarray | None = None
+    Safe to change while other threads identify: one lock guards every method (identify
+    holds it for one search: ~0.1-5 ms, see EmbeddingIndex). Customers are kept in the order
+    they were first added. Search: exact below ``IndexSettings.ann_min_embeddings``
+    embeddings, an approximate faiss index above (ezshop_vision.gallery_index).
+    """
+
+    def __init__(self, dim: int = 128, index_settings: IndexSettings | None = None):
+        self.dim = dim
+        #: customer id -> name, in the order the customers were added.
+        self.names: dict[str, str] = {}
+        self._slots: dict[str, int] = {}
+        self._ids: list[str] = []          # slot -> customer id ('' when free)
+        self._index = EmbeddingIndex(dim, index_settings)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f'Gallery({len(self)} customers, {self._index.describe()})'
 
     def add(self, customer_id: str, embeddings, name: str = '') -> None:
-        """Add a customer's embeddings (shape (n, dim) or flat n*dim); validates them."""
+        """Add a customer's embeddings (shape (n, dim) or flat n*dim); validates them. A known
+        customer keeps the embeddings they had and gets these too (and the new name)."""
         if not customer_id:
             raise ValueError('customer_id is empty')
         array = np.asarray(embeddings, dtype=np.float32)
@@ -81,81 +97,116 @@ class Gallery:
                              f'(n, {self.dim})')
         if not np.all(np.isfinite(array)):
             raise ValueError(f'{customer_id}: embeddings contain NaN or infinity')
+        grown = None
+        while True:
+            with self._lock:
+                if grown is not None:
+                    self._index.adopt(*grown)
+                plan = self._index.growth_plan(len(array))
+                if plan is None:
+                    self._add(customer_id, array, name)
+                    return
+            # The matrix doubles: the copy (~1 s at 1M customers) is made while others identify.
+            grown = plan, self._index.grown_matrix(plan)
+
+    def _add(self, customer_id: str, array: np.ndarray, name: str) -> None:
+        slot = self._slots.get(customer_id)
+        if slot is None:
+            slot = self._slots[customer_id] = self._index.new_slot()
+            if slot == len(self._ids):
+                self._ids.append(customer_id)
+            else:
+                self._ids[slot] = customer_id
         self.names[customer_id] = name
-        if customer_id not in self._ids:
-            self._ids.append(customer_id)
-            self._rows.append(array)
-        else:
-            index = self._ids.index(customer_id)
-            self._rows[index] = np.vstack([self._rows[index], array])
-        self._matrix = None
+        self._index.add(slot, array)
 
     def remove(self, customer_id: str) -> bool:
-        """Forget a customer; False when they were not in the gallery."""
-        if customer_id not in self.names:
-            return False
-        index = self._ids.index(customer_id)
-        del self._ids[index], self._rows[index], self.names[customer_id]
-        self._matrix = None
-        return True
+        """Forget a customer (their embeddings are cleared at once); False when they were not
+        in the gallery."""
+        with self._lock:
+            slot = self._slots.pop(customer_id, None)
+            if slot is None:
+                return False
+            del self.names[customer_id]
+            self._ids[slot] = ''
+            self._index.remove_slot(slot)
+            return True
+
+    @contextmanager
+    def bulk(self):
+        """Many adds (and removes) at once: the approximate index is built or fed once at
+        the end instead of in batches along the way (a snapshot loaded at start). The gallery
+        stays usable meanwhile: what is not indexed yet is searched exactly."""
+        with self._lock:
+            self._index.deferred += 1
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._index.deferred -= 1
+                if not self._index.deferred:
+                    self._index.sync()
 
     def embeddings_of(self, customer_id: str) -> np.ndarray:
-        """The customer's embeddings, shape (n, dim)."""
-        return self._rows[self._ids.index(customer_id)]
+        """A copy of the customer's embeddings, shape (n, dim), in the order added."""
+        with self._lock:
+            return self._index.vectors(self._slots[customer_id])
 
     @property
     def customer_ids(self) -> list[str]:
-        return list(self._ids)
+        with self._lock:
+            return list(self.names)
+
+    @property
+    def embedding_count(self) -> int:
+        return len(self._index)
+
+    def describe(self) -> dict[str, object]:
+        """How the gallery searches now (for /diagnostics): exact or the index, its sizes."""
+        with self._lock:
+            return {'customers': len(self._slots), **self._index.describe()}
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._slots)
 
     def __contains__(self, customer_id: str) -> bool:
-        return customer_id in self.names
+        return customer_id in self._slots
 
-    def _build(self) -> None:
-        if self._matrix is None:
-            if self._rows:
-                self._matrix = np.vstack(self._rows)
-                self._labels = np.concatenate(
-                    [np.full(len(r), i) for i, r in enumerate(self._rows)])
-            else:
-                self._matrix = np.zeros((0, self.dim), np.float32)
-                self._labels = np.zeros(0, int)
-
-    def distances(self, embedding: np.ndarray) -> dict[str, float]:
-        """Distance to each customer's nearest embedding."""
-        self._build()
-        if not self._ids:
-            return {}
-        d = np.linalg.norm(self._matrix - np.asarray(embedding, np.float32), axis=1)
-        per_customer = np.full(len(self._ids), np.inf)
-        np.minimum.at(per_customer, self._labels, d)
-        return {cid: float(per_customer[i]) for i, cid in enumerate(self._ids)}
+    def nearest_customers(self, embedding, k: int) -> list[tuple[str, float]]:
+        """The k nearest customers (distance to each one's nearest embedding), nearest first;
+        fewer when the gallery has fewer, none for a NaN embedding."""
+        query = self._query(embedding)
+        if query is None:
+            return []
+        with self._lock:
+            return [(self._ids[slot], distance)
+                    for slot, distance in self._index.nearest(query, k)]
 
     def identify(self, embedding: np.ndarray, policy: MatchPolicy) -> Match:
         """Nearest customer within tolerance and with a margin over the second best."""
-        distances = self.distances(embedding)
-        if not distances:
+        ranked = self.nearest_customers(embedding, 2)
+        if not ranked:
             return Match('', math.nan)
-        ranked = sorted(distances.items(), key=lambda item: item[1])
         nearest_id, best = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else math.inf
         accepted = best <= policy.tolerance and second - best >= policy.margin
         return Match(nearest_id if accepted else '', best, nearest_id, second)
 
+    def _query(self, embedding) -> np.ndarray | None:
+        query = np.asarray(embedding, dtype=np.float32).reshape(-1)
+        if query.size != self.dim:
+            raise ValueError(f'embedding has {query.size} values, expected {self.dim}')
+        return query if np.all(np.isfinite(query)) else None
 
-def gallery_from_entries(entries, dim: int = 128, model: str = '') -> tuple[Gallery, list[str]]:
-    """Build a gallery from (customer_id, name, embedding_dim, model, flat embeddings) tuples.
 
+def add_entries(gallery: Gallery, entries, model: str = '') -> list[str]:
+    """Add (customer_id, name, embedding_dim, model, flat embeddings) tuples to a gallery.
     Customers whose data does not fit (wrong dimension or model, bad length, NaN) are left
-    out; the second value lists why, one line each.
-    """
-    gallery = Gallery(dim=dim)
+    out; returns why, one line each."""
     problems = []
     for customer_id, name, entry_dim, entry_model, flat in entries:
-        if entry_dim != dim:
-            problems.append(f'{customer_id}: embedding_dim {entry_dim}, expected {dim}')
+        if entry_dim != gallery.dim:
+            problems.append(f'{customer_id}: embedding_dim {entry_dim}, expected {gallery.dim}')
             continue
         if model and entry_model and entry_model != model:
             problems.append(f'{customer_id}: model {entry_model!r}, expected {model!r}')
@@ -164,4 +215,13 @@ def gallery_from_entries(entries, dim: int = 128, model: str = '') -> tuple[Gall
             gallery.add(customer_id, np.asarray(flat, dtype=np.float32), name)
         except ValueError as exc:
             problems.append(str(exc))
+    return problems
+
+
+def gallery_from_entries(entries, dim: int = 128, model: str = '') -> tuple[Gallery, list[str]]:
+    """A new gallery of (customer_id, name, embedding_dim, model, flat embeddings) tuples, and
+    why any customer was left out (add_entries)."""
+    gallery = Gallery(dim=dim)
+    with gallery.bulk():
+        problems = add_entries(gallery, entries, model)
     return gallery, problems

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from ezshop_common.gallery_entry import GalleryEntry
 from ezshop_msgs.msg import GalleryCustomer
 from ezshop_vision.face_engine import EMBEDDING_DIM, EMBEDDING_MODEL
-from ezshop_vision.gallery import Gallery, gallery_from_entries
+from ezshop_vision.gallery import Gallery, add_entries, gallery_from_entries
 
 
 def gallery_entries(gallery: Gallery, model: str = EMBEDDING_MODEL) -> list[GalleryEntry]:
@@ -27,11 +27,9 @@ def gallery_from_customers(customers: Iterable[GalleryCustomer]) -> tuple[Galler
 
 
 def add_customers(gallery: Gallery, customers: Iterable[GalleryCustomer]) -> list[str]:
-    """Add the store's customers to a gallery; the reasons for any left out."""
-    part, problems = gallery_from_customers(customers)
-    for customer_id in part.customer_ids:
-        gallery.add(customer_id, part.embeddings_of(customer_id), part.names[customer_id])
-    return problems
+    """Add the store's customers straight into a gallery; why any was left out."""
+    return add_entries(gallery, ((c.customer_id, c.name, c.embedding_dim, c.model,
+                                  c.embeddings) for c in customers), EMBEDDING_MODEL)
 
 
 class GalleryKeeper:
@@ -44,11 +42,21 @@ class GalleryKeeper:
         self.gallery = Gallery()
         self.rejected = 0
         self._incoming: Gallery | None = None
+        self._bulk = None  # the incoming gallery's bulk load
         self._on_synced = on_synced
         self._logger = logger
 
     def reset(self) -> None:
+        self._end_bulk()
         self._incoming = Gallery()
+        # Its index is built once, when it is complete, not page by page.
+        self._bulk = self._incoming.bulk()
+        self._bulk.__enter__()
+
+    def _end_bulk(self) -> None:
+        if self._bulk is not None:
+            self._bulk.__exit__(None, None, None)
+            self._bulk = None
 
     def add(self, customers) -> None:
         target = self._incoming if self._incoming is not None else self.gallery
@@ -64,5 +72,6 @@ class GalleryKeeper:
     def synced(self, revision) -> None:
         whole = self._incoming is not None
         if whole:
+            self._end_bulk()
             self.gallery, self._incoming = self._incoming, None
         self._on_synced(revision, whole)

@@ -71,13 +71,11 @@ def prepare(faces: FaceLogin, name: str, photos: list[tuple[str, bytes]], galler
                          'the photos do not look like one person: send photos of the shopper '
                          'alone, straight on')
     for embedding in embeddings:
-        distances = gallery.distances(embedding)
-        if distances:
-            nearest = min(distances, key=distances.get)
-            if distances[nearest] <= policy.tolerance:
-                return Enrolment(name, _none(), refused,
-                                 'this face is already enrolled: use that account, or forget '
-                                 'it first', already_enrolled=nearest)
+        nearest = gallery.nearest_customers(embedding, 1)
+        if nearest and nearest[0][1] <= policy.tolerance:
+            return Enrolment(name, _none(), refused,
+                             'this face is already enrolled: use that account, or forget it '
+                             'first', already_enrolled=nearest[0][0])
     return Enrolment(name, embeddings, refused)
 
 
