@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import time
 import uuid
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Protocol
@@ -44,8 +45,10 @@ def gallery_customers(entries: Iterable[GalleryEntry],
     return [GalleryCustomer(
         customer_id=entry.customer_id, name=entry.name,
         embedding_dim=entry.dim if with_embeddings else 0, model=entry.model,
-        embeddings=entry.embeddings.astype('float32').ravel() if with_embeddings
-        else []) for entry in entries]
+        # array('f') goes into the message as it is (a numpy array is checked value by value:
+        # most of a page's cost at a million customers).
+        embeddings=array('f', entry.embeddings.astype('<f4').tobytes()) if with_embeddings
+        else array('f')) for entry in entries]
 
 
 class GallerySource(Protocol):
@@ -256,10 +259,13 @@ class GalleryClient:
                 if self._fetch_of is None:
                     self._fetch_of = revision
                     self._listener.reset()
-                self._listener.add(list(response.customers))
-                if response.more and response.customers:
+                more = response.more and len(response.customers) > 0
+                if more:
+                    # The store reads the next page while this one is added.
                     self._cursor = response.customers[-1].customer_id
-                else:
+                    self._poll()
+                self._listener.add(list(response.customers))
+                if not more:
                     self._whole, self._cursor = False, None
                     self.have = revision
                     self.fetches += 1

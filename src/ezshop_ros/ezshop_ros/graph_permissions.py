@@ -139,13 +139,12 @@ ROWS: tuple[Row, ...] = (
         publish=(topics.IMAGE_RAW.name, topics.CAMERA_INFO.name, LANE_READING,
                  topics.GROUND_TRUTH.name, topics.CLOCK.name),
         serve=(RECENT_FRAMES,))),
-    _row('ezshop_sim', 'referee', 'referee', Endpoints(
+    _row('ezshop_sim', 'referee', 'referee', GALLERY_CLIENT + Endpoints(
         subscribe=(topics.GROUND_TRUTH.name, topics.SHELF_EVENTS.name, topics.CART_ACTIONS.name,
                    topics.CUSTOMER_EVENTS.name, topics.RECEIPTS.name, topics.DIAGNOSTICS.name),
         call=('forget_customer',)),
-        # Its gallery read and the enrolment (ezshop_vision.enroll_cli.register_people).
-        helpers=(('referee_gallery', GALLERY_CLIENT),
-                 ('ezshop_enroll', Endpoints(call=('register_customer',))))),
+        # The enrolment (ezshop_vision.enroll_cli.register_people).
+        helpers=(('ezshop_enroll', Endpoints(call=('register_customer',))),)),
     # ezshop_bag.selection.RECORDED_PATTERNS (the default selection; `--topics` adds more).
     _row('ezshop_bag', 'record', 'ezshop_record', GALLERY_CLIENT + Endpoints(
         subscribe=(topics.IMAGE_RAW.name, topics.CAMERA_INFO.name, LANE_READING,

@@ -106,14 +106,18 @@ def shutdown_node_process() -> None:
 def spin_once(executor: Executor, timeout_sec: float) -> None:
     """executor.spin_once for a node's own main loop: a stop signal that shuts the context down
     at any moment ends it with ExternalShutdownException, as rclpy.spin does (between rclpy's
-    own checks it surfaces as an RCLError about an invalid context)."""
+    own checks it surfaces as an RCLError about an invalid context). The executor is shut down
+    then: an executor interrupted in the middle of its wait keeps the node's handles in use,
+    and destroy_node would wait for them for ever (seen: a referee stuck after Ctrl-C)."""
     try:
         executor.spin_once(timeout_sec=timeout_sec)
     except ExternalShutdownException:
+        executor.shutdown(timeout_sec=0)
         raise
     except Exception as exc:  # noqa: BLE001 - re-raised unless the context was shut down
         if executor.context.ok():
             raise
+        executor.shutdown(timeout_sec=0)
         raise ExternalShutdownException() from exc
 
 

@@ -244,7 +244,8 @@ def test_the_referee_enclave_covers_the_nodes_its_process_makes(keystore):
     referee = allowed(path, '/ezshop/referee')
     assert 'rq/forget_customerRequest' in referee['publish']
     assert 'rq/register_customerRequest' in referee['publish']  # its ezshop_enroll node
-    assert 'rr/referee_gallery/get_parametersReply' in referee['publish']
+    assert 'rr/ezshop_enroll/get_parametersReply' in referee['publish']
+    assert 'rq/get_galleryRequest' in referee['publish']  # its gallery client (names)
     assert 'rt/sim/ground_truth' in referee['subscribe']
 
 

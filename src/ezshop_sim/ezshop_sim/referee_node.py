@@ -99,6 +99,8 @@ class RefereeNode(Node):
         self.referee = Referee(prices={i.item_id: i.price_cents for i in self.store.items})
         self.started = time.monotonic()
         self.enrolled: dict[str, str] = {}  # name -> customer_id
+        self._gallery: GalleryClient | None = None  # the store's, names only (enrolment)
+        self._galleries: list[list] = []
 
     # -- enrolment -------------------------------------------------------------------------
     def enrol(self, executor) -> bool:
@@ -145,22 +147,18 @@ class RefereeNode(Node):
         self.say(f'forgot {len(stale)} customers left from an earlier run')
 
     def _read_gallery(self, executor) -> list[list]:
-        """The store's gallery (ids and names, no embeddings), fetched once: [customers], or
-        [] when it did not come within service_timeout_s. A node of its own, gone after the
-        read (enrolling changes the gallery: nothing to follow), on the wall clock (under sim
-        time /clock starts only once the referee watches)."""
+        """The store's gallery (ids and names, no embeddings): [customers], or [] when it did
+        not come within service_timeout_s. The client stays (a few names; enrolling changes
+        the gallery, so later revisions are fetched too, and nobody reads them): a node made
+        and destroyed for the read could hang a Ctrl-C that came during it."""
         galleries: list[list] = []
-        node = Node('referee_gallery', namespace=self.get_namespace(), context=self.context,
-                    use_global_arguments=False)
-        GalleryClient(node, WholeGallery(galleries.append), with_embeddings=False)
-        executor.add_node(node)
-        try:
-            deadline = time.monotonic() + self.cfg.service_timeout_s
-            while not galleries and time.monotonic() < deadline:
-                spin_once(executor, 0.1)
-        finally:
-            executor.remove_node(node)
-            node.destroy_node()
+        if self._gallery is None:
+            self._gallery = GalleryClient(self, WholeGallery(self._galleries.append),
+                                          with_embeddings=False)
+        deadline = time.monotonic() + self.cfg.service_timeout_s
+        while not self._galleries and time.monotonic() < deadline and self.context.ok():
+            spin_once(executor, 0.1)
+        galleries[:] = self._galleries[-1:]
         return galleries
 
     # -- watching --------------------------------------------------------------------------
