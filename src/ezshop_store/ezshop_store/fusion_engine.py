@@ -182,10 +182,10 @@ class FusionEngine:
             effects.merge(self._presence_alert(event))
         if events:
             effects.merge(self._retry_held())
-        expired = [p for p in self.held if self._given_up(p)]
-        if expired:
-            self.held = [p for p in self.held if not self._given_up(p)]
-            effects.counters['held_not_resolved'] += len(expired)
+        kept = [p for p in self.held if not self._given_up(p)]
+        if len(kept) < len(self.held):
+            effects.counters['held_not_resolved'] += len(self.held) - len(kept)
+            self.held = kept
         return effects
 
     def _given_up(self, pick: _Pick) -> bool:
