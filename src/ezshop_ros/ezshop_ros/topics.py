@@ -19,7 +19,7 @@ from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.subscription import Subscription
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CameraInfo, Illuminance, Image, Range
+from sensor_msgs.msg import CameraInfo, Illuminance, Image, Range, Temperature
 from visualization_msgs.msg import MarkerArray
 
 from ezshop_common.store_config import SENSOR_ULTRASONIC, Lane
@@ -141,6 +141,9 @@ READING_HISTORY = 300
 LANE_READINGS = latched(READING_HISTORY)
 RANGE = _same(Range, 'shelves/{shelf}/{lane}/range', LANE_READINGS)
 ILLUMINANCE = _same(Illuminance, 'shelves/{shelf}/{lane}/illuminance', LANE_READINGS)
+#: A fridge's or freezer's probe (DS18B20 on 1-Wire, or an MQTT controller), degrees Celsius;
+#: the monitor that judges it may start after the probe, so the writer keeps its newest readings.
+TEMPERATURE = _same(Temperature, 'fridges/{fridge}/temperature', latched(READING_HISTORY))
 #: The shelf monitor keeps its last 100 events for a reader that reconnects; readers keep all.
 SHELF_EVENTS = _same(ShelfEvent, 'shelf_events', EVERY_EVENT)
 SHELF_STATE = _same(ShelfState, 'shelf_state', latched(1))
@@ -171,7 +174,7 @@ GROUND_TRUTH = _same(GroundTruth, 'sim/ground_truth', latched(1000))
 CLOCK = _same(Clock, '/clock', reliable(1))
 
 #: Every topic of the contract (docs/architecture.md's table is checked against it).
-ALL = (RANGE, ILLUMINANCE, SHELF_EVENTS, SHELF_STATE, IMAGE_RAW, CAMERA_INFO, IMAGE_ANNOTATED,
+ALL = (RANGE, ILLUMINANCE, TEMPERATURE, SHELF_EVENTS, SHELF_STATE, IMAGE_RAW, CAMERA_INFO, IMAGE_ANNOTATED,
        FACES, CUSTOMER_EVENTS, CART_ACTIONS, CARTS, RECEIPTS, INVENTORY, GALLERY_REVISION, ALERTS,
        ANNOUNCEMENTS, DIAGNOSTICS, STORE_MARKERS, GROUND_TRUTH, CLOCK)
 
