@@ -12,6 +12,7 @@ while the interpreter still has Fast DDS and worker threads to tear down.
 
 from __future__ import annotations
 
+import ctypes
 import faulthandler
 import os
 import signal
@@ -33,6 +34,12 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: every thread's stack to stderr and keeps going: launch kills a node that takes 15 s to stop,
 #: and then nothing would say where it hung.
 CLEANUP_STACKS_AFTER_S = 8.0
+#: A node whose teardown (its own cleanup, then rcl / DDS: node and participant destruction,
+#: interpreter exit) has not ended this long after it began ends with the exit code it had:
+#: Fast DDS was seen to hang in rcl_node_fini, holding the GIL, when a whole graph stopped at
+#: once (CI, Ctrl-C under ros2 launch), and launch then SIGKILLs the node 15 s after Ctrl-C.
+#: Past CLEANUP_STACKS_AFTER_S, so the stacks say where it was stuck first.
+EXIT_STUCK_TEARDOWN_AFTER_S = 10.0
 #: give_up_after's last resort: if its own thread cannot run (a native call holding the GIL),
 #: faulthandler's watchdog prints the stacks and ends the process this much later (exit 1).
 GIVE_UP_NATIVE_GRACE_S = 10.0
@@ -83,6 +90,48 @@ def give_up_after(seconds: float, what: str, exit_code: int) -> Iterator[None]:
     finally:
         timer.cancel()
         faulthandler.cancel_dump_traceback_later()
+
+
+class _SigEvent(ctypes.Structure):
+    """glibc's struct sigevent (64 bytes) for a SIGEV_THREAD timer."""
+
+    _fields_ = [('sigev_value', ctypes.c_void_p), ('sigev_signo', ctypes.c_int),
+                ('sigev_notify', ctypes.c_int), ('sigev_notify_function', ctypes.c_void_p),
+                ('sigev_notify_attributes', ctypes.c_void_p), ('_pad', ctypes.c_int * 8)]
+
+
+class _TimeSpec(ctypes.Structure):
+    _fields_ = [('tv_sec', ctypes.c_long), ('tv_nsec', ctypes.c_long)]
+
+
+class _ITimerSpec(ctypes.Structure):
+    _fields_ = [('it_interval', _TimeSpec), ('it_value', _TimeSpec)]
+
+
+_SIGEV_THREAD = 2
+_CLOCK_MONOTONIC = 1
+
+
+def exit_natively_after(seconds: float, exit_code: int) -> bool:
+    """End the process with `exit_code` in `seconds` unless it has ended by then, whatever it
+    is doing: a POSIX timer calls libc's _exit(exit_code) on a thread of its own, so no Python
+    code has to run (a native call stuck while holding the GIL stops every Python thread and
+    signal handler). For the last stretch of a process only (nothing is flushed then). Returns
+    False, and arms nothing, where the C library offers no such timer (not Linux / glibc)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        timer_create, timer_settime = libc.timer_create, libc.timer_settime
+        exit_now = ctypes.cast(libc._exit, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return False
+    event = _SigEvent(sigev_value=exit_code, sigev_notify=_SIGEV_THREAD,
+                      sigev_notify_function=exit_now)
+    timer = ctypes.c_void_p()
+    if timer_create(_CLOCK_MONOTONIC, ctypes.byref(event), ctypes.byref(timer)) != 0:
+        return False
+    whole = int(seconds)
+    due = _ITimerSpec(it_value=_TimeSpec(whole, int((seconds - whole) * 1e9)))
+    return timer_settime(timer, 0, ctypes.byref(due), None) == 0
 
 
 def init_node_process(args: list[str] | None = None) -> None:
@@ -144,6 +193,7 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
     shuts rclpy down, deaf to further stop signals."""
     init_node_process(args)
     node = None
+    code = 1  # an exception of the node's own (a bug) ends it with Python's exit code
     try:
         try:
             node = make_node()
@@ -151,16 +201,21 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
             made = getattr(make_node, 'func', make_node)  # a functools.partial: its class
             name = getattr(made, '__name__', 'node')
             print(f'{name}: bad configuration: {exc}', file=sys.stderr, flush=True)
-            return EXIT_BAD_CONFIGURATION
+            code = EXIT_BAD_CONFIGURATION
+            return code
         except Exception:  # noqa: BLE001 - re-raised unless a stop signal came first
             if rclpy.ok():
                 raise
-            return EXIT_OK  # stopped while starting: rclpy refuses to create endpoints then
-        return run(node) or EXIT_OK
+            code = EXIT_OK  # stopped while starting: rclpy refuses to create endpoints then
+            return code
+        code = run(node) or EXIT_OK
+        return code
     except (KeyboardInterrupt, ExternalShutdownException):
-        return EXIT_OK
+        code = EXIT_OK
+        return code
     finally:
         faulthandler.dump_traceback_later(CLEANUP_STACKS_AFTER_S)
+        exit_natively_after(EXIT_STUCK_TEARDOWN_AFTER_S, code)
         if node is not None:
             node.destroy_node()
         shutdown_node_process()

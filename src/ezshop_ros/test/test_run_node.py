@@ -48,6 +48,25 @@ class Stuck(Node):
 raise SystemExit(process.run_node(lambda: Stuck('stuck'), run=lambda node: 0))
 '''
 
+#: A node whose teardown hangs for good inside native code that holds the GIL (as Fast DDS was
+#: seen to in rcl_node_fini): no Python thread or signal handler can run, yet it ends, with the
+#: exit code its work returned, once its stacks are printed.
+STUCK_IN_NATIVE_TEARDOWN = '''
+import ctypes
+from rclpy.node import Node
+from ezshop_ros import process
+
+process.CLEANUP_STACKS_AFTER_S = 0.5
+process.EXIT_STUCK_TEARDOWN_AFTER_S = 1.5
+
+class Stuck(Node):
+    def destroy_node(self):
+        ctypes.PyDLL(None).sleep(120)  # stuck_here: PyDLL keeps the GIL during the call
+        return super().destroy_node()
+
+raise SystemExit(process.run_node(lambda: Stuck('stuck'), run=lambda node: 3))
+'''
+
 #: A node stuck in one step of its work (enrolment waiting on something without a timeout).
 STUCK_IN_A_STEP = '''
 import time
@@ -98,6 +117,12 @@ def test_a_bug_is_not_taken_for_a_stop_or_a_bad_configuration():
 def test_a_node_stuck_in_its_cleanup_says_where_and_still_ends_normally():
     done = run_child(STUCK_IN_CLEANUP)
     assert done.returncode == EXIT_OK, done.stderr
+    assert 'Timeout' in done.stderr and 'in destroy_node' in done.stderr, done.stderr
+
+
+def test_a_teardown_stuck_in_native_code_ends_with_the_work_s_exit_code():
+    done = run_child(STUCK_IN_NATIVE_TEARDOWN)
+    assert done.returncode == 3, done.stderr
     assert 'Timeout' in done.stderr and 'in destroy_node' in done.stderr, done.stderr
 
 
