@@ -12,7 +12,7 @@ LAUNCH_ARGS ?=
 help:
 	@echo "make setup   create .venv, install pinned dependencies, colcon build (idempotent)"
 	@echo "make demo   set up if needed, run the simulated store end to end, show the receipts"
-	@echo "             (SCENARIO=<name> for another shipped scenario)"
+	@echo "             (SCENARIO=<name> for another shipped scenario; LANES=mqtt: lanes over MQTT)"
 	@echo "make test    set up if needed, then run every test (ruff, unit, node, system)"
 	@echo "make bench   the receipt-accuracy benchmark: scenario suite + random scenarios"
 	@echo "make chaos   receipts while every store node is killed in turn and bad input comes"

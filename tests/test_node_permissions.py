@@ -110,12 +110,15 @@ def graph(tmp_path_factory, faces_root, config_dir):
 
     store = load_store(config_dir / 'store.yaml')
     launched = [n for n in gp.store_graph(store, '/', tools=False)
-                if n.row.executable not in ('lane_sensor_node', 'camera_node', 'replay')]
+                if n.row.executable not in ('lane_sensor_node', 'camera_node', 'replay',
+                                            'temperature_sensor_node', 'mqtt_bridge')]
     extras = [gp.graph_node(gp.row('lane_sensor_node'), store, EXTRA, 'lane_sensor_shelf_a',
                             shelf_id='shelf_a'),
               gp.graph_node(gp.row('camera_node'), store, EXTRA, 'camera_entrance',
                             'cam_entrance'),
-              gp.graph_node(gp.row('replay'), store, EXTRA)]
+              gp.graph_node(gp.row('replay'), store, EXTRA),
+              gp.graph_node(gp.row('temperature_sensor_node'), store, EXTRA),
+              gp.graph_node(gp.row('mqtt_bridge'), store, EXTRA)]
     expected = {(n.namespace, n.name): n for n in launched + extras}
     profiles = {(n.namespace, p.node): (n, p) for n in launched + extras for p in n.profiles}
 
@@ -136,6 +139,19 @@ def graph(tmp_path_factory, faces_root, config_dir):
     processes.append(ChildProcess(node_command(
         'ezshop_bag', 'replay', '-r', f'__ns:={EXTRA}', '-p', f'bag:={tmp / "bag"}',
         '-p', 'wait_timeout_s:=300.0', '--enclave', by_name['ezshop_replay'].enclave)))
+    w1_dir = tmp / 'w1'  # the fridges' DS18B20s as the kernel shows them
+    for fridge in (f for f in store.fridges if f.w1_id):
+        (w1_dir / fridge.w1_id).mkdir(parents=True)
+        (w1_dir / fridge.w1_id / 'temperature').write_text('-18500\n')
+    processes.append(ChildProcess(node_command(
+        'ezshop_sensors', 'temperature_sensor_node', '-r', f'__ns:={EXTRA}',
+        '--params-file', str(sensors), '-p', f'w1_dir:={w1_dir}',
+        '--enclave', by_name['temperature_sensor_node'].enclave)))
+    # Its endpoints are made at start, whether or not a broker answers.
+    processes.append(ChildProcess(node_command(
+        'ezshop_mqtt', 'mqtt_bridge', '-r', f'__ns:={EXTRA}',
+        '--params-file', str(config_dir / 'mqtt.yaml'), '-p', f'store_id:={tmp.name}',
+        '--enclave', by_name['mqtt_bridge'].enclave)))
     harness = RosHarness()
     probe = harness.node('_permissions_probe')
     try:

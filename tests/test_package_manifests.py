@@ -31,13 +31,17 @@ ROSDEP_KEY = {
     'httpx': 'python3-httpx',
     'hypothesis': 'python3-hypothesis',
     'jinja2': 'python3-jinja2',
+    'matplotlib': 'python3-matplotlib',
     'numpy': 'python3-numpy',
+    'paho': 'python3-paho-mqtt',
     'PIL': 'python3-pil',
+    'prometheus_client': 'python3-prometheus-client',
     'pytest': 'python3-pytest',
     'rosbags': 'python3-rosbags-pip',
     'selenium': 'python3-selenium',
     'sqlalchemy': 'python3-sqlalchemy',
     'uvicorn': 'python3-uvicorn',
+    'w1thermsensor': 'python-w1thermsensor-pip',
     'yaml': 'python3-yaml',
 }
 #: PyPI packages rosdep has no key for: the package.xml names them in an XML comment, with the

@@ -36,12 +36,16 @@ DIAGNOSTICS_SOURCE = SRC / 'ezshop_ros' / 'ezshop_ros' / 'diagnostics.py'
 NODE_SOURCES = {
     'store_node': 'ezshop_store/ezshop_store/store_node.py',
     'fusion_node': 'ezshop_store/ezshop_store/fusion_node.py',
+    'analytics_node': 'ezshop_store/ezshop_store/analytics_node.py',
     'shelf_monitor': 'ezshop_sensors/ezshop_sensors/shelf_monitor_node.py',
     'lane_sensor_node': 'ezshop_sensors/ezshop_sensors/lane_sensor_node.py',
+    'temperature_monitor': 'ezshop_sensors/ezshop_sensors/temperature_monitor_node.py',
+    'temperature_sensor_node': 'ezshop_sensors/ezshop_sensors/temperature_sensor_node.py',
     'camera_node': 'ezshop_vision/ezshop_vision/camera_node.py',
     'face_node': 'ezshop_vision/ezshop_vision/face_node.py',
     'door_node': 'ezshop_vision/ezshop_vision/door_node.py',
     'sim_node': 'ezshop_sim/ezshop_sim/sim_node.py',
+    'mqtt_bridge': 'ezshop_mqtt/ezshop_mqtt/bridge_node.py',
     'referee': 'ezshop_sim/ezshop_sim/referee_node.py',
     'record': 'ezshop_bag/ezshop_bag/record_node.py',
     'replay': 'ezshop_bag/ezshop_bag/replay_node.py',
@@ -55,9 +59,12 @@ NODE_SOURCES = {
 SECTION_NODES = {
     'store_node': 'store_node',
     'fusion_node': 'fusion_node',
+    'analytics_node': 'analytics_node',
     'shelf_monitor': 'shelf_monitor',
     'lane_sensor_shelf_a': 'lane_sensor_node',
     'lane_sensor_shelf_b': 'lane_sensor_node',
+    'temperature_monitor': 'temperature_monitor',
+    'temperature_sensor_node': 'temperature_sensor_node',
     'camera_entrance': 'camera_node',
     'camera_exit': 'camera_node',
     'camera_shelf_a': 'camera_node',
@@ -66,11 +73,12 @@ SECTION_NODES = {
     'door_entrance': 'door_node',
     'door_exit': 'door_node',
     'sim_node': 'sim_node',
+    'mqtt_bridge': 'mqtt_bridge',
     'talker': 'smoke_talker',
 }
 
 #: Parameter files whose values are the operator's copy of the defaults.
-DEFAULTS_FILES = ('sensors.yaml', 'store_nodes.yaml', 'vision.yaml')
+DEFAULTS_FILES = ('sensors.yaml', 'store_nodes.yaml', 'vision.yaml', 'mqtt.yaml')
 #: Parameter files that set their own values on purpose (the simulated store, the smoke
 #: launch's talker): only their names are checked.
 OVERRIDE_FILES = ('sim.yaml', 'smoke.yaml')
@@ -96,10 +104,14 @@ DOC_TABLES = {
     ('ezshop_bag.md', 'Replay (replay_node.py)'): 'replay',
     ('ezshop_sensors.md', 'lane_sensor_node'): 'lane_sensor_node',
     ('ezshop_sensors.md', 'shelf_monitor'): 'shelf_monitor',
+    ('ezshop_sensors.md', 'temperature_monitor'): 'temperature_monitor',
+    ('ezshop_sensors.md', 'temperature_sensor_node'): 'temperature_sensor_node',
     ('ezshop_sim.md', 'Parameters (config/sim.yaml)'): 'sim_node',
+    ('ezshop_mqtt.md', 'Parameters (`mqtt_bridge`)'): 'mqtt_bridge',
     ('ezshop_sim.md', 'The referee and scoring'): 'referee',
     ('ezshop_store.md', 'Parameters (`store_node`)'): 'store_node',
     ('ezshop_store.md', 'Parameters (`fusion_node`)'): 'fusion_node',
+    ('ezshop_store.md', 'Parameters (`analytics_node`)'): 'analytics_node',
     ('ezshop_vision.md', 'camera_node'): 'camera_node',
     ('ezshop_vision.md', 'face_node'): 'face_node',
     ('ezshop_vision.md', 'door_node'): 'door_node',

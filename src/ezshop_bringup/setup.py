@@ -13,6 +13,7 @@ setup(
         ('share/' + PACKAGE_NAME, ['package.xml']),
         ('share/' + PACKAGE_NAME + '/launch', glob('launch/*.launch.xml')),
         ('share/' + PACKAGE_NAME + '/config', glob('config/*.yaml') + glob('config/*.xml')),
+        ('share/' + PACKAGE_NAME + '/config/mosquitto', glob('config/mosquitto/*')),
         ('share/' + PACKAGE_NAME + '/rviz', glob('rviz/*.rviz')),
     ],
     install_requires=['setuptools'],

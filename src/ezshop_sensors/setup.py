@@ -23,6 +23,8 @@ setup(
         'console_scripts': [
             'lane_sensor_node = ezshop_sensors.lane_sensor_node:main',
             'shelf_monitor = ezshop_sensors.shelf_monitor_node:main',
+            'temperature_monitor_node = ezshop_sensors.temperature_monitor_node:main',
+            'temperature_sensor_node = ezshop_sensors.temperature_sensor_node:main',
         ],
     },
 )

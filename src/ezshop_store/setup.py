@@ -25,6 +25,7 @@ setup(
         'console_scripts': [
             'store_node = ezshop_store.store_node:main',
             'fusion_node = ezshop_store.fusion_node:main',
+            'analytics_node = ezshop_store.analytics_node:main',
         ],
     },
 )

@@ -5,6 +5,7 @@
   ezshop info /tmp/visit
   ezshop customer export <customer_id>      everything the store holds about them (JSON)
   ezshop customer forget <customer_id>      delete their name and face data
+  ezshop report --date 2026-12-01 [--to 2026-12-07] [-o folder]   daily report (markdown + PNG)
 
 Anything after `--ros-args` goes to ROS (remappings, namespace, parameters). record and
 replay are the ezshop_bag nodes (`ros2 run ezshop_bag record|replay`); options here become
@@ -18,7 +19,7 @@ import sys
 
 from ezshop_bag.rosbag2 import BagError, BagReader
 from ezshop_ros import security_cli
-from ezshop_store import customer_cli
+from ezshop_store import customer_cli, report_cli
 
 RATE_HELP = 'bag seconds per wall-clock second (default: %(default)s)'
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser('info', help='what a bag holds')
     info.add_argument('bag', help='bag folder or .mcap file')
     customer_cli.add_commands(commands)
+    report_cli.add_commands(commands)
     security_cli.add_commands(commands)
     return parser
 
@@ -112,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == 'customer':
         return customer_cli.run(args, ros_args)
+    if args.command == 'report':
+        return report_cli.run(args, ros_args)
     if args.command == 'security':
         return security_cli.run(args, ros_args)
     rclpy_args = ['ezshop'] + ros_args

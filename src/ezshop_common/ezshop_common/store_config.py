@@ -14,6 +14,7 @@ Light lanes hold a single item over a light sensor: dark means present.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,19 @@ ROLE_EXIT = 'exit'
 ROLE_SHELF = 'shelf'
 DOOR_ROLES = (ROLE_ENTRANCE, ROLE_EXIT)
 CAMERA_ROLES = (ROLE_ENTRANCE, ROLE_EXIT, ROLE_SHELF)
+
+FRIDGE = 'fridge'
+FREEZER = 'freezer'
+FRIDGE_KINDS = (FRIDGE, FREEZER)
+#: A fridge's probe: a DS18B20 on a Pi's 1-Wire bus, an MQTT controller, or the simulator.
+PROBE_DS18B20 = 'ds18b20'
+PROBE_MQTT = 'mqtt'
+PROBE_SIM = 'sim'
+PROBE_KINDS = (PROBE_DS18B20, PROBE_MQTT, PROBE_SIM)
+#: Limits a fridge's min_c / max_c must lie within (degrees C; a DS18B20 reads -55..125).
+FRIDGE_LIMITS_C = (-60.0, 60.0)
+#: A 1-Wire device id as the kernel names it: family code, '-', 48-bit serial (hex).
+W1_ID_PATTERN = re.compile(r'[0-9a-f]{2}-[0-9a-f]{12}')
 
 #: Environment variable naming the store file; else ezshop_bringup config/store.yaml.
 STORE_FILE_ENV = 'EZSHOP_STORE_FILE'
@@ -150,6 +164,24 @@ class Door:
 
 
 @dataclass(frozen=True)
+class Fridge:
+    """A fridge or freezer with its temperature probe and limits (degrees C)."""
+
+    fridge_id: str
+    name: str
+    kind: str
+    min_c: float
+    max_c: float
+    #: Out of limits this long without a break (s) = an alarm; a door opened for a moment is
+    #: none.
+    alarm_after_s: float
+    sensor: str
+    #: The DS18B20's 1-Wire id (/sys/bus/w1/devices/<w1_id>), '' for other probes.
+    w1_id: str = ''
+    frame_id: str = ''
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     """The whole store description."""
 
@@ -159,6 +191,7 @@ class StoreConfig:
     shelves: tuple[Shelf, ...]
     cameras: tuple[Camera, ...]
     doors: tuple[Door, ...]
+    fridges: tuple[Fridge, ...] = ()
     source: str = ''
     _lanes: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -198,6 +231,12 @@ class StoreConfig:
                     found.append((camera, zone))
         return found
 
+    def fridge(self, fridge_id: str) -> Fridge:
+        for fridge in self.fridges:
+            if fridge.fridge_id == fridge_id:
+                return fridge
+        raise KeyError(f'unknown fridge {fridge_id!r}')
+
     def door_for_camera(self, camera_id: str) -> Door | None:
         for door in self.doors:
             if door.camera_id == camera_id:
@@ -232,7 +271,7 @@ def load_store(path: str | os.PathLike | None = None) -> StoreConfig:
 def parse_store(data: Any, source: str = '') -> StoreConfig:
     """Validate an already-parsed store description (a dict) and build typed objects."""
     root = Field(data, '', StoreConfigError)
-    root.mapping('store', 'catalogue', 'shelves', 'cameras', 'doors')
+    root.mapping('store', 'catalogue', 'shelves', 'cameras', 'doors', 'fridges')
     store = root.child('store')
     store.mapping('name', 'currency')
     name = store.child('name').string()
@@ -258,8 +297,12 @@ def parse_store(data: Any, source: str = '') -> StoreConfig:
         if not any(d.role == role for d in doors):
             root.child('doors').fail(f'needs at least one door with role {role!r}')
 
+    fridges_node = root.child('fridges', [])
+    fridges = tuple(_parse_fridge(node) for node in fridges_node.sequence())
+    _unique(fridges_node, [f.fridge_id for f in fridges], 'fridge id')
+
     return StoreConfig(name=name, currency=currency, items=items, shelves=shelves,
-                       cameras=cameras, doors=doors, source=source)
+                       cameras=cameras, doors=doors, fridges=fridges, source=source)
 
 
 def _parse_item(node: Field) -> Item:
@@ -369,6 +412,32 @@ def _parse_door(node: Field, cameras: dict[str, Camera]) -> Door:
         node.child('camera').fail(
             f'camera {camera_id!r} has role {cameras[camera_id].role!r}, door has {role!r}')
     return Door(door_id=node.child('id').identifier(), role=role, camera_id=camera_id)
+
+
+def _parse_fridge(node: Field) -> Fridge:
+    node.mapping('id', 'name', 'kind', 'min_c', 'max_c', 'alarm_after_s', 'sensor', 'w1_id',
+                 'frame_id')
+    fridge_id = node.child('id').identifier()
+    low, high = FRIDGE_LIMITS_C
+    min_c = node.child('min_c').number(minimum=low, maximum=high)
+    max_c = node.child('max_c').number(minimum=low, maximum=high)
+    if max_c <= min_c:
+        node.child('max_c').fail(f'must be above min_c ({min_c}) (got {max_c})')
+    sensor = node.child('sensor').choice(PROBE_KINDS)
+    w1_id = ''
+    if sensor == PROBE_DS18B20:
+        w1_id = node.child('w1_id').string()
+        if not W1_ID_PATTERN.fullmatch(w1_id):
+            node.child('w1_id').fail(f'must be a 1-Wire id like "28-0316a2794cff" (family '
+                                     f'code, -, 12 lower-case hex digits) (got {w1_id!r})')
+    elif node.has('w1_id'):
+        node.child('w1_id').fail(f'only for sensor {PROBE_DS18B20} (sensor is {sensor!r})')
+    return Fridge(
+        fridge_id=fridge_id, name=node.child('name', fridge_id).string(),
+        kind=node.child('kind').choice(FRIDGE_KINDS), min_c=min_c, max_c=max_c,
+        alarm_after_s=node.child('alarm_after_s', 600.0).number(minimum=0.0, maximum=86400.0),
+        sensor=sensor, w1_id=w1_id,
+        frame_id=node.child('frame_id', fridge_id).string())
 
 
 def _unique(node: Field, ids: list[str], what: str) -> None:

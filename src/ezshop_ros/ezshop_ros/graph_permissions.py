@@ -8,7 +8,8 @@ nodes and compares their endpoints with their rows), in the names the code uses:
 - private (`~/get_snapshot`): under the node's own name;
 - absolute (`/diagnostics`).
 
-`{camera}`, `{shelf}` and `{lane}` are filled in from the store file: every camera and lane of
+`{camera}`, `{shelf}`, `{lane}` and `{fridge}` are filled in from the store file (`{fridge}`:
+every fridge and freezer): every camera and lane of
 the store, or the instance's own (a door's camera, a camera node's camera, a lane sensor's
 shelf). `{reading}` is a lane's reading topic: range for an ultrasonic lane, illuminance for a
 light lane. Every node also has what every rclpy node has (EVERY_NODE: /rosout,
@@ -108,6 +109,14 @@ ROWS: tuple[Row, ...] = (
     _row('ezshop_sensors', 'shelf_monitor', 'shelf_monitor', DIAGNOSTICS + Endpoints(
         publish=(topics.SHELF_EVENTS.name, topics.SHELF_STATE.name, topics.ALERTS.name),
         subscribe=(LANE_READING,))),
+    _row('ezshop_sensors', 'temperature_sensor_node', 'temperature_sensor_node',
+         DIAGNOSTICS + Endpoints(publish=(topics.TEMPERATURE.name,))),
+    _row('ezshop_sensors', 'temperature_monitor_node', 'temperature_monitor',
+         DIAGNOSTICS + Endpoints(publish=(topics.ALERTS.name,),
+                                 subscribe=(topics.TEMPERATURE.name,))),
+    _row('ezshop_mqtt', 'mqtt_bridge', 'mqtt_bridge', DIAGNOSTICS + Endpoints(
+        publish=(LANE_READING, topics.TEMPERATURE.name),
+        subscribe=(topics.RECEIPTS.name, topics.ALERTS.name, topics.INVENTORY.name))),
     _row('ezshop_vision', 'camera_node', 'camera_node', DIAGNOSTICS + Endpoints(
         publish=(topics.IMAGE_RAW.name, topics.CAMERA_INFO.name), serve=(RECENT_FRAMES,)),
         cameras=OWN),
@@ -127,6 +136,10 @@ ROWS: tuple[Row, ...] = (
         subscribe=(topics.CUSTOMER_EVENTS.name, topics.CART_ACTIONS.name,
                    topics.SHELF_EVENTS.name),
         serve=STORE_SERVICES + (GET_GALLERY,))),
+    _row('ezshop_store', 'analytics_node', 'analytics_node', DIAGNOSTICS + Endpoints(
+        publish=(topics.ANALYTICS.name,),
+        subscribe=(topics.FACES.name, topics.CUSTOMER_EVENTS.name, topics.SHELF_EVENTS.name,
+                   topics.CART_ACTIONS.name, topics.RECEIPTS.name))),
     _row('ezshop_web', 'web_node', 'web_node', DIAGNOSTICS + GALLERY_CLIENT + Endpoints(
         subscribe=(topics.CUSTOMER_EVENTS.name, topics.CARTS.name, topics.RECEIPTS.name,
                    topics.INVENTORY.name, topics.ALERTS.name, topics.DIAGNOSTICS.name),
@@ -137,7 +150,7 @@ ROWS: tuple[Row, ...] = (
         subscribe=(topics.CUSTOMER_EVENTS.name, topics.RECEIPTS.name))),
     _row('ezshop_sim', 'sim_node', 'sim_node', DIAGNOSTICS + Endpoints(
         publish=(topics.IMAGE_RAW.name, topics.CAMERA_INFO.name, LANE_READING,
-                 topics.GROUND_TRUTH.name, topics.CLOCK.name),
+                 topics.TEMPERATURE.name, topics.GROUND_TRUTH.name, topics.CLOCK.name),
         serve=(RECENT_FRAMES,))),
     _row('ezshop_sim', 'referee', 'referee', GALLERY_CLIENT + Endpoints(
         subscribe=(topics.GROUND_TRUTH.name, topics.SHELF_EVENTS.name, topics.CART_ACTIONS.name,
@@ -237,8 +250,12 @@ def camera_node_name(camera_id: str) -> str:
     return 'camera_' + camera_id.removeprefix('cam_')
 
 
-def expand(name: str, cameras: Iterable[str], lanes: Iterable[Lane]) -> list[str]:
-    """A row's name with its fields filled in, once per camera or lane it ranges over."""
+def expand(name: str, cameras: Iterable[str], lanes: Iterable[Lane],
+           fridges: Iterable[str] = ()) -> list[str]:
+    """A row's name with its fields filled in, once per camera, lane or fridge it ranges
+    over."""
+    if '{fridge}' in name:
+        return [name.format(fridge=fridge) for fridge in fridges]
     if '{camera}' in name:
         return [name.format(camera=camera) for camera in cameras]
     if '{reading}' in name:
@@ -251,13 +268,13 @@ def expand(name: str, cameras: Iterable[str], lanes: Iterable[Lane]) -> list[str
 
 
 def make_profile(endpoints: Endpoints, namespace: str, node: str, cameras: Iterable[str],
-            lanes: Iterable[Lane]) -> Profile:
+            lanes: Iterable[Lane], fridges: Iterable[str] = ()) -> Profile:
     """A node's endpoints with their fields filled in and their names resolved."""
-    cameras, lanes = tuple(cameras), tuple(lanes)
+    cameras, lanes, fridges = tuple(cameras), tuple(lanes), tuple(fridges)
 
     def names(templates: tuple[str, ...]) -> frozenset[str]:
         return frozenset(resolve_name(n, namespace, node) for t in templates
-                         for n in expand(t, cameras, lanes))
+                         for n in expand(t, cameras, lanes, fridges))
     return Profile(namespace, node, names(endpoints.publish), names(endpoints.subscribe),
                    names(endpoints.serve), names(endpoints.call))
 
@@ -269,8 +286,10 @@ def graph_node(row: Row, store: StoreConfig, namespace: str = '/', name: str = '
     name = name or row.node
     cameras = [camera_id] if row.cameras == OWN else [c.camera_id for c in store.cameras]
     lanes = [lane for lane in store.lanes if row.lanes == ALL or lane.shelf_id == shelf_id]
-    profiles = [make_profile(row.endpoints, namespace, name, cameras, lanes)]
-    profiles += [make_profile(EVERY_NODE + endpoints, namespace, helper, cameras, lanes)
+    fridges = [fridge.fridge_id for fridge in store.fridges]
+    profiles = [make_profile(row.endpoints, namespace, name, cameras, lanes, fridges)]
+    profiles += [make_profile(EVERY_NODE + endpoints, namespace, helper, cameras, lanes,
+                              fridges)
                  for helper, endpoints in row.helpers]
     return GraphNode(row, name, namespace, tuple(profiles), enclave_path(namespace, name))
 

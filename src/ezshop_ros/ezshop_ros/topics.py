@@ -36,6 +36,7 @@ from ezshop_msgs.msg import (
     Receipt,
     ShelfEvent,
     ShelfState,
+    StoreAnalytics,
 )
 
 #: The depth a KEEP_ALL profile reports (rclpy ignores it for KEEP_ALL; tools show it).
@@ -170,13 +171,16 @@ ANNOUNCEMENTS = _same(Announcement, 'announcements', reliable(10))
 #: Published by diagnostic_updater (its own default profile); readers here.
 DIAGNOSTICS = _same(DiagnosticArray, '/diagnostics', reliable(50))
 STORE_MARKERS = _same(MarkerArray, 'store_markers', latched(1))
+#: Occupancy, dwell, picks and conversion (analytics_node), the newest for late joiners.
+ANALYTICS = _same(StoreAnalytics, 'analytics', latched(1))
 GROUND_TRUTH = _same(GroundTruth, 'sim/ground_truth', latched(1000))
 CLOCK = _same(Clock, '/clock', reliable(1))
 
 #: Every topic of the contract (docs/architecture.md's table is checked against it).
 ALL = (RANGE, ILLUMINANCE, TEMPERATURE, SHELF_EVENTS, SHELF_STATE, IMAGE_RAW, CAMERA_INFO,
        IMAGE_ANNOTATED, FACES, CUSTOMER_EVENTS, CART_ACTIONS, CARTS, RECEIPTS, INVENTORY,
-       GALLERY_REVISION, ALERTS, ANNOUNCEMENTS, DIAGNOSTICS, STORE_MARKERS, GROUND_TRUTH, CLOCK)
+       GALLERY_REVISION, ALERTS, ANNOUNCEMENTS, DIAGNOSTICS, STORE_MARKERS, ANALYTICS,
+       GROUND_TRUTH, CLOCK)
 
 
 def lane_reading(lane: Lane) -> Topic:

@@ -21,6 +21,7 @@ import yaml
 
 from ezshop_common.store_config import DOOR_ROLES, StoreConfig
 from ezshop_sim.fields import Field, ScenarioError
+from ezshop_sim.fridges import DoorOpening
 
 __all__ = ['ScenarioError', 'Scenario', 'Shopper', 'WalkTo', 'Take', 'PutBack', 'Wait', 'Exit',
            'LookAway', 'SensorDead', 'SpikeBurst', 'Timing', 'load_scenario', 'parse_scenario',
@@ -151,6 +152,8 @@ class Scenario:
     timing: Timing = field(default_factory=Timing)
     store_file: Path | None = None   # None = ezshop_common.store_config.default_store_file()
     source: str = ''
+    #: Fridge and freezer doors standing open (ezshop_sim.fridges).
+    fridge_doors: tuple[DoorOpening, ...] = ()
 
     @property
     def identities(self) -> list[str]:
@@ -204,7 +207,7 @@ def load_scenario(name_or_path: str | os.PathLike) -> Scenario:
 def parse_scenario(data: Any, source: str = '', base_dir: Path | None = None) -> Scenario:
     """Validate an already-parsed scenario (a dict) and build typed objects."""
     root = Field(data).mapping('name', 'description', 'seed', 'store_file', 'timing',
-                               'shoppers', 'events')
+                               'shoppers', 'events', 'fridge_doors')
     store_file = None
     if root.has('store_file') and root.child('store_file').value not in (None, ''):
         store_file = Path(root.child('store_file').string())
@@ -220,7 +223,15 @@ def parse_scenario(data: Any, source: str = '', base_dir: Path | None = None) ->
         seed=root.child('seed', 0).integer(minimum=0),
         shoppers=shoppers, events=events,
         timing=_parse_timing(root.child('timing', {})),
-        store_file=store_file, source=source)
+        store_file=store_file, source=source,
+        fridge_doors=tuple(_parse_fridge_door(node)
+                           for node in root.child('fridge_doors', []).sequence()))
+
+
+def _parse_fridge_door(node: Field) -> DoorOpening:
+    node.mapping('fridge', 'at_s', 'open_s')
+    return DoorOpening(node.child('fridge').string(), node.child('at_s').number(minimum=0.0),
+                       node.child('open_s').number(exclusive_minimum=0.0), path=node.path)
 
 
 def _parse_timing(node: Field) -> Timing:
@@ -347,6 +358,11 @@ def check_against_store(scenario: Scenario, store: StoreConfig) -> None:
     for event in scenario.events:
         if (event.shelf_id, event.lane_id) not in lanes:
             raise ScenarioError(f'{event.path}: unknown lane {event.shelf_id}/{event.lane_id}')
+    fridges = {fridge.fridge_id for fridge in store.fridges}
+    for door in scenario.fridge_doors:
+        if door.fridge_id not in fridges:
+            raise ScenarioError(f'{door.path}.fridge: unknown fridge {door.fridge_id!r} '
+                                f'(store {store.source or store.name})')
 
 
 def scenario_to_dict(scenario: Scenario) -> dict:
@@ -394,4 +410,7 @@ def scenario_to_dict(scenario: Scenario) -> dict:
     data['shoppers'] = [shopper(s) for s in scenario.shoppers]
     if scenario.events:
         data['events'] = [event(e) for e in scenario.events]
+    if scenario.fridge_doors:
+        data['fridge_doors'] = [{'fridge': d.fridge_id, 'at_s': d.at_s, 'open_s': d.open_s}
+                                for d in scenario.fridge_doors]
     return data

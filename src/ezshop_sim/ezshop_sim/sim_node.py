@@ -21,6 +21,9 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo
 
 from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
+from ezshop_mqtt.broker import BrokerSettings
+from ezshop_mqtt.devices import SimulatedDevices
+from ezshop_mqtt.readings import KIND_ILLUMINANCE, KIND_RANGE, KIND_TEMPERATURE
 from ezshop_msgs.msg import GroundTruth
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, task
 from ezshop_ros.parameters import declare_settings
@@ -31,10 +34,14 @@ from ezshop_ros.topics import (
     CLOCK,
     GROUND_TRUTH,
     IMAGE_RAW,
+    TEMPERATURE,
     lane_fields,
     lane_reading,
 )
 from ezshop_sensors.messages import illuminance_msg, range_msg
+from ezshop_sensors.temperature_messages import temperature_msg
+from ezshop_sim.fridges import RATE_HZ as FRIDGE_RATE_HZ
+from ezshop_sim.fridges import FridgeModel
 from ezshop_sim.lanes import lane_signals
 from ezshop_sim.photos import identities_dir, split_photos
 from ezshop_sim.render import FrameRenderer
@@ -78,12 +85,24 @@ class SimNode(Node):
                                   _camera_info(camera),
                                   RecentFramesServer(self, camera.camera_id, camera.frame_id,
                                                      RecentFrames(recent_settings))))
+        broker = declare_settings(self, BrokerSettings, prefix='mqtt.')
+        self._devices = None
+        if cfg.lane_transport == 'mqtt':
+            self._devices = SimulatedDevices(broker, cfg.mqtt_store_id,
+                                             f'ezshop_sim_lanes_{cfg.mqtt_store_id}').start()
         self._lanes = []
         for signal in self.signals:
             lane = signal.lane
-            self._lanes.append((signal, lane_reading(lane).publisher(self, **lane_fields(lane)),
-                                0))
+            pub = None if self._devices else lane_reading(lane).publisher(self,
+                                                                          **lane_fields(lane))
+            self._lanes.append((signal, pub, 0))
         self._gt_pub = GROUND_TRUTH.publisher(self)
+        # Fridges and freezers: every unit of the store file, whatever its real probe.
+        self._fridges = [(FridgeModel(fridge, self.scenario.fridge_doors, self.seed),
+                          None if self._devices else TEMPERATURE.publisher(
+                              self, fridge=fridge.fridge_id))
+                         for fridge in self.store.fridges]
+        self._next_fridge_k = 0
         self._clock_pub = CLOCK.publisher(self) \
             if cfg.publish_clock else None
 
@@ -104,6 +123,8 @@ class SimNode(Node):
         self.create_timer(0.02, self._control)
         self.create_timer(1.0 / (cfg.fps * scale), self._publish_frames)
         self.create_timer(1.0 / (cfg.rate_hz * scale), self._publish_readings)
+        if self._fridges:
+            self.create_timer(1.0 / (FRIDGE_RATE_HZ * scale), self._publish_temperatures)
         self._diagnostics = diagnostics_updater(self, 'ezshop_sim')
         self._diagnostics.add('simulator', task(self._simulator_status))
         self.get_logger().info(
@@ -123,8 +144,11 @@ class SimNode(Node):
         return self._epoch_ns + int(round(t * 1e9))
 
     def _waiting_for(self) -> list[str]:
-        return [topic for topic in self._cfg.wait_for_subscribers
-                if topic and self.count_subscribers(topic) == 0]
+        missing = [topic for topic in self._cfg.wait_for_subscribers
+                   if topic and self.count_subscribers(topic) == 0]
+        if self._devices is not None and not self._devices.bridge_online.is_set():
+            missing.append('mqtt_bridge online')  # its retained status on the broker
+        return missing
 
     def _control(self) -> None:
         now = time.monotonic()
@@ -218,32 +242,62 @@ class SimNode(Node):
                 if reading is None:
                     self._counts['readings_silent'] += 1
                     continue
-                pub.publish(self._reading_msg(signal.lane, reading))
+                self._send_reading(signal.lane, pub, reading, self.stamp_ns(reading.t))
                 self._counts['readings_published'] += 1
             self._lanes[i] = (signal, pub, due + 1)
 
     def _publish_idle_readings(self) -> None:
         """Before the clock starts the shelves stand untouched: the lanes report their
         starting counts (stamped now), as real sensors would, so the shelf monitor knows them."""
-        now = self.get_clock().now().to_msg()
+        now_ns = self.get_clock().now().nanoseconds
         self._idle_k -= 1  # samples before the scenario: the same noise model, no shoppers
         for signal, pub, _ in self._lanes:
             reading = signal.reading(self._idle_k)
             if reading is None:
                 continue
-            msg = self._reading_msg(signal.lane, reading)
-            msg.header.stamp = now
-            pub.publish(msg)
+            self._send_reading(signal.lane, pub, reading, now_ns)
             self._counts['idle_readings_published'] += 1
 
-    def _reading_msg(self, lane, reading):
+    def _send_reading(self, lane, pub, reading, stamp_ns: int) -> None:
+        """Out as the lane's real sensor would: a ROS message (pub), or an MQTT controller's
+        reading (a failed reading, NaN, is not sent: such a controller has nothing to say)."""
+        if pub is not None:
+            pub.publish(self._reading_msg(lane, reading, stamp_ns))
+        elif not math.isnan(reading.value):
+            kind = KIND_RANGE if lane.sensor == SENSOR_ULTRASONIC else KIND_ILLUMINANCE
+            self._devices.publish(kind, lane.key, reading.value, stamp_ns / 1e9)
+
+    def _reading_msg(self, lane, reading, stamp_ns: int):
         """The message the lane's real sensor node would publish (ezshop_sensors.messages)."""
-        stamp_ns = self.stamp_ns(reading.t)
         if lane.sensor == SENSOR_ULTRASONIC:
             geo = lane.ultrasonic
             return range_msg(stamp_ns, lane.frame_id, reading.value, geo.max_range_m,
                              geo.min_range_m)
         return illuminance_msg(stamp_ns, lane.frame_id, reading.value)
+
+    def _publish_temperatures(self) -> None:
+        """Every unit's probe at FRIDGE_RATE_HZ of scenario time, stamped at its reading;
+        before the scenario clock starts, the closed units' temperature stamped now."""
+        if self.state == 'waiting':
+            now_ns = self.get_clock().now().nanoseconds
+            for model, pub in self._fridges:
+                self._send_temperature(model, pub, now_ns, model.cycle_c(0.0))
+            return
+        due = math.floor(self.sim_time() * FRIDGE_RATE_HZ + 1e-9)
+        first = max(self._next_fridge_k, due - MAX_CATCH_UP + 1)
+        for k in range(first, due + 1):
+            t = k / FRIDGE_RATE_HZ
+            for model, pub in self._fridges:
+                self._send_temperature(model, pub, self.stamp_ns(t), model.temperature(t, k))
+        self._next_fridge_k = max(self._next_fridge_k, due + 1)
+
+    def _send_temperature(self, model, pub, stamp_ns: int, celsius: float) -> None:
+        """Out as the unit's probe would: a ROS message (pub), or an MQTT probe's reading."""
+        if pub is not None:
+            pub.publish(temperature_msg(stamp_ns, model.fridge.frame_id, celsius))
+        else:
+            self._devices.publish(KIND_TEMPERATURE, (model.fridge.fridge_id,), celsius,
+                                  stamp_ns / 1e9)
 
     def _simulator_status(self):
         level = OK
@@ -260,6 +314,12 @@ class SimNode(Node):
             'ground_truth_total': len(self.world.events), **self._counts,
             'recent_frames_served': sum(c[4].frames_served for c in self._cameras),
             'recent_frames_refused': sum(c[4].refused for c in self._cameras)}
+
+    def destroy_node(self):
+        if getattr(self, '_devices', None) is not None:
+            self._devices.stop()
+        return super().destroy_node()
+
 
 
 def _camera_info(camera) -> CameraInfo:

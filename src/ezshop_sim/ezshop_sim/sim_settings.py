@@ -9,6 +9,8 @@ from ezshop_common.settings import setting
 
 #: What sim_node does after SCENARIO_DONE.
 ON_DONE_CHOICES = ('idle', 'exit')
+#: How lane readings leave the simulator.
+LANE_TRANSPORTS = ('ros', 'mqtt')
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,11 @@ class SimSettings:
                               "or ezshop_bringup's config/store.yaml")
     fps: float = setting(10.0, 'camera frames per second (per camera)', 1.0, 30.0)
     rate_hz: float = setting(15.0, 'lane sensor readings per second (per lane)', 1.0, 50.0)
+    lane_transport: str = setting('ros', "how lane readings leave: 'ros' (their topics, as a "
+                                  "Pi's lane_sensor_node) or 'mqtt' (as MQTT lane controllers, "
+                                  'for mqtt_bridge; broker in the mqtt.* parameters)')
+    mqtt_store_id: str = setting('default', "with lane_transport 'mqtt': the store in the MQTT "
+                                 'topic names (mqtt_bridge store_id)')
     time_scale: float = setting(1.0, 'scenario seconds per wall-clock second', 0.1, 10.0)
     start_delay_s: float = setting(0.0, 'wait this long (wall clock) before the scenario clock '
                                    'starts, after wait_for_subscribers', 0.0, 600.0)
@@ -36,6 +43,8 @@ class SimSettings:
                                   'nodes; useful with time_scale != 1')
 
     def problems(self) -> list[str]:
+        if self.lane_transport not in LANE_TRANSPORTS:
+            return [f"lane_transport must be 'ros' or 'mqtt' (got {self.lane_transport!r})"]
         if self.on_done not in ON_DONE_CHOICES:
             return [f"on_done must be 'idle' or 'exit' (got {self.on_done!r})"]
         return []

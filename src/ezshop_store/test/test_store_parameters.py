@@ -4,6 +4,7 @@ the node uses, the rest (and invalid values) are refused."""
 
 from rclpy.parameter import Parameter
 
+from ezshop_store.analytics_node import AnalyticsNode
 from ezshop_store.fusion_node import FusionNode
 from ezshop_store.store_node import StoreNode
 from ezshop_testing.param_files import node_parameters
@@ -22,9 +23,12 @@ def fusion_node(ros, config_dir, overrides=()):
 
 def test_store_nodes_yaml_sets_only_declared_parameters(ros, config_dir, tmp_path):
     config = node_parameters(config_dir / 'store_nodes.yaml')
-    assert set(config) == {'store_node', 'fusion_node'}
+    assert set(config) == {'store_node', 'fusion_node', 'analytics_node'}
     for name, make in (('store_node', lambda o: store_node(ros, config_dir, tmp_path, o)),
-                       ('fusion_node', lambda o: fusion_node(ros, config_dir, o))):
+                       ('fusion_node', lambda o: fusion_node(ros, config_dir, o)),
+                       ('analytics_node', lambda o: ros.add(AnalyticsNode(
+                           context=ros.context, parameter_overrides=[Parameter(
+                               'store_file', value=str(config_dir / 'store.yaml')), *o])))):
         values = {k: v for k, v in config[name].items()
                   if k not in ('store_file', 'database_url')}
         node = make([Parameter(k, value=v) for k, v in values.items()])

@@ -1,0 +1,1 @@
+"""EZShop over MQTT: lane controllers in, receipts, alerts and inventory out."""
