@@ -90,6 +90,8 @@ class SimNode(Node):
         if cfg.lane_transport == 'mqtt':
             self._devices = SimulatedDevices(broker, cfg.mqtt_store_id,
                                              f'ezshop_sim_lanes_{cfg.mqtt_store_id}').start()
+            self.get_logger().info(f'lane sensors and probes play MQTT controllers on '
+                                   f'{broker.broker_url} (store {cfg.mqtt_store_id})')
         self._lanes = []
         for signal in self.signals:
             lane = signal.lane
