@@ -250,7 +250,7 @@ def run_rate(url: str, store_file: Path, rate: float, seconds: float, devices: s
         acked = [(tuple(lane), seq) for lane, seq in acked]
         wanted = {(lane, sent[(lane, seq)]) for lane, seq in acked}
         def all_in() -> bool:
-            cpu_at[len(reader.got)] = (cpu_seconds(bridge.proc.pid), time.monotonic())
+            cpu_at.setdefault(len(reader.got), (cpu_seconds(bridge.proc.pid), time.monotonic()))
             return wanted <= set(reader.got)
         reader.spin_until(all_in, DRAIN_S)
         reader.spin_until(lambda: int(reader.bridge_status.get('published', 0)) >= len(acked),
