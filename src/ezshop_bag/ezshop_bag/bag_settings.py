@@ -45,8 +45,8 @@ class ReplaySettings:
     rate: float = setting(
         1.0, 'Bag seconds per wall-clock second (1.0 = as recorded: the face node needs the '
         'recorded pace to see the same frames)', MIN_RATE, MAX_RATE)
-    topics: list = setting(['inputs'], "What to publish: 'inputs' (cameras and lane sensors), "
-                           "'all', or topic names / patterns")
+    topics: list = setting(['inputs'], "What to publish: 'inputs' (cameras, lane sensors, "
+                           "fridge probes), 'all', or topic names / patterns")
     clock_hz: float = setting(100.0, '/clock messages per wall-clock second (Hz)', 1.0, 1000.0)
     enrol: bool = setting(True, "Register the bag's customers (from its gallery) in the store")
     wait_for_subscribers: bool = setting(

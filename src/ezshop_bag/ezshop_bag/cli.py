@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument('bag', help='bag folder or .mcap file')
     replay.add_argument('--rate', type=float, default=1.0, help=RATE_HELP)
     replay.add_argument('--topics', nargs='+', default=['inputs'],
-                        help="'inputs' (cameras, lane sensors), 'all', or topics / patterns "
+                        help="'inputs' (cameras, lane sensors, fridge probes), 'all', or "
+                             "topics / patterns "
                              '(default: inputs)')
     replay.add_argument('--clock-hz', type=float, default=100.0,
                         help='/clock messages per second (default: %(default)s)')

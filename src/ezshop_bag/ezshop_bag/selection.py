@@ -18,6 +18,7 @@ INPUT_PATTERNS = (
     'cameras/*/camera_info',
     'shelves/*/*/range',
     'shelves/*/*/illuminance',
+    'fridges/*/temperature',
 )
 #: Inputs a store graph subscribes to: replay waits for a subscriber on each before it starts.
 WAIT_PATTERNS = (

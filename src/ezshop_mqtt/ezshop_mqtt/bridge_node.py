@@ -20,7 +20,13 @@ from rosidl_runtime_py.convert import message_to_ordereddict
 from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
 from ezshop_mqtt.bridge_settings import BridgeSettings
-from ezshop_mqtt.broker import QOS_AT_LEAST_ONCE, BrokerSettings, connect, make_client
+from ezshop_mqtt.broker import (
+    MQTT_3_1_1,
+    QOS_AT_LEAST_ONCE,
+    BrokerSettings,
+    connect,
+    make_client,
+)
 from ezshop_mqtt.latency import LatencyHistogram
 from ezshop_mqtt.mirror import (
     KIND_ALERT,
@@ -97,7 +103,8 @@ class MqttBridgeNode(Node):
 
         self._status_topic = status_topic(self.broker.topic_prefix, self.cfg.store_id)
         client_id = self.cfg.client_id or f'ezshop_bridge_{self.cfg.store_id}'
-        self.client = make_client(self.broker, client_id, manual_ack=True)
+        self.client = make_client(self.broker, client_id, manual_ack=True,
+                                  protocol=MQTT_3_1_1)
         self.client.max_queued_messages_set(self.cfg.outbound_queue_limit)
         self.client.will_set(self._status_topic, STATUS_OFFLINE, qos=QOS_AT_LEAST_ONCE,
                              retain=True)
