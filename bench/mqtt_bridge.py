@@ -80,6 +80,18 @@ def lanes() -> list[tuple[str, str]]:
             for n in range(1, LANES + 1)]
 
 
+def paced_readings(rate: float, seconds: float):
+    """(lane, seq, value) at `rate` readings/s, round-robin over the lanes, each yielded at
+    its due time (a late one at once); the caller stamps and sends it."""
+    all_lanes = lanes()
+    start = time.monotonic()
+    for k in range(int(rate * seconds)):
+        delay = start + k / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield all_lanes[k % len(all_lanes)], k // len(all_lanes) + 1, 0.06 + (k % 7) * 0.01
+
+
 def publish_devices(url: str, store_id: str, rate: float, seconds: float, out) -> None:
     """In a process of its own: publish at `rate` readings/s round-robin over the lanes;
     report (lane, seq, stamp_ns) of every reading and which ones the broker acknowledged.
@@ -90,21 +102,14 @@ def publish_devices(url: str, store_id: str, rate: float, seconds: float, out) -
                                f'bench_devices_{store_id}').start()
     devices.connected.wait(30)
     sent = []
-    all_lanes = lanes()
     start = time.monotonic()
-    total = int(rate * seconds)
-    for k in range(total):
-        due = start + k / rate
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        lane = all_lanes[k % len(all_lanes)]
+    for lane, seq, value in paced_readings(rate, seconds):
         stamp_s = time.time()
-        devices.publish(KIND_RANGE, lane, 0.06 + (k % 7) * 0.01, stamp_s)
-        sent.append((lane, k // len(all_lanes) + 1, wire_stamp_ns(stamp_s)))
+        devices.publish(KIND_RANGE, lane, value, stamp_s)  # the devices count the same seq
+        sent.append((lane, seq, wire_stamp_ns(stamp_s)))
     publish_s = time.monotonic() - start
     deadline = time.monotonic() + DRAIN_S
-    while devices.acked_count() < total and time.monotonic() < deadline:
+    while devices.acked_count() < len(sent) and time.monotonic() < deadline:
         time.sleep(0.05)
     acked = {(lane, seq) for lane, seqs in devices.acked.items() for seq in seqs}
     devices.stop()
@@ -126,18 +131,10 @@ def publish_with_mosquitto_pub(url: str, store_id: str, rate: float, seconds: fl
     time.sleep(1.0)  # every client connected
     sent = []
     start = time.monotonic()
-    total = int(rate * seconds)
-    for k in range(total):
-        due = start + k / rate
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        lane = all_lanes[k % len(all_lanes)]
-        seq = k // len(all_lanes) + 1
+    for lane, seq, value in paced_readings(rate, seconds):
         stamp_s = time.time()
         pipe = clients[lane].stdin
-        pipe.write(encode_reading(KIND_RANGE, lane, 0.06 + (k % 7) * 0.01, stamp_s, seq)
-                   + b'\n')
+        pipe.write(encode_reading(KIND_RANGE, lane, value, stamp_s, seq) + b'\n')
         pipe.flush()
         sent.append((lane, seq, wire_stamp_ns(stamp_s)))
     publish_s = time.monotonic() - start

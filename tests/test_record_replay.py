@@ -23,7 +23,7 @@ from ezshop_testing.processes import ChildProcess
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = 'one_shopper'
 DEADLINE_S = 300
-INPUTS = ('/image_raw', '/camera_info', '/range', '/illuminance')
+INPUTS = ('/image_raw', '/camera_info', '/range', '/illuminance', '/temperature')
 
 
 def read_bag(path: Path) -> tuple[dict, list]:

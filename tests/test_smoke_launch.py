@@ -36,7 +36,8 @@ def shop2_smoke():
 def parameters(ros, node_name, names):
     client = ros.node('parameter_probe').create_client(GetParameters, f'{node_name}/get_parameters')
     assert client.wait_for_service(timeout_sec=30), f'{node_name} never offered its parameters'
-    return list(ros.call(client, GetParameters.Request(names=names), timeout=20).values)
+    return list(ros.call(client, GetParameters.Request(names=names), timeout=20,
+                         resend_after=2.0).values)
 
 
 def heard_on(ros, topic, count=1, timeout=30):

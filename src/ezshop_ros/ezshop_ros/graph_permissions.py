@@ -142,7 +142,8 @@ ROWS: tuple[Row, ...] = (
                    topics.CART_ACTIONS.name, topics.RECEIPTS.name))),
     _row('ezshop_web', 'web_node', 'web_node', DIAGNOSTICS + GALLERY_CLIENT + Endpoints(
         subscribe=(topics.CUSTOMER_EVENTS.name, topics.CARTS.name, topics.RECEIPTS.name,
-                   topics.INVENTORY.name, topics.ALERTS.name, topics.DIAGNOSTICS.name),
+                   topics.INVENTORY.name, topics.ALERTS.name, topics.DIAGNOSTICS.name,
+                   topics.TEMPERATURE.name),
         call=('get_review_queue', 'resolve_action', 'set_stock', 'register_customer',
               'forget_customer', 'face_node/get_snapshot'))),
     _row('ezshop_web', 'greeter_node', 'greeter_node', DIAGNOSTICS + GALLERY_CLIENT + Endpoints(
@@ -161,14 +162,15 @@ ROWS: tuple[Row, ...] = (
     # ezshop_bag.selection.RECORDED_PATTERNS (the default selection; `--topics` adds more).
     _row('ezshop_bag', 'record', 'ezshop_record', GALLERY_CLIENT + Endpoints(
         subscribe=(topics.IMAGE_RAW.name, topics.CAMERA_INFO.name, LANE_READING,
-                   topics.FACES.name, topics.SHELF_EVENTS.name, topics.SHELF_STATE.name,
-                   topics.CUSTOMER_EVENTS.name, topics.CART_ACTIONS.name, topics.CARTS.name,
+                   topics.TEMPERATURE.name, topics.FACES.name, topics.SHELF_EVENTS.name,
+                   topics.SHELF_STATE.name, topics.CUSTOMER_EVENTS.name, topics.CART_ACTIONS.name,
+                   topics.CARTS.name,
                    topics.RECEIPTS.name, topics.INVENTORY.name, topics.GALLERY_REVISION.name,
                    topics.ALERTS.name, topics.GROUND_TRUTH.name))),
     # The inputs (`--topics inputs`, the default) and the clock.
     _row('ezshop_bag', 'replay', 'ezshop_replay', GALLERY_CLIENT + Endpoints(
         publish=(topics.IMAGE_RAW.name, topics.CAMERA_INFO.name, LANE_READING,
-                 topics.CLOCK.name),
+                 topics.TEMPERATURE.name, topics.CLOCK.name),
         subscribe=(topics.RECEIPTS.name,), call=('register_customer',))),
     # Command line tools an operator runs against a secured store.
     _row('ezshop_vision', 'enroll', 'ezshop_enroll', Endpoints(call=('register_customer',)),

@@ -52,14 +52,27 @@ class RosHarness:
             self.executor.spin_once(timeout_sec=0.05)
         return predicate()
 
-    def call(self, client, request, timeout: float = 10.0):
-        """Wait for the service, call it, return the response (raises on timeout)."""
+    def call(self, client, request, timeout: float = 10.0, resend_after: float | None = None):
+        """Wait for the service, call it, return the response (raises on timeout).
+
+        resend_after (s): for a request that may be answered twice (a read, setting the same
+        value): send it again when no answer came this long. A service that answers before it
+        has discovered the client's reply reader loses the reply (Fast DDS: "failed to send
+        response (timeout)"), so a first call right after discovery can go unanswered."""
         if not self.spin_until(client.service_is_ready, timeout):
             raise TimeoutError(f'service {client.srv_name} not available within {timeout} s')
-        future = client.call_async(request)
-        if not self.spin_until(future.done, timeout):
-            raise TimeoutError(f'service {client.srv_name} did not answer within {timeout} s')
-        return future.result()
+        deadline = time.monotonic() + timeout
+        while True:
+            future = client.call_async(request)
+            wait = deadline - time.monotonic()
+            if resend_after is not None:
+                wait = min(wait, resend_after)
+            if self.spin_until(future.done, max(0.0, wait)):
+                return future.result()
+            client.remove_pending_request(future)
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f'service {client.srv_name} did not answer within '
+                                   f'{timeout} s')
 
     def set_parameters(self, node_name: str, **values) -> list:
         """`ros2 param set` from a test: the node's SetParameters service over DDS; the
@@ -72,7 +85,7 @@ class RosHarness:
         request = SetParameters.Request(parameters=[
             Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
         try:
-            return list(self.call(client, request, timeout=20).results)
+            return list(self.call(client, request, timeout=20, resend_after=2.0).results)
         finally:
             self.remove(setter)
 

@@ -1,17 +1,21 @@
 """What the console shows, folded from the store's messages (as dicts, see messages.py): who
 is in the store with their live cart, inventory, alerts, receipts, the health of every sensor
-and camera. Each ``on_*`` returns the updates to push to open consoles, as (section, data)
-pairs; ``snapshot()`` is everything at once for a page that just opened. Plain Python."""
+and camera, the fridges and freezers (fridge_view.py). Each ``on_*`` returns the updates to
+push to open consoles, as (section, data) pairs; ``snapshot()`` is everything at once for a
+page that just opened. Plain Python."""
 
 from __future__ import annotations
 
 from collections import deque
 
+from ezshop_web.fridge_view import FridgeView
+
 Update = tuple[str, object]
 
 
 class StoreView:
-    def __init__(self, alerts_kept: int = 200, receipts_kept: int = 100):
+    def __init__(self, alerts_kept: int = 200, receipts_kept: int = 100, fridges=(),
+                 fridge_stale_s: float = 60.0):
         self.names: dict[str, str] = {}
         self.carts: dict[str, dict] = {}          # customer_id -> cart of the open visit
         self.arrivals: dict[str, dict] = {}       # customer_id -> last entered / seen event
@@ -21,6 +25,9 @@ class StoreView:
         self.receipts_kept = receipts_kept
         self.health: dict[str, dict] = {}
         self._next_alert_id = 1
+        self.fridges = FridgeView(fridges, fridge_stale_s)
+        #: The newest time (s, the node's clock) the view was told: ages are measured to it.
+        self.now_s = 0.0
 
     # -- input -------------------------------------------------------------------------------
     def on_gallery(self, names: dict[str, str]) -> list[Update]:
@@ -51,11 +58,34 @@ class StoreView:
         self.inventory = sorted(items, key=lambda item: item['item_id'])
         return [('inventory', self.inventory)]
 
-    def on_alert(self, alert: dict) -> list[Update]:
+    def on_alert(self, alert: dict, now_s: float | None = None) -> list[Update]:
         self.alerts.appendleft({**alert, 'alert_id': self._next_alert_id,
                                 'acknowledged_by': '', 'acknowledged_at': None})
         self._next_alert_id += 1
-        return [('alerts', list(self.alerts))]
+        updates: list[Update] = [('alerts', list(self.alerts))]
+        if self.fridges.on_alert(alert):
+            updates += self._fridge_update(self._clock(now_s))
+        return updates
+
+    def on_temperature(self, fridge_id: str, stamp_s: float, value_c: float,
+                       now_s: float) -> list[Update]:
+        """A fridge's probe reading (degrees C, stamped at the reading)."""
+        if not self.fridges.on_reading(fridge_id, stamp_s, value_c):
+            return []
+        return self._fridge_update(self._clock(now_s))
+
+    def fridges_tick(self, now_s: float) -> list[Update]:
+        """On a timer: a probe that fell silent, and the ages of the readings shown."""
+        return self._fridge_update(self._clock(now_s), refresh=True)
+
+    def _fridge_update(self, now_s: float, refresh: bool = False) -> list[Update]:
+        rows = self.fridges.update(now_s, refresh)
+        return [('fridges', rows)] if rows is not None else []
+
+    def _clock(self, now_s: float | None) -> float:
+        if now_s is not None:
+            self.now_s = now_s
+        return self.now_s
 
     def acknowledge(self, alert_id: int | None, staff_id: str,
                     now_s: float) -> tuple[int, list[Update]]:
@@ -117,10 +147,11 @@ class StoreView:
                 'cart': customer_entry(self.presence(), customer_id),
                 'receipts': customer_receipts(self.receipt_list(), customer_id)}
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self, now_s: float | None = None) -> dict[str, object]:
         return {'presence': self.presence(), 'customers': self.customers(),
                 'inventory': self.inventory, 'alerts': list(self.alerts),
-                'receipts': self.receipt_list(), 'health': self.health_list()}
+                'receipts': self.receipt_list(), 'health': self.health_list(),
+                'fridges': self.fridges.rows(self._clock(now_s))}
 
 
 def customer_entry(presence: list[dict], customer_id: str) -> dict | None:

@@ -2,10 +2,10 @@
 
 The ROS side (this node, spun by the main thread) folds carts, receipts, inventory, alerts,
 the gallery (fetched from the store's get_gallery when gallery_revision changes), customer
-events and /diagnostics into a StoreView and hands every change to the Hub; uvicorn serves
-the app (app.py) from its own thread and event loop. Writes go through the store's services
-(resolve_action, set_stock), so store_node's rules and audit apply: there is no second way
-into the database.
+events, /diagnostics and every fridge's and freezer's temperature into a StoreView and hands
+every change to the Hub; uvicorn serves the app (app.py) from its own thread and event loop.
+Writes go through the store's services (resolve_action, set_stock), so store_node's rules and
+audit apply: there is no second way into the database.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
 from ezshop_ros.gallery import GalleryClient, WholeGallery
 from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
-from ezshop_ros.stamps import time_from_ns
+from ezshop_ros.stamps import stamp_seconds, time_from_ns
 from ezshop_ros.topics import (
     ALERTS,
     CARTS,
@@ -43,6 +43,7 @@ from ezshop_ros.topics import (
     DIAGNOSTICS,
     INVENTORY,
     RECEIPTS,
+    TEMPERATURE,
 )
 from ezshop_vision.face_engine import EMBEDDING_DIM, EMBEDDING_MODEL
 from ezshop_vision.gallery import Gallery, MatchPolicy, gallery_from_entries
@@ -72,6 +73,9 @@ HELD_ALERT_KINDS = frozenset({'held_for_staff', 'not_in_store', 'unknown_custome
                               'unknown_item'})
 #: How often snapshots past their retention are looked for (s).
 SNAPSHOT_PRUNE_PERIOD_S = 60.0
+#: How often the fridges panel is brought up to date without a message (a silent probe,
+#: the ages of the readings shown) (s).
+FRIDGES_PERIOD_S = 1.0
 #: How long the server may take to open its port or to stop (s).
 SERVER_START_S = 10.0
 SERVER_STOP_S = 5.0
@@ -88,7 +92,9 @@ class WebNode(Node):
         self.face_login = FaceLogin()
         self._faces = Gallery()
         self.hub = Hub()
-        self.view = StoreView(self.settings.alerts_kept, self.settings.receipts_kept)
+        store = load_store(self.settings.store_file or None)
+        self.view = StoreView(self.settings.alerts_kept, self.settings.receipts_kept,
+                              store.fridges, self.settings.fridge_stale_s)
         self._lock = threading.Lock()
         self.bad_messages = 0
         self.refused_face_logins = 0  # photos that logged nobody in
@@ -109,12 +115,19 @@ class WebNode(Node):
         self._fold(INVENTORY, lambda msg: self.view.on_inventory(inventory_dicts(msg)))
         self._fold(ALERTS, self._on_alert)
         self._fold(DIAGNOSTICS, lambda msg: self.view.on_health(health_dicts(msg)))
+        for fridge in store.fridges:
+            TEMPERATURE.subscription(self, self._folding(
+                f'fridge {fridge.fridge_id}',
+                lambda msg, fridge_id=fridge.fridge_id: self.view.on_temperature(
+                    fridge_id, stamp_seconds(msg.header.stamp), msg.temperature,
+                    self._now_s())), fridge=fridge.fridge_id)
+        if store.fridges:
+            self.create_timer(FRIDGES_PERIOD_S, self._fridges_tick)
         self._review = self.create_client(GetReviewQueue, 'get_review_queue')
         self._resolve = self.create_client(ResolveAction, 'resolve_action')
         self._set_stock = self.create_client(SetStock, 'set_stock')
         self._register = self.create_client(RegisterCustomer, 'register_customer')
         self._forget = self.create_client(ForgetCustomer, 'forget_customer')
-        store = load_store(self.settings.store_file or None)
         self.snapshots = ReviewSnapshots(
             lambda shelf, lane: [(camera.camera_id, (z.x, z.y, z.width, z.height))
                                  for camera, z in store.cameras_covering(shelf, lane)],
@@ -159,11 +172,21 @@ class WebNode(Node):
             self.hub.publish(updates)
         return callback
 
+    def _now_s(self) -> float:
+        """The node's clock (sim time under use_sim_time, like the readings' stamps)."""
+        return self.get_clock().now().nanoseconds / 1e9
+
+    def _fridges_tick(self) -> None:
+        now_s = self._now_s()
+        with self._lock:
+            updates = self.view.fridges_tick(now_s)
+        self.hub.publish(updates)
+
     def _on_alert(self, msg):
         if msg.kind in HELD_ALERT_KINDS and self._snapshot is not None \
                 and self._loop is not None:
             asyncio.run_coroutine_threadsafe(self._take_snapshots(), self._loop)
-        return self.view.on_alert(alert_dict(msg))
+        return self.view.on_alert(alert_dict(msg), self._now_s())
 
     def _on_receipt(self, msg):
         receipt = receipt_dict(msg)
@@ -188,8 +211,9 @@ class WebNode(Node):
         return self.view.on_gallery(names)
 
     def snapshot(self) -> dict:
+        now_s = self._now_s()
         with self._lock:
-            return self.view.snapshot()
+            return self.view.snapshot(now_s)
 
     def customer_state(self, customer_id: str) -> dict:
         with self._lock:

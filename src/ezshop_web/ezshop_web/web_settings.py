@@ -34,12 +34,16 @@ class WebSettings:
     alerts_kept: int = setting(200, 'newest alerts the console keeps', 10, 10000)
     receipts_kept: int = setting(100, 'newest receipts the console keeps', 10, 10000)
     store_file: str = setting('', "store description: which shelf cameras see each lane, for "
-                              "the review queue's snapshots ('' = the packaged store.yaml)")
+                              "the review queue's snapshots, and the fridges and freezers "
+                              "('' = the packaged store.yaml)")
     snapshot_service: str = setting('face_node/get_snapshot', "face_node's snapshot service "
                                     '(ezshop_msgs/GetSnapshot); empty = no review snapshots')
     snapshot_retention_s: float = setting(4 * 3600.0, 'a review snapshot is deleted when its '
                                           'action is settled, or after this long (s)',
                                           60.0, 7 * 86400.0)
+    fridge_stale_s: float = setting(60.0, "a fridge or freezer without a probe reading this "
+                                    "long (s) shows 'no reading' (temperature_monitor's "
+                                    'sensor_timeout_s)', 1.0, 86400.0)
     tls_certfile: str = setting('', "PEM certificate (chain) to serve HTTPS with; '' = plain "
                                 'HTTP (only sensible on 127.0.0.1). Set with tls_keyfile')
     tls_keyfile: str = setting('', 'PEM private key of tls_certfile')

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 from argon2 import PasswordHasher
 from rclpy.parameter import Parameter
+from sensor_msgs.msg import Temperature
 
-from ezshop_msgs.msg import CartAction, CustomerEvent
+from ezshop_msgs.msg import Alert, CartAction, CustomerEvent
 from ezshop_msgs.srv import RegisterCustomer
 from ezshop_ros.stamps import time_from_ns
-from ezshop_ros.topics import ALERTS, CART_ACTIONS, CARTS, CUSTOMER_EVENTS
+from ezshop_ros.topics import ALERTS, CART_ACTIONS, CARTS, CUSTOMER_EVENTS, TEMPERATURE
 from ezshop_store.store_node import StoreNode
 from ezshop_testing.ros import RosHarness
 from ezshop_web.staff_accounts import StaffAccounts
@@ -49,6 +50,8 @@ class Store:
         ALERTS.subscription(node, self.alerts.append)
         CARTS.subscription(node, self.carts.append)
         self.register_client = node.create_client(RegisterCustomer, 'register_customer')
+        self.alert_pub = ALERTS.publisher(node)
+        self.temperature_pubs: dict = {}
         self.next_t = 0
 
     def slot(self) -> int:
@@ -98,6 +101,27 @@ class Store:
         assert wait(lambda: any(a.kind == 'held_for_staff' and held in a.refs
                                 for a in self.alerts), 10.0)
         return customer_id, held
+
+    def temperature(self, fridge_id: str, value_c: float) -> int:
+        """A probe reading of that fridge or freezer, stamped now (returned, ns)."""
+        if fridge_id not in self.temperature_pubs:
+            self.temperature_pubs[fridge_id] = TEMPERATURE.publisher(self.node, fridge=fridge_id)
+            assert wait(lambda: self.temperature_pubs[fridge_id].get_subscription_count() >= 1,
+                        10.0)
+        t = self.node.get_clock().now().nanoseconds
+        msg = Temperature(temperature=value_c, variance=0.0)
+        msg.header.stamp = time_from_ns(t)
+        msg.header.frame_id = fridge_id
+        self.temperature_pubs[fridge_id].publish(msg)
+        return t
+
+    def temperature_alert(self, kind: str, fridge_id: str, t: int) -> None:
+        """temperature_monitor's alert about a unit (temperature_high, ..._recovered, ...)."""
+        msg = Alert(level=Alert.INFO if kind.endswith('recovered') else Alert.ERROR, kind=kind,
+                    refs=[fridge_id], message=f'{fridge_id}: {kind}',
+                    source='temperature_monitor')
+        msg.header.stamp = time_from_ns(t)
+        self.alert_pub.publish(msg)
 
     @staticmethod
     def wait(predicate, timeout: float) -> bool:

@@ -1,5 +1,6 @@
 """The console in a real headless Chromium against a real store_node over DDS: log in, watch a
-shopper's cart change live, settle a held pick from the review queue.
+shopper's cart change live, settle a held pick from the review queue, see a freezer's
+temperature and its alarm.
 
 Screenshots go to the test's folder, and to $EZSHOP_SCREENSHOTS when set (docs/images)."""
 
@@ -159,3 +160,37 @@ def test_staff_enrol_a_shopper_with_the_browser_camera(store, tmp_path, faces_ro
             (By.XPATH, '//table[@id="customers"]//td[text()="Howard Camera"]')))
     finally:
         browser.quit()
+
+
+def test_staff_see_a_freezers_temperature_and_its_alarm_live(store, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_S)
+    log_in(browser, store.url, *store.staff)
+    wait.until(seen.text_to_be_present_in_element((By.ID, 'connection'), 'live'))
+    row = '#fridges tr[data-fridge="freezer"]'
+    wait.until(seen.text_to_be_present_in_element((By.CSS_SELECTOR, row + ' .name'),
+                                                  'Ice cream freezer'))
+    assert browser.find_element(By.CSS_SELECTOR, row + ' .limits').text \
+        == '-25.0 to -15.0 °C'
+    store.temperature('freezer', -18.04)
+    wait.until(seen.text_to_be_present_in_element((By.CSS_SELECTOR, row + ' .temperature'),
+                                                  '-18.0 °C'))
+    assert browser.find_element(By.CSS_SELECTOR, row + ' .state').text == 'OK'
+    assert browser.find_element(By.CSS_SELECTOR, row + ' .age').text.endswith('s ago')
+
+    t = store.temperature('freezer', -9.24)
+    wait.until(seen.text_to_be_present_in_element((By.CSS_SELECTOR, row + ' .state'),
+                                                  'out of limits'))
+    store.temperature_alert('temperature_high', 'freezer', t)
+    wait.until(seen.text_to_be_present_in_element((By.CSS_SELECTOR, row + ' .state'),
+                                                  'ALARM (too warm)'))
+    assert browser.find_element(By.CSS_SELECTOR, row + ' .temperature').text == '-9.2 °C'
+    assert browser.find_element(By.ID, 'fridges-alarms').text == '1'
+    # The headers say what each column is (a screen reader reads them with the cells).
+    assert [th.text for th in browser.find_elements(By.CSS_SELECTOR, '#fridges thead th')] \
+        == ['Unit', 'Kind', 'Temperature', 'Limits', 'Reading age', 'State']
+    screenshot(browser, tmp_path, 'console_fridges.png')
+    assert 'Traceback' not in browser.page_source

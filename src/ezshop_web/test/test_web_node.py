@@ -116,6 +116,33 @@ def test_staff_settle_a_held_pick_from_the_review_queue_exactly_once(store):
                             and store.staff[0] in a.message for a in store.alerts), 10)
 
 
+def test_fridge_temperatures_and_a_temperature_alarm_reach_the_console(store):
+    client, _ = store.staff_session()
+
+    def unit(fridge_id):
+        return next(u for u in client.get('/api/state').json()['fridges']
+                    if u['fridge_id'] == fridge_id)
+    before = unit('freezer')
+    assert (before['name'], before['kind'], before['min_c'], before['max_c']) \
+        == ('Ice cream freezer', 'freezer', -25.0, -15.0)
+    store.temperature('freezer', -18.5)
+    assert store.wait(lambda: unit('freezer')['value_c'] == -18.5, 10)
+    shown = unit('freezer')
+    assert shown['state'] == 'ok' and 0.0 <= shown['age_s'] < 5.0
+    assert unit('dairy')['state'] == 'no_reading'  # nothing from its probe
+    t = store.temperature('freezer', -9.2)
+    assert store.wait(lambda: unit('freezer')['state'] == 'out_of_limits', 10)
+    store.temperature_alert('temperature_high', 'freezer', t)
+    assert store.wait(lambda: unit('freezer')['state'] == 'alarm', 10)
+    assert unit('freezer')['state_label'] == 'ALARM' and unit('freezer')['alarm'] == 'high'
+    assert any(a['kind'] == 'temperature_high' and a['refs'] == ['freezer']
+               for a in client.get('/api/state').json()['alerts'])
+    store.temperature_alert('temperature_recovered', 'freezer',
+                            store.temperature('freezer', -19.0))
+    assert store.wait(lambda: unit('freezer')['state'] == 'ok', 10)
+    assert unit('freezer')['value_c'] == -19.0
+
+
 def test_wrong_passwords_are_refused_and_then_rate_limited(store):
     with httpx.Client(base_url=store.url, timeout=10.0) as client:
         csrf = re.search(r'name="csrf" value="([^"]+)"', client.get('/login').text).group(1)

@@ -14,6 +14,27 @@ function clock(seconds) {
   return new Date(seconds * 1000).toLocaleTimeString();
 }
 
+function celsius(value) {
+  return value.toFixed(1) + ' °C';
+}
+
+function ago(seconds) {
+  if (seconds < 60) return Math.floor(seconds) + ' s ago';
+  if (seconds < 3600) return Math.floor(seconds / 60) + ' min ago';
+  return Math.floor(seconds / 3600) + ' h ' + Math.floor((seconds % 3600) / 60) + ' min ago';
+}
+
+// The server sends each reading's age when it sends the table; the page counts on from there.
+function fridgeAges() {
+  if (!state.fridges) return;
+  const since = (Date.now() - state.fridges.at) / 1000;
+  for (const u of state.fridges.units) {
+    const age = document.querySelector('#fridges tr[data-fridge="' + CSS.escape(u.fridge_id)
+                                       + '"] .age');
+    if (age) age.textContent = u.age_s === null ? 'never' : ago(u.age_s + since);
+  }
+}
+
 function cell(row, text, className) {
   const td = row.insertCell();
   td.textContent = text;
@@ -134,6 +155,28 @@ const render = {
     }
     document.getElementById('alerts-count').textContent =
       alerts.filter((a) => !a.acknowledged_by).length;
+  },
+  fridges(units) {
+    state.fridges = { units, at: Date.now() };
+    const tbody = body('fridges');
+    for (const u of units) {
+      const row = tbody.insertRow();
+      row.dataset.fridge = u.fridge_id;
+      row.className = 'fridge-' + u.state;
+      const name = document.createElement('th');
+      name.scope = 'row'; name.className = 'name'; name.textContent = u.name;
+      row.append(name);
+      cell(row, u.kind, 'kind');
+      cell(row, u.value_c === null ? '—' : celsius(u.value_c), 'temperature');
+      cell(row, u.min_c.toFixed(1) + ' to ' + celsius(u.max_c), 'limits');
+      cell(row, '', 'age');
+      const stateText = u.state_label + (u.alarm ? ' (too ' + (u.alarm === 'high' ? 'warm'
+        : 'cold') + ')' : '') + (u.sensor_dead && u.state === 'alarm' ? ', probe silent' : '');
+      cell(row, stateText, 'state');
+    }
+    document.getElementById('fridges-alarms').textContent =
+      units.filter((u) => u.state === 'alarm').length;
+    fridgeAges();
   },
   health(statuses) {
     const tbody = body('health');
@@ -335,4 +378,5 @@ document.getElementById('alerts-ack-all').addEventListener('click',
 document.getElementById('enrol').addEventListener('submit', enrol);
 document.getElementById('enrol-camera').addEventListener('click', useCamera);
 document.getElementById('enrol-take').addEventListener('click', takePhoto);
+setInterval(fridgeAges, 1000);
 connect();
