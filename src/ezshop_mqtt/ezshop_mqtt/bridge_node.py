@@ -27,7 +27,7 @@ from ezshop_mqtt.broker import (
     connect,
     make_client,
 )
-from ezshop_mqtt.latency import LatencyHistogram
+from ezshop_mqtt.latency import LatencyHistogram, lag_warning
 from ezshop_mqtt.mirror import (
     KIND_ALERT,
     KIND_INVENTORY,
@@ -93,6 +93,7 @@ class MqttBridgeNode(Node):
         self.published = 0
         #: stamped by the device -> published on DDS, since start (device clocks included).
         self.latency = LatencyHistogram()
+        self.recent_latency = LatencyHistogram()  # since the last /diagnostics
         self.connects = 0
         self.connected = False
         self.last_disconnect = ''
@@ -181,7 +182,9 @@ class MqttBridgeNode(Node):
             self.get_logger().debug(f'not published while stopping: {exc}')
             return
         self.published += 1
-        self.latency.add(self.get_clock().now().nanoseconds - reading.stamp_ns)
+        late_ns = self.get_clock().now().nanoseconds - reading.stamp_ns
+        self.latency.add(late_ns)
+        self.recent_latency.add(late_ns)
 
     def _range_out(self, lane, pub):
         geo = lane.ultrasonic
@@ -223,8 +226,11 @@ class MqttBridgeNode(Node):
         with self._gate_lock:
             counts = {f'refused_{reason}': n for reason, n in self.gate.rejected.items()}
             admitted, restarts = self.gate.admitted, self.gate.device_restarts
-        warning = self._refused.warning(counts)
+        recent, self.recent_latency = self.recent_latency, LatencyHistogram()
+        recent_p99 = recent.percentile_ms(0.99)
+        warning = self._refused.warning(counts, lag_warning(recent_p99))
         values = {'admitted': admitted, 'published': self.published,
+                  'recent_latency_p99_ms': recent_p99,
                   'device_restarts': restarts,
                   'latency_p50_ms': self.latency.percentile_ms(0.5),
                   'latency_p99_ms': self.latency.percentile_ms(0.99),

@@ -6,6 +6,18 @@ from __future__ import annotations
 #: Bucket width (ms) and the last bucket's lower edge (ms): later ones count there.
 BUCKET_MS = 0.1
 MAX_MS = 2000.0
+#: Readings of the last diagnostics period this late (p99, ms): the bridge is falling behind
+#: (more readings than it can take, or a starved CPU); what waits on the broker may be dropped
+#: by a broker that limits its queue (Debian's default: 1,000 messages per client).
+FALLING_BEHIND_MS = 1000.0
+
+
+def lag_warning(recent_p99_ms: float | None) -> str:
+    """What /diagnostics says about the last period's latency: '' when it keeps up."""
+    if recent_p99_ms is None or recent_p99_ms < FALLING_BEHIND_MS:
+        return ''
+    return (f'falling behind: readings reach DDS {recent_p99_ms / 1000:.1f} s after they '
+            'were taken (p99)')
 
 
 class LatencyHistogram:

@@ -149,3 +149,10 @@ def test_latency_percentiles_over_a_fixed_histogram():
     histogram.add(-5_000_000)  # a device clock ahead: 0
     assert histogram.percentile_ms(0.5) == 50.0
     assert histogram.percentile_ms(0.99) == 99.0 and histogram.max_ms < 100.0
+
+
+def test_a_bridge_falling_behind_says_so_and_one_keeping_up_does_not():
+    from ezshop_mqtt.latency import FALLING_BEHIND_MS, lag_warning
+
+    assert lag_warning(None) == '' and lag_warning(FALLING_BEHIND_MS / 2) == ''
+    assert lag_warning(2500.0).startswith('falling behind: readings reach DDS 2.5 s')
