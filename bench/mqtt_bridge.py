@@ -35,7 +35,7 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Range
 
 from ezshop_common.paths import config_dir
-from ezshop_mqtt.broker import BrokerSettings
+from ezshop_mqtt.broker import BrokerSettings, broker_address
 from ezshop_mqtt.devices import SimulatedDevices
 from ezshop_mqtt.readings import KIND_RANGE, encode_reading, reading_topic, wire_stamp_ns
 from ezshop_ros.topics import DIAGNOSTICS, RANGE
@@ -121,10 +121,10 @@ def publish_with_mosquitto_pub(url: str, store_id: str, rate: float, seconds: fl
     """In a process of its own: one `mosquitto_pub -l -q 1` per lane (C, like a controller's
     own firmware: one MQTT client per device), fed one reading per line at `rate` readings/s
     round-robin over the lanes; report (lane, seq, stamp_ns) of every reading written."""
-    host, port = url.split('://')[1].split(':')
+    host, port, _ = broker_address(url)
     all_lanes = lanes()
     clients = {lane: subprocess.Popen(
-        ['mosquitto_pub', '-h', host, '-p', port, '-q', '1', '-l', '-V', 'mqttv5',
+        ['mosquitto_pub', '-h', host, '-p', str(port), '-q', '1', '-l', '-V', 'mqttv5',
          '-i', f'bench_{store_id}_{lane[0]}_{lane[1]}',
          '-t', reading_topic('ezshop', store_id, KIND_RANGE, lane)],
         stdin=subprocess.PIPE) for lane in all_lanes}

@@ -18,7 +18,7 @@ from rclpy.node import Node
 from rosidl_runtime_py.convert import message_to_ordereddict
 
 from ezshop_common.clock_skew import ClockSkewSettings
-from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
+from ezshop_common.store_config import load_store
 from ezshop_mqtt.bridge_settings import BridgeSettings
 from ezshop_mqtt.broker import (
     MQTT_3_1_1,
@@ -38,13 +38,13 @@ from ezshop_mqtt.mirror import (
     status_topic,
 )
 from ezshop_mqtt.readings import (
-    KIND_ILLUMINANCE,
     KIND_RANGE,
     KIND_TEMPERATURE,
     GateSettings,
     Reading,
     ReadingGate,
     Rejected,
+    lane_kind,
     reading_filters,
 )
 from ezshop_ros.diagnostics import ERROR, OK, WARN, RefusedInput, diagnostics_updater, fill
@@ -52,12 +52,11 @@ from ezshop_ros.parameters import declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.topics import (
     ALERTS,
-    ILLUMINANCE,
     INVENTORY,
-    RANGE,
     RECEIPTS,
     TEMPERATURE,
     lane_fields,
+    lane_reading,
 )
 from ezshop_sensors.messages import illuminance_msg, range_msg
 from ezshop_sensors.temperature_messages import temperature_msg
@@ -76,12 +75,10 @@ class MqttBridgeNode(Node):
         # (shelf, lane) or (fridge,) -> (kind, publish function)
         self._outputs = {}
         for lane in store.lanes:
-            if lane.sensor == SENSOR_ULTRASONIC:
-                pub = RANGE.publisher(self, **lane_fields(lane))
-                self._outputs[lane.key] = (KIND_RANGE, self._range_out(lane, pub))
-            else:
-                pub = ILLUMINANCE.publisher(self, **lane_fields(lane))
-                self._outputs[lane.key] = (KIND_ILLUMINANCE, self._illuminance_out(lane, pub))
+            kind = lane_kind(lane)
+            pub = lane_reading(lane).publisher(self, **lane_fields(lane))
+            out = self._range_out if kind == KIND_RANGE else self._illuminance_out
+            self._outputs[lane.key] = (kind, out(lane, pub))
         for fridge in store.fridges:
             pub = TEMPERATURE.publisher(self, fridge=fridge.fridge_id)
             self._outputs[(fridge.fridge_id,)] = (KIND_TEMPERATURE,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from ezshop_common.clock_skew import ClockSkewSettings, ahead_by_ns
 from ezshop_common.settings import setting
+from ezshop_common.store_config import SENSOR_ULTRASONIC, Lane
 
 SCHEMA_VERSION = 1
 KIND_RANGE = 'range'
@@ -75,6 +76,11 @@ class Reading:
 class Rejected:
     reason: str  # one of REASONS
     detail: str
+
+
+def lane_kind(lane: Lane) -> str:
+    """The kind of reading a lane's sensor reports: range (HC-SR04) or illuminance (LDR)."""
+    return KIND_RANGE if lane.sensor == SENSOR_ULTRASONIC else KIND_ILLUMINANCE
 
 
 def reading_topic(prefix: str, store_id: str, kind: str, source: tuple[str, ...]) -> str:

@@ -15,7 +15,7 @@ from rclpy.parameter import Parameter
 
 from ezshop_common.store_config import load_store
 from ezshop_mqtt.bridge_node import MqttBridgeNode
-from ezshop_mqtt.broker import BrokerSettings
+from ezshop_mqtt.broker import BrokerSettings, broker_address
 from ezshop_mqtt.devices import SimulatedDevices
 from ezshop_mqtt.readings import KIND_ILLUMINANCE, KIND_RANGE, KIND_TEMPERATURE, wire_stamp_ns
 from ezshop_msgs.msg import Alert, Inventory, InventoryItem, Receipt
@@ -67,13 +67,13 @@ class MqttListener:
     """A plain MQTT subscriber, as another system reading the store's mirror would be."""
 
     def __init__(self, url, topic_filter):
-        host, port = url.split('://')[1].split(':')
+        host, port, _ = broker_address(url)
         self.messages: queue.Queue = queue.Queue()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload,
                                                                    m.retain))
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic_filter, qos=1)
-        self.client.connect(host, int(port))
+        self.client.connect(host, port)
         self.client.loop_start()
 
     def next(self, harness, accept=lambda topic, payload, retain: True):
@@ -198,8 +198,8 @@ def test_bad_payloads_are_counted_on_diagnostics_and_never_stop_the_good_ones(
         node = bridge(harness, config_dir, broker_url, store_id)
         sensors = devices(broker_url, store_id)
         raw = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        host, port = broker_url.split('://')[1].split(':')
-        raw.connect(host, int(port))
+        host, port, _ = broker_address(broker_url)
+        raw.connect(host, port)
         raw.loop_start()
         try:
             assert harness.spin_until(sensors.bridge_online.is_set, DEADLINE_S)

@@ -23,7 +23,7 @@ from sensor_msgs.msg import CameraInfo
 from ezshop_common.store_config import SENSOR_ULTRASONIC, load_store
 from ezshop_mqtt.broker import BrokerSettings
 from ezshop_mqtt.devices import SimulatedDevices
-from ezshop_mqtt.readings import KIND_ILLUMINANCE, KIND_RANGE, KIND_TEMPERATURE
+from ezshop_mqtt.readings import KIND_TEMPERATURE, lane_kind
 from ezshop_msgs.msg import GroundTruth
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, task
 from ezshop_ros.parameters import declare_settings
@@ -266,8 +266,7 @@ class SimNode(Node):
         if pub is not None:
             pub.publish(self._reading_msg(lane, reading, stamp_ns))
         elif not math.isnan(reading.value):
-            kind = KIND_RANGE if lane.sensor == SENSOR_ULTRASONIC else KIND_ILLUMINANCE
-            self._devices.publish(kind, lane.key, reading.value, stamp_ns / 1e9)
+            self._devices.publish(lane_kind(lane), lane.key, reading.value, stamp_ns / 1e9)
 
     def _reading_msg(self, lane, reading, stamp_ns: int):
         """The message the lane's real sensor node would publish (ezshop_sensors.messages)."""
