@@ -162,7 +162,8 @@ def judge(scenario: str, decisions: list[core.Decision], truth: list[TruthEvent]
                            f'{who or "held"} ({decision.outcome}, conf '
                            f'{decision.confidence:.2f}); candidates '
                            + ', '.join(f'{names.get(c, c)} {s:.2f}'
-                                       for c, s in decision.candidates))
+                                       for c, s in decision.candidates)
+                           + (f'; {decision.reason}' if decision.reason else ''))
     expected = expected_carts([event for event in truth if event.enrolled])
     shoppers = set(expected) | set(charged)
     right = sum(1 for s in shoppers

@@ -181,6 +181,8 @@ class GalleryClient:
         self._page_size = page_size
         self._client = node.create_client(GetGallery, GET_GALLERY_SERVICE)
         self.have: tuple[str, int] | None = None
+        self.announced: tuple[str, int] | None = None  # the newest revision on the topic
+        self._announced_at_start: tuple[str, int] | None = None  # of the whole fetch
         self._changes: deque[GalleryRevision] = deque()  # announced, not yet applied
         self._whole = False  # a whole-gallery fetch is due or under way
         self._cursor: str | None = None  # of the whole fetch under way
@@ -195,6 +197,9 @@ class GalleryClient:
         node.create_timer(0.2, self._poll, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def _on_revision(self, msg: GalleryRevision) -> None:
+        if self.announced is None or msg.gallery_id != self.announced[0] \
+                or msg.revision > self.announced[1]:
+            self.announced = (msg.gallery_id, msg.revision)
         newest = self._changes[-1] if self._changes else None
         known = (newest.gallery_id, newest.revision) if newest else self.have
         if known is not None and msg.gallery_id == known[0] and msg.revision <= known[1]:
@@ -217,6 +222,7 @@ class GalleryClient:
         if self._whole:
             if self._cursor is None:
                 self._cursor, self._fetch_of = '', None
+                self._announced_at_start = self.announced
             self._send(GetGallery.Request(after_customer_id=self._cursor,
                                           max_customers=self._page_size))
         elif self._changes:
@@ -270,6 +276,11 @@ class GalleryClient:
                     self.have = revision
                     self.fetches += 1
                     self._listener.synced(revision)
+                    if self.announced != self._announced_at_start and \
+                            self._behind(revision):
+                        # A revision announced while the pages came is not in them (its
+                        # message arrived before this answer): fetch the whole again.
+                        self._restart_whole()
         elif self._changes:
             change = self._changes[0]
             if response.gallery_id != change.gallery_id or response.revision < change.revision:
@@ -277,6 +288,12 @@ class GalleryClient:
             else:
                 self._apply(change, list(response.customers))
         self._poll()
+
+    def _behind(self, revision: tuple[str, int]) -> bool:
+        """Whether a newer revision than ``revision`` was announced."""
+        announced = self.announced
+        return announced is not None and (announced[0] != revision[0]
+                                          or announced[1] > revision[1])
 
     def _apply(self, change: GalleryRevision, added: list[GalleryCustomer]) -> None:
         """One revision's change (the customers it added, as fetched now)."""

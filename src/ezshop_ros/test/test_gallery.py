@@ -3,6 +3,8 @@ gallery once, page by page, then only what each revision changed (an enrolment f
 one customer, a forget fetches nothing); a missed revision or a store restart means the whole
 gallery again; nothing but ids travels on gallery_revision."""
 
+import time
+
 import numpy as np
 
 from ezshop_common.gallery_entry import GalleryEntry
@@ -92,3 +94,36 @@ def test_a_missed_revision_or_a_restarted_store_means_the_whole_gallery(ros):
     restarted.changed(added=['c_050'])
     assert ros.spin_until(lambda: client.have == (restarted.gallery_id, 2), TIMEOUT)
     assert client.fetches == 3 and 'c_050' in recorder.held.customers
+
+
+class EnrolsWhilePaging(EntryList):
+    """A source whose first page is read just as a customer enrols: the page is the old
+    gallery, the new revision is announced before the answer leaves."""
+
+    def __init__(self, entries, newcomer: GalleryEntry):
+        super().__init__(entries)
+        self.server: GalleryServer | None = None
+        self.newcomer = newcomer
+
+    def page(self, after_id, limit):
+        page = super().page(after_id, limit)
+        if self.server is not None and self.newcomer.customer_id not in self.entries:
+            self.entries[self.newcomer.customer_id] = self.newcomer
+            self.server.changed(added=[self.newcomer.customer_id])
+            time.sleep(0.2)  # the announcement reaches the client before this answer
+        return page
+
+
+def test_an_enrolment_announced_while_the_whole_gallery_is_fetched_is_not_lost(ros):
+    # Seen in recorded bags: the referee enrolled four shoppers in one burst; a client whose
+    # whole fetch was answered at the third revision marked itself synced when the fourth
+    # revision's message had already arrived, and never asked for that customer.
+    store = ros.node('gallery_store')
+    source = EnrolsWhilePaging((entry(k) for k in range(3)), entry(9))
+    server = GalleryServer(store, source)
+    recorder = Recorder()
+    source.server = server
+    client = GalleryClient(ros.node('gallery_client'), recorder, with_embeddings=False)
+    assert ros.spin_until(lambda: 'c_009' in recorder.held.customers, TIMEOUT), recorder.calls
+    assert client.have == (server.gallery_id, 2)
+    assert sorted(recorder.held.customers) == sorted(source.entries)
