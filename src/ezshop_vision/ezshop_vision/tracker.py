@@ -115,10 +115,11 @@ class FaceTracker:
                 continue
             used_tracks.add(ti)
             used_dets.add(di)
+            # Found again after the detector lost it: whoever is there now may be someone
+            # else who stepped into the same place, so the identity is re-checked at once.
             self._continue(self.tracks[ti], detections[di], gray, stamp,
                            suspect=self.tracks[ti].misses > 0)
-        # Found again after the detector lost it: whoever is there now may be someone else
-        # who stepped into the same place, so the identity is re-checked at once (suspect).
+        # A jump is never certain to be the same face: re-checked at once as well.
         for _, ti, di in self._jumps(detections, gray, used_tracks, used_dets):
             used_tracks.add(ti)
             used_dets.add(di)
