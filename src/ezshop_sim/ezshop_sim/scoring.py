@@ -270,6 +270,10 @@ def score(events: list[TruthEvent], receipts: list[ReceiptView],
     expected = expected_carts(events)
     by_customer = {r.customer_name: r for r in combine_visits(receipts)}
     takers = sum(expected.values(), Counter())
+    taken: dict[str, Counter] = {}  # gross units each shopper took, put-backs not deducted
+    for event in events:
+        if event.kind == GT_TAKE:
+            taken.setdefault(event.shopper, Counter())[event.item_id] += event.quantity
 
     result = ScenarioScore()
     names = sorted(set(enrolled) | set(by_customer))
@@ -290,7 +294,10 @@ def score(events: list[TruthEvent], receipts: list[ReceiptView],
             result.false_positive_units += fp
             result.false_negative_units += max(want[item_id] - got[item_id], 0)
             taken_by_others = takers[item_id] - want[item_id]
-            wrong = min(fp, max(taken_by_others, 0))
+            # A unit the shopper took and put back, still charged, is their own put-back
+            # not credited (a phantom charge), not a unit someone else took.
+            returned = max(taken.get(name, Counter())[item_id] - want[item_id], 0)
+            wrong = min(fp - min(fp, returned), max(taken_by_others, 0))
             result.wrong_person_units += wrong
             result.phantom_units += fp - wrong
     return result

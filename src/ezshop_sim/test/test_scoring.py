@@ -58,6 +58,20 @@ def test_put_back_still_charged_is_a_phantom_charge():
     assert not result.all_right
 
 
+def test_own_put_back_still_charged_is_phantom_even_when_someone_else_took_that_item():
+    # Seen beside a CPU hog: sheldon put back a water (credit held: too close to call) while a
+    # walk-in kept one; his extra water was counted as a wrong-person unit.
+    events = visit('ada', (GT_TAKE, 'cola', 1), (GT_PUT_BACK, 'cola', 1))
+    events += visit('bob', (GT_TAKE, 'cola', 1))
+    receipts = [ReceiptView('ada', {'cola': 1}, 150), ReceiptView('bob', {'cola': 1}, 150)]
+    result = score(events, receipts, PRICES)
+    assert result.phantom_units == 1 and result.wrong_person_units == 0
+    # Charged a second cola beyond the one returned: that one is bob's unit.
+    receipts[0] = ReceiptView('ada', {'cola': 2}, 300)
+    result = score(events, receipts, PRICES)
+    assert result.phantom_units == 1 and result.wrong_person_units == 1
+
+
 def test_unenrolled_taker_must_not_appear_on_anyones_receipt():
     events = visit('ghost', (GT_TAKE, 'chips', 1), enrolled=False) + visit('ada')
     right = score(events, [ReceiptView('ada', {}, 0)], PRICES)
