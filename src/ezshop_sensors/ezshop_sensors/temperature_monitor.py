@@ -26,16 +26,17 @@ from dataclasses import dataclass, field
 
 from ezshop_common.settings import setting
 from ezshop_common.store_config import Fridge
+from ezshop_common.temperature_alerts import (
+    KIND_HIGH,
+    KIND_LOW,
+    KIND_RECOVERED,
+    KIND_SENSOR_DEAD,
+    KIND_SENSOR_RECOVERED,
+)
 
 NS = 1_000_000_000
 #: Readings outside this range (degrees C) are garbage, never a temperature to judge.
 VALID_RANGE_C = (-60.0, 60.0)
-
-KIND_HIGH = 'temperature_high'
-KIND_LOW = 'temperature_low'
-KIND_RECOVERED = 'temperature_recovered'
-KIND_SENSOR_DEAD = 'temperature_sensor_dead'
-KIND_SENSOR_RECOVERED = 'temperature_sensor_recovered'
 
 #: Levels: the values of ezshop_msgs/Alert (INFO, WARN, ERROR) and of
 #: diagnostic_msgs/DiagnosticStatus (OK, WARN, ERROR).

@@ -20,13 +20,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-KIND_HIGH = 'temperature_high'
-KIND_LOW = 'temperature_low'
-KIND_RECOVERED = 'temperature_recovered'
-KIND_SENSOR_DEAD = 'temperature_sensor_dead'
-KIND_SENSOR_RECOVERED = 'temperature_sensor_recovered'
-TEMPERATURE_ALERT_KINDS = frozenset({KIND_HIGH, KIND_LOW, KIND_RECOVERED, KIND_SENSOR_DEAD,
-                                     KIND_SENSOR_RECOVERED})
+from ezshop_common.temperature_alerts import (
+    KIND_HIGH,
+    KIND_LOW,
+    KIND_RECOVERED,
+    KIND_SENSOR_DEAD,
+    TEMPERATURE_ALERT_KINDS,
+)
 
 OK = 'ok'
 OUT_OF_LIMITS = 'out_of_limits'
