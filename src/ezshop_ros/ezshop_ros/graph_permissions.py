@@ -163,10 +163,10 @@ ROWS: tuple[Row, ...] = (
     _row('ezshop_bag', 'record', 'ezshop_record', GALLERY_CLIENT + Endpoints(
         subscribe=(topics.IMAGE_RAW.name, topics.CAMERA_INFO.name, LANE_READING,
                    topics.TEMPERATURE.name, topics.FACES.name, topics.SHELF_EVENTS.name,
-                   topics.SHELF_STATE.name, topics.CUSTOMER_EVENTS.name, topics.CART_ACTIONS.name,
-                   topics.CARTS.name,
-                   topics.RECEIPTS.name, topics.INVENTORY.name, topics.GALLERY_REVISION.name,
-                   topics.ALERTS.name, topics.GROUND_TRUTH.name))),
+                   topics.SHELF_STATE.name, topics.CUSTOMER_EVENTS.name,
+                   topics.CART_ACTIONS.name, topics.CARTS.name, topics.RECEIPTS.name,
+                   topics.INVENTORY.name, topics.GALLERY_REVISION.name, topics.ALERTS.name,
+                   topics.GROUND_TRUTH.name))),
     # The inputs (`--topics inputs`, the default) and the clock.
     _row('ezshop_bag', 'replay', 'ezshop_replay', GALLERY_CLIENT + Endpoints(
         publish=(topics.IMAGE_RAW.name, topics.CAMERA_INFO.name, LANE_READING,

@@ -67,7 +67,7 @@ class FridgeView:
     """Every fridge and freezer of the store file, in its order. ``on_reading`` and
     ``on_alert`` fold the input in; ``update(now_s)`` says what to push to the pages."""
 
-    def __init__(self, fridges=(), stale_after_s: float = 60.0):
+    def __init__(self, fridges, stale_after_s: float):
         """fridges: ezshop_common.store_config.Fridge (or anything with its fields)."""
         self.units: dict[str, _Unit] = {
             f.fridge_id: _Unit(f.fridge_id, f.name, f.kind, float(f.min_c), float(f.max_c))

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections import deque
 
 from ezshop_web.fridge_view import FridgeView
+from ezshop_web.web_settings import WebSettings
 
 Update = tuple[str, object]
 
 
 class StoreView:
-    def __init__(self, alerts_kept: int = 200, receipts_kept: int = 100, fridges=(),
-                 fridge_stale_s: float = 60.0):
+    def __init__(self, alerts_kept: int = WebSettings.alerts_kept,
+                 receipts_kept: int = WebSettings.receipts_kept, fridges=(),
+                 fridge_stale_s: float = WebSettings.fridge_stale_s):
         self.names: dict[str, str] = {}
         self.carts: dict[str, dict] = {}          # customer_id -> cart of the open visit
         self.arrivals: dict[str, dict] = {}       # customer_id -> last entered / seen event
