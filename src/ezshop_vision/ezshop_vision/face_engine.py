@@ -87,7 +87,8 @@ class FaceEngineSettings:
     landmark_model: str = setting('large', "Face alignment before encoding: 'large' (68 "
                                   "points) or 'small' (5 points)")
     worker_threads: int = setting(2, 'Threads processing the cameras (each with its own face '
-                                  'models; cameras are shared out among them)', 1, 8)
+                                  'models); a free thread takes the camera whose frame has '
+                                  'waited longest', 1, 8)
 
     @property
     def detector(self) -> DetectorSettings:

@@ -1,11 +1,12 @@
 """face_node: detect, track and identify faces in one or several camera streams.
 
 The image callbacks only keep the newest frame per camera (counting the ones replaced before
-they were processed as skipped); worker threads (``worker_threads``; the cameras split in the
-order given into contiguous groups, each worker with its own dlib models) process the newest
-frames with one FacePipeline per camera and publish cameras/<cam>/faces (header = the
-image's). dlib releases the GIL, so two workers use two cores: a crowd at one door no longer
-starves the other cameras.
+they were processed as skipped); worker threads (``worker_threads``, each with its own dlib
+models) process the newest frames with one FacePipeline per camera and publish
+cameras/<cam>/faces (header = the image's). The workers share every camera (work_queue): a free
+worker takes the camera whose frame has waited longest, and a camera is processed by one worker
+at a time. dlib releases the GIL, so two workers use two cores, and a crowd at one camera gets
+both while the others are quiet.
 
 Each camera also keeps a few frames a second of its recent past with their faces
 (snapshots.FrameHistory); the ``~/get_snapshot`` service draws one as a JPEG for the review
@@ -57,6 +58,7 @@ from ezshop_vision.recent_frames_service import (
 )
 from ezshop_vision.snapshots import FrameHistory, SnapshotSettings, render_snapshot
 from ezshop_vision.tracker import TrackerSettings, new_id_source
+from ezshop_vision.work_queue import CameraQueue
 
 
 @dataclass
@@ -68,7 +70,7 @@ class _Camera:
     faces_pub: object = None
     annotated_pub: object = None
     pending: Image | None = None
-    worker: int = 0
+    gallery: object | None = None  # a newer gallery for the pipeline, set by the next worker
     received: int = 0
     processed: int = 0
     skipped: int = 0
@@ -92,11 +94,9 @@ class _Camera:
 
 @dataclass
 class _Worker:
-    """A thread with its own face engine and the cameras it processes."""
+    """A thread with its own face engine (dlib objects are not safe for concurrent use)."""
 
-    cameras: list[_Camera] = field(default_factory=list)
-    wake: threading.Event = field(default_factory=threading.Event)
-    gallery: object | None = None
+    engine: FaceEngine
     thread: threading.Thread | None = None
 
 
@@ -125,24 +125,19 @@ class FaceNode(Node):
 
         camera_ids = list(dict.fromkeys(c for c in camera_ids if c))
         self._stop = threading.Event()
-        self._workers = [_Worker() for _ in range(
-            max(1, min(engine.worker_threads, len(camera_ids))))]
-        self._engines = [FaceEngine(engine.detector, landmarks=engine.landmark_model)
-                         for _ in self._workers]
+        self._queue = CameraQueue()
+        self._workers = [_Worker(FaceEngine(engine.detector, landmarks=engine.landmark_model))
+                         for _ in range(max(1, min(engine.worker_threads, len(camera_ids))))]
         ids = new_id_source()
         self._lock = threading.Lock()
         self._keeper = GalleryKeeper(self._on_gallery, self.get_logger())
         self._gallery_ready = threading.Event()
         self._cameras: dict[str, _Camera] = {}
-        for index, camera_id in enumerate(camera_ids):
-            # Contiguous groups in the order given: list the door cameras together so a
-            # crowd at a door and the shelves it is heading for are worked on side by side.
-            worker = index * len(self._workers) // len(camera_ids)
+        for camera_id in camera_ids:
+            # The engine is the processing worker's, set before each frame.
             camera = _Camera(camera_id, FacePipeline(
-                self._engines[worker], self._pipeline_settings, self._policy, None,
-                self._tracker_settings, ids), worker=worker,
-                history=FrameHistory(self._snapshot_settings))
-            self._workers[worker].cameras.append(camera)
+                self._workers[0].engine, self._pipeline_settings, self._policy, None,
+                self._tracker_settings, ids), history=FrameHistory(self._snapshot_settings))
             camera.faces_pub = FACES.publisher(self, camera=camera_id)
             if self._annotated:
                 camera.annotated_pub = IMAGE_ANNOTATED.publisher(self, camera=camera_id)
@@ -182,8 +177,8 @@ class FaceNode(Node):
     # Executor thread: `ros2 param set` of a dynamic setting; the workers read it next frame.
     def _on_engine(self, settings: FaceEngineSettings) -> None:
         self._engine_settings = settings
-        for engine in self._engines:
-            engine.settings = settings.detector
+        for worker in self._workers:
+            worker.engine.settings = settings.detector
 
     def _on_pipeline(self, settings: PipelineSettings) -> None:
         self._pipeline_settings = settings
@@ -207,19 +202,19 @@ class FaceNode(Node):
             if camera.pending is not None:
                 camera.skipped += 1
             camera.pending = msg
-        self._workers[camera.worker].wake.set()
+        self._queue.ready(camera.camera_id)
 
     # Executor thread: the gallery is complete at a revision; the workers take it.
     def _on_gallery(self, revision, whole: bool) -> None:
         with self._lock:
-            for worker in self._workers:
-                worker.gallery = self._keeper.gallery  # re-decides the tracks it holds
+            for camera in self._cameras.values():
+                camera.gallery = self._keeper.gallery  # re-decides the tracks it holds
         self._gallery_ready.set()
         if whole:
             self.get_logger().info(f'gallery: {len(self._keeper.gallery)} customers '
                                    f'(revision {revision[1]})')
-        for worker in self._workers:
-            worker.wake.set()
+        for camera_id in self._cameras:
+            self._queue.ready(camera_id)
 
     # Catch-up thread: fetch each camera's recent past into its backlog, page by page.
     def _catch_up(self) -> None:
@@ -266,7 +261,7 @@ class FaceNode(Node):
                     fetched[camera.camera_id] += len(page.frames)
                     with self._lock:
                         camera.backlog.extend(page.frames)
-                    self._workers[camera.worker].wake.set()
+                    self._queue.ready(camera.camera_id)
                 if not page.more and len(page.frames) <= CAUGHT_UP_FRAMES:
                     self._go_live(camera, f'caught up ({fetched[camera.camera_id]} past '
                                   'frames)')
@@ -276,33 +271,42 @@ class FaceNode(Node):
             camera.catching_up = False
             camera.catch_up = how
         self.get_logger().info(f'{camera.camera_id}: {how}')
-        self._workers[camera.worker].wake.set()
+        self._queue.ready(camera.camera_id)
 
-    # Worker threads: each camera's fetched past oldest first, then its newest frame.
+    # Worker threads: the camera waiting longest; its fetched past oldest first, then its
+    # newest frame.
     def _work(self, worker: _Worker) -> None:
         while not self._stop.is_set():
-            if not worker.wake.wait(timeout=0.2):
+            camera_id = self._queue.take(timeout=0.2)
+            if camera_id is None:
                 continue
-            worker.wake.clear()
-            for camera in worker.cameras:
-                msg = past = None
+            camera = self._cameras[camera_id]
+            try:
+                self._work_on(camera, worker.engine)
+            finally:
                 with self._lock:
-                    if camera.backlog:
-                        past = camera.backlog.popleft()
-                    elif not camera.catching_up:
-                        msg, camera.pending = camera.pending, None
-                    gallery, worker.gallery = worker.gallery, None
-                if gallery is not None:
-                    for cam in worker.cameras:
-                        cam.pipeline.set_gallery(gallery)
-                if self._stop.is_set():
-                    return
-                if past is not None:
-                    self._process_past(camera, past)
-                elif msg is not None:
-                    self._process_live(camera, msg)
-            if any(camera.backlog for camera in worker.cameras):
-                worker.wake.set()
+                    more = bool(camera.backlog) and not self._stop.is_set()
+                self._queue.done(camera_id)
+                if more:
+                    self._queue.ready(camera_id)
+
+    def _work_on(self, camera: _Camera, engine: FaceEngine) -> None:
+        msg = past = None
+        with self._lock:
+            if camera.backlog:
+                past = camera.backlog.popleft()
+            elif not camera.catching_up:
+                msg, camera.pending = camera.pending, None
+            gallery, camera.gallery = camera.gallery, None
+        camera.pipeline.engine = engine
+        if gallery is not None:
+            camera.pipeline.set_gallery(gallery)
+        if self._stop.is_set():
+            return
+        if past is not None:
+            self._process_past(camera, past)
+        elif msg is not None:
+            self._process_live(camera, msg)
 
     def _process_live(self, camera: _Camera, msg: Image) -> None:
         if stamp_ns(msg.header.stamp) <= camera.last_stamp_ns:
@@ -434,8 +438,7 @@ class FaceNode(Node):
         if not hasattr(self, '_workers'):  # refused its configuration before starting any
             return super().destroy_node()
         self._stop.set()
-        for worker in self._workers:
-            worker.wake.set()
+        self._queue.close()
         for thread in [w.thread for w in self._workers] + [self._catch_up_thread]:
             if thread is not None and thread.is_alive():
                 thread.join(timeout=5.0)
