@@ -19,6 +19,11 @@ STORES = {'north': 'one_shopper', 'south': 'put_back'}
 DEADLINE_S = 420
 
 
+def _other_graph_ready(store: str) -> str:
+    """The topic the other store's referee subscribes to once it has enrolled its shoppers."""
+    return ','.join(f'/{other}/sim/ground_truth' for other in STORES if other != store)
+
+
 def test_two_namespaced_stores_share_one_database_without_crossing_over(tmp_path):
     reason = postgres_unavailable_reason()
     if reason:
@@ -29,8 +34,11 @@ def test_two_namespaced_stores_share_one_database_without_crossing_over(tmp_path
             f'store_id:={store}', f'scenario:={scenario}', f'database_url:={url}',
             f'results_file:={tmp_path / store}.json', f'timeout_s:={DEADLINE_S - 120:.1f}',
             # Two whole graphs and their simulators share two cores: the consoles, which this
-            # test is not about, stay off (a simulator that stalls skips frames and readings).
-            'with_web:=false'])
+            # test is not about, stay off (a simulator that stalls skips frames and readings),
+            # and each scenario waits until the other graph is up too (its referee has
+            # enrolled): one graph's start (a dozen processes importing, dlib models loading,
+            # enrolment) starved the other's running scenario, and a pick went unseen.
+            'with_web:=false', f'also_wait_for:={_other_graph_ready(store)}'])
             for store, scenario in STORES.items()}
         try:
             for launch in launches.values():
