@@ -39,10 +39,9 @@ class CameraQueue:
         deadline = None if timeout is None else self._clock() + timeout
         with self._changed:
             while not self._closed:
-                free = [(since, i, camera) for i, (camera, since)
-                        in enumerate(self._waiting.items()) if camera not in self._busy]
-                if free:
-                    camera = min(free)[2]
+                camera = min((c for c in self._waiting if c not in self._busy),
+                             key=self._waiting.__getitem__, default=None)
+                if camera is not None:
                     del self._waiting[camera]
                     self._busy.add(camera)
                     return camera
