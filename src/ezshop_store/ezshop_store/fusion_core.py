@@ -380,7 +380,13 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
     (``renamed``, see :func:`renamed_tracks`), was the wrong one: its faces under that name
     count as unknown. When that cannot be told (yet), the name is contested and its score not
     trusted. A named run whose track goes on under another customer's name inside the window
-    (and that the above did not settle) counts as unknown too. A track that ends in the window
+    (and that the above did not settle) counts as unknown too. The wrong track's faces from the
+    first frame its name was on the other face onwards were not that customer's; when the
+    track goes straight on under another name (same place, no gap), they count for that name:
+    the track had followed that person's face since (measured in the hard bench: a customer
+    leaned in front of a neighbour, whose track followed the reach and was renamed in the
+    window; the reach, scored as an unknown face, tied with the taker and the pick was held).
+    A track that ends in the window
     under that name was left behind by a fast move (a step along the shelf) and contests
     nothing; one that goes on to the window's end may be a person who walks off just after it
     (measured: taking that for left behind charged a customer for a walk-in's reach).
@@ -396,14 +402,15 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
             continue
         pieces, piece_of = _pieces(frames)
         candidate = _candidate_names(camera_id, pieces, late_names)
-        contested |= _settle_shared_names(camera_id, frames, pieces, piece_of, candidate,
-                                          renamed, late_names)
+        shared, handed_on = _settle_shared_names(camera_id, frames, pieces, piece_of,
+                                                 candidate, renamed, late_names)
+        contested |= shared
         _unname_renamed_runs(camera_id, pieces, candidate)
         sums: dict[str, float] = {}
-        for frame, runs in zip(frames, piece_of, strict=True):
+        for index, (frame, runs) in enumerate(zip(frames, piece_of, strict=True)):
             nearest: dict[str, float] = {}
             for face in frame.faces:
-                name = candidate[runs[face.track_id]]
+                name = candidate[handed_on.get((index, face.track_id), runs[face.track_id])]
                 nearest[name] = max(nearest.get(name, 0.0),
                                     proximity(face.box, zone, distance_scale_px))
             for name, value in nearest.items():
@@ -439,11 +446,14 @@ def _unname_renamed_runs(camera_id: str, pieces: Mapping[PieceKey, _Piece],
 def _settle_shared_names(camera_id: str, frames: list[Frame],
                          pieces: Mapping[PieceKey, _Piece], piece_of: list[dict[int, PieceKey]],
                          candidate: dict[PieceKey, str], renamed: frozenset[TrackKey],
-                         late_names: Mapping[TrackKey, str]) -> set[str]:
+                         late_names: Mapping[TrackKey, str],
+                         ) -> tuple[set[str], dict[tuple[int, int], PieceKey]]:
     """One camera's names on two faces of one frame (see :func:`lane_nearness`): the run of
     the track that went on under another name becomes unknown in ``candidate`` (or the late
-    name the caller gives that track: the person it went on to be named); the names that
-    cannot be settled are returned (contested)."""
+    name the caller gives that track: the person it went on to be named). Returns the names
+    that cannot be settled (contested) and, as (frame index, track id) -> run, the faces of
+    such a run from its first clash on that count for the run its track goes straight on
+    with (see :func:`_handed_on`)."""
     end_ns = frames[-1].stamp_ns
     runs_of = _runs_by_track(pieces)
 
@@ -459,7 +469,8 @@ def _settle_shared_names(camera_id: str, frames: list[Frame],
         return pieces[run].last_ns < end_ns
 
     contested: set[str] = set()
-    for frame, runs in zip(frames, piece_of, strict=True):
+    first_clash: dict[PieceKey, int] = {}  # wrong run -> index of its first clashing frame
+    for index, (frame, runs) in enumerate(zip(frames, piece_of, strict=True)):
         where: dict[str, list[tuple[Box, PieceKey]]] = {}
         for face in frame.faces:
             run = runs[face.track_id]
@@ -475,10 +486,34 @@ def _settle_shared_names(camera_id: str, frames: list[Frame],
                     late = late_names.get((camera_id, wrong[0]), '')
                     candidate[wrong] = late if late and late != name else \
                         f'{UNKNOWN_PREFIX}{camera_id}:{wrong[0]}'
+                    if not (late and late != name):
+                        first_clash.setdefault(wrong, index)
                 else:
                     contested.add(name)
             where.setdefault(name, []).append((face.box, run))
-    return contested
+    return contested, _handed_on(pieces, piece_of, runs_of, first_clash)
+
+
+def _handed_on(pieces: Mapping[PieceKey, _Piece], piece_of: list[dict[int, PieceKey]],
+               runs_of: Mapping[int, list[_Piece]], first_clash: Mapping[PieceKey, int],
+               ) -> dict[tuple[int, int], PieceKey]:
+    """(frame index, track id) -> run: the faces of each wrongly named run from its first
+    clash on, handed to the next run of its track when that run is named and starts where
+    and when the wrong one ended (the same face: no gap longer than ``LINK_GAP_NS``, less
+    than a face width away)."""
+    handed: dict[tuple[int, int], PieceKey] = {}
+    for (track_id, run_index), start in first_clash.items():
+        runs = runs_of[track_id]
+        if run_index + 1 >= len(runs):
+            continue
+        wrong, following = runs[run_index], runs[run_index + 1]
+        if not following.name or following.first_ns - wrong.last_ns > LINK_GAP_NS or \
+                math.dist(wrong.last, following.first) > max(wrong.width, following.width):
+            continue
+        for index in range(start, len(piece_of)):
+            if piece_of[index].get(track_id) == (track_id, run_index):
+                handed[(index, track_id)] = (track_id, run_index + 1)
+    return handed
 
 
 def _apart(a: Box, b: Box) -> bool:

@@ -251,10 +251,10 @@ def test_a_track_that_followed_someone_else_is_settled_for_the_person_it_went_on
         return [face(1, 'bob', 100), face(2, 'alice', 60, cy=20)]
     effects = [take(eng)]
     effects += play(eng, faces_at, EVENT_T - 900 * MS, EVENT_T + 1500 * MS)
-    # Held first (alice's name is the wrong one on the reach; who it was comes from the name
-    # the track went on to), then settled for bob, once.
+    # Alice's name is the wrong one on the reach; from the frames where alice was seen
+    # elsewhere, the track was the face it went straight on to be named: bob, once.
     assert [(a.customer_id, a.outcome, a.resolves_event_id) for a in actions(effects)] == [
-        ('', UNATTRIBUTED, ''), ('bob', ASSIGNED, 'ev-1')]
+        ('bob', ASSIGNED, '')]
 
 
 def test_a_pick_from_before_a_restart_is_not_guessed_at_but_one_after_is_decided():
