@@ -293,8 +293,13 @@ class FusionEngine:
         identified (measured in the hard bench). A face that is a track's run under a name
         another track kept (fusion_core.lane_nearness) is named by the name that track went
         on to: the person it had followed."""
-        best = pick.held.candidates[0][0] if pick.held and pick.held.candidates else ''
-        if not self.settings.late_naming or not best.startswith(core.UNKNOWN_PREFIX):
+        if not self.settings.late_naming:
+            return {}
+        # Scored afresh: a name contested when the pick was held may be settled by now (the
+        # track that carried it wrongly was renamed), and the face nearest is then unknown.
+        now = self._score(pick)
+        best = now.candidates[0][0] if now.candidates else ''
+        if not best.startswith(core.UNKNOWN_PREFIX):
             return {}
         camera_id, _, head = best[len(core.UNKNOWN_PREFIX):].rpartition(':')
         window = self._window(pick).get(camera_id, [])

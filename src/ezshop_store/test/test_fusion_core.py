@@ -477,3 +477,19 @@ def test_a_name_a_track_got_somewhere_else_is_not_the_unknown_face():
     stayed = [Frame(CAM, EVENT_T + i * 100 * MS, (face(1, '' if i < 30 else 'alice', 100),))
               for i in range(35)]
     assert names_that_follow(stayed, EVENT_T + 500 * MS) == {1: 'alice'}
+
+
+def test_the_name_after_a_borrowed_one_counts_only_where_the_face_was():
+    # Track 1 carries alice into the reach while track 2 carries her a shelf-width away;
+    # after the window track 1 is renamed bob: where the face was, bob is the late name; a
+    # bob found a face width away is not.
+    def frames_with(bob_x):
+        out = [Frame(CAM, EVENT_T + i * 100 * MS,
+                     (face(1, 'alice', 100, cy=200), face(2, 'alice', 400, cy=40)))
+               for i in range(-5, 6)]
+        out += [Frame(CAM, EVENT_T + i * 100 * MS,
+                      (face(1, 'bob', bob_x, cy=200), face(2, 'alice', 400, cy=40)))
+                for i in range(6, 10)]
+        return out
+    assert names_that_follow(frames_with(100), EVENT_T + 500 * MS).get(1) == 'bob'
+    assert 1 not in names_that_follow(frames_with(200), EVENT_T + 500 * MS)

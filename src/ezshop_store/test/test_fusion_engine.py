@@ -4,6 +4,7 @@ from ezshop_common.boxes import Box
 from ezshop_store.fusion_core import (
     AMBIGUOUS_HELD,
     ASSIGNED,
+    LOW_CONFIDENCE_HELD,
     UNATTRIBUTED,
     Face,
     Frame,
@@ -255,6 +256,27 @@ def test_a_track_that_followed_someone_else_is_settled_for_the_person_it_went_on
     # elsewhere, the track was the face it went straight on to be named: bob, once.
     assert [(a.customer_id, a.outcome, a.resolves_event_id) for a in actions(effects)] == [
         ('bob', ASSIGNED, '')]
+
+
+def test_a_name_borrowed_through_the_window_is_settled_late_for_the_name_the_track_goes_on_to():
+    # As above, but track 1 keeps alice's name to the end of the window: which of the two
+    # faces is alice is not known at the decision (contested, held). A second later track 1
+    # loses alice's name where it is and is identified as bob: the reach was his.
+    eng = engine()
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    eng.on_door_event(True, 'bob', EVENT_T - 20 * S)
+    play(eng, lambda t: [face(1, 'alice', 60, cy=20)], EVENT_T - 1500 * MS, EVENT_T - 1000 * MS)
+
+    def faces_at(t):
+        if t < EVENT_T + 1500 * MS:
+            return [face(1, 'alice', 100), face(2, 'alice', 60, cy=20)]
+        if t < EVENT_T + 1800 * MS:
+            return [face(1, '', 100, cy=150), face(2, 'alice', 60, cy=20)]
+        return [face(1, 'bob', 100, cy=150), face(2, 'alice', 60, cy=20)]
+    effects = [take(eng)]
+    effects += play(eng, faces_at, EVENT_T - 900 * MS, EVENT_T + 3000 * MS)
+    assert [(a.customer_id, a.outcome, a.resolves_event_id) for a in actions(effects)] == [
+        ('', LOW_CONFIDENCE_HELD, ''), ('bob', ASSIGNED, 'ev-1')]
 
 
 def test_a_pick_from_before_a_restart_is_not_guessed_at_but_one_after_is_decided():
