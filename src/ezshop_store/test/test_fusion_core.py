@@ -299,19 +299,26 @@ def test_a_put_back_by_someone_clearly_nearer_than_the_holder_is_not_credited_to
     assert decision.customer_id != 'bob'
 
 
+def _track_swap(before=(60, 40), clash_at=EVENT_T - 500 * MS, bob_x=100):
+    """Track 1 is alice at ``before`` (x, cy), then in the lane from ``clash_at`` while a new
+    track 2 names alice where she stands; from EVENT_T + 200 ms track 1 is named bob, at
+    ``bob_x``."""
+    def faces_at(t):
+        if t < clash_at:
+            return [face(1, 'alice', before[0], cy=before[1])]
+        if t < EVENT_T + 200 * MS:
+            return [face(1, 'alice', 100, cy=200), face(2, 'alice', 60, cy=40)]
+        return [face(1, 'bob', bob_x, cy=200), face(2, 'alice', 60, cy=40)]
+    return run(frames(faces_at))
+
+
 def test_a_name_on_two_faces_at_once_is_not_charged_the_track_s_next_name_is():
     # Seen in the hard bench: bob leans in front of alice to take the cola; alice's track
     # follows bob's face into the lane (still named alice) while a new track finds alice where
     # she stands and names her too. Then alice's old track is identified again: bob. Alice is
     # not charged for bob's reach; from the moment alice was seen elsewhere the old track was
     # bob's face (it went straight on under his name), so the reach is his.
-    def faces_at(t):
-        if t < EVENT_T - 500 * MS:
-            return [face(1, 'alice', 60, cy=40)]
-        if t < EVENT_T + 200 * MS:
-            return [face(1, 'alice', 100, cy=200), face(2, 'alice', 60, cy=40)]
-        return [face(1, 'bob', 100, cy=200), face(2, 'alice', 60, cy=40)]
-    scores, decision = run(frames(faces_at))
+    scores, decision = _track_swap()
     assert scores['alice'] < 0.5 < scores['bob']
     assert decision.outcome == ASSIGNED and decision.customer_id == 'bob'
 
@@ -320,13 +327,7 @@ def test_a_reach_before_the_name_was_seen_elsewhere_is_not_handed_to_the_next_na
     # Alice reaches under her own name; as she steps back, bob steps in to the same place and
     # her track stays on his face (later named bob) while a new track finds alice. The reach
     # came before alice was seen elsewhere: it is not bob's, and nobody is charged.
-    def faces_at(t):
-        if t < EVENT_T:
-            return [face(1, 'alice', 100, cy=200)]
-        if t < EVENT_T + 200 * MS:
-            return [face(1, 'alice', 100, cy=200), face(2, 'alice', 60, cy=40)]
-        return [face(1, 'bob', 100, cy=200), face(2, 'alice', 60, cy=40)]
-    scores, decision = run(frames(faces_at))
+    scores, decision = _track_swap(before=(100, 200), clash_at=EVENT_T)
     assert scores['bob'] < scores[f'unknown:{CAM}:1']
     assert decision.outcome in HELD_OUTCOMES and decision.customer_id == ''
 
@@ -334,13 +335,7 @@ def test_a_reach_before_the_name_was_seen_elsewhere_is_not_handed_to_the_next_na
 def test_a_wrong_name_s_faces_are_not_handed_to_a_name_the_track_got_elsewhere():
     # As the first test, but bob's name comes after the track jumped a shelf-width away: the
     # faces under alice's name are not handed on, they stay unknown, and nobody is charged.
-    def faces_at(t):
-        if t < EVENT_T - 500 * MS:
-            return [face(1, 'alice', 60, cy=40)]
-        if t < EVENT_T + 200 * MS:
-            return [face(1, 'alice', 100, cy=200), face(2, 'alice', 60, cy=40)]
-        return [face(1, 'bob', 400, cy=200), face(2, 'alice', 60, cy=40)]
-    scores, decision = run(frames(faces_at))
+    scores, decision = _track_swap(bob_x=400)
     assert scores.get('bob', 0.0) < scores[f'unknown:{CAM}:1']
     assert decision.outcome in HELD_OUTCOMES and decision.customer_id == ''
 
