@@ -416,10 +416,10 @@ def lane_nearness(frames_by_camera: Mapping[str, list[Frame]], zones: Mapping[st
     the track had followed that person's face since (measured in the hard bench: a customer
     leaned in front of a neighbour, whose track followed the reach and was renamed in the
     window; the reach, scored as an unknown face, tied with the taker and the pick was held).
-    A track that ends in the window
-    under that name was left behind by a fast move (a step along the shelf) and contests
-    nothing; one that goes on to the window's end may be a person who walks off just after it
-    (measured: taking that for left behind charged a customer for a walk-in's reach).
+    A track that ends in the window under that name was left behind by a fast move (a step
+    along the shelf) and contests nothing; one that goes on to the window's end may be a
+    person who walks off just after it (measured: taking that for left behind charged a
+    customer for a walk-in's reach).
     """
     late_names = late_names or {}
     renamed = frozenset(renamed)
@@ -514,19 +514,19 @@ def _settle_shared_names(camera_id: str, frames: list[Frame],
                 if loses(run) != loses(other):
                     wrong = run if loses(run) else other
                     late = late_names.get((camera_id, wrong[0]), '')
-                    candidate[wrong] = late if late and late != name else \
-                        f'{UNKNOWN_PREFIX}{camera_id}:{wrong[0]}'
-                    if not (late and late != name):
+                    if late and late != name:
+                        candidate[wrong] = late
+                    else:
+                        candidate[wrong] = f'{UNKNOWN_PREFIX}{camera_id}:{wrong[0]}'
                         first_clash.setdefault(wrong, index)
                 else:
                     contested.add(name)
             where.setdefault(name, []).append((face.box, run))
-    return contested, _handed_on(pieces, piece_of, runs_of, first_clash)
+    return contested, _handed_on(piece_of, runs_of, first_clash)
 
 
-def _handed_on(pieces: Mapping[PieceKey, _Piece], piece_of: list[dict[int, PieceKey]],
-               runs_of: Mapping[int, list[_Piece]], first_clash: Mapping[PieceKey, int],
-               ) -> dict[tuple[int, int], PieceKey]:
+def _handed_on(piece_of: list[dict[int, PieceKey]], runs_of: Mapping[int, list[_Piece]],
+               first_clash: Mapping[PieceKey, int]) -> dict[tuple[int, int], PieceKey]:
     """(frame index, track id) -> run: the faces of each wrongly named run from its first
     clash on, handed to the next run of its track when that run is named and starts where
     and when the wrong one ended (the same face: no gap longer than ``LINK_GAP_NS``, less
