@@ -285,21 +285,18 @@ class FusionEngine:
                            self.presence.present_at(pick.change.stamp_ns), self.holdings,
                            self.params, near.peaks, near.contested)
 
-    def _late_name(self, pick: _Pick) -> dict[core.TrackKey, str]:
+    def _late_name(self, pick: _Pick, now: core.Decision) -> dict[core.TrackKey, str]:
         """The name the held pick's nearest unknown face went on to get, if its track got one
         (the name its unnamed faces count for, see fusion_core.run_names) and, where that face
         is a chain of tracks, every track of the chain got the same one. Only that face is
         named late: naming other tracks let a bystander outscore a taker the cameras never
         identified (measured in the hard bench). A face that is a track's run under a name
         another track kept (fusion_core.lane_nearness) is named by the name that track went
-        on to: the person it had followed."""
-        if not self.settings.late_naming:
-            return {}
-        # Scored afresh: a name contested when the pick was held may be settled by now (the
-        # track that carried it wrongly was renamed), and the face nearest is then unknown.
-        now = self._score(pick)
+        on to: the person it had followed. ``now`` is the pick scored afresh: a name contested
+        when it was held may be settled by now (the track that carried it wrongly was
+        renamed), and the face nearest is then unknown."""
         best = now.candidates[0][0] if now.candidates else ''
-        if not best.startswith(core.UNKNOWN_PREFIX):
+        if not self.settings.late_naming or not best.startswith(core.UNKNOWN_PREFIX):
             return {}
         camera_id, _, head = best[len(core.UNKNOWN_PREFIX):].rpartition(':')
         window = self._window(pick).get(camera_id, [])
@@ -349,8 +346,9 @@ class FusionEngine:
                     continue
                 effects.counters['decided_with_late_frames'] += 1
             else:
-                named = self._late_name(pick)
-                decision = self._score(pick, named)
+                now = self._score(pick)
+                named = self._late_name(pick, now)
+                decision = self._score(pick, named) if named else now
                 if decision.outcome != core.ASSIGNED \
                         or decision.confidence < self.params.late_min_confidence \
                         or (named and decision.customer_id not in named.values()):
