@@ -3,10 +3,12 @@ identify by voting. Plain Python, no rclpy; face_node wraps one per camera.
 
 Encodings (~130 ms with dlib-bin, ~30 ms with dlib on OpenBLAS) are the expensive part, so a
 frame encodes at most ``max_encodings_per_frame`` faces, chosen among tracks that still need
-evidence: new or unconfirmed tracks first (fewest votes), then confirmed tracks due for their
-low-rate re-check. A track's identity is the customer holding at least ``votes_needed`` of its
-last ``vote_window`` votes and more votes than any other outcome (unknown included), provided
-the newest vote does not name someone else. A vote that disagrees with the track's identity (or
+evidence: suspect tracks first (a name that may have passed to someone else can charge the
+wrong customer; a missing one only holds a pick), then new or unconfirmed tracks (fewest
+votes), then confirmed tracks due for their low-rate re-check. A track's identity is the
+customer holding at least ``votes_needed`` of its last ``vote_window`` votes and more votes
+than any other outcome (unknown included), provided the newest vote does not name someone
+else. A vote that disagrees with the track's identity (or
 names someone on an unknown track) makes the track suspect: it is encoded again on the next
 frames until the votes settle, so a track that jumped to another person loses the wrong name
 within a few frames. ``votes_needed`` agreeing votes at the end of a track whose older votes
@@ -221,7 +223,8 @@ class FacePipeline:
         due = [t for t in self.tracker.visible() if self._needs_encoding(t, stamp, width, height)]
         if not due:
             return
-        due.sort(key=lambda t: (bool(t.customer_id), len(t.votes), t.last_encoded))
+        due.sort(key=lambda t: (not t.suspect, bool(t.customer_id), len(t.votes),
+                                t.last_encoded))
         chosen = due[:self.settings.max_encodings_per_frame]
         embeddings = self.engine.encode(rgb, [t.box.clipped(width, height) for t in chosen])
         self.stats.encodings += len(chosen)

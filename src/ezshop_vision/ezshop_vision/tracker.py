@@ -49,6 +49,11 @@ class TrackerSettings:
         0.85, 'Template similarity (-1..1, best around the detection) such a jump needs: on '
         "the dev photos two different people's faces reach at most 0.80 (99 % below 0.73), "
         'the same face moved 1.0', -1.0, 1.0, dynamic=True)
+    gap_recheck_s: float = setting(
+        0.3, 'A track continued across a gap in its sightings longer than this (s) whose face '
+        'matches its template less than jump_min_appearance is re-identified at once: frames '
+        'come far apart on a busy machine and someone may have stepped into the same place',
+        0.0, 60.0, dynamic=True)
 
 
 @dataclass
@@ -115,10 +120,13 @@ class FaceTracker:
                 continue
             used_tracks.add(ti)
             used_dets.add(di)
-            # Found again after the detector lost it: whoever is there now may be someone
-            # else who stepped into the same place, so the identity is re-checked at once.
-            self._continue(self.tracks[ti], detections[di], gray, stamp,
-                           suspect=self.tracks[ti].misses > 0)
+            # Found again after the detector lost it (or after a long gap between frames):
+            # whoever is there now may be someone else who stepped into the same place, so
+            # the identity is re-checked at once.
+            track, det = self.tracks[ti], detections[di]
+            suspect = track.misses > 0 or self._changed_after_gap(
+                track, stamp, lambda t=track, d=det: self._best_match_around(t, gray, d))
+            self._continue(track, det, gray, stamp, suspect=suspect)
         # A jump is never certain to be the same face: re-checked at once as well.
         for _, ti, di in self._jumps(detections, gray, used_tracks, used_dets):
             used_tracks.add(ti)
@@ -185,6 +193,17 @@ class FaceTracker:
                 tracks_taken.add(ti)
                 dets_taken.add(di)
         return chosen
+
+    def _changed_after_gap(self, track: Track, stamp: float, similarity) -> bool:
+        """Whether a track found ``stamp - track.last_seen`` after its last sighting may show
+        someone else: the gap is longer than gap_recheck_s and the face there matches the
+        track's template (``similarity()``, computed only then) less than a moved face does.
+        (Measured beside a CPU hog: shelf frames 0.4-0.8 s apart, a shopper stepped into the
+        very place another had reached from, the tracker continued the other's track by
+        overlap and its name credited him with the put-back.)"""
+        settings = self.settings
+        return stamp - track.last_seen > settings.gap_recheck_s and \
+            similarity() < settings.jump_min_appearance
 
     def follow(self, gray: np.ndarray, stamp: float) -> None:
         """A frame without detection: move every track by template matching."""
@@ -269,6 +288,8 @@ class FaceTracker:
         if not np.isfinite(best) or best < self.settings.min_follow_score:
             return
         new_box = Box((x0 + bx) / s, (y0 + by) / s, track.box.width, track.box.height)
+        if self._changed_after_gap(track, stamp, lambda: best):
+            track.suspect = True
         track.velocity = (new_box.x - track.box.x, new_box.y - track.box.y)
         track.box = new_box
         track.visible = True
