@@ -55,19 +55,19 @@ else
   say "Python dependencies up to date"
 fi
 
-# --- dlib with an optimised BLAS (opt-in: EZSHOP_DLIB_BLAS=1) ------------------------------
-# dlib-bin (requirements.txt) is built without BLAS: one face encoding takes ~130 ms on a 2-core
-# store PC. Built from the same dlib release against OpenBLAS it takes ~30 ms with identical
-# embeddings, and crowded shelf cameras keep frame rate; but HOG detection is ~2x slower in
-# that build (the build, not BLAS: likely GCC 12 against dlib-bin's GCC 14), and beside a
-# CPU hog the door cameras then missed passes
-# (bench/results/hard-cpu-hog/2026-12-03-openblas.md). So it is opt-in until that is solved:
-# EZSHOP_DLIB_BLAS=1 builds it once (~12 min on 2 cores, wheel cached); unset goes back to
-# dlib-bin.
+# --- dlib on OpenBLAS, built for this CPU (the default; EZSHOP_DLIB_BLAS=0 opts out) ------
+# dlib-bin (requirements.txt) is built without BLAS: one face encoding takes ~105 ms on a 2-core
+# store PC, and in a crowd the cameras' frames came 0.4-0.8 s apart. The same dlib release built
+# here against OpenBLAS with -march=native encodes in ~20 ms with identical embeddings (boxes
+# equal, embeddings within 1e-6 on the dev photos) and detects as fast as dlib-bin (27 ms per
+# 640x480 frame; without -march=native the build's HOG took 55 ms: dlib only asks for AVX,
+# and dlib-bin's compiler vectorised more). Built once (~14 min on 2 cores); the wheel is
+# cached per CPU (-march=native code must not run on another one). Without OpenBLAS (not root,
+# no apt) or if the build fails, dlib-bin stays, with a warning.
 have_openblas() { compgen -G '/usr/lib*/libopenblas.so' >/dev/null \
   || compgen -G '/usr/lib*/*/libopenblas.so' >/dev/null; }  # the -dev package's link
 dlib_has_blas() { "$VENV/bin/python" -c 'import dlib, sys; sys.exit(0 if dlib.DLIB_USE_BLAS else 1)' 2>/dev/null; }
-if [ "${EZSHOP_DLIB_BLAS:-0}" = 1 ] && ! dlib_has_blas; then
+if [ "${EZSHOP_DLIB_BLAS:-1}" = 1 ] && ! dlib_has_blas; then
   if ! have_openblas && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing OpenBLAS for dlib (apt-get install libopenblas-dev liblapack-dev)"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
@@ -76,13 +76,19 @@ if [ "${EZSHOP_DLIB_BLAS:-0}" = 1 ] && ! dlib_has_blas; then
   if have_openblas; then
     DLIB_VERSION="$(sed -nE 's/^dlib-bin==([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' requirements.txt)"
     PY_TAG="$("$VENV/bin/python" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
-    WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/ezshop/wheels"
+    CPU_KEY="$(grep -m1 -E '^(flags|Features)' /proc/cpuinfo | sha256sum | cut -c1-12)"
+    WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/ezshop/wheels/cpu-$CPU_KEY"
     DLIB_WHEEL="$(ls "$WHEELS"/dlib-"$DLIB_VERSION"-"$PY_TAG"-*.whl 2>/dev/null | head -1 || true)"
     if [ -z "$DLIB_WHEEL" ]; then
-      say "building dlib $DLIB_VERSION against OpenBLAS (once: ~12 min on 2 cores; cached in $WHEELS)"
+      say "building dlib $DLIB_VERSION against OpenBLAS for this CPU (once: ~14 min on 2 cores;" \
+          "cached in $WHEELS; EZSHOP_DLIB_BLAS=0 make setup skips it)"
       mkdir -p "$WHEELS"
-      "$VENV/bin/python" -m pip wheel --quiet --disable-pip-version-check --no-deps \
-        --no-build-isolation --no-binary dlib -w "$WHEELS" "dlib==$DLIB_VERSION" >/dev/null \
+      # dlib's setup.py runs CMake (the system's, else the venv's) and passes DLIB_* variables
+      # on; CMake takes CXXFLAGS as the compiler flags.
+      PATH="$PATH:$VENV/bin" CXXFLAGS="-O3 -march=native" DLIB_USE_BLAS=ON DLIB_USE_LAPACK=ON \
+        CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$VENV/bin/python" -m pip wheel --quiet \
+        --disable-pip-version-check --no-deps --no-build-isolation --no-binary dlib \
+        -w "$WHEELS" "dlib==$DLIB_VERSION" >/dev/null \
         || warn "building dlib failed: dlib-bin stays (face encoding ~5x slower)"
       DLIB_WHEEL="$(ls "$WHEELS"/dlib-"$DLIB_VERSION"-"$PY_TAG"-*.whl 2>/dev/null | head -1 || true)"
     fi
@@ -94,11 +100,11 @@ if [ "${EZSHOP_DLIB_BLAS:-0}" = 1 ] && ! dlib_has_blas; then
         || warn "the dlib wheel in $WHEELS was built without BLAS: delete it and re-run make setup"
     fi
   else
-    warn "EZSHOP_DLIB_BLAS=1 but no OpenBLAS: dlib-bin stays. Install it with" \
+    warn "no OpenBLAS: dlib-bin stays (face encoding ~5x slower). Install it with" \
          "apt-get install libopenblas-dev liblapack-dev, then run make setup again."
   fi
-elif [ "${EZSHOP_DLIB_BLAS:-0}" != 1 ] && dlib_has_blas; then
-  say "EZSHOP_DLIB_BLAS is not 1: going back to the pinned dlib-bin"
+elif [ "${EZSHOP_DLIB_BLAS:-1}" != 1 ] && dlib_has_blas; then
+  say "EZSHOP_DLIB_BLAS=0: going back to the pinned dlib-bin"
   "$VENV/bin/python" -m pip uninstall --quiet --disable-pip-version-check -y dlib
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
     --force-reinstall "$(grep -E '^dlib-bin==' requirements.txt)"

@@ -20,8 +20,8 @@ import numpy as np
 from ezshop_common.boxes import Box
 from ezshop_common.settings import setting
 
-# A face node runs one engine per worker thread; OpenBLAS's own threads (dlib built with BLAS:
-# EZSHOP_DLIB_BLAS=1 in scripts/setup.sh) would only compete with them and spin on a busy
+# A face node runs one engine per worker thread; OpenBLAS's own threads (make setup builds dlib
+# on OpenBLAS, scripts/setup.sh) would only compete with them and spin on a busy
 # machine (measured beside the receipt bench: 64 ms per encoding with its default threads,
 # 32 ms with one). Set before dlib loads OpenBLAS; an explicit setting wins.
 os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')

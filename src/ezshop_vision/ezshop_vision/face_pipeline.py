@@ -1,7 +1,7 @@
 """One camera's face pipeline: detect (every n-th frame), track, encode only where needed,
 identify by voting. Plain Python, no rclpy; face_node wraps one per camera.
 
-Encodings (~130 ms with dlib-bin, ~30 ms with dlib on OpenBLAS) are the expensive part, so a
+Encodings (~20 ms with dlib on OpenBLAS, ~105 ms with dlib-bin) are the expensive part, so a
 frame encodes at most ``max_encodings_per_frame`` faces, chosen among tracks that still need
 evidence: suspect tracks first (a name that may have passed to someone else can charge the
 wrong customer; a missing one only holds a pick), then new or unconfirmed tracks (fewest
@@ -41,8 +41,8 @@ class PipelineSettings:
         3, 'Run the detector on every n-th processed frame; faces are followed by template '
         'matching in between', 1, 30, dynamic=True)
     max_encodings_per_frame: int = setting(
-        1, 'Most face encodings computed in one frame (~130 ms each, ~30 ms with BLAS)', 1,
-        16, dynamic=True)
+        1, 'Most face encodings computed in one frame (~20 ms each on OpenBLAS, ~105 ms with '
+        'dlib-bin)', 1, 16, dynamic=True)
     votes_needed: int = setting(
         2, 'Agreeing encodings needed to name a customer (at most vote_window)', 1, 20,
         dynamic=True)

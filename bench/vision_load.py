@@ -1,0 +1,233 @@
+"""Door passes and shelf naming when face_node has less CPU than it needs, without ROS.
+
+Plays random scenarios (the receipt bench's generator and seeds) through one face pipeline per
+camera, as face_node schedules them: ``--workers`` threads share the cameras, a free one takes
+the camera whose frame has waited longest (work_queue.CameraQueue), the newest frame only. The
+detections and encodings are computed for real, one at a time; each takes ``--slowdown`` times
+its measured duration on a virtual clock (2 ~ two workers sharing the one core a CPU hog leaves),
+and the frames that arrive meanwhile are skipped, as in the graph. Door cameras feed door_logic;
+the passes it decides are matched to the ground truth as the referee does. For every take and
+put-back of an enrolled shopper it notes whether the shelf camera had that shopper's face named
+when the reach began.
+
+Fast to repeat (no DDS, no sim node, no other process competing): the place to compare
+scheduling and encoding policies before a receipt bench confirms them.
+
+    scripts/run python bench/vision_load.py --seed 77 --count 6 --slowdown 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'scripts'))
+
+from camera_replay import build_pipeline, enrolled_gallery, face_node_settings  # noqa: E402
+
+from ezshop_common.paths import config_dir  # noqa: E402
+from ezshop_common.store_config import load_store  # noqa: E402
+from ezshop_sim.generator import random_suite  # noqa: E402
+from ezshop_sim.photos import identities_dir, list_identities, split_photos  # noqa: E402
+from ezshop_sim.render import FrameRenderer  # noqa: E402
+from ezshop_sim.scoring import (  # noqa: E402
+    GT_ENTERED,
+    GT_EXITED,
+    DoorPass,
+    TruthEvent,
+    missed_door_passes,
+)
+from ezshop_sim.world import ENTERED, EXITED, PUT_BACK, TAKE, build_world  # noqa: E402
+from ezshop_vision.door_logic import KIND_PASS, DoorLogic, DoorSettings, FaceSeen  # noqa: E402
+from ezshop_vision.face_engine import DetectorSettings, FaceEngine  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / 'results'
+#: A reach counts as named when the shopper's face was named within this long before it (s).
+NAMED_BEFORE_S = 1.0
+
+
+class TimedEngine:
+    """The real engine; remembers how long the last calls took (s)."""
+
+    def __init__(self, engine: FaceEngine):
+        self.engine = engine
+        self.spent = 0.0
+
+    def detect(self, rgb):
+        start = time.perf_counter()
+        try:
+            return self.engine.detect(rgb)
+        finally:
+            self.spent += time.perf_counter() - start
+
+    def encode(self, rgb, boxes):
+        start = time.perf_counter()
+        try:
+            return self.engine.encode(rgb, boxes)
+        finally:
+            self.spent += time.perf_counter() - start
+
+
+def play(scenario, store, folder: Path, params: dict, fps: float, workers: int,
+         slowdown: float, gallery) -> dict:
+    """One scenario on the virtual clock: door passes found and reaches named."""
+    photos = {i: list(split_photos(folder, i).appearance) for i in scenario.identities}
+    world = build_world(scenario, store, photos)
+    renderer = FrameRenderer(world, scenario.seed)
+    engine = TimedEngine(FaceEngine(DetectorSettings(params['detector_model'],
+                                                     params['upsample'], params['downscale'])))
+    cameras = [c.camera_id for c in store.cameras]
+    pipelines = {c: build_pipeline(params, engine, gallery) for c in cameras}
+    doors = {d.camera_id: d for d in store.doors}
+    logic = {c: DoorLogic(DoorSettings()) for c in doors}
+    named_at: dict[str, list[tuple[float, str]]] = defaultdict(list)  # camera -> (t, name)
+    passes: list[DoorPass] = []
+    free_at = [0.0] * workers
+    busy_until = dict.fromkeys(cameras, 0.0)
+    done_frame = dict.fromkeys(cameras, -1)  # index of the newest frame taken
+    waiting_since: dict[str, float] = {}
+    processed = Counter()
+    skipped = Counter()
+    last_frame = int(world.end_s * fps)
+    now = 0.0
+    while True:
+        worker = min(range(workers), key=free_at.__getitem__)
+        now = max(now, free_at[worker])
+        newest = min(int(now * fps + 1e-9), last_frame)
+        for camera in cameras:
+            if newest > done_frame[camera] and camera not in waiting_since:
+                waiting_since[camera] = (done_frame[camera] + 1) / fps
+        ready = [c for c in waiting_since if busy_until[c] <= now]
+        if not ready:
+            if newest >= last_frame and not waiting_since:
+                break
+            later = [busy_until[c] for c in waiting_since if busy_until[c] > now]
+            now = min(later + [(newest + 1) / fps])
+            continue
+        camera = min(ready, key=waiting_since.__getitem__)
+        del waiting_since[camera]
+        skipped[camera] += newest - done_frame[camera] - 1
+        done_frame[camera] = newest
+        t = newest / fps
+        image = renderer.render(camera, t, newest)
+        engine.spent = 0.0
+        start = time.perf_counter()
+        results = pipelines[camera].process(image[:, :, ::-1].copy(), stamp=t)
+        cost = (time.perf_counter() - start) * slowdown
+        free_at[worker] = busy_until[camera] = now + cost
+        processed[camera] += 1
+        for r in results:
+            if r.customer_id:
+                named_at[camera].append((t, r.customer_id))
+        if camera in logic:
+            door = doors[camera]
+            faces = [FaceSeen(r.track_id, r.customer_id, float(r.box.height), r.confidence)
+                     for r in results]
+            for decision in logic[camera].update(t, faces):
+                if decision.kind == KIND_PASS:
+                    kind = GT_ENTERED if door.role == 'entrance' else GT_EXITED
+                    passes.append(DoorPass(kind, decision.customer_id, decision.stamp))
+        if newest >= last_frame and all(done_frame[c] >= last_frame for c in cameras):
+            break
+    truth = [e for e in world.events if e.kind in (ENTERED, EXITED)]
+    missed = missed_door_passes(_as_truth(truth), passes)
+    reaches = [e for e in world.events if e.kind in (TAKE, PUT_BACK) and e.enrolled]
+    shelf_camera = {zone.shelf_id: c.camera_id for c in store.cameras for zone in c.coverage}
+    unnamed = []
+    for event in reaches:
+        camera = shelf_camera.get(event.shelf_id)
+        seen = [n for (t, n) in named_at.get(camera, ())
+                if event.t - NAMED_BEFORE_S <= t <= event.t and n == event.shopper]
+        if not seen:
+            unnamed.append(f'{event.shopper} {event.kind} {event.shelf_id}/{event.lane_id} '
+                           f'at {event.t:.1f} s')
+    door_truth = [e for e in truth if e.enrolled]
+    return {'scenario': scenario.name, 'door_passes': len(door_truth),
+            'missed_door_passes': [f'{e.shopper} {e.kind} at {e.stamp:.1f} s'
+                                   for e in missed],
+            'reaches': len(reaches), 'unnamed_reaches': unnamed,
+            'fps': {c: round(processed[c] / max(world.end_s, 1e-9), 2) for c in cameras},
+            'skipped': dict(skipped)}
+
+
+def _as_truth(events):
+    """World events as the referee's TruthEvents (stamp in seconds)."""
+    kinds = {ENTERED: GT_ENTERED, EXITED: GT_EXITED}
+    return [TruthEvent(kinds[e.kind], e.shopper, e.enrolled, stamp=e.t) for e in events]
+
+
+def markdown(meta: dict, reports: list[dict]) -> str:
+    """The short table of a run."""
+    doors = sum(r['door_passes'] for r in reports)
+    missed = sum(len(r['missed_door_passes']) for r in reports)
+    reaches = sum(r['reaches'] for r in reports)
+    unnamed = sum(len(r['unnamed_reaches']) for r in reports)
+    lines = [f"# Face node under load, offline ({meta['date']})", '',
+             f"{len(reports)} hard scenarios (seed {meta['seed']}), {meta['workers']} workers, "
+             f"processing x{meta['slowdown']:g} on the virtual clock, dlib "
+             f"{'on OpenBLAS' if meta['dlib_blas'] else 'without BLAS (dlib-bin)'}.", '',
+             '| scenario | missed door passes | reaches not named | fps (per camera) |',
+             '|---|---|---|---|']
+    for r in reports:
+        fps = ' / '.join(f'{v:.1f}' for v in r['fps'].values())
+        lines.append(f"| {r['scenario']} | {len(r['missed_door_passes'])}/{r['door_passes']} "
+                     f"| {len(r['unnamed_reaches'])}/{r['reaches']} | {fps} |")
+    lines += [f'| **total** | **{missed}/{doors}** | **{unnamed}/{reaches}** | |', '',
+              f"Reproduce: `{meta['command']}`", '']
+    return '\n'.join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--seed', type=int, default=77)
+    parser.add_argument('--count', type=int, default=6, help='hard scenarios (default 6)')
+    parser.add_argument('--only', default='', help='comma-separated scenario names')
+    parser.add_argument('--slowdown', type=float, default=2.0,
+                        help='virtual seconds per measured second of processing (default 2)')
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--fps', type=float, default=10.0, help="the simulator's fps")
+    parser.add_argument('--faces-subdir', default='dev')
+    parser.add_argument('--vision-config', type=Path, default=config_dir() / 'vision.yaml')
+    parser.add_argument('--out', type=Path, default=RESULTS / 'vision_load',
+                        help='folder for <date>-<label>.json and .md')
+    parser.add_argument('--label', default='', help='suffix of the result files')
+    args = parser.parse_args(argv)
+
+    import dlib
+    store = load_store(None)
+    folder = identities_dir(None, args.faces_subdir)
+    identities = list_identities(folder)
+    suite = random_suite(args.count, args.seed, store, identities, difficulty='hard')
+    if args.only:
+        suite = [s for s in suite if s.name in args.only.split(',')]
+    params = face_node_settings(args.vision_config)
+    reports = []
+    for scenario in suite:
+        gallery = enrolled_gallery(scenario, folder)
+        report = play(scenario, store, folder, params, args.fps, args.workers, args.slowdown,
+                      gallery)
+        reports.append(report)
+        print(f"{report['scenario']}: missed doors {len(report['missed_door_passes'])}/"
+              f"{report['door_passes']}, unnamed reaches {len(report['unnamed_reaches'])}/"
+              f"{report['reaches']}, fps {report['fps']}", flush=True)
+        for line in report['missed_door_passes'] + report['unnamed_reaches']:
+            print(f'    {line}')
+    meta = {'date': time.strftime('%Y-%m-%d'), 'seed': args.seed, 'slowdown': args.slowdown,
+            'workers': args.workers, 'dlib_blas': bool(dlib.DLIB_USE_BLAS),
+            'command': 'scripts/run python bench/vision_load.py ' + ' '.join(
+                argv if argv is not None else sys.argv[1:])}
+    text = markdown(meta, reports)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = meta['date'] + (f'-{args.label}' if args.label else '')
+    (args.out / f'{name}.json').write_text(json.dumps({**meta, 'scenarios': reports}, indent=1))
+    (args.out / f'{name}.md').write_text(text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
