@@ -25,6 +25,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'scripts'))
 
 from camera_replay import build_pipeline, enrolled_gallery, face_node_settings  # noqa: E402
@@ -160,6 +163,29 @@ def _as_truth(events):
     return [TruthEvent(kinds[e.kind], e.shopper, e.enrolled, stamp=e.t) for e in events]
 
 
+def engine_timings(folder: Path, repeats: int = 10) -> dict:
+    """Median detection (640x480 frame, one face) and one-face encoding times (ms)."""
+    photo = sorted(folder.glob('*/*.jpg'))[0]
+    face = cv2.imread(str(photo))
+    scale = 200 / max(face.shape[:2])
+    face = cv2.resize(face, None, fx=scale, fy=scale)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[100:100 + face.shape[0], 200:200 + face.shape[1]] = face
+    rgb = frame[:, :, ::-1].copy()
+    engine = FaceEngine()
+    boxes = engine.detect(rgb)[:1]
+    detect, encode = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        engine.detect(rgb)
+        detect.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        engine.encode(rgb, boxes)
+        encode.append(time.perf_counter() - start)
+    return {'detect_ms': round(1000 * float(np.median(detect)), 1),
+            'encode_ms': round(1000 * float(np.median(encode)), 1) if boxes else None}
+
+
 def markdown(meta: dict, reports: list[dict]) -> str:
     """The short table of a run."""
     doors = sum(r['door_passes'] for r in reports)
@@ -169,7 +195,9 @@ def markdown(meta: dict, reports: list[dict]) -> str:
     lines = [f"# Face node under load, offline ({meta['date']})", '',
              f"{len(reports)} hard scenarios (seed {meta['seed']}), {meta['workers']} workers, "
              f"processing x{meta['slowdown']:g} on the virtual clock, dlib "
-             f"{'on OpenBLAS' if meta['dlib_blas'] else 'without BLAS (dlib-bin)'}.", '',
+             f"{'on OpenBLAS' if meta['dlib_blas'] else 'without BLAS (dlib-bin)'}: detection "
+             f"{meta['timings']['detect_ms']} ms per 640x480 frame, "
+             f"{meta['timings']['encode_ms']} ms per encoding (measured before the run).", '',
              '| scenario | missed door passes | reaches not named | fps (per camera) |',
              '|---|---|---|---|']
     for r in reports:
@@ -205,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         suite = [s for s in suite if s.name in args.only.split(',')]
     params = face_node_settings(args.vision_config)
+    timings = engine_timings(folder)
     reports = []
     for scenario in suite:
         gallery = enrolled_gallery(scenario, folder)
@@ -217,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in report['missed_door_passes'] + report['unnamed_reaches']:
             print(f'    {line}')
     meta = {'date': time.strftime('%Y-%m-%d'), 'seed': args.seed, 'slowdown': args.slowdown,
-            'workers': args.workers, 'dlib_blas': bool(dlib.DLIB_USE_BLAS),
+            'workers': args.workers, 'dlib_blas': bool(dlib.DLIB_USE_BLAS), 'timings': timings,
             'command': 'scripts/run python bench/vision_load.py ' + ' '.join(
                 argv if argv is not None else sys.argv[1:])}
     text = markdown(meta, reports)

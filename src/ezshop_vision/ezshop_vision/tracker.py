@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -194,7 +194,8 @@ class FaceTracker:
                 dets_taken.add(di)
         return chosen
 
-    def _changed_after_gap(self, track: Track, stamp: float, similarity) -> bool:
+    def _changed_after_gap(self, track: Track, stamp: float,
+                           similarity: Callable[[], float]) -> bool:
         """Whether a track found ``stamp - track.last_seen`` after its last sighting may show
         someone else: the gap is longer than gap_recheck_s and the face there matches the
         track's template (``similarity()``, computed only then) less than a moved face does.
