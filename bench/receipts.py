@@ -119,6 +119,9 @@ def aggregate(reports: list[dict]) -> dict:
     expected, right = total('receipts_expected'), total('receipts_right')
     missing = [f"{r['scenario']}: {name}" for r in reports
                for name in r.get('missing_receipts', [])]
+    wrong = [s for r in reports for s in r.get('shoppers', [])
+             if s['enrolled'] and s.get('exited', True) and not s['right']
+             and s['shopper'] not in r.get('missing_receipts', [])]
     return {
         'scenarios': len(reports),
         'scenarios_all_right': sum(1 for r in reports if r.get('all_right')),
@@ -130,6 +133,10 @@ def aggregate(reports: list[dict]) -> dict:
         'receipts_right_fraction': right / expected if expected else 1.0,
         'missing_receipts': len(missing),
         'missing_receipt_details': missing,
+        # A wrong receipt that only lacks units (they are held for staff) is one the review
+        # queue completes; one charging a unit the shopper did not carry out is not.
+        'wrong_receipts_short': sum(1 for s in wrong if _short(s)),
+        'wrong_receipts_over': sum(1 for s in wrong if not _short(s)),
         'item_precision': precision,
         'item_recall': recall,
         'item_f1': 2 * precision * recall / (precision + recall) if precision + recall else 0,
@@ -143,6 +150,11 @@ def aggregate(reports: list[dict]) -> dict:
         'cpu_percent_of_machine_mean': sum(r['cpu_percent_of_machine'] for r in reports)
         / max(len(reports), 1),
     }
+
+
+def _short(shopper: dict) -> bool:
+    """Whether a shopper's receipt charged nothing they did not carry out (only lacks units)."""
+    return all(q <= shopper['expected'].get(item, 0) for item, q in shopper['charged'].items())
 
 
 def summaries(reports: list[dict]) -> dict[str, dict]:
@@ -170,6 +182,8 @@ METRICS = [
     ('receipts exactly right', lambda s: f"{s['receipts_right']}/{s['receipts_expected']} "
      f"({100 * s['receipts_right_fraction']:.1f}%)", '>= 99%'),
     ('missing receipts', lambda s: str(s['missing_receipts']), '0'),
+    ('wrong receipts: short (units held) / overcharged',
+     lambda s: f"{s.get('wrong_receipts_short', 0)} / {s.get('wrong_receipts_over', 0)}", ''),
     ('wrong-person units, receipts', lambda s: str(s['wrong_person_units']), '0'),
     ('wrong-person units, carts', lambda s: str(s['wrong_person_units_cart']), '0'),
     ('phantom charges (units)', lambda s: str(s['phantom_units']), ''),
