@@ -119,6 +119,7 @@ def aggregate(reports: list[dict]) -> dict:
     expected, right = total('receipts_expected'), total('receipts_right')
     missing = [f"{r['scenario']}: {name}" for r in reports
                for name in r.get('missing_receipts', [])]
+    # Receipts of enrolled shoppers who left (reports before 2026-12-07 list only those).
     wrong = [s for r in reports for s in r.get('shoppers', [])
              if s['enrolled'] and s.get('exited', True) and not s['right']
              and s['shopper'] not in r.get('missing_receipts', [])]

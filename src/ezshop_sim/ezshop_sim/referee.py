@@ -284,7 +284,8 @@ class Referee:
             'shoppers': [
                 {'shopper': s.shopper, 'enrolled': s.enrolled, 'expected': s.expected,
                  'charged': s.charged, 'expected_cents': s.expected_cents,
-                 'charged_cents': s.charged_cents, 'right': s.exactly_right}
+                 'charged_cents': s.charged_cents, 'exited': s.exited,
+                 'right': s.exactly_right}
                 for s in result.shoppers],
         }
 

@@ -279,6 +279,7 @@ def test_the_visits_of_one_customer_are_charged_together():
     report = play(truth, receipts=receipts, door=door).report()
     assert report['receipts_right'] == 1 and report['all_right']
     assert report['shoppers'][0]['charged'] == {'cola': 1, 'chips': 1}
+    assert report['shoppers'][0]['exited']
     assert report['late_entries'] == 1 and report['absent_checkouts'] == 1
 
 
