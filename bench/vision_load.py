@@ -114,11 +114,11 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
     truth = [e for e in world.events if e.kind in (ENTERED, EXITED)]
     missed = missed_door_passes(_as_truth(truth), passes)
     reaches = [e for e in world.events if e.kind in (TAKE, PUT_BACK) and e.enrolled]
-    shelf_camera = {zone.shelf_id: c.camera_id for c in store.cameras for zone in c.coverage}
     unnamed = []
     for event in reaches:
-        camera = shelf_camera.get(event.shelf_id)
-        seen = [n for (t, n) in named_at.get(camera, ())
+        cameras_there = [c.camera_id for c, _ in store.cameras_covering(event.shelf_id,
+                                                                         event.lane_id)]
+        seen = [n for camera in cameras_there for (t, n) in named_at.get(camera, ())
                 if event.t - NAMED_BEFORE_S <= t <= event.t and n == event.shopper]
         if not seen:
             unnamed.append(f'{event.shopper} {event.kind} {event.shelf_id}/{event.lane_id} '
