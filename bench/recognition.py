@@ -15,6 +15,10 @@ and for a sweep around them:
 - correct identification: genuine probes accepted as the right customer
 - FRR: genuine probes left unknown; wrong id: genuine probes accepted as someone else
 - FAR: impostor faces accepted as anyone
+- the same with the visit memory (ezshop_vision.visit_memory): every genuine photo the
+  gallery accepts is remembered for its customer (everyone in the store at once, every view
+  seen), and each probe is identified by the gallery and then the memory (a genuine probe
+  never with its own photo remembered)
 
 Run: scripts/run python bench/recognition.py [--k 2,3] [--tolerance 0.55] [--margin 0.05]
      [--faces-dir DIR]
@@ -35,6 +39,7 @@ from ezshop_common.paths import FACES_ENV, faces_root, shared_faces
 from ezshop_vision.face_photos import list_identities, load_groups
 from ezshop_vision.gallery import DEFAULT_MARGIN, DEFAULT_TOLERANCE, Gallery, MatchPolicy
 from ezshop_vision.photo_encodings import photo_faces
+from ezshop_vision.visit_memory import VisitMemory
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / 'bench' / 'results'
@@ -65,12 +70,28 @@ def build_folds(root: Path, k: int):
     return folds, len(identities), len(faces), len(stranger_probes)
 
 
-def evaluate(folds, policy: MatchPolicy) -> dict:
+def _memory(gallery, genuine, policy: MatchPolicy, leave_out: str = '') -> VisitMemory:
+    """Every genuine photo the gallery accepts as its customer, remembered (but one)."""
+    memory = VisitMemory()
+    for identity, embedding, name in genuine:
+        if name != leave_out and gallery.identify(embedding, policy).customer_id == identity:
+            memory.remember(identity, embedding, 0.0)
+    return memory
+
+
+def evaluate(folds, policy: MatchPolicy, visit_memory: bool = False) -> dict:
     rank1 = correct = rejected = wrong = genuine_n = accepted_impostors = impostor_n = 0
     errors = []
+
+    def identify(gallery, embedding, memory):
+        match = gallery.identify(embedding, policy)
+        return memory.identify(embedding, match, policy) if memory is not None else match
+
     for gallery, genuine, impostors in folds:
+        everyone = _memory(gallery, genuine, policy) if visit_memory else None
         for identity, embedding, name in genuine:
-            match = gallery.identify(embedding, policy)
+            memory = _memory(gallery, genuine, policy, name) if visit_memory else None
+            match = identify(gallery, embedding, memory)
             genuine_n += 1
             rank1 += match.nearest_id == identity
             if match.customer_id == identity:
@@ -83,7 +104,7 @@ def evaluate(folds, policy: MatchPolicy) -> dict:
                 errors.append(f'{name} unknown (nearest {match.nearest_id} '
                               f'{match.distance:.3f}, 2nd {match.second_distance:.3f})')
         for embedding, name in impostors:
-            match = gallery.identify(embedding, policy)
+            match = identify(gallery, embedding, everyone)
             impostor_n += 1
             if match.known:
                 accepted_impostors += 1
@@ -135,6 +156,8 @@ def main() -> None:
     chosen = per_k[ks[0]]
     sweep = [evaluate(folds, MatchPolicy(t, m)) for t in (0.45, 0.5, 0.55, 0.58, 0.6)
              for m in (0.0, 0.05, 0.1)]
+    per_k_memory = {k: evaluate(build_folds(root, k)[0], policy, visit_memory=True)
+                    for k in ks}
     header = ('| tolerance | margin | rank-1 | correct id | FRR | wrong id | FAR (count) |\n'
               '|---|---|---|---|---|---|---|')
     lines = [
@@ -146,6 +169,13 @@ def main() -> None:
         '|---|---|---' + header.split('\n')[1],
         *[f"| {k} | {r['genuine_probes']} | {r['impostor_probes']} " + row(r)
           for k, r in per_k.items()], '',
+        '## With the visit memory (every view the gallery accepts remembered, everyone in '
+        'the store at once)', '',
+        '| k | genuine probes | impostor probes |' + header.split('\n')[0][1:],
+        '|---|---|---' + header.split('\n')[1],
+        *[f"| {k} | {r['genuine_probes']} | {r['impostor_probes']} " + row(r)
+          for k, r in per_k_memory.items()], '',
+        *[f'- k = {k}: {e}' for k, r in per_k_memory.items() for e in r['errors']], '',
         f'## Sweep (k = {ks[0]})', '', header, *[row(r) for r in sweep], '',
         f'## Misses at the chosen setting (k = {ks[0]})', '',
         *[f'- {e}' for e in chosen['errors']], '',
@@ -159,6 +189,7 @@ def main() -> None:
     (RESULTS / 'recognition.json').write_text(json.dumps(
         {'k': ks, 'identities': n_ids, 'photos': n_photos, 'stranger_faces': n_strangers,
          'folds': FOLDS, 'chosen': {str(k): r for k, r in per_k.items()},
+         'with_visit_memory': {str(k): r for k, r in per_k_memory.items()},
          'sweep': [{k: v for k, v in r.items() if k != 'errors'} for r in sweep]},
         indent=1) + '\n')
 

@@ -58,6 +58,7 @@ from ezshop_vision.recent_frames_service import (
 )
 from ezshop_vision.snapshots import FrameHistory, SnapshotSettings, render_snapshot
 from ezshop_vision.tracker import TrackerSettings, new_id_source
+from ezshop_vision.visit_memory import VisitMemory, VisitMemorySettings
 from ezshop_vision.work_queue import CameraQueue
 
 
@@ -120,6 +121,8 @@ class FaceNode(Node):
         self._policy = declare_settings(self, MatchPolicy, on_change=self._on_policy)
         self._snapshot_settings = declare_settings(self, SnapshotSettings)
         self._catch_up_settings = declare_settings(self, CatchUpSettings)
+        self._visit_memory = VisitMemory(declare_settings(self, VisitMemorySettings,
+                                                          on_change=self._on_visit_memory))
         self._started_ns = self.get_clock().now().nanoseconds
         engine = self._engine_settings
 
@@ -137,7 +140,8 @@ class FaceNode(Node):
             # The engine is the processing worker's, set before each frame.
             camera = _Camera(camera_id, FacePipeline(
                 self._workers[0].engine, self._pipeline_settings, self._policy, None,
-                self._tracker_settings, ids), history=FrameHistory(self._snapshot_settings))
+                self._tracker_settings, ids, self._visit_memory),
+                history=FrameHistory(self._snapshot_settings))
             camera.faces_pub = FACES.publisher(self, camera=camera_id)
             if self._annotated:
                 camera.annotated_pub = IMAGE_ANNOTATED.publisher(self, camera=camera_id)
@@ -195,6 +199,9 @@ class FaceNode(Node):
         for camera in self._cameras.values():
             camera.pipeline.policy = policy
 
+    def _on_visit_memory(self, settings: VisitMemorySettings) -> None:
+        self._visit_memory.settings = settings
+
     # Executor thread: keep the newest frame only.
     def _on_image(self, camera: _Camera, msg: Image) -> None:
         with self._lock:
@@ -209,6 +216,7 @@ class FaceNode(Node):
         with self._lock:
             for camera in self._cameras.values():
                 camera.gallery = self._keeper.gallery  # re-decides the tracks it holds
+        self._visit_memory.keep_only(self._keeper.gallery.customer_ids)
         self._gallery_ready.set()
         if whole:
             self.get_logger().info(f'gallery: {len(self._keeper.gallery)} customers '
@@ -423,6 +431,8 @@ class FaceNode(Node):
             'tracks': len(camera.pipeline.tracker.tracks),
             'detections_run': stats.detections_run,
             'encodings': stats.encodings,
+            'visit_matches': stats.visit_matches,
+            'visit_memory_customers': len(self._visit_memory),
             'gallery_customers': len(self._keeper.gallery),
             'gallery_revision': (self._gallery_client.have or ('', 0))[1],
             'snapshot_frames_kept': len(camera.history),

@@ -15,6 +15,12 @@ within a few frames. ``votes_needed`` agreeing votes at the end of a track whose
 say otherwise start its identity over (the tracker stepped onto another face: the older votes
 were that other person's). Unknown tracks are re-checked more often
 (``unknown_recheck_interval_s``) than named ones: a walk-in's track can pass to a customer.
+
+With a VisitMemory (shared by the node's cameras), the faces the gallery accepted as a
+customer are remembered, and a face the gallery leaves unknown may be named from them
+(ezshop_vision.visit_memory); when the memory grows, the unknown votes of every track are
+checked against it again, so a track seen before the customer was identified elsewhere is
+named too.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ import numpy as np
 
 from ezshop_common.boxes import Box
 from ezshop_common.settings import setting
-from ezshop_vision.gallery import Gallery, MatchPolicy
+from ezshop_vision.gallery import Gallery, Match, MatchPolicy
 from ezshop_vision.tracker import FaceTracker, Track, TrackerSettings, record_vote
+from ezshop_vision.visit_memory import VisitMemory
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class PipelineStats:
     faces_detected: int = 0
     encodings: int = 0
     tracks_started: int = 0
+    visit_matches: int = 0  # votes named through the visit memory
 
 
 def decide_identity(track: Track, policy: MatchPolicy, votes_needed: int) -> None:
@@ -158,11 +166,14 @@ class FacePipeline:
     def __init__(self, engine, settings: PipelineSettings | None = None,
                  policy: MatchPolicy | None = None, gallery: Gallery | None = None,
                  tracker_settings: TrackerSettings | None = None,
-                 id_source: Iterator[int] | None = None):
+                 id_source: Iterator[int] | None = None,
+                 visit_memory: VisitMemory | None = None):
         self.engine = engine
         self.settings = settings or PipelineSettings()
         self.policy = policy or MatchPolicy()
         self.gallery = gallery or Gallery()
+        self.visit_memory = visit_memory
+        self._memory_revision = visit_memory.revision if visit_memory else 0
         self.tracker = FaceTracker(tracker_settings, id_source, self.settings.vote_window)
         self.stats = PipelineStats()
         self._frames_since_detect = None
@@ -172,8 +183,35 @@ class FacePipeline:
         self.gallery = gallery
         for track in self.tracker.tracks:
             for i, embedding in enumerate(track.embeddings):
-                track.votes[i] = gallery.identify(embedding, self.policy)
+                track.votes[i] = self._identify(embedding)
             decide_identity(track, self.policy, self.settings.votes_needed)
+
+    def _identify(self, embedding: np.ndarray) -> Match:
+        match = self.gallery.identify(embedding, self.policy)
+        if self.visit_memory is not None:
+            match = self.visit_memory.identify(embedding, match, self.policy)
+        return match
+
+    def _recheck_unknown_votes(self) -> None:
+        """The visit memory has new faces: a track's unknown votes may name someone now
+        (a shelf camera saw the customer before another camera identified them)."""
+        memory = self.visit_memory
+        if memory is None or memory.revision == self._memory_revision:
+            return
+        self._memory_revision = memory.revision
+        for track in self.tracker.tracks:
+            changed = False
+            for i, (embedding, vote) in enumerate(zip(track.embeddings, track.votes,
+                                                      strict=True)):
+                if vote.known or not vote.nearest_id:
+                    continue
+                again = memory.identify(embedding, vote, self.policy)
+                if again.known:
+                    track.votes[i] = again
+                    self.stats.visit_matches += 1
+                    changed = True
+            if changed:
+                decide_identity(track, self.policy, self.settings.votes_needed)
 
     def process(self, rgb: np.ndarray, stamp: float) -> list[FaceResult]:
         """Run one RGB uint8 frame (capture time ``stamp`` in seconds) through the pipeline."""
@@ -193,6 +231,9 @@ class FacePipeline:
         else:
             self.tracker.follow(gray, stamp)
             self._frames_since_detect += 1
+        if self.visit_memory is not None:
+            self.visit_memory.expire(stamp)
+            self._recheck_unknown_votes()
         self._encode_some(rgb, stamp)
         return [FaceResult(t.track_id, t.box, t.customer_id, t.distance, t.confidence,
                            t.detected) for t in self.tracker.visible()]
@@ -230,9 +271,13 @@ class FacePipeline:
         self.stats.encodings += len(chosen)
         for track, embedding in zip(chosen, embeddings, strict=True):
             before = track.customer_id
-            match = self.gallery.identify(embedding, self.policy)
+            match = self._identify(embedding)
+            self.stats.visit_matches += match.from_visit
             record_vote(track, embedding, match, stamp)
             decide_identity(track, self.policy, self.settings.votes_needed)
+            if self.visit_memory is not None and match.known and not match.from_visit \
+                    and track.customer_id == match.customer_id:
+                self.visit_memory.remember(match.customer_id, embedding, stamp)
             if track.customer_id == match.customer_id:
                 track.suspect = False  # the votes agree with the newest one
             elif match.customer_id != before and (before or match.customer_id):

@@ -54,6 +54,9 @@ class Match:
     distance: float
     nearest_id: str = ''
     second_distance: float = math.inf
+    #: Named through the faces the customer showed this visit (visit_memory), not the
+    #: enrolment photos: never remembered itself.
+    from_visit: bool = False
 
     @property
     def known(self) -> bool:
