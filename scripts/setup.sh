@@ -63,7 +63,8 @@ fi
 # 640x480 frame; without -march=native the build's HOG took 55 ms: dlib only asks for AVX,
 # and dlib-bin's compiler vectorised more). Built once (~14 min on 2 cores); the wheel is
 # cached per CPU (-march=native code must not run on another one). Without OpenBLAS (not root,
-# no apt) or if the build fails, dlib-bin stays, with a warning.
+# no apt) or if the build fails, dlib-bin stays, with a warning; a failed build leaves a marker
+# beside the wheels so later runs do not spend another ~14 min on it (delete it to retry).
 have_openblas() { compgen -G '/usr/lib*/libopenblas.so' >/dev/null \
   || compgen -G '/usr/lib*/*/libopenblas.so' >/dev/null; }  # the -dev package's link
 dlib_has_blas() { "$VENV/bin/python" -c 'import dlib, sys; sys.exit(0 if dlib.DLIB_USE_BLAS else 1)' 2>/dev/null; }
@@ -79,7 +80,11 @@ if [ "${EZSHOP_DLIB_BLAS:-1}" = 1 ] && ! dlib_has_blas; then
     CPU_KEY="$(grep -m1 -E '^(flags|Features)' /proc/cpuinfo | sha256sum | cut -c1-12)"
     WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/ezshop/wheels/cpu-$CPU_KEY"
     DLIB_WHEEL="$(ls "$WHEELS"/dlib-"$DLIB_VERSION"-"$PY_TAG"-*.whl 2>/dev/null | head -1 || true)"
-    if [ -z "$DLIB_WHEEL" ]; then
+    DLIB_FAILED="$WHEELS/dlib-$DLIB_VERSION-$PY_TAG.build-failed"
+    if [ -z "$DLIB_WHEEL" ] && [ -e "$DLIB_FAILED" ]; then
+      warn "building dlib $DLIB_VERSION failed here before: dlib-bin stays (face encoding ~5x" \
+           "slower). To try again: rm $DLIB_FAILED && make setup"
+    elif [ -z "$DLIB_WHEEL" ]; then
       say "building dlib $DLIB_VERSION against OpenBLAS for this CPU (once: ~14 min on 2 cores;" \
           "cached in $WHEELS; EZSHOP_DLIB_BLAS=0 make setup skips it)"
       mkdir -p "$WHEELS"
@@ -89,7 +94,8 @@ if [ "${EZSHOP_DLIB_BLAS:-1}" = 1 ] && ! dlib_has_blas; then
         CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$VENV/bin/python" -m pip wheel --quiet \
         --disable-pip-version-check --no-deps --no-build-isolation --no-binary dlib \
         -w "$WHEELS" "dlib==$DLIB_VERSION" >/dev/null \
-        || warn "building dlib failed: dlib-bin stays (face encoding ~5x slower)"
+        || { warn "building dlib failed: dlib-bin stays (face encoding ~5x slower); not" \
+                  "tried again until $DLIB_FAILED is deleted"; touch "$DLIB_FAILED"; }
       DLIB_WHEEL="$(ls "$WHEELS"/dlib-"$DLIB_VERSION"-"$PY_TAG"-*.whl 2>/dev/null | head -1 || true)"
     fi
     if [ -n "$DLIB_WHEEL" ]; then
