@@ -29,7 +29,15 @@ from ezshop_bag.rosbag2 import BagError, BagReader
 from rclpy.serialization import deserialize_message
 
 from ezshop_common.store_config import load_store
-from ezshop_msgs.msg import Cart, CustomerEvent, FaceArray, Gallery, GroundTruth, ShelfEvent
+from ezshop_msgs.msg import (
+    Cart,
+    CustomerEvent,
+    FaceArray,
+    Gallery,
+    GroundTruth,
+    ShelfEvent,
+    TrackIdentity,
+)
 from ezshop_ros.stamps import stamp_ns
 from ezshop_ros.topics import FACES
 from ezshop_sim.referee_node import truth_event
@@ -107,6 +115,10 @@ def replay(bag: Path, settings: FusionSettings) -> dict:
             if msg.kind in (CustomerEvent.ENTERED, CustomerEvent.EXITED):
                 take(engine.on_door_event(msg.kind == CustomerEvent.ENTERED, msg.customer_id,
                                           stamp_ns(msg.header.stamp), msg.camera_id))
+        elif topic == '/track_identities':
+            link = messages.track_identity_in(deserialize_message(message.data, TrackIdentity))
+            take(engine.on_track_identity(link.camera_id, link.track_id, link.customer_id,
+                                          link.first_ns, link.last_ns, link.confidence))
         elif topic == '/carts':
             msg = deserialize_message(message.data, Cart)
             lines = dict(holdings.get(msg.customer_id, {}))

@@ -27,6 +27,7 @@ from ezshop_vision.face_engine import DetectorSettings, FaceEngine
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import Gallery, MatchPolicy
 from ezshop_vision.tracker import TrackerSettings
+from ezshop_vision.visit_memory import VisitMemory, VisitMemorySettings
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Frames before the first printed one, so tracks and votes are as they were in the run.
@@ -38,7 +39,9 @@ def face_node_settings(path: Path) -> dict:
     return node_parameters(path)['face_node']
 
 
-def build_pipeline(p: dict, engine: FaceEngine, gallery: Gallery) -> FacePipeline:
+def build_pipeline(p: dict, engine: FaceEngine, gallery: Gallery,
+                   visit_memory: VisitMemory | None = None, camera_id: str = '') -> FacePipeline:
+    """One camera's pipeline as face_node builds it (cameras of one node share the memory)."""
     settings = PipelineSettings(p['detect_every'], p['max_encodings_per_frame'],
                                 p['votes_needed'], p['vote_window'], p['recheck_interval_s'],
                                 p['min_face_px'], p['unknown_recheck_interval_s'])
@@ -46,7 +49,12 @@ def build_pipeline(p: dict, engine: FaceEngine, gallery: Gallery) -> FacePipelin
                               tracking_scale=p['tracking_scale'],
                               min_appearance=p['min_appearance'])
     return FacePipeline(engine, settings, MatchPolicy(p['tolerance'], p['margin']), gallery,
-                        tracker)
+                        tracker, visit_memory=visit_memory, camera_id=camera_id)
+
+
+def build_visit_memory(p: dict) -> VisitMemory:
+    """The visit memory a face node with these parameters shares between its cameras."""
+    return VisitMemory(VisitMemorySettings(p['visit_memory_s'], p['visit_faces_kept']))
 
 
 def enrolled_gallery(scenario, folder: Path) -> Gallery:

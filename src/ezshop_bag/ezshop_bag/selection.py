@@ -35,6 +35,7 @@ THROTTLED_PATTERNS = (
 #: itself is no topic: the recorder fetches it from get_gallery and writes it as `gallery`.
 RECORDED_PATTERNS = INPUT_PATTERNS + (
     'cameras/*/faces',
+    'track_identities',
     'shelf_events',
     'shelf_state',
     'customer_events',

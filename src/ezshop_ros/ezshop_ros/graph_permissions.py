@@ -121,7 +121,7 @@ ROWS: tuple[Row, ...] = (
         publish=(topics.IMAGE_RAW.name, topics.CAMERA_INFO.name), serve=(RECENT_FRAMES,)),
         cameras=OWN),
     _row('ezshop_vision', 'face_node', 'face_node', DIAGNOSTICS + GALLERY_CLIENT + Endpoints(
-        publish=(topics.FACES.name, topics.IMAGE_ANNOTATED.name),
+        publish=(topics.FACES.name, topics.IMAGE_ANNOTATED.name, topics.TRACK_IDENTITIES.name),
         subscribe=(topics.IMAGE_RAW.name,), serve=(GET_SNAPSHOT,), call=(RECENT_FRAMES,))),
     _row('ezshop_vision', 'door_node', 'door_node', DIAGNOSTICS + Endpoints(
         publish=(topics.CUSTOMER_EVENTS.name, topics.ALERTS.name),
@@ -129,7 +129,7 @@ ROWS: tuple[Row, ...] = (
     _row('ezshop_store', 'fusion_node', 'fusion_node', DIAGNOSTICS + Endpoints(
         publish=(topics.CART_ACTIONS.name, topics.CUSTOMER_EVENTS.name, topics.ALERTS.name),
         subscribe=(topics.FACES.name, topics.SHELF_EVENTS.name, topics.CUSTOMER_EVENTS.name,
-                   topics.CARTS.name))),
+                   topics.CARTS.name, topics.TRACK_IDENTITIES.name))),
     _row('ezshop_store', 'store_node', 'store_node', DIAGNOSTICS + Endpoints(
         publish=(topics.CARTS.name, topics.RECEIPTS.name, topics.INVENTORY.name,
                  topics.ALERTS.name, topics.STORE_MARKERS.name, topics.GALLERY_REVISION.name),
@@ -162,7 +162,8 @@ ROWS: tuple[Row, ...] = (
     # ezshop_bag.selection.RECORDED_PATTERNS (the default selection; `--topics` adds more).
     _row('ezshop_bag', 'record', 'ezshop_record', GALLERY_CLIENT + Endpoints(
         subscribe=(topics.IMAGE_RAW.name, topics.CAMERA_INFO.name, LANE_READING,
-                   topics.TEMPERATURE.name, topics.FACES.name, topics.SHELF_EVENTS.name,
+                   topics.TEMPERATURE.name, topics.FACES.name, topics.TRACK_IDENTITIES.name,
+                   topics.SHELF_EVENTS.name,
                    topics.SHELF_STATE.name, topics.CUSTOMER_EVENTS.name,
                    topics.CART_ACTIONS.name, topics.CARTS.name, topics.RECEIPTS.name,
                    topics.INVENTORY.name, topics.GALLERY_REVISION.name, topics.ALERTS.name,

@@ -37,6 +37,7 @@ from ezshop_msgs.msg import (
     ShelfEvent,
     ShelfState,
     StoreAnalytics,
+    TrackIdentity,
 )
 
 #: The depth a KEEP_ALL profile reports (rclpy ignores it for KEEP_ALL; tools show it).
@@ -157,6 +158,9 @@ IMAGE_ANNOTATED = Topic('cameras/{camera}/image_annotated', Image, FRAME_OUT, NE
 #: that decided them, so a pass decided twice is applied once). Readers keep as many.
 FACE_HISTORY = 300
 FACES = _same(FaceArray, 'cameras/{camera}/faces', latched(FACE_HISTORY))
+#: Tracks a face node named after they ended (its visit memory): fusion settles the picks
+#: held for them; every one kept for a reader that (re)joins.
+TRACK_IDENTITIES = _same(TrackIdentity, 'track_identities', EVERY_EVENT)
 CUSTOMER_EVENTS = _same(CustomerEvent, 'customer_events', EVERY_EVENT)
 CART_ACTIONS = _same(CartAction, 'cart_actions', EVERY_EVENT)
 #: One Cart per open visit (an empty visit_id: checked out), the newest 100 for late joiners.
@@ -178,9 +182,9 @@ CLOCK = _same(Clock, '/clock', reliable(1))
 
 #: Every topic of the contract (docs/architecture.md's table is checked against it).
 ALL = (RANGE, ILLUMINANCE, TEMPERATURE, SHELF_EVENTS, SHELF_STATE, IMAGE_RAW, CAMERA_INFO,
-       IMAGE_ANNOTATED, FACES, CUSTOMER_EVENTS, CART_ACTIONS, CARTS, RECEIPTS, INVENTORY,
-       GALLERY_REVISION, ALERTS, ANNOUNCEMENTS, DIAGNOSTICS, STORE_MARKERS, ANALYTICS,
-       GROUND_TRUTH, CLOCK)
+       IMAGE_ANNOTATED, FACES, TRACK_IDENTITIES, CUSTOMER_EVENTS, CART_ACTIONS, CARTS,
+       RECEIPTS, INVENTORY, GALLERY_REVISION, ALERTS, ANNOUNCEMENTS, DIAGNOSTICS,
+       STORE_MARKERS, ANALYTICS, GROUND_TRUTH, CLOCK)
 
 
 def lane_reading(lane: Lane) -> Topic:

@@ -21,6 +21,15 @@ the FusionEffects each call returns, like the store node does with the store's E
   it is given up only after its cameras' images are ``late_attribution_ns`` past the window.
   Each camera's faces come in stamp order: a frame at or before the newest had is stale
   (the replay of a face node that restarted overlaps what was sent before it died).
+- **Identified later.** A held pick given up with an unknown face nearest keeps its scores for
+  ``identity_wait_ns``: when a face node names that face's track after it ended (a
+  TrackIdentity: its visit memory matched the faces to a customer identified later, at
+  another camera), the unknown face's score becomes the customer's and the same rules decide
+  again, with the customer's stay moved back to the track's first sighting when it was opened
+  late. A held pick still within ``late_attribution_ns`` counts such a name like one its track
+  got in a frame. A take is not charged so while a put-back of the same item after it is
+  still held (measured in the hard bench: the shopper's take was settled, his put-back, with
+  no face near the lane, could not be, and his receipt charged an item he had put back).
 - **Presence** (presence.Presence): late entries and absent checkouts as SEEN / ABSENT events.
 """
 
@@ -38,6 +47,7 @@ from ezshop_store.store_types import INFO, WARN, AlertOut
 
 S = 1_000_000_000
 SEEN_EVENTS_KEPT = 10_000
+LINKED_TRACKS_KEPT = 10_000
 LATE_SUFFIX = ':late'
 
 #: cameras_covering(shelf_id, lane_id) -> {camera id: reach zone}
@@ -50,6 +60,7 @@ class EngineSettings:
     buffer_horizon_ns: int = 20 * S
     late_attribution_ns: int = 4 * S
     late_naming: bool = True  # decide again when the nearest unknown face is named later
+    identity_wait_ns: int = 900 * S  # a given-up pick waits this long for a TrackIdentity
 
 
 @dataclass
@@ -81,6 +92,18 @@ class _Pick:
     incomplete: bool = False
 
 
+@dataclass
+class _Awaiting:
+    """A held pick given up with an unknown face nearest: its scores, kept until that face's
+    track is named after it ended (a TrackIdentity) or ``identity_wait_ns`` passes."""
+
+    pick: _Pick
+    near: core.Nearness
+    unknown: str                     # the unknown face's candidate id in near.scores
+    tracks: frozenset[core.TrackKey]  # the tracks that were that face
+    since_ns: int
+
+
 class FusionEngine:
     """Shelf events + faces + door events -> cart actions, presence events, alerts."""
 
@@ -104,6 +127,11 @@ class FusionEngine:
         #: Each camera's newest frame: an older or equal one is stale (see the module doc).
         self.newest_frame_ns: dict[str, int] = {}
         self.seen_events: OrderedDict[str, None] = OrderedDict()
+        self.awaiting: list[_Awaiting] = []
+        #: Put-backs held for staff, unresolved: event id -> (item, stamp, held since).
+        self.held_put_backs: dict[str, tuple[str, int, int]] = {}
+        #: Tracks named after they ended (TrackIdentity) -> customer.
+        self.linked_tracks: OrderedDict[core.TrackKey, str] = OrderedDict()
 
     # ------------------------------------------------------------------ inputs
     def on_frame(self, frame: core.Frame, now_ns: int) -> FusionEffects:
@@ -154,6 +182,27 @@ class FusionEngine:
         self.presence.store_visit(customer_id, open_visit, stamp_ns)
         return self._retry_held() if open_visit else FusionEffects()
 
+    def on_track_identity(self, camera_id: str, track_id: int, customer_id: str,
+                          first_ns: int, last_ns: int, confidence: float) -> FusionEffects:
+        """A track that ended unknown is ``customer_id`` (see the module doc)."""
+        effects = FusionEffects()
+        key = (camera_id, track_id)
+        if not customer_id or key in self.linked_tracks:
+            effects.counters['duplicate_track_identities' if customer_id
+                             else 'track_identities_without_customer'] += 1
+            return effects
+        self.linked_tracks[key] = customer_id
+        while len(self.linked_tracks) > LINKED_TRACKS_KEPT:
+            self.linked_tracks.popitem(last=False)
+        effects.counters['track_identities'] += 1
+        for event in self.presence.identified_later(customer_id, camera_id, first_ns, last_ns,
+                                                    confidence):
+            effects.presence.append(event)
+            effects.merge(self._presence_alert(event))
+        effects.merge(self._retry_held())
+        effects.merge(self._settle_awaiting())
+        return effects
+
     def on_shelf_event(self, change: core.ShelfChange, now_ns: int) -> FusionEffects:
         effects = FusionEffects()
         if change.event_id in self.seen_events:
@@ -182,10 +231,75 @@ class FusionEngine:
             effects.merge(self._presence_alert(event))
         if events:
             effects.merge(self._retry_held())
-        kept = [p for p in self.held if not self._given_up(p)]
-        if len(kept) < len(self.held):
-            effects.counters['held_not_resolved'] += len(self.held) - len(kept)
-            self.held = kept
+        kept = []
+        for pick in self.held:
+            if not self._given_up(pick):
+                kept.append(pick)
+                continue
+            effects.counters['held_not_resolved'] += 1
+            self._await_identity(pick)
+        self.held = kept
+        wait = self.settings.identity_wait_ns
+        waiting = [a for a in self.awaiting if self.presence.now_ns - a.since_ns <= wait]
+        effects.counters['identity_wait_expired'] += len(self.awaiting) - len(waiting)
+        self.awaiting = waiting
+        for event_id in [e for e, (_, _, since) in self.held_put_backs.items()
+                         if self.presence.now_ns - since > wait]:
+            del self.held_put_backs[event_id]
+        return effects
+
+    def _put_back_held_after(self, change: core.ShelfChange) -> bool:
+        """A take with a held put-back of the same item after it."""
+        return change.quantity_delta < 0 and any(
+            item == change.item_id and stamp > change.stamp_ns
+            for item, stamp, _ in self.held_put_backs.values())
+
+    def _await_identity(self, pick: _Pick) -> None:
+        """Keep a given-up pick whose nearest face is unknown for a TrackIdentity."""
+        if self.settings.identity_wait_ns <= 0 or pick.incomplete:
+            return
+        near = self._nearness(pick)
+        decision = self._decide_from(pick, near)
+        best = decision.candidates[0][0] if decision.candidates else ''
+        if decision.outcome != core.UNATTRIBUTED or not best.startswith(core.UNKNOWN_PREFIX):
+            return
+        camera_id, _, head = best[len(core.UNKNOWN_PREFIX):].rpartition(':')
+        window = self._window(pick).get(camera_id, [])
+        chain = core.unknown_chain(window, int(head)) or {int(head)}
+        self.awaiting.append(_Awaiting(pick, near, best,
+                                       frozenset((camera_id, t) for t in chain),
+                                       self.presence.now_ns))
+
+    def _settle_awaiting(self) -> FusionEffects:
+        """Decide again every pick whose unknown face's tracks are named now."""
+        effects = FusionEffects()
+        still = []
+        for waiting in self.awaiting:
+            names = {self.linked_tracks.get(key, '') for key in waiting.tracks}
+            named = names - {''}
+            if len(named) != 1:
+                still.append(waiting)  # not named yet, or its tracks were two people
+                continue
+            if self._put_back_held_after(waiting.pick.change):
+                effects.counters['identified_later_after_held_put_back'] += 1
+                still.append(waiting)  # may be put back: charging it would be a guess
+                continue
+            customer_id = named.pop()
+            near = waiting.near
+            scores, peaks = dict(near.scores), dict(near.peaks)
+            scores[customer_id] = max(scores.get(customer_id, 0.0),
+                                      scores.pop(waiting.unknown, 0.0))
+            peaks[customer_id] = max(peaks.get(customer_id, 0.0),
+                                     peaks.pop(waiting.unknown, 0.0))
+            decision = self._decide_from(waiting.pick,
+                                         core.Nearness(scores, peaks, near.contested))
+            if decision.outcome != core.ASSIGNED or decision.customer_id != customer_id \
+                    or decision.confidence < self.params.late_min_confidence:
+                effects.counters['identified_later_still_held'] += 1
+                continue
+            effects.merge(self._publish_late(waiting.pick, decision))
+            effects.counters['late_attributions_identified_later'] += 1
+        self.awaiting = still
         return effects
 
     def _given_up(self, pick: _Pick) -> bool:
@@ -274,16 +388,22 @@ class FusionEngine:
         latest = self.buffer.latest_stamp(camera_id)
         return [] if latest is None else self.buffer.window(camera_id, start, latest)
 
-    def _score(self, pick: _Pick,
-               late_names: dict[core.TrackKey, str] | None = None) -> core.Decision:
+    def _nearness(self, pick: _Pick,
+                  late_names: dict[core.TrackKey, str] | None = None) -> core.Nearness:
         end = pick.change.stamp_ns + self.params.window_after_ns
         renamed = frozenset().union(*(core.renamed_tracks(cam, self._since_window(pick, cam), end)
                                       for cam in pick.zones))
-        near = core.lane_nearness(self._window(pick), pick.zones,
+        return core.lane_nearness(self._window(pick), pick.zones,
                                   self.params.distance_scale_px, late_names, renamed)
+
+    def _decide_from(self, pick: _Pick, near: core.Nearness) -> core.Decision:
         return core.decide(pick.change, near.scores,
                            self.presence.present_at(pick.change.stamp_ns), self.holdings,
                            self.params, near.peaks, near.contested)
+
+    def _score(self, pick: _Pick,
+               late_names: dict[core.TrackKey, str] | None = None) -> core.Decision:
+        return self._decide_from(pick, self._nearness(pick, late_names))
 
     def _late_name(self, pick: _Pick, now: core.Decision) -> dict[core.TrackKey, str]:
         """The name the held pick's nearest unknown face went on to get, if its track got one
@@ -303,6 +423,9 @@ class FusionEngine:
         chain = core.unknown_chain(window, int(head)) or {int(head)}
         end = pick.change.stamp_ns + self.params.window_after_ns
         following = core.names_that_follow(self._since_window(pick, camera_id), end)
+        for track in chain:  # tracks named after they ended (TrackIdentity)
+            if not following.get(track):
+                following[track] = self.linked_tracks.get((camera_id, track), '')
         names = {following.get(track, '') for track in chain}
         if len(names) != 1 or '' in names:
             return {}
@@ -323,6 +446,9 @@ class FusionEngine:
             pick.held = decision
             pick.held_since_ns = max(self.presence.now_ns, pick.change.stamp_ns)
             self.held.append(pick)
+            if pick.change.quantity_delta > 0:
+                self.held_put_backs[pick.change.event_id] = (
+                    pick.change.item_id, pick.change.stamp_ns, pick.held_since_ns)
         reason = decision.reason if pick.zones else \
             f'no camera covers {pick.change.shelf_id}/{pick.change.lane_id}'
         kind = 'ambiguous_pick' if decision.ambiguous else 'unattributed_pick'
@@ -354,19 +480,25 @@ class FusionEngine:
                         or (named and decision.customer_id not in named.values()):
                     still.append(pick)
                     continue
-            for event in self.presence.ensure_open([decision.customer_id]):
-                effects.presence.append(event)
-                effects.merge(self._presence_alert(event))
-            late = replace(decision, event_id=pick.change.event_id + LATE_SUFFIX,
-                           resolves_event_id=pick.change.event_id,
-                           reason=f'late attribution of {pick.change.event_id}')
-            effects.actions.append(late)
-            effects.counters['late_attributions'] += 1
-            effects.alerts.append(self._pick_alert(
-                INFO, 'late_attribution', pick.change,
-                f'held pick settled: {late.customer_id} (confidence {late.confidence:.2f})',
-                late))
+            effects.merge(self._publish_late(pick, decision))
         self.held = still
+        return effects
+
+    def _publish_late(self, pick: _Pick, decision: core.Decision) -> FusionEffects:
+        """A held pick settled: one CartAction resolving it."""
+        effects = FusionEffects()
+        self.held_put_backs.pop(pick.change.event_id, None)
+        for event in self.presence.ensure_open([decision.customer_id]):
+            effects.presence.append(event)
+            effects.merge(self._presence_alert(event))
+        late = replace(decision, event_id=pick.change.event_id + LATE_SUFFIX,
+                       resolves_event_id=pick.change.event_id,
+                       reason=f'late attribution of {pick.change.event_id}')
+        effects.actions.append(late)
+        effects.counters['late_attributions'] += 1
+        effects.alerts.append(self._pick_alert(
+            INFO, 'late_attribution', pick.change,
+            f'held pick settled: {late.customer_id} (confidence {late.confidence:.2f})', late))
         return effects
 
     # ------------------------------------------------------------------ helpers

@@ -5,6 +5,7 @@ Thin ROS wrapper around fusion_engine.FusionEngine: converts FaceArray (every ca
 ShelfEvent, CustomerEvent (door passes) and Cart (the store's open visits and holdings) into
 core objects, feeds the engine and publishes what it returns: cart_actions (first decisions and
 late attributions), customer_events (SEEN / ABSENT presence events), alerts, /diagnostics.
+TrackIdentity (tracks a face node named after they ended) settles picks held for them.
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ from rclpy.node import Node
 
 from ezshop_common.clock_skew import ClockSkewSettings
 from ezshop_common.store_config import load_store
-from ezshop_msgs.msg import Cart, CartAction, CustomerEvent, FaceArray, ShelfEvent
+from ezshop_msgs.msg import Cart, CartAction, CustomerEvent, FaceArray, ShelfEvent, TrackIdentity
 from ezshop_ros.diagnostics import WARN as DIAGNOSTIC_WARN
 from ezshop_ros.diagnostics import RefusedInput, counter_status, diagnostics_updater, task
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamp_guard import StampGuard
-from ezshop_ros.topics import ALERTS, CART_ACTIONS, CARTS, CUSTOMER_EVENTS, FACES, SHELF_EVENTS
+from ezshop_ros.topics import (
+    ALERTS,
+    CART_ACTIONS,
+    CARTS,
+    CUSTOMER_EVENTS,
+    FACES,
+    SHELF_EVENTS,
+    TRACK_IDENTITIES,
+)
 from ezshop_store import messages
 from ezshop_store.fusion_engine import FusionEffects
 from ezshop_store.fusion_settings import FusionSettings
@@ -52,6 +61,7 @@ class FusionNode(Node):
         SHELF_EVENTS.subscription(self, self._on_shelf_event)
         CUSTOMER_EVENTS.subscription(self, self._on_customer_event)
         CARTS.subscription(self, self._on_cart)
+        TRACK_IDENTITIES.subscription(self, self._on_track_identity)
         self.actions_pub = CART_ACTIONS.publisher(self)
         self.presence_pub = CUSTOMER_EVENTS.publisher(self)
         self.unsent: list[CartAction] = []
@@ -96,6 +106,20 @@ class FusionNode(Node):
         self._publish(self.engine.on_door_event(
             event.kind == CustomerEvent.ENTERED, event.customer_id, event.stamp_ns,
             event.camera_id))
+
+    def _on_track_identity(self, msg: TrackIdentity) -> None:
+        if not self._stamps.accept(msg.header.stamp, 'track_identities'):
+            return
+        try:
+            link = messages.track_identity_in(msg)
+        except messages.BadMessageError as exc:
+            self._refuse('track_identities', exc)
+            return
+        self.get_logger().info(f'{link.camera_id} track {link.track_id} was '
+                               f'{link.customer_id} (named after it ended)')
+        self._publish(self.engine.on_track_identity(
+            link.camera_id, link.track_id, link.customer_id, link.first_ns, link.last_ns,
+            link.confidence))
 
     def _on_cart(self, msg: Cart) -> None:
         if not self._stamps.accept(msg.header.stamp, 'carts'):
@@ -164,6 +188,7 @@ class FusionNode(Node):
         counters = dict(self.counters)
         counters['waiting_events'] = len(self.engine.waiting)
         counters['held_events'] = len(self.engine.held)
+        counters['awaiting_identity'] = len(self.engine.awaiting)
         counters['customers_present'] = sum(
             1 for stay in self.engine.presence.stays.values() if stay.until_ns is None)
         level, message, values = counter_status(counters, warn_keys=('decided_on_timeout',))

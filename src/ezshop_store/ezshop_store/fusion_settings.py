@@ -66,6 +66,11 @@ class FusionSettings:
     late_attribution_s: float = setting(
         4.0, 'A held pick is decided again when one of its candidate faces is identified or '
         'becomes present within this time (s)', 0.0, 120.0)
+    identity_wait_s: float = setting(
+        900.0, 'A pick held because an unidentified face was nearest keeps its scores this '
+        "long for that face's track to be named after it ended (track_identities: the face "
+        "node's visit memory matched it to a customer identified later) (s); 0 = never",
+        0.0, 86400.0, dynamic=True)
     presence_min_confidence: float = setting(
         0.3, 'A face identified with at least this confidence is a sighting of the customer',
         0.0, 1.0, dynamic=True)
@@ -105,7 +110,8 @@ class FusionSettings:
             decision_timeout_ns=_ns(self.decision_timeout_s),
             buffer_horizon_ns=max(_ns(self.buffer_horizon_s),
                                   _ns(self.late_attribution_s) + _ns(self.window_before_s)),
-            late_attribution_ns=_ns(self.late_attribution_s), late_naming=self.late_naming)
+            late_attribution_ns=_ns(self.late_attribution_s), late_naming=self.late_naming,
+            identity_wait_ns=_ns(self.identity_wait_s))
 
     def engine(self, store: StoreConfig) -> FusionEngine:
         """A fusion engine with these settings for the store's cameras and reach zones."""

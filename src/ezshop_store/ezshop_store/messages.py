@@ -17,6 +17,7 @@ from ezshop_msgs.msg import (
     HeldAction,
     Receipt,
     ShelfEvent,
+    TrackIdentity,
 )
 from ezshop_ros.stamps import stamp_ns, time_from_ns
 from ezshop_store.cart_rules import (
@@ -100,6 +101,29 @@ def customer_event_in(msg: CustomerEvent) -> CustomerEventIn:
     return CustomerEventIn(_need_id(msg.event_id, 'event_id'), int(msg.kind),
                            _id(msg.customer_id, 'customer_id'), _id(msg.door_id, 'door_id'),
                            stamp_ns(msg.header.stamp), _id(msg.camera_id, 'camera_id'))
+
+
+@dataclass(frozen=True)
+class TrackIdentityIn:
+    """A track named after it ended (see ezshop_msgs/TrackIdentity)."""
+
+    camera_id: str
+    track_id: int
+    customer_id: str
+    first_ns: int
+    last_ns: int
+    confidence: float
+
+
+def track_identity_in(msg: TrackIdentity) -> TrackIdentityIn:
+    confidence = float(msg.confidence)
+    if not math.isfinite(confidence) or not 0.0 <= confidence <= 1.0:
+        raise BadMessageError(f'confidence {confidence} is not in 0..1')
+    first, last = stamp_ns(msg.first_seen), stamp_ns(msg.last_seen)
+    if first > last:
+        raise BadMessageError('first_seen is after last_seen')
+    return TrackIdentityIn(_need_id(msg.camera_id, 'camera_id'), int(msg.track_id),
+                           _need_id(msg.customer_id, 'customer_id'), first, last, confidence)
 
 
 def cart_action_in(msg: CartAction, limits: InputLimits = NO_LIMITS) -> CartActionIn:

@@ -156,6 +156,22 @@ class Presence:
             return []  # the entrance door will most likely say ENTERED: wait for it
         return [self.open_late(customer_id, stamp_ns)]
 
+    def identified_later(self, customer_id: str, camera_id: str, first_ns: int, last_ns: int,
+                         confidence: float) -> list[PresenceEvent]:
+        """A track that ended unknown was this customer (named when they were identified
+        later, elsewhere): a sighting from first_ns to last_ns. A stay opened late, from a
+        later sighting, starts at first_ns instead (a new SEEN, stamped there, for the store to
+        move the visit's start), even when it has closed since (the exit came first: the
+        store amends the receipt); otherwise it is a sighting like any other."""
+        stay = self.stays.get(customer_id)
+        if stay is None or (stay.until_ns is not None and first_ns > stay.until_ns):
+            return self.sighting(customer_id, camera_id, first_ns, last_ns, confidence)
+        if confidence < self.settings.min_confidence or stay.opened_by != OPENED_LATE \
+                or first_ns >= stay.since_ns:
+            return []
+        stay.since_ns = first_ns
+        return [PresenceEvent(SEEN, customer_id, first_ns, camera_id, confidence)]
+
     # -- decisions ------------------------------------------------------------------------
     def open_late(self, customer_id: str, stamp_ns: int) -> PresenceEvent:
         """Open the stay of a pending sighting now (a late entry)."""

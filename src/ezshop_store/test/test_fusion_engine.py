@@ -359,3 +359,96 @@ def test_a_pick_without_its_frames_is_given_up_once_its_camera_is_well_past_it()
     assert len(eng.held) == 1 and eng.tick(EVENT_T + 11 * S).counters['held_not_resolved'] == 0
     play(eng, lambda t: [], EVENT_T + 10_500 * MS, EVENT_T + 12 * S, step=500 * MS)
     assert eng.tick(EVENT_T + 13 * S).counters['held_not_resolved'] == 1 and eng.held == []
+
+
+# ---------------------------------------------------------------- identified later
+
+def _held_for_an_unknown_face(eng, track=7):
+    """A pick whose only face near the lane stayed unknown, given up after the late
+    attribution time (10 s here), kept waiting for its track's name."""
+    take(eng)
+    play(eng, lambda t: [face(track, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    play(eng, lambda t: [], EVENT_T + 1 * S, EVENT_T + 12 * S)
+    eng.tick(EVENT_T + 12 * S)
+    assert eng.held == [] and len(eng.awaiting) == 1
+
+
+def test_a_track_named_after_it_ended_settles_the_pick_and_moves_the_visit_start():
+    """Nobody identified the shopper before the exit: the exit camera names him a minute
+    later (a late entry there), then the face node names the shelf track that ended unknown
+    (its visit memory). The held pick goes on his cart once, and the stay moves back to the
+    track's first image, so the store moves the visit's start there."""
+    eng = engine()
+    _held_for_an_unknown_face(eng)
+    exit_t = EVENT_T + 60 * S
+    seen = play(eng, lambda t: [face(40, 'bob', 100)], exit_t, exit_t + 1 * S, camera='cam_exit')
+    assert [(p.kind, p.stamp_ns) for p in presence_events(seen)] == [(SEEN, exit_t)]
+    first = EVENT_T - 1000 * MS
+    effects = eng.on_track_identity(CAM, 7, 'bob', first, EVENT_T + 600 * MS, 0.8)
+    assert [(p.kind, p.customer_id, p.stamp_ns) for p in effects.presence] == [
+        (SEEN, 'bob', first)]
+    late = effects.actions
+    assert [(a.customer_id, a.outcome, a.quantity, a.resolves_event_id) for a in late] == [
+        ('bob', ASSIGNED, 1, 'ev-1')]
+    assert eng.awaiting == []
+    again = eng.on_track_identity(CAM, 7, 'bob', first, EVENT_T + 600 * MS, 0.8)
+    assert again.actions == [] and again.counters['duplicate_track_identities'] == 1
+
+
+def test_a_named_track_that_was_not_the_nearest_face_settles_nothing():
+    eng = engine()
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    _held_for_an_unknown_face(eng)
+    effects = eng.on_track_identity(CAM, 8, 'alice', EVENT_T - 1 * S, EVENT_T, 0.8)
+    assert effects.actions == [] and len(eng.awaiting) == 1
+
+
+def test_a_name_for_a_track_still_held_counts_like_a_late_name():
+    eng = engine()
+    eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
+    take(eng)
+    play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    assert len(eng.held) == 1
+    effects = eng.on_track_identity(CAM, 7, 'alice', EVENT_T - 1000 * MS, EVENT_T + 600 * MS,
+                                    0.8)
+    assert [(a.customer_id, a.resolves_event_id) for a in effects.actions] == [
+        ('alice', 'ev-1')]
+    assert eng.held == []
+
+
+def test_a_pick_waits_for_a_name_only_identity_wait_ns():
+    eng = engine(EngineSettings(decision_timeout_ns=1 * S, buffer_horizon_ns=30 * S,
+                                late_attribution_ns=10 * S, identity_wait_ns=20 * S))
+    _held_for_an_unknown_face(eng)
+    play(eng, lambda t: [], EVENT_T + 13 * S, EVENT_T + 33 * S, step=1 * S)
+    effects = eng.tick(EVENT_T + 33 * S)
+    assert eng.awaiting == [] and effects.counters['identity_wait_expired'] == 1
+    late = eng.on_track_identity(CAM, 7, 'bob', EVENT_T - 1 * S, EVENT_T, 0.8)
+    assert late.actions == []
+
+
+def test_a_track_named_after_the_exit_still_settles_the_pick():
+    """The exit door spoke before the face node named the shelf track: the closed stay moves
+    back all the same (the store amends the receipt)."""
+    eng = engine()
+    _held_for_an_unknown_face(eng)
+    exit_t = EVENT_T + 60 * S
+    play(eng, lambda t: [face(40, 'bob', 100)], exit_t, exit_t + 1 * S, camera='cam_exit')
+    eng.on_door_event(False, 'bob', exit_t + 1 * S, 'cam_exit')
+    effects = eng.on_track_identity(CAM, 7, 'bob', EVENT_T - 1 * S, EVENT_T + 600 * MS, 0.8)
+    assert [(p.kind, p.stamp_ns) for p in effects.presence] == [(SEEN, EVENT_T - 1 * S)]
+    assert [(a.customer_id, a.resolves_event_id) for a in effects.actions] == [('bob', 'ev-1')]
+
+
+def test_a_take_named_later_is_not_charged_while_a_put_back_of_the_item_is_held():
+    """Bob took a cola and put one back where no camera saw a face: settling the take alone
+    would charge him for a cola he may have put back (measured in the hard bench)."""
+    eng = engine()
+    _held_for_an_unknown_face(eng)
+    back_t = EVENT_T + 15 * S
+    take(eng, delta=+1, event_id='ev-back', t=back_t)
+    effects = play(eng, lambda t: [], back_t - 1 * S, back_t + 1 * S)
+    assert [(a.event_id, a.customer_id) for a in actions(effects)] == [('ev-back', '')]
+    late = eng.on_track_identity(CAM, 7, 'bob', EVENT_T - 1 * S, EVENT_T + 600 * MS, 0.8)
+    assert late.actions == [] and late.counters['identified_later_after_held_put_back'] == 1
+    assert len(eng.awaiting) == 1

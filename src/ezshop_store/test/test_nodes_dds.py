@@ -17,6 +17,7 @@ from ezshop_msgs.msg import (
     FaceDetection,
     Receipt,
     ShelfEvent,
+    TrackIdentity,
 )
 from ezshop_msgs.srv import (
     Checkout,
@@ -42,6 +43,7 @@ from ezshop_ros.topics import (
     RECEIPTS,
     SHELF_EVENTS,
     STORE_MARKERS,
+    TRACK_IDENTITIES,
 )
 from ezshop_store.fusion_node import FusionNode
 from ezshop_store.store_node import StoreNode
@@ -66,6 +68,7 @@ class Probe:
         self.cart_actions = CART_ACTIONS.publisher(node)
         self.faces = {cam: FACES.publisher(node, camera=cam)
                       for cam in ('cam_shelf_a', 'cam_shelf_b')}
+        self.track_identities = TRACK_IDENTITIES.publisher(node)
         outputs = {'actions': CART_ACTIONS, 'carts': CARTS, 'receipts': RECEIPTS,
                    'alerts': ALERTS, 'revisions': GALLERY_REVISION, 'inventory': INVENTORY,
                    'diagnostics': DIAGNOSTICS, 'markers': STORE_MARKERS}
@@ -82,7 +85,8 @@ class Probe:
         self.next_t = 0
 
     def wait_connected(self):
-        pubs = [self.customer_events, self.shelf_events, self.cart_actions, *self.faces.values()]
+        pubs = [self.customer_events, self.shelf_events, self.cart_actions,
+                self.track_identities, *self.faces.values()]
         assert self.ros.spin_until(lambda: all(p.get_subscription_count() >= 1 for p in pubs)
                                    and self.node.count_publishers('receipts') >= 1, TIMEOUT)
 
@@ -313,6 +317,51 @@ def test_a_shopper_seen_at_the_shelf_without_a_door_pass_is_let_in_and_charged(g
     staff = graph.call('checkout', customer_id=erin)
     assert staff.success and staff.receipt.lines == []
     assert staff.receipt.ended_by == Receipt.ENDED_STAFF
+
+
+def test_a_pick_of_a_face_identified_only_after_its_track_ended_is_charged(graph):
+    """No camera could identify Jack at the shelf: his pick is held (an unknown face nearest)
+    and, after late_attribution_s of image time, waits for that face's name. On his way out a
+    face node names the shelf track (TrackIdentity, its visit memory): fusion charges the
+    pick once, with Jack let in from the track's first image; a malformed or repeated
+    TrackIdentity changes nothing."""
+    jack = graph.register('Jack')
+    t = graph.slot()
+    graph.slot(), graph.slot()  # this test's frames run 6 s past its slot
+    taken = graph.shelf_event('shelf_b', 'lane_1', 'chips', -1, t)
+    graph.frames('cam_shelf_b', t, [(77, '', 100)])
+    (held,) = graph.wait_for('actions', lambda a: a.event_id == taken)
+    assert held.customer_id == ''
+    later = FaceArray(camera_id='cam_shelf_b')  # image time goes on: the hold is given up
+    later.header.stamp = time_from_ns(t + 6 * S)
+    graph.faces['cam_shelf_b'].publish(later)
+    assert graph.ros.spin_until(
+        lambda: graph.counter('fusion_node', 'awaiting_identity') >= 1, TIMEOUT)
+
+    def identity(confidence=0.8):
+        msg = TrackIdentity(camera_id='cam_shelf_b', track_id=77, customer_id=jack,
+                            match_distance=0.5, confidence=confidence)
+        msg.header.stamp = time_from_ns(t + 6 * S)
+        msg.first_seen, msg.last_seen = time_from_ns(t - S), time_from_ns(t + S // 2)
+        graph.track_identities.publish(msg)
+
+    identity(confidence=float('nan'))
+    assert graph.ros.spin_until(
+        lambda: graph.counter('fusion_node', 'bad_track_identities') >= 1, TIMEOUT)
+    identity()
+    (late,) = graph.wait_for('actions', lambda a: a.resolves_event_id == taken)
+    assert late.customer_id == jack and late.quantity == 1
+    assert stamp_ns(late.header.stamp) == t
+    graph.wait_for('carts', lambda c: c.customer_id == jack and c.total_cents == 229)
+    identity()
+    assert graph.ros.spin_until(
+        lambda: graph.counter('fusion_node', 'duplicate_track_identities') >= 1, TIMEOUT)
+    graph.customer_event(CustomerEvent.EXITED, jack, t + 5 * S)
+    receipt = graph.receipt(jack)
+    assert lines_of(receipt) == [('chips', 1, 229, 229)]
+    assert receipt.opened_by == Receipt.OPENED_LATE
+    assert stamp_ns(receipt.entered_at) == t - S
+    assert len([a for a in graph.got['actions'] if a.resolves_event_id == taken]) == 1
 
 
 def test_customer_never_seen_is_never_charged_until_evidence_puts_them_in(graph):

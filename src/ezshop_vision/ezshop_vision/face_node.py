@@ -31,14 +31,14 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import Header
 
-from ezshop_msgs.msg import FaceArray, FaceDetection
+from ezshop_msgs.msg import FaceArray, FaceDetection, TrackIdentity
 from ezshop_msgs.srv import GetRecentFrames, GetSnapshot
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
 from ezshop_ros.gallery import GalleryClient
 from ezshop_ros.parameters import declare_read_only, declare_settings
 from ezshop_ros.process import run_node
 from ezshop_ros.stamps import stamp_ns, stamp_seconds, time_from_ns
-from ezshop_ros.topics import FACES, IMAGE_ANNOTATED, IMAGE_RAW
+from ezshop_ros.topics import FACES, IMAGE_ANNOTATED, IMAGE_RAW, TRACK_IDENTITIES
 from ezshop_vision.annotate import annotate
 from ezshop_vision.face_engine import FaceEngine, FaceEngineSettings
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
@@ -58,7 +58,7 @@ from ezshop_vision.recent_frames_service import (
 )
 from ezshop_vision.snapshots import FrameHistory, SnapshotSettings, render_snapshot
 from ezshop_vision.tracker import TrackerSettings, new_id_source
-from ezshop_vision.visit_memory import VisitMemory, VisitMemorySettings
+from ezshop_vision.visit_memory import TrackLink, VisitMemory, VisitMemorySettings
 from ezshop_vision.work_queue import CameraQueue
 
 
@@ -140,7 +140,7 @@ class FaceNode(Node):
             # The engine is the processing worker's, set before each frame.
             camera = _Camera(camera_id, FacePipeline(
                 self._workers[0].engine, self._pipeline_settings, self._policy, None,
-                self._tracker_settings, ids, self._visit_memory),
+                self._tracker_settings, ids, self._visit_memory, camera_id),
                 history=FrameHistory(self._snapshot_settings))
             camera.faces_pub = FACES.publisher(self, camera=camera_id)
             if self._annotated:
@@ -151,6 +151,8 @@ class FaceNode(Node):
             self._cameras[camera_id] = camera
         if not self._cameras:
             self.get_logger().error('no camera_ids given: nothing to process')
+        self._identities_pub = TRACK_IDENTITIES.publisher(self)
+        self._tracks_linked = 0
         self._gallery_client = GalleryClient(self, self._keeper, with_embeddings=True)
         self._snapshots_served = 0
         self._snapshots_refused = 0
@@ -216,7 +218,7 @@ class FaceNode(Node):
         with self._lock:
             for camera in self._cameras.values():
                 camera.gallery = self._keeper.gallery  # re-decides the tracks it holds
-        self._visit_memory.keep_only(self._keeper.gallery.customer_ids)
+        self._visit_memory.use_gallery(self._keeper.gallery, self._policy)
         self._gallery_ready.set()
         if whole:
             self.get_logger().info(f'gallery: {len(self._keeper.gallery)} customers '
@@ -358,12 +360,20 @@ class FaceNode(Node):
                 match_distance=float(face.distance), confidence=float(face.confidence),
                 roi=RegionOfInterest(x_offset=int(box.x), y_offset=int(box.y),
                                      width=int(box.width), height=int(box.height))))
+        links, camera.pipeline.links = camera.pipeline.links, []
         try:
+            for link in links:
+                self._identities_pub.publish(self._identity_msg(link, header))
             camera.faces_pub.publish(out)
         except Exception:  # noqa: BLE001 - the context may close under the worker at shutdown
             if self.context.ok():
                 raise
             return False
+        for link in links:
+            self._tracks_linked += 1
+            self.get_logger().info(
+                f'{link.camera_id} track {link.track_id} (ended unknown) is {link.customer_id}: '
+                f'identified since at {camera.camera_id} (distance {link.distance:.2f})')
         if camera.annotated_pub is not None and camera.annotated_pub.get_subscription_count():
             bgr = rgb[:, :, ::-1]
             with self._lock:
@@ -377,6 +387,15 @@ class FaceNode(Node):
         camera.last_frame_wall = time.monotonic()
         camera.processing_s += camera.last_frame_wall - start
         return True
+
+    @staticmethod
+    def _identity_msg(link: TrackLink, header: Header) -> TrackIdentity:
+        return TrackIdentity(
+            header=Header(stamp=header.stamp),
+            camera_id=link.camera_id, track_id=link.track_id, customer_id=link.customer_id,
+            match_distance=float(link.distance), confidence=float(link.confidence),
+            first_seen=time_from_ns(int(round(link.first_seen * 1e9))),
+            last_seen=time_from_ns(int(round(link.last_seen * 1e9))))
 
     # Executor thread: a review snapshot (rare; the JPEG is made only now).
     def _on_get_snapshot(self, request: GetSnapshot.Request, response: GetSnapshot.Response):
@@ -433,6 +452,8 @@ class FaceNode(Node):
             'encodings': stats.encodings,
             'visit_matches': stats.visit_matches,
             'visit_memory_customers': len(self._visit_memory),
+            'ended_tracks_kept': self._visit_memory.ended_tracks,
+            'tracks_linked': self._tracks_linked,
             'gallery_customers': len(self._keeper.gallery),
             'gallery_revision': (self._gallery_client.have or ('', 0))[1],
             'snapshot_frames_kept': len(camera.history),

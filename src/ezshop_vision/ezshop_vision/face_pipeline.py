@@ -20,7 +20,8 @@ With a VisitMemory (shared by the node's cameras), the faces the gallery accepte
 customer are remembered, and a face the gallery leaves unknown may be named from them
 (ezshop_vision.visit_memory); when the memory grows, the unknown votes of every track are
 checked against it again, so a track seen before the customer was identified elsewhere is
-named too.
+named too; tracks that ended unknown go to the memory, and those it links to a customer
+identified later are collected in ``links`` for the node to publish.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ezshop_common.boxes import Box
 from ezshop_common.settings import setting
 from ezshop_vision.gallery import Gallery, Match, MatchPolicy
 from ezshop_vision.tracker import FaceTracker, Track, TrackerSettings, record_vote
-from ezshop_vision.visit_memory import VisitMemory
+from ezshop_vision.visit_memory import TrackLink, VisitMemory
 
 
 @dataclass(frozen=True)
@@ -167,13 +168,17 @@ class FacePipeline:
                  policy: MatchPolicy | None = None, gallery: Gallery | None = None,
                  tracker_settings: TrackerSettings | None = None,
                  id_source: Iterator[int] | None = None,
-                 visit_memory: VisitMemory | None = None):
+                 visit_memory: VisitMemory | None = None, camera_id: str = ''):
         self.engine = engine
         self.settings = settings or PipelineSettings()
         self.policy = policy or MatchPolicy()
         self.gallery = gallery or Gallery()
         self.visit_memory = visit_memory
         self._memory_revision = visit_memory.revision if visit_memory else 0
+        self.camera_id = camera_id
+        #: Tracks (of any camera sharing the memory) named after they ended: the node
+        #: publishes and clears them.
+        self.links: list[TrackLink] = []
         self.tracker = FaceTracker(tracker_settings, id_source, self.settings.vote_window)
         self.stats = PipelineStats()
         self._frames_since_detect = None
@@ -220,13 +225,20 @@ class FacePipeline:
         detect = (self._frames_since_detect is None
                   or self._frames_since_detect + 1 >= self.settings.detect_every)
         if detect:
-            known_ids = {t.track_id for t in self.tracker.tracks}
+            before = list(self.tracker.tracks)
             boxes = self.engine.detect(rgb)
             self.stats.detections_run += 1
             self.stats.faces_detected += len(boxes)
             self.tracker.update(boxes, gray, stamp)
-            self.stats.tracks_started += sum(
-                1 for t in self.tracker.tracks if t.track_id not in known_ids)
+            now_ids = {t.track_id for t in self.tracker.tracks}
+            known_ids = {t.track_id for t in before}
+            self.stats.tracks_started += len(now_ids - known_ids)
+            if self.visit_memory is not None:
+                for track in before:
+                    if track.track_id not in now_ids:
+                        self.visit_memory.track_ended(
+                            self.camera_id, track.track_id, track.first_seen,
+                            track.last_seen, track.embeddings, track.votes)
             self._frames_since_detect = 0
         else:
             self.tracker.follow(gray, stamp)
@@ -277,7 +289,9 @@ class FacePipeline:
             decide_identity(track, self.policy, self.settings.votes_needed)
             if self.visit_memory is not None and match.known and not match.from_visit \
                     and track.customer_id == match.customer_id:
-                self.visit_memory.remember(match.customer_id, embedding, stamp)
+                self.links += self.visit_memory.remember(
+                    match.customer_id, embedding, stamp, self.policy,
+                    self.settings.votes_needed)
             if track.customer_id == match.customer_id:
                 track.suspect = False  # the votes agree with the newest one
             elif match.customer_id != before and (before or match.customer_id):

@@ -82,7 +82,9 @@ def test_faces_are_forgotten_after_visit_memory_s_and_with_the_customer(gallery)
     for stamp in (70.0, 71.0, 72.0):
         memory.remember('ada', _mix(0, 2, 0.5), stamp=stamp)
     assert len(memory) == 1
-    memory.keep_only(['bob'])  # ada was forgotten by the store
+    only_bob = Gallery()
+    only_bob.add('bob', _unit(1))
+    memory.use_gallery(only_bob, POLICY)  # ada was forgotten by the store
     assert len(memory) == 0
 
 
@@ -204,3 +206,38 @@ def test_a_shelf_track_seen_before_the_customer_was_identified_elsewhere_is_name
     if with_memory:
         assert shelf.stats.encodings == encodings, 'named from its kept votes'
         assert shelf.stats.visit_matches >= 2 and door.stats.visit_matches == 0
+
+
+def test_a_track_that_ended_unknown_is_linked_once_when_its_customer_is_identified(gallery):
+    memory = VisitMemory()
+    probe = _mix(0, 2, 0.6)
+    unknown = gallery.identify(probe, POLICY)
+    memory.track_ended('cam_shelf', 7, 10.0, 12.0, [probe, probe, probe],
+                       [unknown, unknown, unknown])
+    other = gallery.identify(_unit(1), POLICY)  # a vote naming bob: not kept
+    memory.track_ended('cam_shelf', 8, 10.0, 12.0, [probe, _unit(1)], [unknown, other])
+    assert memory.ended_tracks == 1
+    assert memory.remember('bob', _unit(1), 50.0, POLICY) == []
+    links = memory.remember('ada', _mix(0, 2, 0.55), 60.0, POLICY, votes_needed=2)
+    assert [(x.camera_id, x.track_id, x.customer_id, x.first_seen, x.last_seen, x.stamp)
+            for x in links] == [('cam_shelf', 7, 'ada', 10.0, 12.0, 60.0)]
+    assert 0.0 < links[0].confidence <= 1.0 and links[0].distance < POLICY.tolerance
+    assert memory.ended_tracks == 0
+    assert memory.remember('ada', _mix(0, 2, 0.55), 61.0, POLICY) == []
+
+
+def test_ended_tracks_are_forgotten_after_visit_memory_s_or_named_by_a_new_gallery(gallery):
+    memory = VisitMemory(VisitMemorySettings(visit_memory_s=60.0))
+    probe = _mix(0, 2, 0.6)
+    unknown = gallery.identify(probe, POLICY)
+    memory.track_ended('cam_shelf', 7, 10.0, 12.0, [probe, probe], [unknown, unknown])
+    assert memory.remember('ada', _mix(0, 2, 0.55), 80.0, POLICY) == []  # ended at 12 s
+    memory.track_ended('cam_shelf', 9, 90.0, 92.0, [probe, probe], [unknown, unknown])
+    memory.track_ended('cam_shelf', 10, 90.0, 92.0, [_unit(3), _unit(3)],
+                       [gallery.identify(_unit(3), POLICY)] * 2)
+    assert memory.ended_tracks == 2
+    gallery.add('cy', _unit(3))  # enrolled meanwhile: track 10 was her, never unknown
+    memory.use_gallery(gallery, POLICY)
+    assert memory.ended_tracks == 1
+    links = memory.remember('ada', _mix(0, 2, 0.55), 95.0, POLICY)
+    assert [x.track_id for x in links] == [9]
