@@ -363,11 +363,17 @@ def test_a_pick_without_its_frames_is_given_up_once_its_camera_is_well_past_it()
 
 # ---------------------------------------------------------------- identified later
 
-def _held_for_an_unknown_face(eng, track=7):
-    """A pick whose only face near the lane stayed unknown, given up after the late
-    attribution time (10 s here), kept waiting for its track's name."""
+def _held_now(eng, track=7):
+    """A pick whose only face near the lane is unknown: held."""
     take(eng)
     play(eng, lambda t: [face(track, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
+    assert len(eng.held) == 1
+
+
+def _held_for_an_unknown_face(eng, track=7):
+    """The same, given up after the late attribution time (10 s here), kept waiting for its
+    track's name."""
+    _held_now(eng, track)
     play(eng, lambda t: [], EVENT_T + 1 * S, EVENT_T + 12 * S)
     eng.tick(EVENT_T + 12 * S)
     assert eng.held == [] and len(eng.awaiting) == 1
@@ -406,9 +412,7 @@ def test_a_named_track_that_was_not_the_nearest_face_settles_nothing():
 def test_a_name_for_a_track_still_held_counts_like_a_late_name():
     eng = engine()
     eng.on_door_event(True, 'alice', EVENT_T - 20 * S)
-    take(eng)
-    play(eng, lambda t: [face(7, '', 100)], EVENT_T - 1000 * MS, EVENT_T + 600 * MS)
-    assert len(eng.held) == 1
+    _held_now(eng)
     effects = eng.on_track_identity(CAM, 7, 'alice', EVENT_T - 1000 * MS, EVENT_T + 600 * MS,
                                     0.8)
     assert [(a.customer_id, a.resolves_event_id) for a in effects.actions] == [
