@@ -369,8 +369,9 @@ class FaceNode(Node):
             if self.context.ok():
                 raise
             return False
+        with self._lock:
+            self._tracks_linked += len(links)
         for link in links:
-            self._tracks_linked += 1
             self.get_logger().info(
                 f'{link.camera_id} track {link.track_id} (ended unknown) is {link.customer_id}: '
                 f'identified since at {camera.camera_id} (distance {link.distance:.2f})')
