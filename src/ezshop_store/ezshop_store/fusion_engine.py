@@ -187,9 +187,8 @@ class FusionEngine:
         """A track that ended unknown is ``customer_id`` (see the module doc)."""
         effects = FusionEffects()
         key = (camera_id, track_id)
-        if not customer_id or key in self.linked_tracks:
-            effects.counters['duplicate_track_identities' if customer_id
-                             else 'track_identities_without_customer'] += 1
+        if key in self.linked_tracks:
+            effects.counters['duplicate_track_identities'] += 1
             return effects
         self.linked_tracks[key] = customer_id
         while len(self.linked_tracks) > LINKED_TRACKS_KEPT:

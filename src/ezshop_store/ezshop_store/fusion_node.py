@@ -93,27 +93,30 @@ class FusionNode(Node):
                 'left out', throttle_duration_sec=5.0)
         self._publish(self.engine.on_frame(frame, self._now()))
 
-    def _on_customer_event(self, msg: CustomerEvent) -> None:
-        if not self._stamps.accept(msg.header.stamp, 'customer_events'):
-            return
-        if msg.kind not in (CustomerEvent.ENTERED, CustomerEvent.EXITED):
-            return  # our own SEEN / ABSENT, or an unknown person
+    def _taken(self, msg, topic: str, convert):
+        """``convert(msg)``, or None when its stamp is refused or it is malformed (counted,
+        logged)."""
+        if not self._stamps.accept(msg.header.stamp, topic):
+            return None
         try:
-            event = messages.customer_event_in(msg)
+            return convert(msg)
         except messages.BadMessageError as exc:
-            self._refuse('customer_events', exc)
+            self._refuse(topic, exc)
+            return None
+
+    def _on_customer_event(self, msg: CustomerEvent) -> None:
+        # Door passes only: our own SEEN / ABSENT and unknown persons are not converted.
+        event = self._taken(msg, 'customer_events', lambda m: messages.customer_event_in(m)
+                            if m.kind in (CustomerEvent.ENTERED, CustomerEvent.EXITED) else None)
+        if event is None:
             return
         self._publish(self.engine.on_door_event(
             event.kind == CustomerEvent.ENTERED, event.customer_id, event.stamp_ns,
             event.camera_id))
 
     def _on_track_identity(self, msg: TrackIdentity) -> None:
-        if not self._stamps.accept(msg.header.stamp, 'track_identities'):
-            return
-        try:
-            link = messages.track_identity_in(msg)
-        except messages.BadMessageError as exc:
-            self._refuse('track_identities', exc)
+        link = self._taken(msg, 'track_identities', messages.track_identity_in)
+        if link is None:
             return
         self.get_logger().info(f'{link.camera_id} track {link.track_id} was '
                                f'{link.customer_id} (named after it ended)')
@@ -122,23 +125,15 @@ class FusionNode(Node):
             link.confidence))
 
     def _on_cart(self, msg: Cart) -> None:
-        if not self._stamps.accept(msg.header.stamp, 'carts'):
-            return
-        try:
-            cart = messages.cart_in(msg)
-        except messages.BadMessageError as exc:
-            self._refuse('carts', exc)
+        cart = self._taken(msg, 'carts', messages.cart_in)
+        if cart is None:
             return
         self._publish(self.engine.on_cart(cart.customer_id, cart.open_visit, cart.lines,
                                           cart.stamp_ns))
 
     def _on_shelf_event(self, msg: ShelfEvent) -> None:
-        if not self._stamps.accept(msg.header.stamp, 'shelf_events'):
-            return
-        try:
-            change = messages.shelf_change(msg, self.limits)
-        except messages.BadMessageError as exc:
-            self._refuse('shelf_events', exc)
+        change = self._taken(msg, 'shelf_events', lambda m: messages.shelf_change(m, self.limits))
+        if change is None:
             return
         if change.event_id not in self.engine.seen_events:
             self.frame_ids[change.event_id] = msg.header.frame_id

@@ -35,7 +35,7 @@ import numpy as np
 
 from ezshop_common.boxes import Box
 from ezshop_common.settings import setting
-from ezshop_vision.gallery import Gallery, Match, MatchPolicy
+from ezshop_vision.gallery import Gallery, Match, MatchPolicy, vote_confidence
 from ezshop_vision.tracker import FaceTracker, Track, TrackerSettings, record_vote
 from ezshop_vision.visit_memory import TrackLink, VisitMemory
 
@@ -141,8 +141,7 @@ def _decide_from_votes(track: Track, policy: MatchPolicy, votes_needed: int) -> 
     mean_distance = float(np.mean(distances))
     track.customer_id = customer_id
     track.distance = min(distances)
-    closeness = max(0.0, 1.0 - 0.5 * mean_distance / policy.tolerance)
-    track.confidence = float(count / len(votes) * closeness)
+    track.confidence = vote_confidence(count, len(votes), mean_distance, policy)
 
 
 #: Beyond the tolerance by this much, an unknown vote's nearest customer is not the face.

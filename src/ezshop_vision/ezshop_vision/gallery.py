@@ -42,6 +42,14 @@ class MatchPolicy:
             raise ValueError(f'margin must be in [0, 2], got {self.margin}')
 
 
+def vote_confidence(agreeing: int, votes: int, mean_distance: float,
+                    policy: MatchPolicy) -> float:
+    """A track's confidence in a name (0..1): the share of its votes that name it times how
+    close they came (1 at distance 0, 0.5 at the tolerance)."""
+    closeness = max(0.0, 1.0 - 0.5 * mean_distance / policy.tolerance)
+    return float(agreeing / votes * closeness)
+
+
 @dataclass(frozen=True)
 class Match:
     """Outcome of comparing one embedding with the gallery.

@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ezshop_common.settings import setting
-from ezshop_vision.gallery import Gallery, Match, MatchPolicy
+from ezshop_vision.gallery import Gallery, Match, MatchPolicy, vote_confidence
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class TrackLink:
     first_seen: float  # s, the track's first image
     last_seen: float   # s, its last image
     distance: float    # its nearest vote's distance to the customer's remembered faces
-    confidence: float  # as a track's (share of votes x closeness)
+    confidence: float  # as a track's (gallery.vote_confidence)
     stamp: float       # s, the image in which the customer was identified (the evidence)
 
 
@@ -161,10 +161,9 @@ class VisitMemory:
                 len(named) + unknown < len(again):
             return None
         mean = float(np.mean([m.distance for m in named]))
-        closeness = max(0.0, 1.0 - 0.5 * mean / policy.tolerance)
         return TrackLink(track.camera_id, track.track_id, customer_id, track.first_seen,
                          track.last_seen, min(m.distance for m in named),
-                         len(named) / len(again) * closeness, stamp)
+                         vote_confidence(len(named), len(again), mean, policy), stamp)
 
     def expire(self, now: float) -> None:
         """Forget faces older than ``visit_memory_s`` before ``now`` (s, image time)."""
