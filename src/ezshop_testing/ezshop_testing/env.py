@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import domain_coordinator
 
+from ezshop_testing.shared_memory import clean_dead_shared_memory
+
 #: ROS_DOMAIN_ID values claimed automatically (0 is left to users; <= 101 keeps ports valid).
 DOMAIN_ID_RANGE = (10, 100)
 
@@ -28,7 +30,8 @@ def claimed_domain_id(wanted: int | None = None) -> Iterator[int]:
     """Hold a ROS_DOMAIN_ID for the duration, machine-wide, with ROS's domain_coordinator
     (one bound port per domain, as ament's isolated tests do): ``wanted`` exactly, or the
     first free one of DOMAIN_ID_RANGE from a random start. Every EZShop entry point that
-    starts a graph (tests, benches, the demo) claims its domain here."""
+    starts a graph (tests, benches, the demo) claims its domain here, so the Fast DDS shared
+    memory of processes that died before is removed here too."""
     if wanted is None:
         low, high = DOMAIN_ID_RANGE
         start = pick_domain_id()
@@ -48,6 +51,7 @@ def claimed_domain_id(wanted: int | None = None) -> Iterator[int]:
         raise RuntimeError(f'{what} held by another EZShop test, bench or demo on this '
                            'machine (unset ROS_DOMAIN_ID to get a free one)') from None
     try:
+        clean_dead_shared_memory()
         yield domain_id
     finally:
         claim.__exit__(None, None, None)
