@@ -67,7 +67,8 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
     renderer = FrameRenderer(world, scenario.seed)
     cameras = [c.camera_id for c in store.cameras]
     memory = build_visit_memory(params)  # one face node: its cameras share it
-    pipelines = {c: build_pipeline(params, engine, gallery, memory, c) for c in cameras}
+    pipelines = {c.camera_id: build_pipeline(params, engine, gallery, memory, c.camera_id, c)
+                 for c in store.cameras}
     links = []
     doors = {d.camera_id: d for d in store.doors}
     logic = {c: DoorLogic(DoorSettings()) for c in doors}
@@ -146,6 +147,8 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
             'tracks_named_later': [f'{x.camera_id} track {x.track_id} {x.customer_id} '
                                    f'{x.first_seen:.1f}-{x.last_seen:.1f} s (at {x.stamp:.1f} s,'
                                    f' distance {x.distance:.2f})' for x in links],
+            'second_looks': sum(p.stats.second_looks for p in pipelines.values()),
+            'second_look_faces': sum(p.stats.second_look_faces for p in pipelines.values()),
             'fps': {c: round(processed[c] / max(world.end_s, 1e-9), 2) for c in cameras},
             'skipped': dict(skipped)}
 

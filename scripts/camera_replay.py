@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ezshop_common.paths import config_dir
-from ezshop_common.store_config import load_store
+from ezshop_common.store_config import Camera, load_store
 from ezshop_sim.photos import enrolment_photos, identities_dir, split_photos
 from ezshop_sim.render import FrameRenderer
 from ezshop_sim.scenario import load_scenario
@@ -26,6 +26,7 @@ from ezshop_vision.enrollment import Person, make_engine, person_embeddings
 from ezshop_vision.face_engine import DetectorSettings, FaceEngine
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import Gallery, MatchPolicy
+from ezshop_vision.second_look import SecondLookSettings, second_look_for
 from ezshop_vision.tracker import TrackerSettings
 from ezshop_vision.visit_memory import VisitMemory, VisitMemorySettings
 
@@ -40,16 +41,21 @@ def face_node_settings(path: Path) -> dict:
 
 
 def build_pipeline(p: dict, engine: FaceEngine, gallery: Gallery,
-                   visit_memory: VisitMemory | None = None, camera_id: str = '') -> FacePipeline:
-    """One camera's pipeline as face_node builds it (cameras of one node share the memory)."""
+                   visit_memory: VisitMemory | None = None, camera_id: str = '',
+                   camera: Camera | None = None) -> FacePipeline:
+    """One camera's pipeline as face_node builds it (cameras of one node share the memory;
+    a shelf camera of the store file gets the second look)."""
     settings = PipelineSettings(p['detect_every'], p['max_encodings_per_frame'],
                                 p['votes_needed'], p['vote_window'], p['recheck_interval_s'],
                                 p['min_face_px'], p['unknown_recheck_interval_s'])
     tracker = TrackerSettings(p['min_iou'], p['max_misses'], p['min_follow_score'],
                               tracking_scale=p['tracking_scale'],
                               min_appearance=p['min_appearance'])
+    second_look = second_look_for(camera, SecondLookSettings(p['second_look_interval_s'],
+                                                             p['second_look_foreground']))
     return FacePipeline(engine, settings, MatchPolicy(p['tolerance'], p['margin']), gallery,
-                        tracker, visit_memory=visit_memory, camera_id=camera_id)
+                        tracker, visit_memory=visit_memory, camera_id=camera_id,
+                        second_look=second_look)
 
 
 def build_visit_memory(p: dict) -> VisitMemory:

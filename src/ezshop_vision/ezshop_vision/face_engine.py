@@ -48,10 +48,24 @@ class _DlibModels:
         self.hog = dlib.get_frontal_face_detector()
         self.cnn = (dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location())
                     if detector_model == 'cnn' else None)
+        self._files = files
+        self._second_look_cnn = None
         self.landmarks = {
             'large': dlib.shape_predictor(files.pose_predictor_model_location()),
             'small': dlib.shape_predictor(files.pose_predictor_five_point_model_location())}
         self.encoder = dlib.face_recognition_model_v1(files.face_recognition_model_location())
+
+    def cnn_detector(self):
+        """The CNN detector: the engine's own, or (a HOG engine's second look) loaded on
+        first use and kept apart, so the engine's detections stay HOG."""
+        if self.cnn is not None:
+            return self.cnn
+        if self._second_look_cnn is None:
+            import dlib
+
+            self._second_look_cnn = dlib.cnn_face_detection_model_v1(
+                self._files.cnn_face_detector_model_location())
+        return self._second_look_cnn
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,22 @@ class FaceEngine:
             boxes = [b.scaled(1.0 / scale) for b in boxes]
         height, width = rgb.shape[:2]
         return [b.clipped(width, height) for b in boxes if b.clipped(width, height).area > 0]
+
+    def detect_closely(self, rgb: np.ndarray, region: Box) -> list[Box]:
+        """Face boxes found by dlib's CNN detector inside ``region`` of ``rgb`` (full-image
+        pixels): slower than HOG (~0.15 s for a 300x300 region on one core), finds turned and
+        tilted faces HOG misses."""
+        height, width = rgb.shape[:2]
+        region = region.clipped(width, height)
+        x0, y0 = int(region.x), int(region.y)
+        x1, y1 = int(region.x + region.width), int(region.y + region.height)
+        if x1 <= x0 or y1 <= y0:
+            return []
+        part = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        api = self._models.api
+        boxes = [Box.from_trbl(*api._trim_css_to_bounds(api._rect_to_css(found.rect), part.shape))
+                 for found in self._models.cnn_detector()(part, 0)]
+        return [b.shifted(x0, y0) for b in boxes if b.area > 0]
 
     def encode(self, rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """One float32 embedding (EMBEDDING_DIM) per box, shape (len(boxes), EMBEDDING_DIM)."""

@@ -8,6 +8,10 @@ worker takes the camera whose frame has waited longest, and a camera is processe
 at a time. dlib releases the GIL, so two workers use two cores, and a crowd at one camera gets
 both while the others are quiet.
 
+A shelf camera (one covering lanes in the store file) also gets a second look: where someone
+stands at a lane and the detector found no face, dlib's CNN detector looks again, at most every
+``second_look_interval_s`` (ezshop_vision.second_look).
+
 Each camera also keeps a few frames a second of its recent past with their faces
 (snapshots.FrameHistory); the ``~/get_snapshot`` service draws one as a JPEG for the review
 queue.
@@ -31,6 +35,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import Header
 
+from ezshop_common.store_config import StoreConfigError, default_store_file, load_store
 from ezshop_msgs.msg import FaceArray, FaceDetection, TrackIdentity
 from ezshop_msgs.srv import GetRecentFrames, GetSnapshot
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
@@ -56,6 +61,7 @@ from ezshop_vision.recent_frames_service import (
     RecentFramesError,
     fetch_page,
 )
+from ezshop_vision.second_look import SecondLookSettings, second_look_for
 from ezshop_vision.snapshots import FrameHistory, SnapshotSettings, render_snapshot
 from ezshop_vision.tracker import TrackerSettings, new_id_source
 from ezshop_vision.visit_memory import TrackLink, VisitMemory, VisitMemorySettings
@@ -112,6 +118,9 @@ class FaceNode(Node):
         self._annotated = declare_read_only(self, 'publish_annotated', False, 'Publish '
                                             'cameras/<id>/image_annotated (boxes, track ids, '
                                             'names)')
+        store_file = declare_read_only(self, 'store_file', '', 'Store description (YAML): the '
+                                       "shelf cameras' reach zones; empty = ezshop_bringup's "
+                                       'config/store.yaml')
         self._engine_settings = declare_settings(self, FaceEngineSettings,
                                                  on_change=self._on_engine)
         self._pipeline_settings = declare_settings(self, PipelineSettings,
@@ -123,6 +132,13 @@ class FaceNode(Node):
         self._catch_up_settings = declare_settings(self, CatchUpSettings)
         self._visit_memory = VisitMemory(declare_settings(self, VisitMemorySettings,
                                                           on_change=self._on_visit_memory))
+        self._second_look_settings = declare_settings(self, SecondLookSettings,
+                                                      on_change=self._on_second_look)
+        path = store_file or str(default_store_file())
+        try:
+            store_cameras = {c.camera_id: c for c in load_store(path).cameras}
+        except StoreConfigError as exc:
+            raise ValueError(f'cannot read the store file: {exc}') from None
         self._started_ns = self.get_clock().now().nanoseconds
         engine = self._engine_settings
 
@@ -140,7 +156,8 @@ class FaceNode(Node):
             # The engine is the processing worker's, set before each frame.
             camera = _Camera(camera_id, FacePipeline(
                 self._workers[0].engine, self._pipeline_settings, self._policy, None,
-                self._tracker_settings, ids, self._visit_memory, camera_id),
+                self._tracker_settings, ids, self._visit_memory, camera_id,
+                second_look_for(store_cameras.get(camera_id), self._second_look_settings)),
                 history=FrameHistory(self._snapshot_settings))
             camera.faces_pub = FACES.publisher(self, camera=camera_id)
             if self._annotated:
@@ -185,6 +202,12 @@ class FaceNode(Node):
         self._engine_settings = settings
         for worker in self._workers:
             worker.engine.settings = settings.detector
+
+    def _on_second_look(self, settings: SecondLookSettings) -> None:
+        self._second_look_settings = settings
+        for camera in self._cameras.values():
+            if camera.pipeline.second_look is not None:
+                camera.pipeline.second_look.settings = settings
 
     def _on_pipeline(self, settings: PipelineSettings) -> None:
         self._pipeline_settings = settings
@@ -452,6 +475,8 @@ class FaceNode(Node):
             'detections_run': stats.detections_run,
             'encodings': stats.encodings,
             'visit_matches': stats.visit_matches,
+            'second_looks': stats.second_looks,
+            'second_look_faces': stats.second_look_faces,
             'visit_memory_customers': len(self._visit_memory),
             'ended_tracks_kept': self._visit_memory.ended_tracks,
             'tracks_linked': self._tracks_linked,

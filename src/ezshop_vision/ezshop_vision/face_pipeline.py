@@ -22,6 +22,9 @@ customer are remembered, and a face the gallery leaves unknown may be named from
 checked against it again, so a track seen before the customer was identified elsewhere is
 named too; tracks that ended unknown go to the memory, and those it links to a customer
 identified later are collected in ``links`` for the node to publish.
+
+With a SecondLook (shelf cameras), a detection round that found no face at a lane where
+someone stands looks there again with the CNN detector (ezshop_vision.second_look).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import numpy as np
 from ezshop_common.boxes import Box
 from ezshop_common.settings import setting
 from ezshop_vision.gallery import Gallery, Match, MatchPolicy, vote_confidence
+from ezshop_vision.second_look import SecondLook
 from ezshop_vision.tracker import FaceTracker, Track, TrackerSettings, record_vote
 from ezshop_vision.visit_memory import TrackLink, VisitMemory
 
@@ -93,6 +97,8 @@ class PipelineStats:
     encodings: int = 0
     tracks_started: int = 0
     visit_matches: int = 0  # votes named through the visit memory
+    second_looks: int = 0  # lane regions looked at with the CNN detector
+    second_look_faces: int = 0  # faces only the CNN detector found
 
 
 def decide_identity(track: Track, policy: MatchPolicy, votes_needed: int) -> None:
@@ -167,8 +173,10 @@ class FacePipeline:
                  policy: MatchPolicy | None = None, gallery: Gallery | None = None,
                  tracker_settings: TrackerSettings | None = None,
                  id_source: Iterator[int] | None = None,
-                 visit_memory: VisitMemory | None = None, camera_id: str = ''):
+                 visit_memory: VisitMemory | None = None, camera_id: str = '',
+                 second_look: SecondLook | None = None):
         self.engine = engine
+        self.second_look = second_look
         self.settings = settings or PipelineSettings()
         self.policy = policy or MatchPolicy()
         self.gallery = gallery or Gallery()
@@ -226,6 +234,7 @@ class FacePipeline:
         if detect:
             before = list(self.tracker.tracks)
             boxes = self.engine.detect(rgb)
+            boxes += self._look_closely(rgb, gray, stamp, boxes)
             self.stats.detections_run += 1
             self.stats.faces_detected += len(boxes)
             self.tracker.update(boxes, gray, stamp)
@@ -248,6 +257,22 @@ class FacePipeline:
         self._encode_some(rgb, stamp)
         return [FaceResult(t.track_id, t.box, t.customer_id, t.distance, t.confidence,
                            t.detected) for t in self.tracker.visible()]
+
+    def _look_closely(self, rgb: np.ndarray, gray: np.ndarray, stamp: float,
+                      boxes: list[Box]) -> list[Box]:
+        """Faces the CNN detector finds at a lane where the round found none (none without
+        a SecondLook, or when no lane is due)."""
+        if self.second_look is None:
+            return []
+        region = self.second_look.choose(gray, self.tracker.settings.tracking_scale, stamp,
+                                         boxes)
+        if region is None:
+            return []
+        self.stats.second_looks += 1
+        found = [b for b in self.engine.detect_closely(rgb, region)
+                 if not any(o.distance_to(*b.center) == 0.0 for o in boxes)]
+        self.stats.second_look_faces += len(found)
+        return found
 
     def _needs_encoding(self, track: Track, stamp: float, width: int, height: int) -> bool:
         box = track.box.clipped(width, height)
