@@ -1,10 +1,11 @@
 """A second look at a shelf camera's lanes with a stronger face detector. Plain Python, no rclpy.
 
 HOG (the detector face_node runs on every detection round) misses some faces outright: a head
-turned or tilted as a shopper leans into a lane (measured on the dev photos: one photo HOG
-finds at no size, upsampled or not, that dlib's CNN detector finds at every size, see
-tests/test_second_look.py). A pick whose taker has no face near the lane is held for staff, so
-such a shopper's picks never reach the receipt. dlib's CNN detector (face_recognition's
+turned away or cut by an edge as a shopper leans into a lane (measured on the dev photos: one
+photo, turned three-quarters and cut at the forehead, HOG finds at no size, upsampled or not;
+dlib's CNN detector finds it from 72 px: bench/detection.py, test_second_look.py). A pick
+whose taker has no face near the lane is held for staff, so such a shopper's picks never reach
+the receipt. dlib's CNN detector (face_recognition's
 ``model='cnn'``) finds them, but costs ~0.5 s per 640x480 frame on one CPU core, too much for
 every frame. So it looks only where it is needed, at most every ``second_look_interval_s`` per
 camera: at the region of one lane (its reach zone and the band above it, where the face of
