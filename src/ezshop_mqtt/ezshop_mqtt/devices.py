@@ -16,6 +16,11 @@ from ezshop_mqtt.readings import encode_reading, reading_topic
 
 #: A device keeps this many unacknowledged readings in flight (paho's default is 20).
 MAX_IN_FLIGHT = 200
+#: Back from a lost connection, a device sends nothing new until what it kept meanwhile is
+#: acknowledged, at most this long (s): paho resends the backlog after it reports the
+#: connection, so a new reading published then overtook 98 older ones, and the bridge refuses
+#: readings older than one it has (out of order): acknowledged readings were lost.
+BACKLOG_WAIT_S = 10.0
 
 
 class SimulatedDevices:
@@ -34,6 +39,8 @@ class SimulatedDevices:
         self._seq: dict[tuple[str, ...], int] = defaultdict(int)
         self._pending: dict[int, tuple[tuple[str, ...], int]] = {}  # mid -> (source, seq)
         self._early_acks: set[int] = set()
+        self._acked_now = threading.Condition(self._lock)
+        self._backlog = False  # the connection was lost: unacknowledged readings wait
         self.refused = 0  # publishes the broker answered with a failure
         self.acked: dict[tuple[str, ...], set[int]] = defaultdict(set)
         self.connected = threading.Event()
@@ -41,7 +48,7 @@ class SimulatedDevices:
         self.bridge_online = threading.Event()
         self._status_topic = status_topic(settings.topic_prefix, store_id)
         self.client.on_connect = self._on_connect
-        self.client.on_disconnect = lambda *args: self.connected.clear()
+        self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_status
 
@@ -55,8 +62,12 @@ class SimulatedDevices:
 
     def publish(self, kind: str, source: tuple[str, ...], value: float | None,
                 stamp_s: float) -> MQTTMessageInfo:
-        """Publish one reading (QoS 1) with the source's next seq."""
+        """Publish one reading (QoS 1) with the source's next seq (in order: after a lost
+        connection, once the readings kept meanwhile are acknowledged)."""
         with self._lock:
+            if self._backlog and self.connected.is_set():
+                self._acked_now.wait_for(lambda: not self._pending, BACKLOG_WAIT_S)
+                self._backlog = False
             self._seq[source] += 1
             seq = self._seq[source]
         # Not under our lock: paho's network thread calls on_publish holding its own locks,
@@ -81,6 +92,11 @@ class SimulatedDevices:
             client.subscribe(self._status_topic, qos=QOS_AT_LEAST_ONCE)
             self.connected.set()
 
+    def _on_disconnect(self, *args) -> None:
+        with self._lock:
+            self._backlog = True
+        self.connected.clear()
+
     def _on_status(self, client, userdata, message) -> None:
         if message.payload == STATUS_ONLINE:
             self.bridge_online.set()
@@ -92,6 +108,7 @@ class SimulatedDevices:
             with self._lock:
                 self._pending.pop(mid, None)
                 self.refused += 1
+                self._acked_now.notify_all()
             return
         with self._lock:
             sent = self._pending.pop(mid, None)
@@ -99,3 +116,4 @@ class SimulatedDevices:
                 self._early_acks.add(mid)
             else:
                 self.acked[sent[0]].add(sent[1])
+            self._acked_now.notify_all()
