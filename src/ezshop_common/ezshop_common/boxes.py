@@ -53,6 +53,10 @@ class Box:
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
+    def contains(self, px: float, py: float) -> bool:
+        """Whether the point is inside the rectangle (its edges included)."""
+        return self.distance_to(px, py) == 0.0
+
     def distance_to(self, px: float, py: float) -> float:
         """Euclidean distance from a point to this rectangle (0 inside)."""
         dx = max(self.x - px, 0.0, px - (self.x + self.width))

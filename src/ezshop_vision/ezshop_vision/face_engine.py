@@ -132,9 +132,7 @@ class FaceEngine:
             rects = [found.rect for found in models.cnn(small, self.settings.upsample)]
         else:
             rects = models.hog(small, self.settings.upsample)
-        locations = [models.api._trim_css_to_bounds(models.api._rect_to_css(rect), small.shape)
-                     for rect in rects]
-        boxes = [Box.from_trbl(*loc) for loc in locations]
+        boxes = self._boxes(rects, small.shape)
         if scale < 1.0:
             boxes = [b.scaled(1.0 / scale) for b in boxes]
         height, width = rgb.shape[:2]
@@ -151,10 +149,15 @@ class FaceEngine:
         if x1 <= x0 or y1 <= y0:
             return []
         part = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        found = self._models.cnn_detector()(part, 0)
+        return [b.shifted(x0, y0) for b in self._boxes([f.rect for f in found], part.shape)
+                if b.area > 0]
+
+    def _boxes(self, rects, shape) -> list[Box]:
+        """dlib rectangles as Boxes inside an image of ``shape`` (face_recognition's steps)."""
         api = self._models.api
-        boxes = [Box.from_trbl(*api._trim_css_to_bounds(api._rect_to_css(found.rect), part.shape))
-                 for found in self._models.cnn_detector()(part, 0)]
-        return [b.shifted(x0, y0) for b in boxes if b.area > 0]
+        return [Box.from_trbl(*api._trim_css_to_bounds(api._rect_to_css(rect), shape))
+                for rect in rects]
 
     def encode(self, rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """One float32 embedding (EMBEDDING_DIM) per box, shape (len(boxes), EMBEDDING_DIM)."""

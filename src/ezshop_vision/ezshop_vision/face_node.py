@@ -35,7 +35,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import Header
 
-from ezshop_common.store_config import StoreConfigError, default_store_file, load_store
+from ezshop_common.store_config import load_store
 from ezshop_msgs.msg import FaceArray, FaceDetection, TrackIdentity
 from ezshop_msgs.srv import GetRecentFrames, GetSnapshot
 from ezshop_ros.diagnostics import OK, WARN, diagnostics_updater, fill
@@ -134,11 +134,7 @@ class FaceNode(Node):
                                                           on_change=self._on_visit_memory))
         self._second_look_settings = declare_settings(self, SecondLookSettings,
                                                       on_change=self._on_second_look)
-        path = store_file or str(default_store_file())
-        try:
-            store_cameras = {c.camera_id: c for c in load_store(path).cameras}
-        except StoreConfigError as exc:
-            raise ValueError(f'cannot read the store file: {exc}') from None
+        store_cameras = {c.camera_id: c for c in load_store(store_file or None).cameras}
         self._started_ns = self.get_clock().now().nanoseconds
         engine = self._engine_settings
 

@@ -270,7 +270,7 @@ class FacePipeline:
             return []
         self.stats.second_looks += 1
         found = [b for b in self.engine.detect_closely(rgb, region)
-                 if not any(o.distance_to(*b.center) == 0.0 for o in boxes)]
+                 if not any(o.contains(*b.center) for o in boxes)]
         self.stats.second_look_faces += len(found)
         return found
 

@@ -71,7 +71,7 @@ class SecondLook:
         self._background = cv2.createBackgroundSubtractorMOG2(detectShadows=False)
         self._looked_at = [float('-inf')] * len(self.regions)
         self._last_look = float('-inf')
-        self._frames_seen = 0
+        self._has_background = False
 
     def choose(self, gray: np.ndarray, scale: float, stamp: float,
                detections: list[Box]) -> Box | None:
@@ -79,16 +79,16 @@ class SecondLook:
         tracker's small grey image), ``detections`` the faces found this round (full-size
         pixels). Every call feeds the background model."""
         foreground = self._background.apply(gray, learningRate=LEARNING_RATE)
-        self._frames_seen += 1
-        interval = self.settings.second_look_interval_s
-        if self._frames_seen == 1:
+        if not self._has_background:
+            self._has_background = True
             return None  # the model's first frame: all of it is new to it
+        interval = self.settings.second_look_interval_s
         if interval <= 0 or not self.regions or \
                 0.0 <= stamp - self._last_look < interval:
             return None
         candidates = []
         for index, region in enumerate(self.regions):
-            if any(region.distance_to(*d.center) == 0.0 for d in detections):
+            if any(region.contains(*d.center) for d in detections):
                 continue  # a face is found there already
             if self._foreground_share(foreground, region, scale) < \
                     self.settings.second_look_foreground:
