@@ -32,10 +32,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'scripts'))
 
 from camera_replay import (  # noqa: E402
+    build_engine,
     build_pipeline,
     build_visit_memory,
     enrolled_gallery,
     face_node_settings,
+    settings_from,
 )
 
 from ezshop_common.paths import config_dir  # noqa: E402
@@ -51,8 +53,9 @@ from ezshop_sim.scoring import (  # noqa: E402
     missed_door_passes,
 )
 from ezshop_sim.world import ENTERED, EXITED, PUT_BACK, TAKE, build_world  # noqa: E402
+from ezshop_testing.param_files import node_parameters  # noqa: E402
 from ezshop_vision.door_logic import KIND_PASS, DoorLogic, DoorSettings, FaceSeen  # noqa: E402
-from ezshop_vision.face_engine import DetectorSettings, FaceEngine  # noqa: E402
+from ezshop_vision.face_engine import FaceEngine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / 'results'
 #: A reach counts as named when the shopper's face was named within this long before it (s).
@@ -60,7 +63,7 @@ NAMED_BEFORE_S = 1.0
 
 
 def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: float,
-         workers: int, slowdown: float, gallery) -> dict:
+         workers: int, slowdown: float, gallery, door_settings: dict[str, DoorSettings]) -> dict:
     """One scenario on the virtual clock: door passes found and reaches named."""
     photos = {i: list(split_photos(folder, i).appearance) for i in scenario.identities}
     world = build_world(scenario, store, photos)
@@ -71,7 +74,7 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
                  for c in store.cameras}
     links = []
     doors = {d.camera_id: d for d in store.doors}
-    logic = {c: DoorLogic(DoorSettings()) for c in doors}
+    logic = {c: DoorLogic(door_settings[c]) for c in doors}
     named_at: dict[str, list[tuple[float, str]]] = defaultdict(list)  # camera -> (t, name)
     passes: list[DoorPass] = []
     free_at = [0.0] * workers
@@ -232,14 +235,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         suite = [s for s in suite if s.name in args.only.split(',')]
     params = face_node_settings(args.vision_config)
-    engine = FaceEngine(DetectorSettings(params['detector_model'], params['upsample'],
-                                         params['downscale']))
+    nodes = node_parameters(args.vision_config)
+    # store.launch names each door's node door_<door_id>
+    door_settings = {d.camera_id: settings_from(DoorSettings, nodes.get(f'door_{d.door_id}', {}))
+                     for d in store.doors}
+    engine = build_engine(params)
     timings = engine_timings(engine, folder)
     reports = []
     for scenario in suite:
         gallery = enrolled_gallery(scenario, folder)
         report = play(scenario, store, folder, params, engine, args.fps, args.workers,
-                      args.slowdown, gallery)
+                      args.slowdown, gallery, door_settings)
         reports.append(report)
         print(f"{report['scenario']}: missed doors {len(report['missed_door_passes'])}/"
               f"{report['door_passes']}, unnamed reaches {len(report['unnamed_reaches'])}/"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from ezshop_common.paths import config_dir
@@ -23,7 +24,7 @@ from ezshop_sim.scenario import load_scenario
 from ezshop_sim.world import build_world
 from ezshop_testing.param_files import node_parameters
 from ezshop_vision.enrollment import Person, make_engine, person_embeddings
-from ezshop_vision.face_engine import DetectorSettings, FaceEngine
+from ezshop_vision.face_engine import FaceEngine, FaceEngineSettings
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 from ezshop_vision.gallery import Gallery, MatchPolicy
 from ezshop_vision.second_look import SecondLookSettings, second_look_for
@@ -35,9 +36,21 @@ ROOT = Path(__file__).resolve().parent.parent
 WARM_UP_S = 3.0
 
 
+def settings_from(settings_type: type, p: dict):
+    """A core settings dataclass from face_node's parameters, as the node declares them
+    (fields the file leaves out keep their defaults)."""
+    return settings_type(**{f.name: p[f.name] for f in fields(settings_type) if f.name in p})
+
+
 def face_node_settings(path: Path) -> dict:
     """The face_node parameters of a vision.yaml."""
     return node_parameters(path)['face_node']
+
+
+def build_engine(p: dict) -> FaceEngine:
+    """A face engine as each of face_node's workers has (detector and alignment models)."""
+    settings = settings_from(FaceEngineSettings, p)
+    return FaceEngine(settings.detector, landmarks=settings.landmark_model)
 
 
 def build_pipeline(p: dict, engine: FaceEngine, gallery: Gallery,
@@ -45,22 +58,16 @@ def build_pipeline(p: dict, engine: FaceEngine, gallery: Gallery,
                    camera: Camera | None = None) -> FacePipeline:
     """One camera's pipeline as face_node builds it (cameras of one node share the memory;
     a shelf camera of the store file gets the second look)."""
-    settings = PipelineSettings(p['detect_every'], p['max_encodings_per_frame'],
-                                p['votes_needed'], p['vote_window'], p['recheck_interval_s'],
-                                p['min_face_px'], p['unknown_recheck_interval_s'])
-    tracker = TrackerSettings(p['min_iou'], p['max_misses'], p['min_follow_score'],
-                              tracking_scale=p['tracking_scale'],
-                              min_appearance=p['min_appearance'])
-    second_look = second_look_for(camera, SecondLookSettings(p['second_look_interval_s'],
-                                                             p['second_look_foreground']))
-    return FacePipeline(engine, settings, MatchPolicy(p['tolerance'], p['margin']), gallery,
-                        tracker, visit_memory=visit_memory, camera_id=camera_id,
+    second_look = second_look_for(camera, settings_from(SecondLookSettings, p))
+    return FacePipeline(engine, settings_from(PipelineSettings, p),
+                        settings_from(MatchPolicy, p), gallery, settings_from(TrackerSettings, p),
+                        visit_memory=visit_memory, camera_id=camera_id,
                         second_look=second_look)
 
 
 def build_visit_memory(p: dict) -> VisitMemory:
     """The visit memory a face node with these parameters shares between its cameras."""
-    return VisitMemory(VisitMemorySettings(p['visit_memory_s'], p['visit_faces_kept']))
+    return VisitMemory(settings_from(VisitMemorySettings, p))
 
 
 def enrolled_gallery(scenario, folder: Path) -> Gallery:
@@ -92,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     world = build_world(scenario, store, photos)
     renderer = FrameRenderer(world, scenario.seed)
     params = face_node_settings(args.vision_config)
-    engine = FaceEngine(DetectorSettings(params['detector_model'], params['upsample'],
-                                         params['downscale']))
+    engine = build_engine(params)
     pipeline = build_pipeline(params, engine, enrolled_gallery(scenario, folder))
 
     first = max(0.0, args.start_s - WARM_UP_S)
