@@ -22,14 +22,15 @@ the FusionEffects each call returns, like the store node does with the store's E
   Each camera's faces come in stamp order: a frame at or before the newest had is stale
   (the replay of a face node that restarted overlaps what was sent before it died).
 - **Identified later.** A held pick given up with an unknown face nearest keeps its scores for
-  ``identity_wait_ns``: when a face node names that face's track after it ended (a
-  TrackIdentity: its visit memory matched the faces to a customer identified later, at
-  another camera), the unknown face's score becomes the customer's and the same rules decide
-  again, with the customer's stay moved back to the track's first sighting when it was opened
-  late. A held pick still within ``late_attribution_ns`` counts such a name like one its track
-  got in a frame. A take is not charged so while a put-back of the same item after it is
-  still held (measured in the hard bench: the shopper's take was settled, his put-back, with
-  no face near the lane, could not be, and his receipt charged an item he had put back).
+  ``identity_wait_ns``: when a face node names that face's track from its own faces (a
+  TrackIdentity, for a track ended or still followed: its visit memory matched the faces to
+  a customer identified later, at another camera), the unknown face's score becomes the
+  customer's and the same rules decide again, with the customer's stay moved back to the
+  track's first sighting when it was opened late. A held pick still within
+  ``late_attribution_ns`` counts such a name like one its track got in a frame. A take is not
+  charged so while a put-back of the same item after it is still held (measured in the hard
+  bench: the shopper's take was settled, his put-back, with no face near the lane, could not
+  be, and his receipt charged an item he had put back).
 - **Presence** (presence.Presence): late entries and absent checkouts as SEEN / ABSENT events.
 """
 

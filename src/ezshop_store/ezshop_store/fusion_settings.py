@@ -68,8 +68,8 @@ class FusionSettings:
         'becomes present within this time (s)', 0.0, 120.0)
     identity_wait_s: float = setting(
         900.0, 'A pick held because an unidentified face was nearest keeps its scores this '
-        "long for that face's track to be named after it ended (track_identities: the face "
-        "node's visit memory matched it to a customer identified later) (s); 0 = never",
+        "long for that face's track to be named from its own faces (track_identities: the "
+        "face node's visit memory matched them to a customer identified later) (s); 0 = never",
         0.0, 86400.0, dynamic=True)
     presence_min_confidence: float = setting(
         0.3, 'A face identified with at least this confidence is a sighting of the customer',

@@ -392,7 +392,7 @@ class FaceNode(Node):
             self._tracks_linked += len(links)
         for link in links:
             self.get_logger().info(
-                f'{link.camera_id} track {link.track_id} (ended unknown) is {link.customer_id}: '
+                f'{link.camera_id} track {link.track_id} (unknown) is {link.customer_id}: '
                 f'identified since at {camera.camera_id} (distance {link.distance:.2f})')
         if camera.annotated_pub is not None and camera.annotated_pub.get_subscription_count():
             bgr = rgb[:, :, ::-1]

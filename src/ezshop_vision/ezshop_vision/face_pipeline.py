@@ -183,7 +183,8 @@ class FacePipeline:
         self.visit_memory = visit_memory
         self._memory_revision = visit_memory.revision if visit_memory else 0
         self.camera_id = camera_id
-        #: Tracks (of any camera sharing the memory) named after they ended: the node
+        #: Tracks named from their own kept faces once the memory knew the customer (ended
+        #: ones of any camera sharing the memory, and this camera's own live ones): the node
         #: publishes and clears them.
         self.links: list[TrackLink] = []
         self.tracker = FaceTracker(tracker_settings, id_source, self.settings.vote_window)
@@ -204,14 +205,20 @@ class FacePipeline:
             match = self.visit_memory.identify(embedding, match, self.policy)
         return match
 
-    def _recheck_unknown_votes(self) -> None:
+    def _recheck_unknown_votes(self, stamp: float) -> None:
         """The visit memory has new faces: a track's unknown votes may name someone now
-        (a shelf camera saw the customer before another camera identified them)."""
+        (a shelf camera saw the customer before another camera identified them). A track
+        named so goes into ``links`` as an ended one would: its picks may have been given up
+        to staff already, and this name rests on the track's own faces, as an ended track's
+        does (it once came only as frames, which fusion does not trust for a pick held
+        longer than late_attribution_s, and the shopper's takes stayed held while his
+        put-back, held later, was settled: the receipt missed the item)."""
         memory = self.visit_memory
         if memory is None or memory.revision == self._memory_revision:
             return
         self._memory_revision = memory.revision
         for track in self.tracker.tracks:
+            before = track.customer_id
             changed = False
             for i, (embedding, vote) in enumerate(zip(track.embeddings, track.votes,
                                                       strict=True)):
@@ -224,6 +231,10 @@ class FacePipeline:
                     changed = True
             if changed:
                 decide_identity(track, self.policy, self.settings.votes_needed)
+                if track.customer_id and not before:
+                    self.links.append(TrackLink(
+                        self.camera_id, track.track_id, track.customer_id, track.first_seen,
+                        track.last_seen, track.distance, track.confidence, stamp))
 
     def process(self, rgb: np.ndarray, stamp: float) -> list[FaceResult]:
         """Run one RGB uint8 frame (capture time ``stamp`` in seconds) through the pipeline."""
@@ -253,7 +264,7 @@ class FacePipeline:
             self._frames_since_detect += 1
         if self.visit_memory is not None:
             self.visit_memory.expire(stamp)
-            self._recheck_unknown_votes()
+            self._recheck_unknown_votes(stamp)
         self._encode_some(rgb, stamp)
         return [FaceResult(t.track_id, t.box, t.customer_id, t.distance, t.confidence,
                            t.detected) for t in self.tracker.visible()]

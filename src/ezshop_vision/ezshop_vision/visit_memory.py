@@ -63,7 +63,8 @@ class _Face:
 
 @dataclass(frozen=True)
 class TrackLink:
-    """A track that ended unknown, named now: its faces match a customer identified since."""
+    """A track that was unknown (ended, or still followed), named now from its own faces:
+    they match a customer identified since."""
 
     camera_id: str
     track_id: int

@@ -185,14 +185,18 @@ def test_a_shelf_track_seen_before_the_customer_was_identified_elsewhere_is_name
     """Two cameras of one face node: the shelf camera shows bbt_stuart in the view the gallery
     rejects (photo 5) and keeps the track unknown; the door camera identifies him (photo 3).
     With the visit memory, the shelf track, still in view, is named from its kept votes
-    without encoding again; without it, it stays unknown."""
+    without encoding again, and is a link once (the node publishes it on track_identities,
+    as it does an ended track: fusion settles the picks given up for that face); without it,
+    it stays unknown."""
     from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
 
     memory = VisitMemory() if with_memory else None
     settings = PipelineSettings(detect_every=1)
     gallery = enrolled_gallery()
-    shelf = FacePipeline(upsampling_engine, settings, gallery=gallery, visit_memory=memory)
-    door = FacePipeline(upsampling_engine, settings, gallery=gallery, visit_memory=memory)
+    shelf = FacePipeline(upsampling_engine, settings, gallery=gallery, visit_memory=memory,
+                         camera_id='cam_shelf_a')
+    door = FacePipeline(upsampling_engine, settings, gallery=gallery, visit_memory=memory,
+                        camera_id='cam_entrance')
     hard = _still(dev_identities, dev_faces, 'bbt_stuart', 4)
     results = _play(shelf, hard, 0, 8)
     assert [r.customer_id for r in results] == ['']
@@ -203,9 +207,18 @@ def test_a_shelf_track_seen_before_the_customer_was_identified_elsewhere_is_name
     results = _play(shelf, hard, 12, 1)
     assert [r.track_id for r in results] == [shelf_track]
     assert [r.customer_id for r in results] == (['bbt_stuart'] if with_memory else [''])
+    links = [(x.camera_id, x.track_id, x.customer_id) for x in shelf.links + door.links]
     if with_memory:
         assert shelf.stats.encodings == encodings, 'named from its kept votes'
         assert shelf.stats.visit_matches >= 2 and door.stats.visit_matches == 0
+        assert links == [('cam_shelf_a', shelf_track, 'bbt_stuart')]
+        assert shelf.links[0].first_seen == 0.0 and shelf.links[0].confidence > 0.0
+        shelf.links = []
+        _play(door, _still(dev_identities, dev_faces, 'bbt_stuart', 2), 13, 2)
+        _play(shelf, hard, 15, 2)
+        assert shelf.links == [], 'named once'
+    else:
+        assert links == []
 
 
 def test_a_track_that_ended_unknown_is_linked_once_when_its_customer_is_identified(gallery):
