@@ -17,11 +17,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 #: namespace / store id -> scenario; the scenarios have different shoppers.
 STORES = {'north': 'one_shopper', 'south': 'put_back'}
 DEADLINE_S = 420
+#: The processes whose log lines tell what happened to a receipt (the referee's tell the
+#: scenario's truth beside what the store saw, decided and charged).
+STORY_NODES = ('[referee', 'fusion_node', 'store_node', 'door_node')
 
 
 def _other_graph_ready(store: str) -> str:
     """The topic the other store's referee subscribes to once it has enrolled its shoppers."""
     return ','.join(f'/{other}/sim/ground_truth' for other in STORES if other != store)
+
+
+def _story(output: str) -> str:
+    """What the deciding nodes said, to tell a failure's cause from CI's output alone."""
+    return '\n'.join(line for line in output.splitlines()
+                     if any(node in line for node in STORY_NODES))[-8000:]
 
 
 def test_two_namespaced_stores_share_one_database_without_crossing_over(tmp_path):
@@ -57,7 +66,7 @@ def test_two_namespaced_stores_share_one_database_without_crossing_over(tmp_path
                    for store in STORES}
         for store, report in reports.items():
             assert report['finished'] and report['all_right'], (
-                store, f'see {tmp_path / store}.log', report['shoppers'])
+                f'{store}: {report["shoppers"]}\n' + _story(launches[store].output))
             assert report['receipts_expected'] == report['receipts_right'] == 1
 
         engine = create_engine(url)
