@@ -21,6 +21,7 @@ from ezshop_common.store_config import StoreConfig
 from ezshop_store import cart_rules as rules
 from ezshop_store.customer_directory import CustomerDirectory
 from ezshop_store.db import models as m
+from ezshop_store.fusion_core import UNKNOWN_PREFIX
 from ezshop_store.store_types import (
     ABSENT,
     ENTERED,
@@ -48,6 +49,10 @@ CHARGED = (APPLIED, ADJUSTMENT)
 #: An EXITED this soon after a visit was closed belongs to that visit (e.g. its door pass came
 #: after an absent checkout); later, it is a visit whose entry was never seen.
 EXIT_AFTER_CLOSE_NS = 60 * 1_000_000_000
+#: An unidentified person leaving lists the takes held this far back (about the longest
+#: visit): older ones are the review queue's backlog, not what that person may carry.
+UNIDENTIFIED_EXIT_LOOKBACK_NS = 3600 * 1_000_000_000
+UNIDENTIFIED_EXIT = 'unidentified_exit_with_held_takes'
 
 
 @dataclass
@@ -277,6 +282,8 @@ class StoreService:
         if ev.kind == UNKNOWN_PERSON:
             effects.alert(WARN, 'unknown_person', f'unknown person at door {ev.door_id}',
                           [ev.event_id, ev.door_id], ev.stamp_ns)
+            if any(d.door_id == ev.door_id and d.role == 'exit' for d in self.store.doors):
+                self._unidentified_exit(s, ev, effects)
             return 'unknown_person'
         if ev.kind not in (ENTERED, EXITED, SEEN, ABSENT):
             effects.alert(WARN, 'bad_customer_event', f'unknown customer event kind {ev.kind}',
@@ -290,6 +297,34 @@ class StoreService:
         if ev.kind in (ENTERED, SEEN):
             return self._arrival(s, ev, effects, pending)
         return self._departure(s, ev, effects, pending)
+
+    def _unidentified_exit(self, s: Session, ev: CustomerEventIn, effects: Effects) -> None:
+        """Somebody nobody could identify left: one alert listing the takes still held that no
+        identified customer was nearest (an unidentified face was, or nobody was seen), each
+        listed once, for staff to review before the goods are forgotten. Nobody is charged."""
+        since = ev.stamp_ns - UNIDENTIFIED_EXIT_LOOKBACK_NS
+        listed = {ref for alert in effects.alerts if alert.kind == UNIDENTIFIED_EXIT
+                  for ref in alert.refs}
+        for refs in s.scalars(select(m.AlertRecord.refs).where(
+                m.AlertRecord.store_id == self.store_id, m.AlertRecord.kind == UNIDENTIFIED_EXIT,
+                m.AlertRecord.stamp_ns >= since)):
+            listed.update(json.loads(refs or '[]'))
+        takes = [row for row in s.scalars(select(m.CartEvent).where(
+            m.CartEvent.store_id == self.store_id, m.CartEvent.status == HELD,
+            m.CartEvent.customer_id == '', m.CartEvent.quantity > 0,
+            m.CartEvent.stamp_ns.between(since, ev.stamp_ns)).order_by(m.CartEvent.stamp_ns,
+                                                                        m.CartEvent.id))
+                 if row.event_id not in listed and _nobody_identified_nearest(row.candidates)]
+        if not takes:
+            return
+        units: dict[str, int] = {}
+        for row in takes:
+            units[row.item_id] = units.get(row.item_id, 0) + row.quantity
+        what = ', '.join(f'{n} {item}' for item, n in sorted(units.items()))
+        effects.alert(WARN, UNIDENTIFIED_EXIT,
+                      f'an unidentified person left by door {ev.door_id}; {len(takes)} take(s) '
+                      f'no identified customer was nearest are still held ({what}): review them',
+                      [ev.event_id, ev.door_id, *(row.event_id for row in takes)], ev.stamp_ns)
 
     def _arrival(self, s, ev: CustomerEventIn, effects: Effects, pending) -> str:
         """ENTERED (door) or SEEN (first sighting inside, the door pass was missed)."""
@@ -694,3 +729,9 @@ class _Pending:
         if visit.visit_id not in self.price_maps:
             self.price_maps[visit.visit_id] = (visit, dict(visit.prices))
         return self.price_maps[visit.visit_id][1]
+
+
+def _nobody_identified_nearest(candidates: str | None) -> bool:
+    """A held action's candidates (JSON, best first) name no identified customer first."""
+    ranked = json.loads(candidates or '[]')
+    return not ranked or str(ranked[0][0]).startswith(UNKNOWN_PREFIX)

@@ -108,9 +108,9 @@ class Probe:
         assert response.success, response.message
         return response.customer_id
 
-    def customer_event(self, kind, customer_id, t, event_id=None):
+    def customer_event(self, kind, customer_id, t, event_id=None, door_id='entrance'):
         msg = CustomerEvent(event_id=event_id or str(uuid.uuid4()), kind=kind,
-                            customer_id=customer_id, door_id='entrance', confidence=1.0)
+                            customer_id=customer_id, door_id=door_id, confidence=1.0)
         msg.header.stamp = time_from_ns(t)
         self.customer_events.publish(msg)
 
@@ -418,6 +418,14 @@ def test_staff_settle_a_held_action_through_the_service_exactly_once(graph):
     assert held not in {a.event_id for a in graph.call('get_review_queue', limit=0).actions}
     graph.customer_event(CustomerEvent.EXITED, una, t + S)
     assert lines_of(graph.receipt(una)) == [('chips', 1, 229, 229)]
+
+
+def test_an_unidentified_person_leaving_lists_the_held_takes_for_staff(graph):
+    _, t, held = graph.held_pick('Vera', 'salad')
+    graph.customer_event(CustomerEvent.UNKNOWN_PERSON, '', t + S, door_id='exit')
+    [alert] = graph.wait_for('alerts', lambda a: a.kind == 'unidentified_exit_with_held_takes'
+                           and held in a.refs)
+    assert alert.refs[1] == 'exit' and 'salad' in alert.message
 
 
 def test_an_exit_of_someone_never_seen_coming_in_gets_a_receipt(graph):
