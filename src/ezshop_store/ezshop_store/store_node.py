@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections import Counter
 
 from rclpy.executors import SingleThreadedExecutor
@@ -53,6 +54,7 @@ from ezshop_ros.topics import (
 )
 from ezshop_store import cart_rules as rules
 from ezshop_store import messages, privacy, store_admin
+from ezshop_store.alert_log import AlertLogThrottle
 from ezshop_store.db.engine import make_engine, upgrade
 from ezshop_store.markers import store_markers
 from ezshop_store.store_service import StoreService
@@ -61,6 +63,8 @@ from ezshop_store.store_types import ERROR, INFO, WARN, Effects
 
 #: How often the retention period is applied (s); also once at start.
 RETENTION_PERIOD_S = 3600.0
+#: Each alert kind is written to the log at most this often (s); every alert is published.
+ALERT_LOG_PERIOD_S = 0.5
 
 
 class StoreNode(Node):
@@ -82,6 +86,7 @@ class StoreNode(Node):
         self._stamps = StampGuard(self, declare_settings(
             self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
         self.counters: Counter = Counter()
+        self._alert_log = AlertLogThrottle(ALERT_LOG_PERIOD_S)
         self._queue: list = []
         self._due: dict[int, int] = {}
         self._last_stamp = None
@@ -223,8 +228,8 @@ class StoreNode(Node):
         for alert in effects.alerts:
             if alert.level >= ERROR:
                 log.error(alert.message)
-            elif alert.level >= WARN:
-                log.warning(alert.message, throttle_duration_sec=0.5)
+            elif alert.level >= WARN and self._alert_log.due(alert.kind, time.monotonic()):
+                log.warning(alert.message)
             self.alerts_pub.publish(messages.alert_msg(alert, self.get_fully_qualified_name()))
         for view in effects.carts.values():
             self.carts_pub.publish(messages.cart_msg(view, self.settings.store_id))
