@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ezshop_common.store_config import StoreConfig
+from ezshop_common.store_config import ROLE_EXIT, StoreConfig
 from ezshop_store import cart_rules as rules
 from ezshop_store.customer_directory import CustomerDirectory
 from ezshop_store.db import models as m
@@ -282,7 +282,7 @@ class StoreService:
         if ev.kind == UNKNOWN_PERSON:
             effects.alert(WARN, 'unknown_person', f'unknown person at door {ev.door_id}',
                           [ev.event_id, ev.door_id], ev.stamp_ns)
-            if any(d.door_id == ev.door_id and d.role == 'exit' for d in self.store.doors):
+            if any(d.door_id == ev.door_id and d.role == ROLE_EXIT for d in self.store.doors):
                 self._unidentified_exit(s, ev, effects)
             return 'unknown_person'
         if ev.kind not in (ENTERED, EXITED, SEEN, ABSENT):
