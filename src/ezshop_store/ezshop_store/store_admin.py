@@ -88,9 +88,10 @@ def forget_customer(service: StoreService, customer_id: str, stamp_ns: int) -> E
     if customer_id in service.visits:
         _, effects = service.checkout(customer_id, stamp_ns)
     if not scrub(service.engine):
-        effects.logs.append((WARN, 'the database log could not be emptied after forgetting '
-                             f'{customer_id} (a reader held it); it is retried at the next '
-                             'forget or retention run'))
+        effects.log(WARN, 'log_not_scrubbed',
+                    'the database log could not be emptied after forgetting '
+                    f'{customer_id} (a reader held it); it is retried at the next forget or '
+                    'retention run')
     effects.gallery_removed.append(customer_id)
     return effects
 

@@ -54,8 +54,8 @@ from ezshop_ros.topics import (
 )
 from ezshop_store import cart_rules as rules
 from ezshop_store import messages, privacy, store_admin
-from ezshop_store.alert_log import AlertLogThrottle
 from ezshop_store.db.engine import make_engine, upgrade
+from ezshop_store.log_throttle import LogThrottle
 from ezshop_store.markers import store_markers
 from ezshop_store.store_service import StoreService
 from ezshop_store.store_settings import StoreSettings
@@ -65,6 +65,10 @@ from ezshop_store.store_types import ERROR, INFO, WARN, Effects
 RETENTION_PERIOD_S = 3600.0
 #: Each alert kind is written to the log at most this often (s); every alert is published.
 ALERT_LOG_PERIOD_S = 0.5
+#: Each kind of log line (a late settlement, a duplicate) at most this many per period (s):
+#: a few of one batch are all shown, a flood is not.
+LOG_LINE_PERIOD_S = 1.0
+LOG_LINE_BURST = 5
 
 
 class StoreNode(Node):
@@ -86,7 +90,8 @@ class StoreNode(Node):
         self._stamps = StampGuard(self, declare_settings(
             self, ClockSkewSettings, on_change=lambda settings: self._stamps.use(settings)))
         self.counters: Counter = Counter()
-        self._alert_log = AlertLogThrottle(ALERT_LOG_PERIOD_S)
+        self._alert_log = LogThrottle(ALERT_LOG_PERIOD_S)
+        self._line_log = LogThrottle(LOG_LINE_PERIOD_S, LOG_LINE_BURST)
         self._queue: list = []
         self._due: dict[int, int] = {}
         self._last_stamp = None
@@ -220,15 +225,18 @@ class StoreNode(Node):
             # down, nothing can be published; what changed is in the database for the next start.
             return
         log = self.get_logger()
-        for level, text in effects.logs:
+        now = time.monotonic()
+        for level, kind, text in effects.logs:
+            if not self._line_log.due(kind, now):
+                continue
             if level >= WARN:
-                log.warning(text, throttle_duration_sec=1.0)
+                log.warning(text)
             else:
-                log.info(text, throttle_duration_sec=1.0)
+                log.info(text)
         for alert in effects.alerts:
             if alert.level >= ERROR:
                 log.error(alert.message)
-            elif alert.level >= WARN and self._alert_log.due(alert.kind, time.monotonic()):
+            elif alert.level >= WARN and self._alert_log.due(alert.kind, now):
                 log.warning(alert.message)
             self.alerts_pub.publish(messages.alert_msg(alert, self.get_fully_qualified_name()))
         for view in effects.carts.values():

@@ -235,8 +235,8 @@ class StoreService:
             key = (type(event), event.event_id)
             if event.event_id in existing.get(type(event), ()) or key in seen:
                 effects.counters['duplicates'] += 1
-                effects.logs.append((INFO, f'duplicate {type(event).__name__} '
-                                           f'{event.event_id} ignored'))
+                effects.log(INFO, 'duplicate',
+                            f'duplicate {type(event).__name__} {event.event_id} ignored')
                 continue
             seen.add(key)
             if isinstance(event, CartActionIn):
@@ -335,14 +335,15 @@ class StoreService:
             if ev.stamp_ns < visit.entered_ns:
                 self._move_entry(s, visit, ev.stamp_ns, effects, pending)
                 return 'entry_moved_earlier'
-            effects.logs.append((INFO, f'{_KIND_NAMES[ev.kind]} for {ev.customer_id} who is '
-                                       f'already in (visit {visit.visit_id}): ignored'))
+            effects.log(INFO, 'ignored_already_in',
+                        f'{_KIND_NAMES[ev.kind]} for {ev.customer_id} who is already in '
+                        f'(visit {visit.visit_id}): ignored')
             return 'ignored_already_in'
         if visit is not None:  # re-entered during the exit grace period
             self._close_visit(s, visit, visit.exited_ns or ev.stamp_ns, effects, pending)
         elif ev.kind == SEEN and self._closed_visit_covering(s, ev.customer_id, ev.stamp_ns):
-            effects.logs.append((INFO, f'SEEN for {ev.customer_id} during a visit already '
-                                       'checked out: ignored'))
+            effects.log(INFO, 'ignored_closed', f'SEEN for {ev.customer_id} during a visit '
+                        'already checked out: ignored')
             return 'ignored_closed'
         opened_by = rules.OPENED_ENTRANCE if ev.kind == ENTERED else rules.OPENED_LATE
         self._open_visit(s, ev.customer_id, ev.stamp_ns, opened_by, effects, pending)
@@ -364,14 +365,16 @@ class StoreService:
                 s.execute(update(m.Visit).where(m.Visit.id == visit.visit_id).values(
                     ended_by=visit.ended_by))
                 return 'exit_confirmed'
-            effects.logs.append((INFO, f'{_KIND_NAMES[ev.kind]} for {ev.customer_id} who is '
-                                       'already leaving: ignored'))
+            effects.log(INFO, 'ignored_already_leaving',
+                        f'{_KIND_NAMES[ev.kind]} for {ev.customer_id} who is already '
+                        'leaving: ignored')
             return 'ignored_already_leaving'
         if visit is None:
             if ev.kind == ABSENT or self._closed_visit_covering(
                     s, ev.customer_id, ev.stamp_ns - EXIT_AFTER_CLOSE_NS):
-                effects.logs.append((WARN, f'{_KIND_NAMES[ev.kind]} for {ev.customer_id} who '
-                                           'is not in the store: ignored'))
+                effects.log(WARN, 'ignored_not_in',
+                            f'{_KIND_NAMES[ev.kind]} for {ev.customer_id} who is not in the '
+                            'store: ignored')
                 return 'ignored_not_in'
             # Out through the exit, never seen coming in: a visit of its own, with a receipt.
             visit = self._open_visit(s, ev.customer_id, ev.stamp_ns, rules.OPENED_LATE,
@@ -431,9 +434,10 @@ class StoreService:
             row.reason = ''
             self._place(s, ev, row, effects, pending)
             effects.counters['held_actions_applied_late'] += 1
-            effects.logs.append((INFO, f'cart action {row.event_id} ({row.quantity:+d} '
-                                       f'{row.item_id}) held while {visit.customer_id} was not '
-                                       f'known to be in: now on visit {visit.visit_id}'))
+            effects.log(INFO, 'held_action_applied_late',
+                        f'cart action {row.event_id} ({row.quantity:+d} {row.item_id}) held '
+                        f'while {visit.customer_id} was not known to be in: now on visit '
+                        f'{visit.visit_id}')
 
     def _closed_visit_covering(self, s: Session, customer_id: str, stamp_ns: int) -> bool:
         """A closed visit of this customer that was still open at (or after) stamp_ns."""
@@ -470,7 +474,8 @@ class StoreService:
                           [ev.event_id, ev.item_id, *(c for c, _ in ev.candidates)], ev.stamp_ns)
         elif ev.quantity == 0:
             row.status, row.reason = REFUSED, 'zero_quantity'
-            effects.logs.append((WARN, f'cart action {ev.event_id} with quantity 0 ignored'))
+            effects.log(WARN, 'zero_quantity',
+                        f'cart action {ev.event_id} with quantity 0 ignored')
         elif ev.customer_id not in self.customers:
             row.reason = 'unknown_customer'
             effects.alert(WARN, 'unknown_customer', f'cart action {ev.event_id} for unknown '
@@ -492,9 +497,9 @@ class StoreService:
             return False
         held.status, held.reason = RESOLVED, 'late_attribution'
         effects.counters['late_attributions'] += 1
-        effects.logs.append((INFO, f'held cart action {held.event_id} settled by '
-                                   f'{ev.event_id}: {ev.customer_id} ({ev.quantity:+d} '
-                                   f'{ev.item_id})'))
+        effects.log(INFO, 'late_attribution',
+                    f'held cart action {held.event_id} settled by {ev.event_id}: '
+                    f'{ev.customer_id} ({ev.quantity:+d} {ev.item_id})')
         return True
 
     def _place(self, s: Session, ev: CartActionIn, row: m.CartEvent, effects: Effects,

@@ -122,12 +122,17 @@ class Effects:
     #: Customers enrolled into / forgotten from the gallery (its next revision says so).
     gallery_added: list[str] = field(default_factory=list)
     gallery_removed: list[str] = field(default_factory=list)
-    logs: list[tuple[int, str]] = field(default_factory=list)
+    #: (level, kind, text): lines for the node's log, throttled per kind.
+    logs: list[tuple[int, str, str]] = field(default_factory=list)
     counters: Counter = field(default_factory=Counter)
 
     def alert(self, level: int, kind: str, message: str, refs, stamp_ns: int) -> None:
         self.alerts.append(AlertOut(level, kind, message, tuple(refs), stamp_ns))
         self.counters[f'alert_{kind}'] += 1
+
+    def log(self, level: int, kind: str, text: str) -> None:
+        """A line for the node's log (not an alert); ``kind`` names what happened."""
+        self.logs.append((level, kind, text))
 
     def merge(self, other: Effects) -> None:
         self.alerts.extend(other.alerts)

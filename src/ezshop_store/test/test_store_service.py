@@ -15,6 +15,7 @@ from ezshop_store.store_service import UNIDENTIFIED_EXIT, StoreService
 from ezshop_store.store_types import (
     ENTERED,
     EXITED,
+    INFO,
     UNKNOWN_PERSON,
     CartActionIn,
     CustomerEventIn,
@@ -79,6 +80,8 @@ def test_duplicates_are_applied_once_also_after_a_restart(service, engine, store
                          take(alice, 'cola', 1, 11, 'dup')])
     effects = service.apply_batch([take(alice, 'cola', 1, 11, 'dup'), enter(alice, 10)])
     assert effects.counters['duplicates'] == 2
+    # Each duplicate is a log line of its kind, for the node's per-kind log throttle.
+    assert [(level, kind) for level, kind, _ in effects.logs] == [(INFO, 'duplicate')] * 2
     restarted = StoreService(engine, store)
     assert restarted.cart_view(alice).lines[0].quantity == 1
     effects = restarted.apply_batch([take(alice, 'cola', 1, 11, 'dup')])
