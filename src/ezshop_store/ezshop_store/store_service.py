@@ -128,8 +128,7 @@ class StoreService:
         with Session(self.engine) as s:
             return [HeldActionView(row.event_id, row.shelf_id, row.lane_id, row.item_id,
                                    row.quantity, row.reason, row.customer_id,
-                                   tuple((str(c), float(v)) for c, v in
-                                         json.loads(row.candidates or '[]')),
+                                   _candidates(row.candidates),
                                    row.stamp_ns)
                     for row in s.scalars(query)]
 
@@ -736,7 +735,12 @@ class _Pending:
         return self.price_maps[visit.visit_id][1]
 
 
-def _nobody_identified_nearest(candidates: str | None) -> bool:
-    """A held action's candidates (JSON, best first) name no identified customer first."""
-    ranked = json.loads(candidates or '[]')
-    return not ranked or str(ranked[0][0]).startswith(UNKNOWN_PREFIX)
+def _candidates(stored: str | None) -> tuple[tuple[str, float], ...]:
+    """A cart event's candidates as stored (JSON, best first): (customer or track, score)."""
+    return tuple((str(c), float(v)) for c, v in json.loads(stored or '[]'))
+
+
+def _nobody_identified_nearest(stored: str | None) -> bool:
+    """A held action's candidates name no identified customer first."""
+    ranked = _candidates(stored)
+    return not ranked or ranked[0][0].startswith(UNKNOWN_PREFIX)
