@@ -4,7 +4,8 @@ The image callbacks only keep the newest frame per camera (counting the ones rep
 they were processed as skipped); worker threads (``worker_threads``, each with its own dlib
 models) process the newest frames with one FacePipeline per camera and publish
 cameras/<cam>/faces (header = the image's). The workers share every camera (work_queue): a free
-worker takes the camera whose frame has waited longest, and a camera is processed by one worker
+worker takes the camera whose frame has waited longest (a shelf camera with a face at a lane
+not named yet gets a head start, ``lane_head_start_s``), and a camera is processed by one worker
 at a time. dlib releases the GIL, so two workers use two cores, and a crowd at one camera gets
 both while the others are quiet.
 
@@ -230,7 +231,11 @@ class FaceNode(Node):
             if camera.pending is not None:
                 camera.skipped += 1
             camera.pending = msg
-        self._queue.ready(camera.camera_id)
+        self._queue.ready(camera.camera_id, self._head_start(camera))
+
+    def _head_start(self, camera: _Camera) -> float:
+        return self._engine_settings.lane_head_start_s if camera.pipeline.unnamed_at_lane \
+            else 0.0
 
     # Executor thread: the gallery is complete at a revision; the workers take it.
     def _on_gallery(self, revision, whole: bool) -> None:
@@ -317,7 +322,7 @@ class FaceNode(Node):
                     more = bool(camera.backlog) and not self._stop.is_set()
                 self._queue.done(camera_id)
                 if more:
-                    self._queue.ready(camera_id)
+                    self._queue.ready(camera_id, self._head_start(camera))
 
     def _work_on(self, camera: _Camera, engine: FaceEngine) -> None:
         msg = past = None

@@ -24,7 +24,9 @@ named too; tracks that ended unknown go to the memory, and those it links to a c
 identified later are collected in ``links`` for the node to publish.
 
 With a SecondLook (shelf cameras), a detection round that found no face at a lane where
-someone stands looks there again with the CNN detector (ezshop_vision.second_look).
+someone stands looks there again with the CNN detector (ezshop_vision.second_look), and
+``unnamed_at_lane`` says whether the newest frame has a face at a lane that is not named yet
+(or whose name is in doubt): face_node gives such a camera its frames first.
 """
 
 from __future__ import annotations
@@ -189,6 +191,8 @@ class FacePipeline:
         self.links: list[TrackLink] = []
         self.tracker = FaceTracker(tracker_settings, id_source, self.settings.vote_window)
         self.stats = PipelineStats()
+        #: The newest frame has a face at one of the camera's lanes, unknown or suspect.
+        self.unnamed_at_lane = False
         self._frames_since_detect = None
 
     def set_gallery(self, gallery: Gallery) -> None:
@@ -266,8 +270,12 @@ class FacePipeline:
             self.visit_memory.expire(stamp)
             self._recheck_unknown_votes(stamp)
         self._encode_some(rgb, stamp)
+        visible = self.tracker.visible()
+        self.unnamed_at_lane = self.second_look is not None and any(
+            (not t.customer_id or t.suspect) and self.second_look.at_lane(t.box)
+            for t in visible)
         return [FaceResult(t.track_id, t.box, t.customer_id, t.distance, t.confidence,
-                           t.detected) for t in self.tracker.visible()]
+                           t.detected) for t in visible]
 
     def _look_closely(self, rgb: np.ndarray, gray: np.ndarray, stamp: float,
                       boxes: list[Box]) -> list[Box]:

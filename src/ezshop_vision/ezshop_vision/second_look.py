@@ -100,6 +100,10 @@ class SecondLook:
         self._looked_at[index] = self._last_look = stamp
         return self.regions[index]
 
+    def at_lane(self, box: Box) -> bool:
+        """Whether a face (full-size pixels) is where the face of a shopper at a lane is."""
+        return any(region.contains(*box.center) for region in self.regions)
+
     @staticmethod
     def _foreground_share(foreground: np.ndarray, region: Box, scale: float) -> float:
         x0, y0 = int(region.x * scale), int(region.y * scale)

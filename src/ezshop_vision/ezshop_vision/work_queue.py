@@ -6,6 +6,10 @@ is handed to the first free worker, the one waiting longest first, and to one wo
 while the doors are quiet, and no camera waits behind another's backlog. (With the cameras
 split between the threads in fixed groups, a crowd at both shelves shared one thread while the
 door thread idled, and the shelf camera delivered 2-3 frames a second where a pick was decided.)
+
+A camera may be given a head start: it goes before cameras that have waited up to that much
+longer. face_node gives one to a shelf camera with a face at a lane that is not named yet,
+where a pick about to be decided needs the next frames more than a door or an idle shelf does.
 """
 
 from __future__ import annotations
@@ -26,12 +30,17 @@ class CameraQueue:
         self._busy: set[Hashable] = set()
         self._closed = False
 
-    def ready(self, camera: Hashable) -> None:
-        """``camera`` has work; a camera already waiting keeps its place in the queue."""
+    def ready(self, camera: Hashable, head_start_s: float = 0.0) -> None:
+        """``camera`` has work, and goes before cameras that have waited up to
+        ``head_start_s`` seconds longer; a camera already waiting keeps its place in the queue
+        unless the head start moves it further ahead."""
+        since = self._clock() - max(0.0, head_start_s)
         with self._changed:
             if camera not in self._waiting:
-                self._waiting[camera] = self._clock()
+                self._waiting[camera] = since
                 self._changed.notify()
+            elif since < self._waiting[camera]:
+                self._waiting[camera] = since
 
     def take(self, timeout: float | None = None) -> Hashable | None:
         """The camera waiting longest that no worker holds, now held by the caller until

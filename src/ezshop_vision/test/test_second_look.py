@@ -12,6 +12,7 @@ from ezshop_common.boxes import Box
 from ezshop_testing.scenes import Mover, background, make_sprite, render
 from ezshop_vision.face_engine import DetectorSettings, FaceEngine
 from ezshop_vision.face_pipeline import FacePipeline, PipelineSettings
+from ezshop_vision.gallery import Gallery
 from ezshop_vision.second_look import SecondLook, SecondLookSettings, lane_regions
 
 #: A shelf camera's three reach zones (as in config/store.yaml).
@@ -133,6 +134,43 @@ def test_the_pipeline_tracks_a_face_only_the_second_look_found(turned_face):
     assert pipeline.stats.encodings >= 1  # identified like any other face
     _, without = run_pipeline(frames, None)
     assert without == []
+
+
+def test_a_face_at_a_lane_asks_for_frames_first_until_it_is_named(
+        dev_identities, dev_faces, enrolled_gallery):
+    """face_node's queue gives a shelf camera a head start while a face at a lane is not
+    named yet (work_queue): the pipeline says so after each frame."""
+    person = dev_identities[0]
+    photo = person.photos[2]
+    sprite = make_sprite(cv2.imread(str(photo)), dev_faces[photo].boxes[0], person.name,
+                         face_px=110)
+    at_lane, truth = shelf_frame(sprite, at=(320, 250))
+    regions = lane_regions(ZONES, WIDTH, HEIGHT)
+
+    def pipeline(gallery, look=True):
+        return FacePipeline(FaceEngine(DetectorSettings(upsample=0)),
+                            PipelineSettings(detect_every=1), gallery=gallery,
+                            second_look=SecondLook(regions) if look else None)
+
+    strangers = pipeline(enrolled_gallery([dev_identities[1].name]))
+    for i in range(4):
+        faces = strangers.process(at_lane, 0.2 * i)
+        assert [f.box.iou(truth[0]) > 0.3 and not f.customer_id for f in faces] == [True]
+        assert strangers.unnamed_at_lane
+    strangers.process(shelf_frame()[0], 1.0)  # gone
+    assert not strangers.unnamed_at_lane
+
+    known = pipeline(enrolled_gallery([person.name]))
+    flags = []
+    for i in range(4):
+        faces = known.process(at_lane, 0.2 * i)
+        flags.append(known.unnamed_at_lane)
+    assert faces[0].customer_id == person.name
+    assert flags[0] and not flags[-1]  # asks until the votes name the face
+
+    door = pipeline(Gallery(), look=False)  # a camera that covers no lane never asks
+    door.process(at_lane, 0.0)
+    assert not door.unnamed_at_lane
 
 
 # -- face_node over real DDS -------------------------------------------------------------------

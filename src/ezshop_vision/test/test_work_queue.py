@@ -105,3 +105,33 @@ def test_take_waits_for_work_and_close_wakes_it():
     queue.close()
     thread.join(timeout=5.0)
     assert not thread.is_alive() and got == ['exit', None]
+
+
+def test_a_head_start_goes_before_cameras_that_waited_less_longer():
+    queue, clock = _queue()
+    queue.ready('entrance')
+    clock.now = 0.2
+    queue.ready('shelf_a', head_start_s=0.3)  # a face at a lane, not named yet
+    clock.now = 0.25
+    queue.ready('shelf_b')
+    assert [queue.take(0) for _ in range(3)] == ['shelf_a', 'entrance', 'shelf_b']
+
+
+def test_a_head_start_is_not_more_than_its_seconds():
+    queue, clock = _queue()
+    queue.ready('entrance')
+    clock.now = 0.5
+    queue.ready('shelf_a', head_start_s=0.3)  # the door has waited 0.5 s: it goes first
+    assert [queue.take(0) for _ in range(2)] == ['entrance', 'shelf_a']
+
+
+def test_a_head_start_moves_a_waiting_camera_ahead_but_never_back():
+    queue, clock = _queue()
+    queue.ready('shelf_a')
+    clock.now = 0.1
+    queue.ready('entrance')
+    clock.now = 0.2
+    queue.ready('shelf_b')
+    queue.ready('shelf_b', head_start_s=0.3)  # its newer frame has a face at a lane
+    queue.ready('shelf_a', head_start_s=0.0)  # a newer frame keeps its place
+    assert [queue.take(0) for _ in range(3)] == ['shelf_b', 'shelf_a', 'entrance']
