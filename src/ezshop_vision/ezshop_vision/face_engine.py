@@ -89,8 +89,9 @@ class DetectorSettings:
 @dataclass(frozen=True)
 class FaceEngineSettings:
     """The face engines of a node: detector and alignment models, one engine per worker
-    thread. The detector's upsampling and downscale are read on every detection, so they may
-    change at run time; the models are loaded and the threads started once."""
+    thread, and how the threads share the cameras. The detector's upsampling and downscale are
+    read on every detection and the lane head start on every frame, so they may change at run
+    time; the models are loaded and the threads started once."""
 
     detector_model: str = setting('hog', "face_recognition detector: 'hog' (CPU) or 'cnn' "
                                   '(needs a CUDA dlib)')
