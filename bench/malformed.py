@@ -44,7 +44,13 @@ from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Illuminance, Image, Range, RegionOfInterest
 
-from ezshop_common.store_config import SENSOR_ULTRASONIC, default_store_file, load_store
+from ezshop_common.store_config import (
+    ROLE_ENTRANCE,
+    ROLE_EXIT,
+    SENSOR_ULTRASONIC,
+    default_store_file,
+    load_store,
+)
 from ezshop_msgs.msg import (
     Cart,
     CartAction,
@@ -222,7 +228,7 @@ def _face_floods(store) -> list[Flood]:
 def _event_floods(store) -> list[Flood]:
     """The event topics and the store's outputs other nodes read."""
     lane = store.lanes[0]
-    entrance = next((d for d in store.doors if d.role == 'entrance'), store.doors[0])
+    entrance = next((d for d in store.doors if d.role == ROLE_ENTRANCE), store.doors[0])
     store_node = 'store_node: store'
     fusion = 'fusion_node: fusion'
     greeter = 'greeter_node: greeter'
@@ -688,8 +694,8 @@ class ShopperCheck:
         self.store = store
         self.timeout_s = timeout_s
         self.steps: list[dict] = []
-        self.entrance = next(d for d in store.doors if d.role == 'entrance')
-        self.exit = next(d for d in store.doors if d.role == 'exit')
+        self.entrance = next(d for d in store.doors if d.role == ROLE_ENTRANCE)
+        self.exit = next(d for d in store.doors if d.role == ROLE_EXIT)
         self.lane, self.shelf_camera, self.zone = self._covered_lane()
         self.image_camera = next(
             (c for c in store.cameras if c.camera_id not in {

@@ -42,7 +42,7 @@ from camera_replay import (  # noqa: E402
 )
 
 from ezshop_common.paths import config_dir  # noqa: E402
-from ezshop_common.store_config import load_store  # noqa: E402
+from ezshop_common.store_config import ROLE_ENTRANCE, load_store  # noqa: E402
 from ezshop_sim.generator import random_suite  # noqa: E402
 from ezshop_sim.photos import identities_dir, list_identities, split_photos  # noqa: E402
 from ezshop_sim.render import FrameRenderer  # noqa: E402
@@ -118,7 +118,7 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
                          for r in results]
                 for decision in logic[camera].update(t, faces):
                     if decision.kind == KIND_PASS:
-                        kind = GT_ENTERED if door.role == 'entrance' else GT_EXITED
+                        kind = GT_ENTERED if door.role == ROLE_ENTRANCE else GT_EXITED
                         passes.append(DoorPass(kind, decision.customer_id, decision.stamp))
         next_frame = (arrived + 1) / fps if arrived < last_frame else math.inf
         finishing = min(in_flight, key=lambda c: in_flight[c][0], default=None)
@@ -220,7 +220,7 @@ def markdown(meta: dict, reports: list[dict]) -> str:
         lines.append(f"| {r['scenario']} | {len(r['missed_door_passes'])}/{r['door_passes']} "
                      f"| {len(r['unnamed_reaches'])}/{r['reaches']} "
                      f"| {len(r['unnamed_reaches_named_later'])} "
-                     f"| {len(r.get('not_named_in_fusion_window', ()))} | {fps} |")
+                     f"| {len(r['not_named_in_fusion_window'])} | {fps} |")
     lines += [f'| **total** | **{missed}/{doors}** | **{unnamed}/{reaches}** | **{later}** '
               f'| **{window}** | |',
               '',
