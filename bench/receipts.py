@@ -10,6 +10,7 @@ and a PNG plot (<date>.png).
   scripts/run python bench/receipts.py                      # suite + 20 normal + 30 hard
   scripts/run python bench/receipts.py --random 5 --no-suite --difficulty normal
   scripts/run python bench/receipts.py --hard 10 --no-suite --difficulty hard --cpu-hog
+  scripts/run python bench/receipts.py --hard 30 --no-suite --difficulty hard --cpu-hog 2
   scripts/run python bench/receipts.py --faces-dir ~/photos --faces-subdir '' --no-suite
 """
 
@@ -53,8 +54,8 @@ COUNTS = ('wrong_person_units', 'wrong_person_units_cart', 'phantom_units',
           'absent_checkouts', 'held_actions', 'late_resolved_actions')
 #: Latencies the referee samples (samples_s), reported as p50 / p99 per kind.
 LATENCIES = ('shelf_event_to_cart_action', 'exit_to_receipt', 'truth_exit_to_receipt')
-#: A process that keeps one core busy beside the runs (--cpu-hog), at the bench's own
-#: priority (nice 0 when the bench runs at 0).
+#: A process that keeps one core busy beside the runs (--cpu-hog [N]: N of them), at the
+#: bench's own priority (nice 0 when the bench runs at 0).
 CPU_HOG = [sys.executable, '-c', 'while True: pass']
 #: A launch that ends this soon without a verdict died while starting (a scenario plays for
 #: tens of seconds); it is run once more, and the report says so.
@@ -221,7 +222,9 @@ def _verdict(report: dict) -> str:
 def markdown(by_kind: dict[str, dict], reports: list[dict], meta: dict) -> str:
     kinds = [k for k in by_kind if k != OVERALL] + [OVERALL]
     counts = ', '.join(f'{by_kind[k]["scenarios"]} {k}' for k in kinds if k != OVERALL)
-    hog = ', one core kept busy by a CPU hog' if meta.get('cpu_hog') else ''
+    hogs = int(meta.get('cpu_hog') or 0)  # older results: True for one
+    hog = (', one core kept busy by a CPU hog' if hogs == 1 else
+           f', {hogs} CPU hogs each keeping a core busy' if hogs else '')
     lines = [
         f"# Receipt accuracy ({meta['date']})", '',
         f"{by_kind[OVERALL]['scenarios']} scenarios ({counts}; random seed {meta['seed']}), "
@@ -353,9 +356,9 @@ def main(argv: list[str] | None = None) -> int:
                         help='faces folder (default $EZSHOP_FACES, else the shipped photos)')
     parser.add_argument('--faces-subdir', default='dev')
     parser.add_argument('--timeout', type=float, default=300.0, help='per scenario (s)')
-    parser.add_argument('--cpu-hog', action='store_true',
-                        help='keep one core busy (a Python busy loop) beside the runs, to '
-                        'measure receipts on a loaded machine')
+    parser.add_argument('--cpu-hog', type=int, nargs='?', const=1, default=0, metavar='N',
+                        help='keep one core (N cores) busy with a Python busy loop each beside '
+                        'the runs, to measure receipts on a loaded machine')
     parser.add_argument('--record', default='',
                         help='also record each scenario (every topic but images) into an MCAP '
                         'bag in this folder, for bench/fusion_replay.py')
@@ -375,8 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     domain_id = claim_domain_for_this_process()
     print(f'{len(scenarios)} scenarios; logs and databases in {work}; '
           f'ROS_DOMAIN_ID={domain_id}', flush=True)
-    hog = subprocess.Popen(CPU_HOG, start_new_session=True) if args.cpu_hog else None
-    hog_nice = os.getpriority(os.PRIO_PROCESS, hog.pid) if hog else None
+    hogs = [subprocess.Popen(CPU_HOG, start_new_session=True) for _ in range(args.cpu_hog)]
+    hog_nice = os.getpriority(os.PRIO_PROCESS, hogs[0].pid) if hogs else None
     reports = []
     try:
         for i, (kind, scenario) in enumerate(scenarios, 1):
@@ -399,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_verdict(report):<10} {report['wall_s']:5.1f} s  "
                   f"CPU {report['cpu_percent_of_machine']:.0f}%", flush=True)
     finally:
-        if hog is not None:
+        for hog in hogs:
             hog.kill()
             hog.wait()
 

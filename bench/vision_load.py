@@ -65,13 +65,23 @@ RESULTS = Path(__file__).resolve().parent / 'results'
 NAMED_BEFORE_S = 1.0
 #: store.launch's fusion node (its window around a shelf event).
 FUSION_NODE = 'fusion_node'
+#: --costs fixed: the time (ms, before --slowdown) of a frame (grey copy, template following),
+#: of each detection, encoding, second look (CNN) and track followed: a least-squares fit of
+#: 4544 frames measured on a 2-core x86_64 with dlib on OpenBLAS (seed 9090, two scenarios).
+#: The same costs every run, so an A/B of two policies plays the same virtual timeline until
+#: the policies differ; measured costs vary with whatever else the machine does.
+FIXED_COSTS_MS = {'frame': 1.2, 'detection': 26.0, 'encoding': 19.5, 'second_look': 129.0,
+                  'track': 0.35}
 
 
 def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: float,
          workers: int, slowdown: float, gallery, door_settings: dict[str, DoorSettings],
-         head_start_s: float, window: tuple[float, float]) -> dict:
+         head_start_s: float, window: tuple[float, float], fixed_costs: bool = True,
+         door_head_start: bool = True) -> dict:
     """One scenario on the virtual clock: door passes found and reaches named. ``window``:
-    fusion's (before, after) a shelf event (s), where a name counts for the pick."""
+    fusion's (before, after) a shelf event (s), where a name counts for the pick.
+    ``fixed_costs``: each frame costs FIXED_COSTS_MS for what it did, else its measured time.
+    ``door_head_start``: False gives the head start to shelf cameras only (as before)."""
     photos = {i: list(split_photos(folder, i).appearance) for i in scenario.identities}
     world = build_world(scenario, store, photos)
     renderer = FrameRenderer(world, scenario.seed)
@@ -79,6 +89,8 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
     memory = build_visit_memory(params)  # one face node: its cameras share it
     pipelines = {c.camera_id: build_pipeline(params, engine, gallery, memory, c.camera_id, c)
                  for c in store.cameras}
+    for pipeline in pipelines.values():
+        pipeline.door = pipeline.door and door_head_start
     links = []
     doors = {d.camera_id: d for d in store.doors}
     logic = {c: DoorLogic(door_settings[c]) for c in doors}
@@ -86,7 +98,7 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
     passes: list[DoorPass] = []
     clock = [0.0]  # the virtual clock (s), face_node's queue runs on it
     queue = CameraQueue(lambda: clock[0])
-    at_lane = dict.fromkeys(cameras, False)  # the pipeline's flag when its last frame was done
+    awaits_name = dict.fromkeys(cameras, False)  # the pipeline's flag when its frame was done
     in_flight: dict[str, tuple[float, bool]] = {}  # camera -> (done at, its flag then)
     taken = dict.fromkeys(cameras, -1)  # index of the newest frame taken
     arrived = -1  # index of the newest frame the cameras have published
@@ -102,10 +114,17 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
             taken[camera] = arrived
             t = arrived / fps
             image = renderer.render(camera, t, arrived)
+            stats = pipelines[camera].stats
+            before = (stats.detections_run, stats.encodings, stats.second_looks,
+                      len(pipelines[camera].tracker.tracks))
             start = time.perf_counter()
             results = pipelines[camera].process(image[:, :, ::-1].copy(), stamp=t)
             cost = (time.perf_counter() - start) * slowdown
-            in_flight[camera] = (clock[0] + cost, pipelines[camera].unnamed_at_lane)
+            if fixed_costs:
+                cost = slowdown * _fixed_cost(stats.detections_run - before[0],
+                                              stats.encodings - before[1],
+                                              stats.second_looks - before[2], before[3])
+            in_flight[camera] = (clock[0] + cost, pipelines[camera].awaits_name)
             processed[camera] += 1
             links += pipelines[camera].links
             pipelines[camera].links = []
@@ -127,13 +146,13 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
             break
         if next_done <= next_frame:
             clock[0] = next_done
-            _, at_lane[finishing] = in_flight.pop(finishing)
+            _, awaits_name[finishing] = in_flight.pop(finishing)
             queue.done(finishing)
         else:
             clock[0] = next_frame
             arrived += 1
             for camera in cameras:
-                queue.ready(camera, head_start_s if at_lane[camera] else 0.0)
+                queue.ready(camera, head_start_s if awaits_name[camera] else 0.0)
     truth = [e for e in world.events if e.kind in (ENTERED, EXITED)]
     missed = missed_door_passes(_as_truth(truth), passes)
     reaches = [e for e in world.events if e.kind in (TAKE, PUT_BACK) and e.enrolled]
@@ -167,6 +186,13 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
             'second_look_faces': sum(p.stats.second_look_faces for p in pipelines.values()),
             'fps': {c: round(processed[c] / max(world.end_s, 1e-9), 2) for c in cameras},
             'skipped': dict(skipped)}
+
+
+def _fixed_cost(detections: int, encodings: int, second_looks: int, tracks: int) -> float:
+    """A frame's processing time (s, before the slowdown) by FIXED_COSTS_MS."""
+    c = FIXED_COSTS_MS
+    return (c['frame'] + c['detection'] * detections + c['encoding'] * encodings
+            + c['second_look'] * second_looks + c['track'] * tracks) / 1000.0
 
 
 def _as_truth(events):
@@ -205,13 +231,18 @@ def markdown(meta: dict, reports: list[dict]) -> str:
     unnamed = sum(len(r['unnamed_reaches']) for r in reports)
     later = sum(len(r['unnamed_reaches_named_later']) for r in reports)
     window = sum(len(r['not_named_in_fusion_window']) for r in reports)
+    fixed = ', '.join(f'{k} {v:g} ms' for k, v in (meta['fixed_costs_ms'] or {}).items())
+    costs = (f'each frame costs the fixed time of what it did ({fixed})' if fixed
+             else 'each frame costs its measured time')
     lines = [f"# Face node under load, offline ({meta['date']})", '',
              f"{len(reports)} hard scenarios (seed {meta['seed']}), {meta['workers']} workers "
-             f"(lane head start {meta['lane_head_start_s']:g} s), "
+             f"(head start of an unnamed face at {meta['head_start_at'].replace('+', ' and ')} "
+             f"{meta['unnamed_head_start_s']:g} s), "
              f"processing x{meta['slowdown']:g} on the virtual clock, dlib "
              f"{'on OpenBLAS' if meta['dlib_blas'] else 'without BLAS (dlib-bin)'}: detection "
              f"{meta['timings']['detect_ms']} ms per 640x480 frame, "
-             f"{meta['timings']['encode_ms']} ms per encoding (measured before the run).", '',
+             f"{meta['timings']['encode_ms']} ms per encoding (measured before the run); "
+             f"{costs}.", '',
              '| scenario | missed door passes | reaches not named | ... named after the track '
              "ended | not named in fusion's window | fps (per camera) |",
              '|---|---|---|---|---|---|']
@@ -236,8 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--slowdown', type=float, default=3.0,
                         help='virtual seconds per measured second of processing (default 3)')
     parser.add_argument('--workers', type=int, default=2)
-    parser.add_argument('--lane-head-start', type=float, default=None,
-                        help="face_node's lane_head_start_s (default: the vision config's)")
+    parser.add_argument('--head-start', type=float, default=None,
+                        help="face_node's unnamed_head_start_s (default: the vision config's)")
+    parser.add_argument('--head-start-at', choices=('lanes', 'lanes+doors'),
+                        default='lanes+doors', help='cameras an unnamed face gives the head '
+                        'start: shelf cameras only (before 2026-12-08) or doors too (face_node)')
+    parser.add_argument('--costs', choices=('fixed', 'measured'), default='fixed',
+                        help='a frame costs the fixed time of what it did (FIXED_COSTS_MS: the '
+                        'same timeline every run) or its measured time (this machine, now)')
     parser.add_argument('--fps', type=float, default=10.0, help="the simulator's fps")
     parser.add_argument('--faces-subdir', default='dev')
     parser.add_argument('--vision-config', type=Path, default=config_dir() / 'vision.yaml')
@@ -260,8 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     # store.launch names each door's node door_<door_id>
     door_settings = {d.camera_id: settings_from(DoorSettings, nodes.get(f'door_{d.door_id}', {}))
                      for d in store.doors}
-    head_start_s = args.lane_head_start if args.lane_head_start is not None else \
-        settings_from(FaceEngineSettings, params).lane_head_start_s
+    head_start_s = args.head_start if args.head_start is not None else \
+        settings_from(FaceEngineSettings, params).unnamed_head_start_s
     fusion = settings_from(FusionSettings, node_parameters(args.store_nodes_config).get(
         FUSION_NODE, {}))
     window = (fusion.window_before_s, fusion.window_after_s)
@@ -271,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in suite:
         gallery = enrolled_gallery(scenario, folder)
         report = play(scenario, store, folder, params, engine, args.fps, args.workers,
-                      args.slowdown, gallery, door_settings, head_start_s, window)
+                      args.slowdown, gallery, door_settings, head_start_s, window,
+                      args.costs == 'fixed', args.head_start_at == 'lanes+doors')
         reports.append(report)
         print(f"{report['scenario']}: missed doors {len(report['missed_door_passes'])}/"
               f"{report['door_passes']}, unnamed reaches {len(report['unnamed_reaches'])}/"
@@ -282,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in report['tracks_named_later']:
             print(f'    named later: {line}')
     meta = {'date': time.strftime('%Y-%m-%d'), 'seed': args.seed, 'slowdown': args.slowdown,
-            'workers': args.workers, 'lane_head_start_s': head_start_s,
+            'workers': args.workers, 'unnamed_head_start_s': head_start_s,
+            'head_start_at': args.head_start_at, 'costs': args.costs,
+            'fixed_costs_ms': FIXED_COSTS_MS if args.costs == 'fixed' else None,
             'dlib_blas': bool(dlib.DLIB_USE_BLAS), 'timings': timings,
             'command': 'scripts/run python bench/vision_load.py ' + ' '.join(
                 argv if argv is not None else sys.argv[1:])}
