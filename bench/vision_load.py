@@ -76,12 +76,10 @@ FIXED_COSTS_MS = {'frame': 1.2, 'detection': 26.0, 'encoding': 19.5, 'second_loo
 
 def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: float,
          workers: int, slowdown: float, gallery, door_settings: dict[str, DoorSettings],
-         head_start_s: float, window: tuple[float, float], fixed_costs: bool = True,
-         door_head_start: bool = True) -> dict:
+         head_start_s: float, window: tuple[float, float], fixed_costs: bool = True) -> dict:
     """One scenario on the virtual clock: door passes found and reaches named. ``window``:
     fusion's (before, after) a shelf event (s), where a name counts for the pick.
-    ``fixed_costs``: each frame costs FIXED_COSTS_MS for what it did, else its measured time.
-    ``door_head_start``: False gives the head start to shelf cameras only (as before)."""
+    ``fixed_costs``: each frame costs FIXED_COSTS_MS for what it did, else its measured time."""
     photos = {i: list(split_photos(folder, i).appearance) for i in scenario.identities}
     world = build_world(scenario, store, photos)
     renderer = FrameRenderer(world, scenario.seed)
@@ -89,8 +87,6 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
     memory = build_visit_memory(params)  # one face node: its cameras share it
     pipelines = {c.camera_id: build_pipeline(params, engine, gallery, memory, c.camera_id, c)
                  for c in store.cameras}
-    for pipeline in pipelines.values():
-        pipeline.door = pipeline.door and door_head_start
     links = []
     doors = {d.camera_id: d for d in store.doors}
     logic = {c: DoorLogic(door_settings[c]) for c in doors}
@@ -98,7 +94,7 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
     passes: list[DoorPass] = []
     clock = [0.0]  # the virtual clock (s), face_node's queue runs on it
     queue = CameraQueue(lambda: clock[0])
-    awaits_name = dict.fromkeys(cameras, False)  # the pipeline's flag when its frame was done
+    at_lane = dict.fromkeys(cameras, False)  # the pipeline's flag when its last frame was done
     in_flight: dict[str, tuple[float, bool]] = {}  # camera -> (done at, its flag then)
     taken = dict.fromkeys(cameras, -1)  # index of the newest frame taken
     arrived = -1  # index of the newest frame the cameras have published
@@ -124,7 +120,7 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
                 cost = slowdown * _fixed_cost(stats.detections_run - before[0],
                                               stats.encodings - before[1],
                                               stats.second_looks - before[2], before[3])
-            in_flight[camera] = (clock[0] + cost, pipelines[camera].awaits_name)
+            in_flight[camera] = (clock[0] + cost, pipelines[camera].unnamed_at_lane)
             processed[camera] += 1
             links += pipelines[camera].links
             pipelines[camera].links = []
@@ -146,13 +142,13 @@ def play(scenario, store, folder: Path, params: dict, engine: FaceEngine, fps: f
             break
         if next_done <= next_frame:
             clock[0] = next_done
-            _, awaits_name[finishing] = in_flight.pop(finishing)
+            _, at_lane[finishing] = in_flight.pop(finishing)
             queue.done(finishing)
         else:
             clock[0] = next_frame
             arrived += 1
             for camera in cameras:
-                queue.ready(camera, head_start_s if awaits_name[camera] else 0.0)
+                queue.ready(camera, head_start_s if at_lane[camera] else 0.0)
     truth = [e for e in world.events if e.kind in (ENTERED, EXITED)]
     missed = missed_door_passes(_as_truth(truth), passes)
     reaches = [e for e in world.events if e.kind in (TAKE, PUT_BACK) and e.enrolled]
@@ -236,8 +232,7 @@ def markdown(meta: dict, reports: list[dict]) -> str:
              else 'each frame costs its measured time')
     lines = [f"# Face node under load, offline ({meta['date']})", '',
              f"{len(reports)} hard scenarios (seed {meta['seed']}), {meta['workers']} workers "
-             f"(head start of an unnamed face at {meta['head_start_at'].replace('+', ' and ')} "
-             f"{meta['unnamed_head_start_s']:g} s), "
+             f"(lane head start {meta['lane_head_start_s']:g} s), "
              f"processing x{meta['slowdown']:g} on the virtual clock, dlib "
              f"{'on OpenBLAS' if meta['dlib_blas'] else 'without BLAS (dlib-bin)'}: detection "
              f"{meta['timings']['detect_ms']} ms per 640x480 frame, "
@@ -267,11 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--slowdown', type=float, default=3.0,
                         help='virtual seconds per measured second of processing (default 3)')
     parser.add_argument('--workers', type=int, default=2)
-    parser.add_argument('--head-start', type=float, default=None,
-                        help="face_node's unnamed_head_start_s (default: the vision config's)")
-    parser.add_argument('--head-start-at', choices=('lanes', 'lanes+doors'),
-                        default='lanes+doors', help='cameras an unnamed face gives the head '
-                        'start: shelf cameras only (before 2026-12-08) or doors too (face_node)')
+    parser.add_argument('--lane-head-start', type=float, default=None,
+                        help="face_node's lane_head_start_s (default: the vision config's)")
     parser.add_argument('--costs', choices=('fixed', 'measured'), default='fixed',
                         help='a frame costs the fixed time of what it did (FIXED_COSTS_MS: the '
                         'same timeline every run) or its measured time (this machine, now)')
@@ -297,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     # store.launch names each door's node door_<door_id>
     door_settings = {d.camera_id: settings_from(DoorSettings, nodes.get(f'door_{d.door_id}', {}))
                      for d in store.doors}
-    head_start_s = args.head_start if args.head_start is not None else \
-        settings_from(FaceEngineSettings, params).unnamed_head_start_s
+    head_start_s = args.lane_head_start if args.lane_head_start is not None else \
+        settings_from(FaceEngineSettings, params).lane_head_start_s
     fusion = settings_from(FusionSettings, node_parameters(args.store_nodes_config).get(
         FUSION_NODE, {}))
     window = (fusion.window_before_s, fusion.window_after_s)
@@ -309,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         gallery = enrolled_gallery(scenario, folder)
         report = play(scenario, store, folder, params, engine, args.fps, args.workers,
                       args.slowdown, gallery, door_settings, head_start_s, window,
-                      args.costs == 'fixed', args.head_start_at == 'lanes+doors')
+                      args.costs == 'fixed')
         reports.append(report)
         print(f"{report['scenario']}: missed doors {len(report['missed_door_passes'])}/"
               f"{report['door_passes']}, unnamed reaches {len(report['unnamed_reaches'])}/"
@@ -320,8 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in report['tracks_named_later']:
             print(f'    named later: {line}')
     meta = {'date': time.strftime('%Y-%m-%d'), 'seed': args.seed, 'slowdown': args.slowdown,
-            'workers': args.workers, 'unnamed_head_start_s': head_start_s,
-            'head_start_at': args.head_start_at, 'costs': args.costs,
+            'workers': args.workers, 'lane_head_start_s': head_start_s, 'costs': args.costs,
             'fixed_costs_ms': FIXED_COSTS_MS if args.costs == 'fixed' else None,
             'dlib_blas': bool(dlib.DLIB_USE_BLAS), 'timings': timings,
             'command': 'scripts/run python bench/vision_load.py ' + ' '.join(

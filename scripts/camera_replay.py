@@ -62,7 +62,7 @@ def build_pipeline(p: dict, engine: FaceEngine, gallery: Gallery,
     return FacePipeline(engine, settings_from(PipelineSettings, p),
                         settings_from(MatchPolicy, p), gallery, settings_from(TrackerSettings, p),
                         visit_memory=visit_memory, camera_id=camera_id,
-                        second_look=second_look, door=camera is not None and camera.at_door)
+                        second_look=second_look)
 
 
 def build_visit_memory(p: dict) -> VisitMemory:

@@ -155,11 +155,6 @@ class Camera:
     fps: float
     coverage: tuple[ReachZone, ...] = ()
 
-    @property
-    def at_door(self) -> bool:
-        """An entrance or exit camera: the faces it sees are passing a door."""
-        return self.role in DOOR_ROLES
-
 
 @dataclass(frozen=True)
 class Door:

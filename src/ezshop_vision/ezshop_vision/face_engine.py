@@ -104,11 +104,10 @@ class FaceEngineSettings:
     worker_threads: int = setting(2, 'Threads processing the cameras (each with its own face '
                                   'models); a free thread takes the camera whose frame has '
                                   'waited longest', 1, 8)
-    unnamed_head_start_s: float = setting(
-        0.3, 'A camera with a face not named yet where its name is about to count (at a lane '
-        'of a shelf camera, before a door camera) goes before cameras whose frames waited up '
-        'to this much longer (s): under load, the frames that name the taker of a pick or a '
-        'person passing a door come first; 0 = longest waiting first for all', 0.0, 5.0,
+    lane_head_start_s: float = setting(
+        0.3, 'A shelf camera with a face at a lane that is not named yet goes before cameras '
+        'whose frames waited up to this much longer (s): under load, the frames that name '
+        'the taker of a pick come first; 0 = longest waiting first for all', 0.0, 5.0,
         dynamic=True)
 
     @property

@@ -4,10 +4,10 @@ The image callbacks only keep the newest frame per camera (counting the ones rep
 they were processed as skipped); worker threads (``worker_threads``, each with its own dlib
 models) process the newest frames with one FacePipeline per camera and publish
 cameras/<cam>/faces (header = the image's). The workers share every camera (work_queue): a free
-worker takes the camera whose frame has waited longest (a camera with a face not named yet at
-a lane of a shelf or before a door gets a head start, ``unnamed_head_start_s``), and a camera
-is processed by one worker at a time. dlib releases the GIL, so two workers use two cores, and
-a crowd at one camera gets both while the others are quiet.
+worker takes the camera whose frame has waited longest (a shelf camera with a face at a lane
+not named yet gets a head start, ``lane_head_start_s``), and a camera is processed by one worker
+at a time. dlib releases the GIL, so two workers use two cores, and a crowd at one camera gets
+both while the others are quiet.
 
 A shelf camera (one covering lanes in the store file) also gets a second look: where someone
 stands at a lane and the detector found no face, dlib's CNN detector looks again, at most every
@@ -150,13 +150,11 @@ class FaceNode(Node):
         self._gallery_ready = threading.Event()
         self._cameras: dict[str, _Camera] = {}
         for camera_id in camera_ids:
-            store_camera = store_cameras.get(camera_id)
             # The engine is the processing worker's, set before each frame.
             camera = _Camera(camera_id, FacePipeline(
                 self._workers[0].engine, self._pipeline_settings, self._policy, None,
                 self._tracker_settings, ids, self._visit_memory, camera_id,
-                second_look_for(store_camera, self._second_look_settings),
-                door=store_camera is not None and store_camera.at_door),
+                second_look_for(store_cameras.get(camera_id), self._second_look_settings)),
                 history=FrameHistory(self._snapshot_settings))
             camera.faces_pub = FACES.publisher(self, camera=camera_id)
             if self._annotated:
@@ -236,7 +234,7 @@ class FaceNode(Node):
         self._queue.ready(camera.camera_id, self._head_start(camera))
 
     def _head_start(self, camera: _Camera) -> float:
-        return self._engine_settings.unnamed_head_start_s if camera.pipeline.awaits_name \
+        return self._engine_settings.lane_head_start_s if camera.pipeline.unnamed_at_lane \
             else 0.0
 
     # Executor thread: the gallery is complete at a revision; the workers take it.

@@ -24,11 +24,9 @@ named too; tracks that ended unknown go to the memory, and those it links to a c
 identified later are collected in ``links`` for the node to publish.
 
 With a SecondLook (shelf cameras), a detection round that found no face at a lane where
-someone stands looks there again with the CNN detector (ezshop_vision.second_look).
-``awaits_name`` says whether the newest frame has a face big enough to encode that is not named
-yet (or whose name is in doubt) where its name is about to count: at a lane of a shelf camera
-(a pick), anywhere in a door camera's view (a pass, ``door``); face_node gives such a camera
-its frames first.
+someone stands looks there again with the CNN detector (ezshop_vision.second_look), and
+``unnamed_at_lane`` says whether the newest frame has a face at a lane that is not named yet
+(or whose name is in doubt): face_node gives such a camera its frames first.
 """
 
 from __future__ import annotations
@@ -178,11 +176,9 @@ class FacePipeline:
                  tracker_settings: TrackerSettings | None = None,
                  id_source: Iterator[int] | None = None,
                  visit_memory: VisitMemory | None = None, camera_id: str = '',
-                 second_look: SecondLook | None = None, door: bool = False):
+                 second_look: SecondLook | None = None):
         self.engine = engine
         self.second_look = second_look
-        #: A door camera: every face it sees is about to pass the door.
-        self.door = door
         self.settings = settings or PipelineSettings()
         self.policy = policy or MatchPolicy()
         self.gallery = gallery or Gallery()
@@ -195,8 +191,8 @@ class FacePipeline:
         self.links: list[TrackLink] = []
         self.tracker = FaceTracker(tracker_settings, id_source, self.settings.vote_window)
         self.stats = PipelineStats()
-        #: The newest frame has a face, unknown or suspect, where its name is about to count.
-        self.awaits_name = False
+        #: The newest frame has a face at one of the camera's lanes, unknown or suspect.
+        self.unnamed_at_lane = False
         self._frames_since_detect = None
 
     def set_gallery(self, gallery: Gallery) -> None:
@@ -275,19 +271,11 @@ class FacePipeline:
             self._recheck_unknown_votes(stamp)
         self._encode_some(rgb, stamp)
         visible = self.tracker.visible()
-        self.awaits_name = any((not t.customer_id or t.suspect) and self._name_counts(t.box)
-                               for t in visible)
+        self.unnamed_at_lane = self.second_look is not None and any(
+            (not t.customer_id or t.suspect) and self.second_look.at_lane(t.box)
+            for t in visible)
         return [FaceResult(t.track_id, t.box, t.customer_id, t.distance, t.confidence,
                            t.detected) for t in visible]
-
-    def _name_counts(self, box: Box) -> bool:
-        """Whether a face there is about to be given a pick or a door pass, and is big enough
-        for the pipeline to name it."""
-        if min(box.width, box.height) < self.settings.min_face_px:
-            return False
-        if self.door:
-            return True
-        return self.second_look is not None and self.second_look.at_lane(box)
 
     def _look_closely(self, rgb: np.ndarray, gray: np.ndarray, stamp: float,
                       boxes: list[Box]) -> list[Box]:

@@ -136,11 +136,10 @@ def test_the_pipeline_tracks_a_face_only_the_second_look_found(turned_face):
     assert without == []
 
 
-def test_a_face_where_its_name_counts_asks_for_frames_first_until_it_is_named(
+def test_a_face_at_a_lane_asks_for_frames_first_until_it_is_named(
         dev_identities, dev_faces, enrolled_gallery):
-    """face_node's queue gives a camera a head start while a face is not named yet where its
-    name is about to count, at a lane of a shelf camera or anywhere before a door camera
-    (work_queue): the pipeline says so after each frame."""
+    """face_node's queue gives a shelf camera a head start while a face at a lane is not
+    named yet (work_queue): the pipeline says so after each frame."""
     person = dev_identities[0]
     photo = person.photos[2]
     sprite = make_sprite(cv2.imread(str(photo)), dev_faces[photo].boxes[0], person.name,
@@ -148,36 +147,30 @@ def test_a_face_where_its_name_counts_asks_for_frames_first_until_it_is_named(
     at_lane, truth = shelf_frame(sprite, at=(320, 250))
     regions = lane_regions(ZONES, WIDTH, HEIGHT)
 
-    def pipeline(gallery, look=True, door=False, min_face_px=40):
+    def pipeline(gallery, look=True):
         return FacePipeline(FaceEngine(DetectorSettings(upsample=0)),
-                            PipelineSettings(detect_every=1, min_face_px=min_face_px),
-                            gallery=gallery, second_look=SecondLook(regions) if look else None,
-                            door=door)
+                            PipelineSettings(detect_every=1), gallery=gallery,
+                            second_look=SecondLook(regions) if look else None)
 
-    def flags(pipe, frames=4):
-        out = []
-        for i in range(frames):
-            faces = pipe.process(at_lane, 0.2 * i)
-            assert [f.box.iou(truth[0]) > 0.3 for f in faces] == [True]
-            out.append(pipe.awaits_name)
-        return out, faces[0].customer_id
+    strangers = pipeline(enrolled_gallery([dev_identities[1].name]))
+    for i in range(4):
+        faces = strangers.process(at_lane, 0.2 * i)
+        assert [f.box.iou(truth[0]) > 0.3 and not f.customer_id for f in faces] == [True]
+        assert strangers.unnamed_at_lane
+    strangers.process(shelf_frame()[0], 1.0)  # gone
+    assert not strangers.unnamed_at_lane
 
-    for door in (False, True):
-        strangers = pipeline(enrolled_gallery([dev_identities[1].name]), look=not door,
-                             door=door)
-        assert flags(strangers) == ([True] * 4, '')
-        strangers.process(shelf_frame()[0], 1.0)  # gone
-        assert not strangers.awaits_name
+    known = pipeline(enrolled_gallery([person.name]))
+    flags = []
+    for i in range(4):
+        faces = known.process(at_lane, 0.2 * i)
+        flags.append(known.unnamed_at_lane)
+    assert faces[0].customer_id == person.name
+    assert flags[0] and not flags[-1]  # asks until the votes name the face
 
-        known = pipeline(enrolled_gallery([person.name]), look=not door, door=door)
-        asked, name = flags(known)
-        assert name == person.name
-        assert asked[0] and not asked[-1]  # asks until the votes name the face
-
-    # Neither lanes nor a door: never asks; a face too small to be named: no frames asked.
-    assert flags(pipeline(Gallery(), look=False)) == ([False] * 4, '')
-    assert flags(pipeline(Gallery(), look=False, door=True, min_face_px=200)) == \
-        ([False] * 4, '')
+    door = pipeline(Gallery(), look=False)  # a camera that covers no lane never asks
+    door.process(at_lane, 0.0)
+    assert not door.unnamed_at_lane
 
 
 # -- face_node over real DDS -------------------------------------------------------------------
