@@ -222,7 +222,7 @@ def _verdict(report: dict) -> str:
 def markdown(by_kind: dict[str, dict], reports: list[dict], meta: dict) -> str:
     kinds = [k for k in by_kind if k != OVERALL] + [OVERALL]
     counts = ', '.join(f'{by_kind[k]["scenarios"]} {k}' for k in kinds if k != OVERALL)
-    hogs = int(meta.get('cpu_hog') or 0)  # older results: True for one
+    hogs = meta['cpu_hog']
     hog = (', one core kept busy by a CPU hog' if hogs == 1 else
            f', {hogs} CPU hogs each keeping a core busy' if hogs else '')
     lines = [
@@ -365,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--out', default=str(RESULTS))
     add_keep_databases_option(parser)
     args = parser.parse_args(argv)
+    if args.cpu_hog < 0:
+        parser.error(f'--cpu-hog takes a number of busy loops >= 0, got {args.cpu_hog}')
     record = Path(args.record).resolve() if args.record else None
     if record is not None:
         record.mkdir(parents=True, exist_ok=True)
