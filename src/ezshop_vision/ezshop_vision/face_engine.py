@@ -129,20 +129,37 @@ class FaceEngine:
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         """Face boxes in the pixel coordinates of ``rgb``."""
+        return self.detect_scored(rgb)[0]
+
+    def detect_scored(self, rgb: np.ndarray, weak_score: float = 0.0) \
+            -> tuple[list[Box], list[tuple[Box, float]]]:
+        """Face boxes (the detector's own threshold) and, for HOG, the weaker ones scoring
+        from ``weak_score`` (< 0) up to that threshold, with their scores: mostly turned
+        faces, sometimes not a face at all."""
         scale = self.settings.downscale
         small = rgb
         if scale < 1.0:
             small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         models = self._models
         if models.cnn is not None:
-            rects = [found.rect for found in models.cnn(small, self.settings.upsample)]
+            found = [(f.rect, 1.0) for f in models.cnn(small, self.settings.upsample)]
+        elif weak_score < 0.0:
+            rects, scores, _ = models.hog.run(small, self.settings.upsample, weak_score)
+            found = list(zip(rects, scores, strict=True))
         else:
-            rects = models.hog(small, self.settings.upsample)
-        boxes = self._boxes(rects, small.shape)
-        if scale < 1.0:
-            boxes = [b.scaled(1.0 / scale) for b in boxes]
+            found = [(rect, 0.0) for rect in models.hog(small, self.settings.upsample)]
         height, width = rgb.shape[:2]
-        return [b.clipped(width, height) for b in boxes if b.clipped(width, height).area > 0]
+        strong, weak = [], []
+        boxes = self._boxes([rect for rect, _ in found], small.shape)
+        for (_, score), box in zip(found, boxes, strict=True):
+            box = (box.scaled(1.0 / scale) if scale < 1.0 else box).clipped(width, height)
+            if box.area <= 0:
+                continue
+            if score >= 0.0:
+                strong.append(box)
+            else:
+                weak.append((box, float(score)))
+        return strong, weak
 
     def detect_closely(self, rgb: np.ndarray, region: Box) -> list[Box]:
         """Face boxes found by dlib's CNN detector inside ``region`` of ``rgb`` (full-image

@@ -478,6 +478,8 @@ class FaceNode(Node):
             'visit_matches': stats.visit_matches,
             'second_looks': stats.second_looks,
             'second_look_faces': stats.second_look_faces,
+            'weak_encodings': stats.weak_encodings,
+            'weak_faces': stats.weak_faces,
             'visit_memory_customers': len(self._visit_memory),
             'ended_tracks_kept': self._visit_memory.ended_tracks,
             'tracks_linked': self._tracks_linked,

@@ -23,6 +23,11 @@ checked against it again, so a track seen before the customer was identified els
 named too; tracks that ended unknown go to the memory, and those it links to a customer
 identified later are collected in ``links`` for the node to publish.
 
+HOG boxes scoring below the detector's threshold, from ``weak_face_score`` (a head turned
+aside scores there, and rarely something that is not a face), are tracked only where they
+continue a track that named someone or their face, encoded at once, names a customer (the
+gallery or the visit memory): a face the detector hardly sees counts when it is someone's.
+
 With a SecondLook (shelf cameras), a detection round that found no face at a lane where
 someone stands looks there again with the CNN detector (ezshop_vision.second_look), and
 ``unnamed_at_lane`` says whether the newest frame has a face at a lane that is not named yet
@@ -69,6 +74,11 @@ class PipelineSettings:
     unknown_recheck_interval_s: float = setting(
         0.5, "Re-encode a track that is still unknown after vote_window votes this often (s): "
         "a walk-in's track may pass to a customer", 0.05, 60.0, dynamic=True)
+    weak_face_score: float = setting(
+        -0.5, "HOG detections scoring from this up to the detector's threshold (0) are "
+        'tracked only where their face names a customer or continues a track that named '
+        'one: a head turned aside scores there (and, rarely, something that is not a face; '
+        'bench/detection.py); 0 = off', -1.5, 0.0, dynamic=True)
 
     def __post_init__(self):
         if self.detect_every < 1:
@@ -101,6 +111,8 @@ class PipelineStats:
     visit_matches: int = 0  # votes named through the visit memory
     second_looks: int = 0  # lane regions looked at with the CNN detector
     second_look_faces: int = 0  # faces only the CNN detector found
+    weak_encodings: int = 0  # weak detections encoded to see whether they name someone
+    weak_faces: int = 0  # ... that did
 
 
 def decide_identity(track: Track, policy: MatchPolicy, votes_needed: int) -> None:
@@ -152,6 +164,10 @@ def _decide_from_votes(track: Track, policy: MatchPolicy, votes_needed: int) -> 
     track.confidence = vote_confidence(count, len(votes), mean_distance, policy)
 
 
+#: Weak detections (weak_face_score) encoded in one detection round to see whether their face
+#: names a customer (~20 ms each).
+WEAK_ENCODINGS_PER_ROUND = 1
+
 #: Beyond the tolerance by this much, an unknown vote's nearest customer is not the face.
 RULED_OUT_EXTRA = 0.1
 
@@ -194,6 +210,8 @@ class FacePipeline:
         #: The newest frame has a face at one of the camera's lanes, unknown or suspect.
         self.unnamed_at_lane = False
         self._frames_since_detect = None
+        #: Where weak detections named nobody lately: (box, stamp).
+        self._weak_rejects: list[tuple[Box, float]] = []
 
     def set_gallery(self, gallery: Gallery) -> None:
         """Swap the gallery and re-decide every track from its kept embeddings."""
@@ -235,7 +253,7 @@ class FacePipeline:
                     changed = True
             if changed:
                 decide_identity(track, self.policy, self.settings.votes_needed)
-                if track.customer_id and not before:
+                if track.customer_id and not before and not track.weak:  # weak: never shown
                     self.links.append(TrackLink(
                         self.camera_id, track.track_id, track.customer_id, track.first_seen,
                         track.last_seen, track.distance, track.confidence, stamp))
@@ -248,17 +266,21 @@ class FacePipeline:
                   or self._frames_since_detect + 1 >= self.settings.detect_every)
         if detect:
             before = list(self.tracker.tracks)
-            boxes = self.engine.detect(rgb)
-            boxes += self._look_closely(rgb, gray, stamp, boxes)
+            found, weak = self.engine.detect_scored(rgb, self.settings.weak_face_score)
+            named_weak = self._weak_faces(rgb, weak, found, stamp)
+            found += self._look_closely(rgb, gray, stamp,
+                                        found + [box for box, _ in named_weak])
+            boxes = found + [box for box, _ in named_weak]
             self.stats.detections_run += 1
             self.stats.faces_detected += len(boxes)
             self.tracker.update(boxes, gray, stamp)
+            self._vote_weak(named_weak, found, stamp)
             now_ids = {t.track_id for t in self.tracker.tracks}
             known_ids = {t.track_id for t in before}
             self.stats.tracks_started += len(now_ids - known_ids)
             if self.visit_memory is not None:
                 for track in before:
-                    if track.track_id not in now_ids:
+                    if track.track_id not in now_ids and not self._hidden(track):
                         self.visit_memory.track_ended(
                             self.camera_id, track.track_id, track.first_seen,
                             track.last_seen, track.embeddings, track.votes)
@@ -270,7 +292,7 @@ class FacePipeline:
             self.visit_memory.expire(stamp)
             self._recheck_unknown_votes(stamp)
         self._encode_some(rgb, stamp)
-        visible = self.tracker.visible()
+        visible = [t for t in self.tracker.visible() if not self._hidden(t)]
         self.unnamed_at_lane = self.second_look is not None and any(
             (not t.customer_id or t.suspect) and self.second_look.at_lane(t.box)
             for t in visible)
@@ -325,17 +347,85 @@ class FacePipeline:
         embeddings = self.engine.encode(rgb, [t.box.clipped(width, height) for t in chosen])
         self.stats.encodings += len(chosen)
         for track, embedding in zip(chosen, embeddings, strict=True):
-            before = track.customer_id
+            self._take_vote(track, embedding, self._identify(embedding), stamp)
+
+    def _take_vote(self, track: Track, embedding: np.ndarray, match: Match,
+                   stamp: float) -> None:
+        """One encoding of the track's face: its vote, the track's identity, the memory."""
+        before = track.customer_id
+        self.stats.visit_matches += match.from_visit
+        record_vote(track, embedding, match, stamp)
+        decide_identity(track, self.policy, self.settings.votes_needed)
+        if self.visit_memory is not None and match.known and not match.from_visit \
+                and track.customer_id == match.customer_id:
+            self.links += self.visit_memory.remember(
+                match.customer_id, embedding, stamp, self.policy, self.settings.votes_needed)
+        if track.customer_id == match.customer_id:
+            track.suspect = False  # the votes agree with the newest one
+        elif match.customer_id != before and (before or match.customer_id):
+            track.suspect = True  # someone else, or someone on an unknown track
+
+    def _weak_faces(self, rgb: np.ndarray, weak: list[tuple[Box, float]], found: list[Box],
+                    stamp: float) -> list[tuple[Box, tuple[np.ndarray, Match] | None]]:
+        """The weak detections to track, with the vote of those encoded (at most
+        WEAK_ENCODINGS_PER_ROUND a round, strongest first): one over a track that has named
+        someone continues it (its face turned aside), encoded while that track is not shown
+        yet (one vote short of a name: the door has a moment to see a leaving customer);
+        one elsewhere only if its face names a customer. A spot whose face named nobody is
+        not encoded again for ``unknown_recheck_interval_s``, so something that only looks
+        like a face costs one encoding that often."""
+        self._weak_rejects = [(box, at) for box, at in self._weak_rejects
+                              if 0.0 <= stamp - at < self.settings.unknown_recheck_interval_s]
+        if not weak:
+            return []
+        min_iou = self.tracker.settings.min_iou
+        named = [t for t in self.tracker.tracks
+                 if t.customer_id or any(v.known for v in t.votes)]
+        kept: list[tuple[Box, tuple[np.ndarray, Match] | None]] = []
+        encoded = 0
+        for box, _ in sorted(weak, key=lambda w: -w[1]):
+            if any(o.contains(*box.center) or box.contains(*o.center)
+                   for o in found + [b for b, _ in kept]):
+                continue  # a face found already
+            track = next((t for t in named if box.iou(t.box) >= min_iou), None)
+            can_encode = encoded < WEAK_ENCODINGS_PER_ROUND and \
+                min(box.width, box.height) >= self.settings.min_face_px
+            if track is not None and not (self._hidden(track) and can_encode):
+                kept.append((box, None))
+                continue
+            if not can_encode or (track is None and any(
+                    box.iou(r) >= min_iou for r, _ in self._weak_rejects)):
+                continue
+            embedding = self.engine.encode(rgb, [box])[0]
+            encoded += 1
+            self.stats.encodings += 1
+            self.stats.weak_encodings += 1
             match = self._identify(embedding)
-            self.stats.visit_matches += match.from_visit
-            record_vote(track, embedding, match, stamp)
-            decide_identity(track, self.policy, self.settings.votes_needed)
-            if self.visit_memory is not None and match.known and not match.from_visit \
-                    and track.customer_id == match.customer_id:
-                self.links += self.visit_memory.remember(
-                    match.customer_id, embedding, stamp, self.policy,
-                    self.settings.votes_needed)
-            if track.customer_id == match.customer_id:
-                track.suspect = False  # the votes agree with the newest one
-            elif match.customer_id != before and (before or match.customer_id):
-                track.suspect = True  # someone else, or someone on an unknown track
+            if match.known or track is not None:
+                self.stats.weak_faces += match.known
+                kept.append((box, (embedding, match)))
+            else:
+                self._weak_rejects.append((box, stamp))
+        return kept
+
+    def _vote_weak(self, named_weak: list[tuple[Box, tuple[np.ndarray, Match] | None]],
+                   found: list[Box], stamp: float) -> None:
+        """Give the tracks the weak detections became the votes their faces already cast
+        (a track a weak one started is weak until the detector finds its face)."""
+        for track in self.tracker.tracks:
+            if track.weak and any(track.box is box for box in found):
+                track.weak = False
+        for box, vote in named_weak:
+            if vote is None:
+                continue
+            for track in self.tracker.tracks:
+                if track.box is box:
+                    track.weak = track.weak or track.first_seen == stamp  # it started one
+                    self._take_vote(track, vote[0], vote[1], stamp)
+                    break
+
+    @staticmethod
+    def _hidden(track: Track) -> bool:
+        """A track only weak detections found that names nobody (now) is not shown: a weak
+        box never makes an unknown face."""
+        return track.weak and not track.customer_id

@@ -70,6 +70,9 @@ class Track:
     velocity: tuple[float, float] = (0.0, 0.0)
     template: np.ndarray | None = None
     suspect: bool = False
+    #: Started by a weak detection (face_pipeline) and not found by the detector since: shown
+    #: only while it names someone.
+    weak: bool = False
     embeddings: deque = field(default_factory=deque)
     votes: deque = field(default_factory=deque)
     last_encoded: float = float('-inf')
