@@ -143,11 +143,9 @@ class FaceEngine:
         models = self._models
         if models.cnn is not None:
             found = [(f.rect, 1.0) for f in models.cnn(small, self.settings.upsample)]
-        elif weak_score < 0.0:
-            rects, scores, _ = models.hog.run(small, self.settings.upsample, weak_score)
-            found = list(zip(rects, scores, strict=True))
         else:
-            found = [(rect, 0.0) for rect in models.hog(small, self.settings.upsample)]
+            rects, scores, _ = models.hog.run(small, self.settings.upsample, min(weak_score, 0.0))
+            found = list(zip(rects, scores, strict=True))
         height, width = rgb.shape[:2]
         strong, weak = [], []
         boxes = self._boxes([rect for rect, _ in found], small.shape)
